@@ -1,0 +1,39 @@
+/**
+ * One driver path to PostgreSQL: `@databases/pg` connection pools with `sql` tagged templates.
+ * Every module that talks to a database (store, adapters, tests, bench) opens it through here.
+ */
+import databasesPg, { sql, type ConnectionPool, type Queryable, type Transaction } from '@databases/pg';
+
+// @databases/pg is CommonJS: under NodeNext its default import is the module object.
+const createConnectionPool = databasesPg.default;
+
+export { sql };
+export type { ConnectionPool, Queryable, Transaction };
+
+export interface ConnectOptions {
+  /** Maximum connections in the pool (default 10). */
+  poolSize?: number;
+  applicationName?: string;
+}
+
+/** Opens a pool on `url`. bigints come back as strings (positions, xids): exact, JSON-safe. */
+export function connect(url: string, options: ConnectOptions = {}): ConnectionPool {
+  return createConnectionPool({
+    connectionString: url,
+    bigIntMode: 'string',
+    poolSize: options.poolSize ?? 10,
+    applicationName: options.applicationName ?? 'cutter',
+    ssl: false,
+  });
+}
+
+/** Replaces a URL's password with `***` so it can be shown, logged or recorded. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  }
+}
