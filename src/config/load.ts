@@ -1,0 +1,93 @@
+/**
+ * Finds, parses and validates cutter.config.yaml (or the file named by --config), and resolves
+ * `env:VAR` URL references at the moment a connection is needed. Every failure is an
+ * InvalidInputError naming the file and field.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { InvalidInputError } from '../errors.js';
+import { formatIssues } from './issues.js';
+import { CutterConfig, durationSeconds } from './schema.js';
+import type { TargetSpec } from './target.js';
+
+export const CONFIG_FILE = 'cutter.config.yaml';
+
+export interface LoadedConfig {
+  path: string;
+  config: CutterConfig;
+}
+
+/** The config path: `explicit` if given, else ./cutter.config.yaml in `cwd`. */
+export function configPath(explicit: string | undefined, cwd = process.cwd()): string {
+  return path.resolve(cwd, explicit ?? CONFIG_FILE);
+}
+
+/** Reads and validates a config file. Throws InvalidInputError naming every bad field. */
+export function loadConfig(explicit?: string, cwd = process.cwd()): LoadedConfig {
+  const file = configPath(explicit, cwd);
+  if (!existsSync(file)) {
+    throw new InvalidInputError(`config: ${file} not found (run \`cutter init\`, or pass --config)`);
+  }
+  return { path: file, config: parseConfig(readFileSync(file, 'utf8'), file) };
+}
+
+/** Validates config text (YAML or JSON). */
+export function parseConfig(text: string, file = CONFIG_FILE): CutterConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { uniqueKeys: true }) ?? {};
+  } catch (err) {
+    throw new InvalidInputError(`config ${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const parsed = CutterConfig.safeParse(raw);
+  if (!parsed.success) {
+    const lines = formatIssues(parsed.error);
+    throw new InvalidInputError(`config ${file}: ${lines.join('; ')}`, { issues: lines });
+  }
+  return parsed.data;
+}
+
+/** Resolves a URL reference: `env:VAR` reads the environment. Throws naming `field` when unset. */
+export function resolveUrl(ref: string, field: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (!ref.startsWith('env:')) return ref;
+  const name = ref.slice(4);
+  const value = env[name];
+  if (!value) throw new InvalidInputError(`${field}: environment variable ${name} is not set`);
+  return value;
+}
+
+/** The resolved spec of target `name`, or InvalidInputError naming the unknown target. */
+export function targetSpec(config: CutterConfig, name: string, env: NodeJS.ProcessEnv = process.env): TargetSpec {
+  const t = config.targets[name];
+  if (!t) {
+    const known = Object.keys(config.targets);
+    throw new InvalidInputError(`target: unknown target ${JSON.stringify(name)} (configured: ${known.join(', ') || 'none'})`);
+  }
+  return {
+    name,
+    url: resolveUrl(t.url, `targets.${name}.url`, env),
+    table: t.table,
+    key: t.key,
+    columns: t.columns,
+    ...(t.lifecycle ? { lifecycle: t.lifecycle } : {}),
+  };
+}
+
+/** The policy snapshot a CutPlanned event records. */
+export function policySnapshot(config: CutterConfig): {
+  requiredApprovals: number;
+  approvalTtlSeconds: number;
+  requireDryRun: boolean;
+  maxRows: number;
+  roles?: string[];
+} {
+  const p = config.policy;
+  return {
+    requiredApprovals: p.requiredApprovals,
+    approvalTtlSeconds: durationSeconds(p.approvalTtl),
+    requireDryRun: p.requireDryRun,
+    maxRows: p.maxRows,
+    ...(p.roles ? { roles: p.roles } : {}),
+  };
+}
