@@ -3,8 +3,12 @@ import { defineConfig } from 'vitest/config';
 // Three tiers by suffix (STYLE.md): unit (pure, no database), int (real PostgreSQL), e2e (the CLI
 // as a process against real PostgreSQL). int and e2e share one PostgreSQL: DATABASE_URL when set,
 // otherwise an embedded server started once for the run by test/support/global-setup.ts.
+// CI asks for a machine-readable report beside the usual output (.ci/run tallies it).
+const report = process.env.CUTTER_TEST_REPORT;
+
 export default defineConfig({
   test: {
+    reporters: report ? ['default', ['json', { outputFile: report }]] : ['default'],
     projects: [
       { test: { name: 'unit', include: ['test/**/*.unit.test.ts'], testTimeout: 60_000 } },
       {
