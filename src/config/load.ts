@@ -48,8 +48,17 @@ export function parseConfig(text: string, file = CONFIG_FILE): CutterConfig {
   return parsed.data;
 }
 
-/** Resolves a URL reference: `env:VAR` reads the environment. Throws naming `field` when unset. */
-export function resolveUrl(ref: string, field: string, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * Resolves a URL reference: `env:VAR` reads the environment (throws naming `field` when unset);
+ * `embedded:<db>` names a database on the embedded server, whose URL the caller passes.
+ */
+export function resolveUrl(ref: string, field: string, env: NodeJS.ProcessEnv = process.env, embeddedUrl?: string): string {
+  if (ref.startsWith('embedded:')) {
+    if (!embeddedUrl) throw new InvalidInputError(`${field}: ${ref} needs the embedded store (no --store / CUTTER_STORE_URL)`);
+    const u = new URL(embeddedUrl);
+    u.pathname = `/${ref.slice('embedded:'.length)}`;
+    return u.toString();
+  }
   if (!ref.startsWith('env:')) return ref;
   const name = ref.slice(4);
   const value = env[name];
@@ -58,7 +67,7 @@ export function resolveUrl(ref: string, field: string, env: NodeJS.ProcessEnv = 
 }
 
 /** The resolved spec of target `name`, or InvalidInputError naming the unknown target. */
-export function targetSpec(config: CutterConfig, name: string, env: NodeJS.ProcessEnv = process.env): TargetSpec {
+export function targetSpec(config: CutterConfig, name: string, env: NodeJS.ProcessEnv = process.env, embeddedUrl?: string): TargetSpec {
   const t = config.targets[name];
   if (!t) {
     const known = Object.keys(config.targets);
@@ -66,7 +75,7 @@ export function targetSpec(config: CutterConfig, name: string, env: NodeJS.Proce
   }
   return {
     name,
-    url: resolveUrl(t.url, `targets.${name}.url`, env),
+    url: resolveUrl(t.url, `targets.${name}.url`, env, embeddedUrl),
     table: t.table,
     key: t.key,
     columns: t.columns,

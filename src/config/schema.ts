@@ -10,11 +10,14 @@ const Identifier = z.string().regex(IDENTIFIER, 'must be a plain SQL identifier 
 const TableName = z
   .string()
   .regex(/^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be table or schema.table, plain SQL identifiers');
-/** A connection URL or `env:VAR`. */
+/** A connection URL, `env:VAR`, or `embedded:<database>` (a database on the workspace's embedded server). */
 const UrlRef = z
   .string()
   .min(1)
-  .refine((s) => /^env:[A-Za-z_][A-Za-z0-9_]*$/.test(s) || /^postgres(ql)?:\/\//.test(s), 'must be postgres://… or env:VAR');
+  .refine(
+    (s) => /^env:[A-Za-z_][A-Za-z0-9_]*$/.test(s) || /^embedded:[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(s) || /^postgres(ql)?:\/\//.test(s),
+    'must be postgres://…, env:VAR or embedded:<database>',
+  );
 const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-"');
 
 export const TargetConfig = z
