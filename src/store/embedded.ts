@@ -39,6 +39,7 @@ const LOCK_TIMEOUT_MS = 120_000;
 export async function acquireEmbedded(dir: string): Promise<EmbeddedServer> {
   const root = path.resolve(dir);
   await fs.mkdir(path.join(root, 'leases'), { recursive: true });
+  if (isRoot()) await ensureReachableByPostgres(root);
   const started = performance.now();
   let startupMs = 0;
   const port = await withLock(root, async () => {
@@ -145,6 +146,25 @@ async function postgresIds(): Promise<{ uid: number; gid: number }> {
   const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
   const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
   return { uid, gid };
+}
+
+/**
+ * As root the server runs as the `postgres` OS user, which must be able to traverse to the data
+ * directory. The workspace directory is ours to open up (o+x); an ancestor we refuse to touch.
+ */
+async function ensureReachableByPostgres(root: string): Promise<void> {
+  const st = await fs.stat(root);
+  if ((st.mode & 0o001) === 0) await fs.chmod(root, (st.mode & 0o7777) | 0o011);
+  for (let dir = path.dirname(root); ; dir = path.dirname(dir)) {
+    const mode = (await fs.stat(dir)).mode;
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `embedded PostgreSQL runs as the OS user postgres, which cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}): ` +
+          'use a workspace elsewhere, or a server store (--store / CUTTER_STORE_URL)',
+      );
+    }
+    if (dir === path.dirname(dir)) break;
+  }
 }
 
 function isRoot(): boolean {
