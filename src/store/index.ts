@@ -1,0 +1,87 @@
+/**
+ * The event store on PostgreSQL: `openStore(url)` migrates schema `cutter` and returns the store.
+ * Inline projections given at open run inside each append's transaction; without any, an append
+ * is a single statement.
+ */
+import { appendToStream } from './append.js';
+import { verifyChain } from './chain.js';
+import { connect, type ConnectionPool, type Transaction } from './connection.js';
+import { migrate } from './migrations.js';
+import { listStreams, readAll, readStream, streamVersion } from './read.js';
+import { subscribe } from './subscribe.js';
+import type { AppendContext, AppendResult, ChainReport, Cursor, ExpectedVersion, NewEvent, StoredEvent } from './types.js';
+
+export * from './types.js';
+export { appendToStream } from './append.js';
+export { migrate } from './migrations.js';
+
+/** Runs inside an append's transaction after its events are inserted; throwing rolls the append back. */
+export interface InlineProjection {
+  name: string;
+  handle(tx: Transaction, events: StoredEvent[]): Promise<void>;
+}
+
+export interface AppendOptions {
+  expectedVersion?: ExpectedVersion;
+  context?: AppendContext;
+  /** Append inside this transaction (with the caller's other writes) instead of a new one. */
+  tx?: Transaction;
+}
+
+export interface EventStore {
+  db: ConnectionPool;
+  url: string;
+  append(streamId: string, events: NewEvent[], opts?: AppendOptions): Promise<AppendResult>;
+  readStream(streamId: string, opts?: { fromVersion?: number; toVersion?: number }): Promise<StoredEvent[]>;
+  readAll(opts?: { after?: Cursor; limit?: number }): Promise<{ events: StoredEvent[]; next: Cursor }>;
+  streamVersion(streamId: string): Promise<number>;
+  listStreams(prefix?: string): Promise<{ streamId: string; version: number }[]>;
+  verifyChain(streamId?: string): Promise<ChainReport>;
+  subscribe(onNotify: (streamId: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  inlineProjections?: InlineProjection[];
+  poolSize?: number;
+}
+
+/** Opens (and migrates) the store at `url`. */
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<EventStore> {
+  const db = connect(url, { poolSize: opts.poolSize ?? 10 });
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.dispose();
+    throw err;
+  }
+  const inline = opts.inlineProjections ?? [];
+  const runInline = async (tx: Transaction, events: StoredEvent[]) => {
+    for (const p of inline) await p.handle(tx, events);
+  };
+  return {
+    db,
+    url,
+    async append(streamId, events, o = {}) {
+      const options = { ...(o.expectedVersion !== undefined ? { expectedVersion: o.expectedVersion } : {}), ...(o.context ? { context: o.context } : {}) };
+      if (o.tx) {
+        const result = await appendToStream(o.tx, streamId, events, options);
+        if (result.appended) await runInline(o.tx, result.events);
+        return result;
+      }
+      if (inline.length === 0) return appendToStream(db, streamId, events, options);
+      return db.tx(async (tx) => {
+        const result = await appendToStream(tx, streamId, events, options);
+        if (result.appended) await runInline(tx, result.events);
+        return result;
+      });
+    },
+    readStream: (streamId, o) => readStream(db, streamId, o),
+    readAll: (o) => readAll(db, o),
+    streamVersion: (streamId) => streamVersion(db, streamId),
+    listStreams: (prefix) => listStreams(db, prefix),
+    verifyChain: (streamId) => verifyChain(db, streamId),
+    subscribe: (onNotify) => subscribe(url, onNotify),
+    close: () => db.dispose(),
+  };
+}

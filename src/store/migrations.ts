@@ -1,0 +1,39 @@
+/**
+ * Versioned, idempotent migrations of schema `cutter`. `migrate` takes a transaction-scoped
+ * advisory lock, so two processes opening the store at once apply each migration exactly once.
+ */
+import { sql, type Queryable } from './connection.js';
+import { APPEND_FUNCTION } from './sql/append-function.js';
+import { EVENTS_SCHEMA } from './sql/events-schema.js';
+import { PROJECTIONS_SCHEMA } from './sql/projections-schema.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  { version: 1, name: 'events, streams, backups, immutability', up: EVENTS_SCHEMA },
+  { version: 2, name: 'append function (one round trip, hash chain, notify)', up: APPEND_FUNCTION },
+  { version: 3, name: 'projections, checkpoints, active target runs', up: PROJECTIONS_SCHEMA },
+];
+
+/** Applies every migration not yet applied. Safe to call concurrently. Returns the versions applied. */
+export async function migrate(db: Queryable & { tx: any }): Promise<number[]> {
+  return db.tx(async (tx: Queryable) => {
+    await tx.query(sql`SELECT pg_advisory_xact_lock(hashtext('cutter.migrate'))`);
+    await tx.query(sql`CREATE SCHEMA IF NOT EXISTS cutter`);
+    await tx.query(sql`CREATE TABLE IF NOT EXISTS cutter.migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = new Set((await tx.query(sql`SELECT version FROM cutter.migrations`)).map((r) => Number(r.version)));
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await tx.query(sql.__dangerous__rawValue(m.up));
+      await tx.query(sql`INSERT INTO cutter.migrations (version, name) VALUES (${m.version}, ${m.name})`);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}
