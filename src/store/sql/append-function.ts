@@ -1,7 +1,8 @@
 /**
  * Migration 2: `cutter.append_events`, the whole append in one round trip: idempotency by event id,
  * the expected-version check on the locked stream head, the hash chain link, one multi-row INSERT,
- * the head update, and a NOTIFY that fires on commit.
+ * the head update, and a NOTIFY that fires on commit. Appenders of one stream are serialised by an
+ * advisory lock taken before the first write (see the body).
  *
  * Chain link (verified independently in Node by chain.ts):
  *   hash = sha256(coalesce(prev_hash, '') || '|' || stream_id || '|' || version || '|' || digest)
@@ -32,6 +33,10 @@ DECLARE
   h         text;
   i         integer;
 BEGIN
+  -- Serialise appenders of this stream BEFORE this transaction writes anything: an advisory lock
+  -- assigns no transaction id, so per stream, transaction-id order equals version order and the
+  -- global (transaction id, position) cursor yields each stream in version order.
+  PERFORM pg_advisory_xact_lock(hashtextextended('cutter.stream:' || p_stream, 0));
   SELECT count(*) INTO found_ids FROM cutter.events e WHERE e.event_id = ANY (p_ids);
   IF found_ids > 0 THEN
     IF found_ids = n AND NOT EXISTS (
