@@ -1,0 +1,38 @@
+/** Field shapes shared by the event families. Times are ISO-8601 strings; hashes lower-case hex. */
+import { z } from 'zod';
+
+export const Iso = z.string().datetime({ offset: true });
+export const Hash = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
+export const Id = z.string().min(1).max(200);
+export const Phase = z.enum(['backup', 'legA', 'legB', 'verify', 'enact']);
+export type Phase = z.infer<typeof Phase>;
+/** Names the executor of a run: the simulator for dry runs, a live adapter for live runs (invariant 3). */
+export const LiveExecutor = z.literal('postgres-table');
+export const SimExecutor = z.literal('simulator');
+
+export const LockEvidence = z.strictObject({
+  config: z.boolean(),
+  env: z.boolean(),
+  killSwitch: z.boolean(),
+  killSwitchVersion: z.number().int().min(0),
+});
+export type LockEvidence = z.infer<typeof LockEvidence>;
+
+/** What the runner checked at call time, recorded so replay can re-check it. */
+export const LiveEvidence = z.strictObject({
+  at: Iso,
+  locks: LockEvidence,
+  /** Approvers whose signatures were verified against the configured keys at call time. */
+  approvals: z.array(z.string()),
+  dryRunId: z.string().optional(),
+});
+export type LiveEvidence = z.infer<typeof LiveEvidence>;
+
+export const Policy = z.strictObject({
+  requiredApprovals: z.number().int().min(1),
+  approvalTtlSeconds: z.number().int().positive(),
+  requireDryRun: z.boolean(),
+  maxRows: z.number().int().positive(),
+  roles: z.array(z.string()).optional(),
+});
+export type Policy = z.infer<typeof Policy>;

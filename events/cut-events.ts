@@ -1,0 +1,83 @@
+/**
+ * The cut's events, one zod schema each, past tense. `data` shapes only; the envelope (type,
+ * schema version, metadata) is in events/index.ts.
+ */
+import { z } from 'zod';
+import { CutPlan } from './plan.js';
+import { Hash, Id, Iso, LiveEvidence, LiveExecutor, LockEvidence, Phase, Policy, SimExecutor } from './common.js';
+
+const RunRef = { runId: Id, planHash: Hash, at: Iso };
+const Receipt = z.string().min(1);
+
+export const CutPlanned = z.strictObject({
+  cutId: Id,
+  plan: CutPlan,
+  planHash: Hash,
+  target: z.string(),
+  table: z.string(),
+  author: z.string(),
+  reason: z.string(),
+  rowCount: z.number().int().min(0),
+  policy: Policy,
+  precheck: z.strictObject({ preImageHash: Hash, existing: z.number().int(), absent: z.number().int() }),
+  at: Iso,
+});
+
+export const ApprovalGranted = z.strictObject({
+  cutId: Id,
+  planHash: Hash,
+  approver: z.string(),
+  roles: z.array(z.string()),
+  decision: z.literal('approve'),
+  at: Iso,
+  signature: z.string().min(1),
+  publicKey: z.string().regex(/^ed25519:[A-Za-z0-9+/]{43}=$/),
+});
+/** Schema version 1 of ApprovalGranted had one `role`; upcast to `roles`. */
+export const ApprovalGrantedV1 = ApprovalGranted.omit({ roles: true }).extend({ role: z.string() });
+
+export const CutAborted = z.strictObject({ planHash: Hash, reason: z.string(), at: Iso });
+
+export const DryRunStarted = z.strictObject({ ...RunRef, executor: SimExecutor });
+export const PhaseSimulated = z.strictObject({ ...RunRef, executor: SimExecutor, phase: Phase, digest: Hash });
+export const DryRunCompleted = z.strictObject({
+  ...RunRef,
+  executor: SimExecutor,
+  passed: z.boolean(),
+  diff: z.strictObject({ inserts: z.number().int(), updates: z.number().int(), deletes: z.number().int(), unchanged: z.number().int() }),
+  expectedPostImageHash: Hash,
+  nonMutation: z.strictObject({ preImageHashBefore: Hash, preImageHashAfter: Hash }),
+});
+
+export const LiveRunStarted = z.strictObject({ ...RunRef, executor: LiveExecutor, evidence: LiveEvidence });
+const Reconciled = { reconciled: z.boolean().optional() };
+export const BackupTaken = z.strictObject({
+  ...RunRef, executor: LiveExecutor, ...Reconciled,
+  backupId: z.string(), plaintextHash: Hash, preImageHash: Hash, rowCount: z.number().int(), recipients: z.array(z.string()), receipt: Receipt,
+});
+export const LegAWritten = z.strictObject({
+  ...RunRef, executor: LiveExecutor, ...Reconciled,
+  inserted: z.number().int(), updated: z.number().int(), deleted: z.number().int(), digest: Hash, receipt: Receipt,
+});
+export const LegBRecorded = z.strictObject({ ...RunRef, executor: LiveExecutor, ...Reconciled, ledgerId: z.string(), digest: Hash, receipt: Receipt });
+export const WriteVerified = z.strictObject({ ...RunRef, executor: LiveExecutor, ...Reconciled, expectedHash: Hash, actualHash: Hash, receipt: Receipt });
+export const VerifyFailed = z.strictObject({
+  ...RunRef, executor: LiveExecutor, expectedHash: Hash, actualHash: Hash,
+  mismatches: z.array(z.strictObject({ key: z.string(), reason: z.string() })),
+});
+export const LifecycleEnacted = z.strictObject({ ...RunRef, executor: LiveExecutor, ...Reconciled, skipped: z.boolean(), rows: z.number().int(), receipt: Receipt });
+export const PhaseFailed = z.strictObject({ ...RunRef, executor: LiveExecutor, phase: Phase, error: z.strictObject({ code: z.string(), message: z.string() }) });
+export const RunHalted = z.strictObject({ ...RunRef, executor: LiveExecutor, phase: Phase, reason: z.string(), locks: LockEvidence });
+export const RunResumed = z.strictObject({ ...RunRef, executor: LiveExecutor, evidence: LiveEvidence });
+
+export const RevertStarted = z.strictObject({
+  ...RunRef, executor: LiveExecutor, backupId: z.string(), force: z.boolean(),
+  evidence: z.strictObject({ at: Iso, locks: LockEvidence }),
+});
+export const CutReverted = z.strictObject({
+  ...RunRef, executor: LiveExecutor, ...Reconciled, restoredHash: Hash, backupPreImageHash: Hash, rows: z.number().int(), receipt: Receipt,
+});
+export const RevertFailed = z.strictObject({ ...RunRef, executor: LiveExecutor, error: z.strictObject({ code: z.string(), message: z.string() }) });
+
+export const KillSwitchEngaged = z.strictObject({ reason: z.string().min(1), at: Iso });
+export const KillSwitchReleased = z.strictObject({ at: Iso });

@@ -1,0 +1,82 @@
+/**
+ * Approvals, pure: the signed payload, Ed25519 verification (node:crypto, synchronous, no I/O), and
+ * whether a set of approvals satisfies a policy at a given instant. Shared by the machine's guards
+ * (which re-check recorded evidence on replay) and by src/crypto (which signs the same payload).
+ */
+import { createPublicKey, verify } from 'node:crypto';
+import { canonicalJson } from '../events/canonical.js';
+import type { Policy } from '../events/common.js';
+
+export interface ApprovalRecord {
+  cutId: string;
+  planHash: string;
+  approver: string;
+  roles: string[];
+  decision: 'approve';
+  at: string;
+  signature: string;
+  publicKey: string;
+}
+
+/** The exact bytes an approver signs. */
+export function approvalPayload(p: { cutId: string; planHash: string; decision: 'approve'; at: string }): string {
+  return canonicalJson({ cutId: p.cutId, planHash: p.planHash, decision: p.decision, at: p.at });
+}
+
+/** Raw 32-byte Ed25519 public key from `ed25519:<base64>`, or undefined when malformed. */
+export function rawPublicKey(text: string): Buffer | undefined {
+  if (!text.startsWith('ed25519:')) return undefined;
+  const raw = Buffer.from(text.slice('ed25519:'.length), 'base64');
+  return raw.length === 32 ? raw : undefined;
+}
+
+/** True when `signature` (base64) is a valid Ed25519 signature by `publicKey` over the payload. */
+export function verifyApprovalSignature(a: Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'>): boolean {
+  const raw = rawPublicKey(a.publicKey);
+  if (!raw) return false;
+  try {
+    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+    return verify(null, Buffer.from(approvalPayload(a)), key, Buffer.from(a.signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+export interface ApprovalVerdict {
+  ok: boolean;
+  counted: string[];
+  reasons: string[];
+}
+
+/**
+ * Whether `approvals` satisfy `policy` for `planHash` at instant `at` (ISO): distinct approvers,
+ * never the author, valid signatures, bound to the plan hash, not expired, roles covered.
+ * `at` undefined skips the expiry check (used when the cut becomes approved).
+ */
+export function evaluateApprovals(
+  approvals: ApprovalRecord[],
+  ctx: { cutId: string; planHash: string; author: string; policy: Policy },
+  at?: string,
+): ApprovalVerdict {
+  const counted: string[] = [];
+  const reasons: string[] = [];
+  const roles = new Set<string>();
+  for (const a of approvals) {
+    if (a.approver === ctx.author) { reasons.push(`approval by ${a.approver}: the author cannot approve (four-eyes)`); continue; }
+    if (a.planHash !== ctx.planHash || a.cutId !== ctx.cutId) { reasons.push(`approval by ${a.approver}: bound to another plan`); continue; }
+    if (!verifyApprovalSignature(a)) { reasons.push(`approval by ${a.approver}: signature does not verify`); continue; }
+    if (at !== undefined) {
+      const age = (Date.parse(at) - Date.parse(a.at)) / 1000;
+      if (age < 0) { reasons.push(`approval by ${a.approver}: dated after ${at}`); continue; }
+      if (age > ctx.policy.approvalTtlSeconds) { reasons.push(`approval by ${a.approver}: expired (older than ${ctx.policy.approvalTtlSeconds}s)`); continue; }
+    }
+    if (counted.includes(a.approver)) continue;
+    counted.push(a.approver);
+    a.roles.forEach((r) => roles.add(r));
+  }
+  if (counted.length < ctx.policy.requiredApprovals) reasons.push(`approvals: ${counted.length} of ${ctx.policy.requiredApprovals} required`);
+  const needRoles = ctx.policy.roles;
+  if (needRoles && needRoles.length > 0 && !needRoles.some((r) => roles.has(r))) reasons.push(`approvals: none by an approver with role ${needRoles.join(' or ')}`);
+  const ok = counted.length >= ctx.policy.requiredApprovals && (!needRoles || needRoles.length === 0 || needRoles.some((r) => roles.has(r)));
+  return { ok, counted, reasons: ok ? [] : reasons };
+}

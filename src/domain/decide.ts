@@ -1,0 +1,85 @@
+/**
+ * The decider: `decide(event, state)` returns the events to record, or refuses with a typed error
+ * whose reasons name EVERY unmet condition. Legality is the machine's (`snapshot.can`); this module
+ * only explains a refusal in an operator's words. Commands are the events the runner proposes,
+ * carrying their time, ids and call-time evidence.
+ */
+import { evaluateApprovals } from '../../machines/approvals.js';
+import { locksOpen } from '../../machines/cut.js';
+import type { DomainEvent, LockEvidence } from '../../events/index.js';
+import { GovernanceRefusedError, IllegalTransitionError } from '../errors.js';
+import { accepts, stateName, type CutState } from './state.js';
+
+/** Returns `[event]` when the machine accepts it in `state`; otherwise throws with every reason. */
+export function decide(event: DomainEvent, state: CutState): DomainEvent[] {
+  if (accepts(state, event)) return [event];
+  throw refusal(event, state);
+}
+
+function lockReasons(locks: LockEvidence): string[] {
+  const r: string[] = [];
+  if (!locks.config) r.push('lock 1 closed: execution.enabled is not true in the config');
+  if (!locks.env) r.push('lock 2 closed: CUTTER_EXECUTION_ENABLED is not 1 in the environment');
+  if (!locks.killSwitch) r.push('lock 3 closed: the kill-switch is engaged');
+  return r;
+}
+
+/** The error explaining why `event` is refused in `state`. */
+export function refusal(event: DomainEvent, state: CutState): Error {
+  const name = stateName(state);
+  const c = state.snapshot.context;
+  const cut = c.cutId || '(unplanned)';
+  const illegal = (why: string) => new IllegalTransitionError(`cut ${cut} is ${name}: ${why}`, { state: name, event: event.type });
+  if (name === 'new' && event.type !== 'CutPlanned') return illegal(`no such cut has been planned`);
+  if ('planHash' in event.data && c.planHash && event.data.planHash !== c.planHash) {
+    return new GovernanceRefusedError(`cut ${cut}: plan hash ${event.data.planHash.slice(0, 12)}… differs from the planned ${c.planHash.slice(0, 12)}… (the plan is immutable)`);
+  }
+  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, policy: c.policy };
+  switch (event.type) {
+    case 'CutPlanned':
+      return illegal('it has already been planned');
+    case 'ApprovalGranted': {
+      if (!['planned', 'approved'].includes(name)) return illegal('approvals are recorded only while planned or approved');
+      if (c.approvals.some((a) => a.approver === event.data.approver)) return new GovernanceRefusedError(`${event.data.approver} has already approved cut ${cut}`);
+      const verdict = evaluateApprovals([event.data], { ...ctx, policy: { ...ctx.policy, requiredApprovals: 1, roles: [] } });
+      return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, verdict.reasons);
+    }
+    case 'LiveRunStarted':
+    case 'RunResumed': {
+      const expected = event.type === 'LiveRunStarted' ? 'approved' : 'halted';
+      const reasons = [...lockReasons(event.data.evidence.locks)];
+      reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at).reasons);
+      if (event.type === 'LiveRunStarted' && c.policy.requireDryRun && !(c.lastDryRun?.passed && c.lastDryRun.planHash === c.planHash)) {
+        reasons.push(`dry run required: no passing dry run for plan hash ${c.planHash.slice(0, 12)}…`);
+      }
+      if (name !== expected && !(name === 'planned' && event.type === 'LiveRunStarted')) return illegal(`${event.type} needs state ${expected}`);
+      if (reasons.length === 0) return illegal(`${event.type} is not allowed`);
+      return new GovernanceRefusedError(`live run of cut ${cut} refused`, reasons);
+    }
+    case 'RevertStarted': {
+      if (!['completed', 'failed', 'verifyFailed', 'halted', 'revertFailed'].includes(name)) return illegal('revert needs a finished, failed or halted live run');
+      const reasons = lockReasons(event.data.evidence.locks);
+      if (!c.backup) reasons.push('no backup was taken: nothing to revert to');
+      return reasons.length ? new GovernanceRefusedError(`revert of cut ${cut} refused`, reasons) : illegal('revert is not allowed');
+    }
+    case 'CutAborted':
+    case 'DryRunStarted':
+    case 'PhaseSimulated':
+    case 'DryRunCompleted':
+    case 'BackupTaken':
+    case 'LegAWritten':
+    case 'LegBRecorded':
+    case 'WriteVerified':
+    case 'VerifyFailed':
+    case 'LifecycleEnacted':
+    case 'PhaseFailed':
+    case 'RunHalted':
+    case 'CutReverted':
+    case 'RevertFailed':
+      return illegal(`${event.type} is not allowed there`);
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
