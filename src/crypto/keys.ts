@@ -1,0 +1,98 @@
+/**
+ * Key files: Ed25519 approver keys and OpenPGP backup keypairs, in $CUTTER_KEYS_DIR or
+ * ~/.config/cutter/keys (directory 0700, private files 0600). Existing keys are never overwritten.
+ * Backup keys are ECC curve25519Legacy so Debian's gpg 2.2 can decrypt what cutter encrypts.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as openpgp from 'openpgp';
+import { InvalidInputError } from '../errors.js';
+import { parsePrivateKey, publicKeyText } from './approvals.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The keys directory for this environment. */
+export function keysDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.CUTTER_KEYS_DIR ?? path.join(os.homedir(), '.config', 'cutter', 'keys'));
+}
+
+function checkName(name: string): void {
+  if (!NAME.test(name)) throw new InvalidInputError(`name: ${JSON.stringify(name)} must be letters, digits, ".", "_" or "-"`);
+}
+
+export const approverKeyPath = (dir: string, name: string) => path.join(dir, `${name}.ed25519.key`);
+export const backupKeyPaths = (dir: string, name: string) => ({
+  publicKeyPath: path.join(dir, `${name}.backup.pub.asc`),
+  privateKeyPath: path.join(dir, `${name}.backup.key.asc`),
+});
+
+async function writeSecret(file: string, text: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await fs.writeFile(file, text, { mode: 0o600, flag: 'wx' });
+}
+
+/** Makes an Ed25519 approver key; returns the public key text for the config. */
+export async function generateApproverKey(name: string, opts: { dir: string }): Promise<{ name: string; publicKey: string; privateKeyPath: string }> {
+  checkName(name);
+  const privateKeyPath = approverKeyPath(opts.dir, name);
+  if (existsSync(privateKeyPath)) throw new InvalidInputError(`keys: ${privateKeyPath} already exists (never overwritten)`);
+  const { privateKey } = generateKeyPairSync('ed25519');
+  await writeSecret(privateKeyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+  return { name, publicKey: publicKeyText(privateKey), privateKeyPath };
+}
+
+/** Loads an approver's private key. */
+export async function loadApproverKey(name: string, opts: { dir: string }) {
+  checkName(name);
+  const file = approverKeyPath(opts.dir, name);
+  if (!existsSync(file)) throw new InvalidInputError(`--as ${name}: no approver key at ${file} (cutter keys generate ${name})`);
+  return parsePrivateKey(await fs.readFile(file, 'utf8'), file);
+}
+
+/** The public key text of an existing approver key. */
+export async function readApproverPublicKey(name: string, opts: { dir: string }): Promise<string> {
+  return publicKeyText(await loadApproverKey(name, opts));
+}
+
+/** Makes an OpenPGP backup keypair (gpg-2.2 compatible). */
+export async function generateBackupKey(
+  name: string,
+  opts: { dir: string; passphrase?: string },
+): Promise<{ name: string; fingerprint: string; publicKeyPath: string; privateKeyPath: string }> {
+  checkName(name);
+  const paths = backupKeyPaths(opts.dir, name);
+  if (existsSync(paths.privateKeyPath)) throw new InvalidInputError(`keys: ${paths.privateKeyPath} already exists (never overwritten)`);
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    type: 'ecc',
+    curve: 'curve25519Legacy',
+    userIDs: [{ name: `cutter backup ${name}` }],
+    format: 'armored',
+    ...(opts.passphrase ? { passphrase: opts.passphrase } : {}),
+  });
+  await writeSecret(paths.privateKeyPath, privateKey);
+  await fs.writeFile(paths.publicKeyPath, publicKey, { mode: 0o644, flag: 'wx' });
+  const key = await openpgp.readKey({ armoredKey: publicKey });
+  return { name, fingerprint: key.getFingerprint(), ...paths };
+}
+
+/**
+ * The backup private key, decrypted: path from CUTTER_BACKUP_KEY or `<dir>/<name>.backup.key.asc`,
+ * passphrase from the argument or CUTTER_BACKUP_PASSPHRASE. Never logged.
+ */
+export async function loadBackupPrivateKey(opts: { dir: string; name?: string; env?: NodeJS.ProcessEnv }): Promise<openpgp.PrivateKey> {
+  const env = opts.env ?? process.env;
+  const file = env.CUTTER_BACKUP_KEY ?? backupKeyPaths(opts.dir, opts.name ?? 'backup').privateKeyPath;
+  if (!existsSync(file)) throw new InvalidInputError(`backup key: no private key at ${file} (set CUTTER_BACKUP_KEY or CUTTER_KEYS_DIR)`);
+  const key = await openpgp.readPrivateKey({ armoredKey: await fs.readFile(file, 'utf8') });
+  if (key.isDecrypted()) return key;
+  const passphrase = env.CUTTER_BACKUP_PASSPHRASE;
+  if (!passphrase) throw new InvalidInputError('backup key: it is passphrase-protected; set CUTTER_BACKUP_PASSPHRASE');
+  try {
+    return await openpgp.decryptKey({ privateKey: key, passphrase });
+  } catch {
+    throw new InvalidInputError('backup key: the passphrase does not unlock it');
+  }
+}
