@@ -1,0 +1,25 @@
+/**
+ * Choosing the executor for a mode. `executorFor('live', …)` can only return a LiveExecutionAdapter
+ * and `executorFor('dry-run', …)` only a Simulator: asking for the simulator in live mode is a type
+ * error, not just a runtime check (invariant 3).
+ */
+import type { CutPlan } from '../../events/plan.js';
+import type { TargetSpec } from '../config/target.js';
+import type { LiveExecutionAdapter, Simulator } from './port.js';
+import { createPostgresTableAdapter } from './postgres-table.js';
+import { createSimulator } from './simulator.js';
+
+export type Mode = 'live' | 'dry-run';
+export type ExecutorFor<M extends Mode> = M extends 'live' ? LiveExecutionAdapter : Simulator;
+
+export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, plan: CutPlan): ExecutorFor<M> {
+  const executor = mode === 'live' ? createPostgresTableAdapter(spec, plan) : createSimulator(spec, plan);
+  return executor as ExecutorFor<M>;
+}
+
+/** Runtime guard for code paths that receive an executor from elsewhere. */
+export function assertLive(executor: LiveExecutionAdapter | Simulator): asserts executor is LiveExecutionAdapter {
+  if (executor.executor !== 'postgres-table') throw new Error(`invariant 3: a live run cannot use executor ${executor.executor}`);
+}
+
+export type { LiveExecutionAdapter, Simulator } from './port.js';
