@@ -1,0 +1,25 @@
+/** `cutter plan` and `cutter approve`: formatting only. */
+import path from 'node:path';
+import { approveCut } from '../../cuts/approve.js';
+import { planCut } from '../../cuts/plan.js';
+import type { Session } from '../../workspace/session.js';
+import type { Output } from '../output.js';
+
+export async function plan(s: Session, out: Output, file: string): Promise<number> {
+  const r = await planCut(s, path.resolve(file));
+  out.result(r, () =>
+    [
+      `  cut       ${out.color.bold(r.cutId)}`,
+      `  plan hash ${r.planHash}`,
+      `  target    ${r.target} (${r.rowCount} change${r.rowCount === 1 ? '' : 's'}; precheck: ${r.precheck.existing} existing, ${r.precheck.absent} absent)`,
+      `  state     ${r.state}`,
+    ].join('\n'),
+  );
+  return 0;
+}
+
+export async function approve(s: Session, out: Output, cutId: string): Promise<number> {
+  const r = await approveCut(s, cutId);
+  out.result(r, () => `  ${out.color.green('✓')} ${r.approver} approved ${r.cutId} (plan ${r.planHash.slice(0, 12)}…); approvals: ${r.approvals.join(', ')}; state ${r.state}`);
+  return 0;
+}

@@ -1,0 +1,18 @@
+/** `cutter init [--example]`: formatting only; the work is src/workspace/init.ts. */
+import { initWorkspace } from '../../workspace/init.js';
+import type { Session } from '../../workspace/session.js';
+import type { Output } from '../output.js';
+
+export async function init(s: Session, out: Output, opts: { example?: boolean }): Promise<number> {
+  const r = await initWorkspace(s, opts);
+  out.result(r, () => {
+    const lines = [`${r.configWritten ? 'wrote' : 'kept'} ${r.config}`, `store migrated (${r.store.embedded ? 'embedded PostgreSQL under .cutter/' : 'server'})`];
+    if (r.example) {
+      lines.push(`example target database ${r.example.database} seeded`);
+      lines.push(`approver keys ${r.example.approvers.join(', ')} and a backup keypair in ${r.example.keysDir}`);
+      lines.push(`plan ${r.example.plan}`);
+    }
+    return lines.map((l) => `  ${out.color.green('✓')} ${l}`).join('\n');
+  });
+  return 0;
+}

@@ -1,0 +1,26 @@
+/** `cutter killswitch engage|release|status`: formatting only. */
+import { killSwitchStatus, setKillSwitch } from '../../killswitch/index.js';
+import type { KillSwitchState } from '../../domain/index.js';
+import type { Session } from '../../workspace/session.js';
+import type { Output } from '../output.js';
+
+const human = (out: Output, k: KillSwitchState) =>
+  k.engaged ? `  kill-switch ${out.color.red('ENGAGED')}${k.reason ? `: ${k.reason}` : ''}${k.by ? ` (by ${k.by}` : ''}${k.since ? `${k.by ? ', ' : ' ('}since ${k.since})` : k.by ? ')' : ''}` : `  kill-switch ${out.color.green('released')}`;
+
+export async function engage(s: Session, out: Output, reason: string): Promise<number> {
+  const k = await setKillSwitch(s, { action: 'engage', reason });
+  out.result(k, () => human(out, k));
+  return 0;
+}
+
+export async function release(s: Session, out: Output): Promise<number> {
+  const k = await setKillSwitch(s, { action: 'release' });
+  out.result(k, () => human(out, k));
+  return 0;
+}
+
+export async function status(s: Session, out: Output): Promise<number> {
+  const k = await killSwitchStatus(s);
+  out.result(k, () => human(out, k));
+  return 0;
+}

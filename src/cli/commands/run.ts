@@ -1,0 +1,64 @@
+/** `cutter run`, `cutter revert`, `cutter target prepare`: formatting only. */
+import { executorFor } from '../../adapters/index.js';
+import { dryRun } from '../../runner/dry-run.js';
+import { runLive } from '../../runner/live.js';
+import { progressFor } from '../../runner/progress.js';
+import { revertCut } from '../../runner/revert.js';
+import type { Session } from '../../workspace/session.js';
+import { table, type Output } from '../output.js';
+
+const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}…` : v) : JSON.stringify(v));
+
+export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run' | 'live'): Promise<number> {
+  if (mode === 'dry-run') {
+    const r = await dryRun(s, cutId);
+    const d = r.simulation.diff;
+    out.result({ cutId, runId: r.runId, mode, passed: r.passed, state: r.state, diff: d, expectedPostImageHash: r.simulation.expectedPostImageHash, nonMutation: r.simulation.nonMutation }, () => {
+      const lines = [`  dry run ${r.runId} (simulator, READ ONLY): ${d.inserts.length} insert(s), ${d.updates.length} update(s), ${d.deletes.length} delete(s), ${d.unchanged.length} unchanged`];
+      for (const row of d.inserts.slice(0, 10)) lines.push(`    ${out.color.green('+')} ${show(row)}`);
+      for (const u of d.updates.slice(0, 10)) lines.push(`    ${out.color.yellow('~')} ${show(u.key)} ${u.changes.map((c) => `${c.column}: ${show(c.from)} → ${show(c.to)}`).join(', ')}`);
+      for (const k of d.deletes.slice(0, 10)) lines.push(`    ${out.color.red('-')} ${show(k)}`);
+      lines.push(`  expected post-image ${r.simulation.expectedPostImageHash.slice(0, 16)}…`);
+      lines.push(`  non-mutation: pre-image ${r.simulation.nonMutation.preImageHashBefore.slice(0, 16)}… before = after: ${r.passed ? out.color.green('yes') : out.color.red('NO')}`);
+      lines.push(`  state ${r.state}`);
+      return lines.join('\n');
+    });
+    return r.passed ? 0 : 4;
+  }
+  const r = await runLive(s, cutId, progressFor(process.stderr, !out.json));
+  out.result(r, () => {
+    const rows = r.phases.map((p) => [p.phase, p.reconciled ? 'reconciled' : 'applied', summarise(p.detail)]);
+    const lines = [`  live run ${r.runId}`, table(['phase', 'outcome', 'detail'], rows).replace(/^/gm, '  ')];
+    if (r.halted) lines.push(`  ${out.color.yellow('halted')} before ${r.halted.phase}: ${r.halted.reason} — release the kill-switch and run again to resume`);
+    lines.push(`  state ${r.state}`);
+    return lines.join('\n');
+  });
+  return r.halted ? 3 : 0;
+}
+
+function summarise(d: Record<string, unknown>): string {
+  const keys = ['inserted', 'updated', 'deleted', 'rowCount', 'rows', 'ledgerId', 'skipped'];
+  return keys.filter((k) => d[k] !== undefined).map((k) => `${k}=${String(d[k])}`).join(' ');
+}
+
+export async function revert(s: Session, out: Output, cutId: string, mode: 'dry-run' | 'live', force: boolean): Promise<number> {
+  const r = await revertCut(s, cutId, { mode, force });
+  out.result(r, () =>
+    mode === 'dry-run'
+      ? `  revert (preview): would restore ${r.restore} row(s) and remove ${r.remove} row(s) the cut inserted; nothing written`
+      : `  ${out.color.green('✓')} reverted ${cutId} (${r.runId}): ${r.restore} row(s) restored, ${r.remove} removed; restored hash ${r.restoredHash?.slice(0, 16)}… equals the backup's; state ${r.state}`,
+  );
+  return 0;
+}
+
+export async function prepare(s: Session, out: Output, name: string): Promise<number> {
+  const spec = await s.target(name);
+  const adapter = executorFor('live', spec, { id: 'prepare', target: name, author: s.actor, reason: 'prepare', changes: [{ delete: {} }] });
+  try {
+    await adapter.prepare();
+  } finally {
+    await adapter.close();
+  }
+  out.result({ target: name, table: spec.table, prepared: true }, () => `  ${out.color.green('✓')} ${name}: cutter_ledger and cutter_receipts ready beside ${spec.table}`);
+  return 0;
+}

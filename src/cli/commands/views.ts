@@ -1,0 +1,51 @@
+/** `cutter status` and `cutter history`: read models and the event timeline, formatted. */
+import { loadCut } from '../../cuts/handle.js';
+import { killSwitchStatus } from '../../killswitch/index.js';
+import { projectionRows } from '../../projections/store.js';
+import type { Session } from '../../workspace/session.js';
+import { table, type Output } from '../output.js';
+
+export async function status(s: Session, out: Output, cutId?: string): Promise<number> {
+  const store = await s.store();
+  if (!cutId) {
+    const cuts = await projectionRows(store.db, 'cuts');
+    const ks = await killSwitchStatus(s);
+    out.result({ killSwitch: ks, cuts }, () =>
+      [
+        `  kill-switch: ${ks.engaged ? out.color.red(`ENGAGED (${ks.reason ?? ''})`) : out.color.green('released')}`,
+        cuts.length === 0
+          ? '  no cuts yet'
+          : table(['cut', 'state', 'target', 'author', 'approvals', 'last run'], cuts.map((c) => [c.cutId, c.state, c.target, c.author, (c.approvals as string[]).join(','), c.lastRun ? `${c.lastRun.mode} ${c.lastRun.outcome}` : '-'])).replace(/^/gm, '  '),
+      ].join('\n'),
+    );
+    return 0;
+  }
+  await loadCut(store, cutId);
+  const [cut] = await projectionRows(store.db, 'cuts', `cut-${cutId}`);
+  const runs = await projectionRows(store.db, 'runs', `cut-${cutId}`);
+  runs.sort((a, b) => String(a.startedAt).localeCompare(String(b.startedAt)));
+  out.result({ ...cut, runs }, () => {
+    const lines = [
+      `  cut        ${out.color.bold(String(cut?.cutId))}  state ${out.color.bold(String(cut?.state))}`,
+      `  target     ${cut?.target} (${cut?.table})   author ${cut?.author}`,
+      `  plan hash  ${cut?.planHash}`,
+      `  approvals  ${(cut?.approvals as string[]).join(', ') || '-'}`,
+    ];
+    for (const r of runs) {
+      lines.push(`  run ${r.runId} (${r.mode}) ${r.outcome}  ${r.startedAt}${r.endedAt ? ` → ${r.endedAt}` : ''}`);
+      for (const p of r.phases) lines.push(`      ${String(p.phase).padEnd(7)} ${p.at}${p.reconciled ? ' reconciled' : ''}${p.receipt ? ` receipt ${String(p.receipt).slice(0, 12)}…` : ''}`);
+    }
+    return lines.join('\n');
+  });
+  return 0;
+}
+
+export async function history(s: Session, out: Output, cutId: string): Promise<number> {
+  const store = await s.store();
+  const { events } = await loadCut(store, cutId);
+  const timeline = events.map((e) => ({ version: e.version, recordedAt: e.recordedAt, type: e.type, actor: e.metadata.actor ?? null, runId: e.data.runId ?? null, hash: e.hash }));
+  out.result({ cutId, events: timeline }, () =>
+    table(['#', 'recorded', 'event', 'actor', 'run', 'hash'], timeline.map((t) => [String(t.version), t.recordedAt, t.type, String(t.actor ?? '-'), String(t.runId ?? '-'), t.hash.slice(0, 12)])).replace(/^/gm, '  '),
+  );
+  return 0;
+}

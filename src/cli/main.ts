@@ -1,0 +1,242 @@
+/**
+ * The `cutter` command line: declares commands and options, and for each action parses its input,
+ * calls one function elsewhere and formats the result. No business logic and no SQL here; the
+ * only place that catches, prints one clear line and chooses the exit status. Command modules are
+ * imported lazily so `cutter --help` starts fast.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CutterError, InvalidInputError, exitCodeFor } from '../errors.js';
+import { makeOutput, type Output } from './output.js';
+import type { Session } from '../workspace/session.js';
+
+export interface GlobalOptions {
+  as?: string;
+  store?: string;
+  config?: string;
+  json?: boolean;
+  debug?: boolean;
+}
+
+type Action = (session: Session, out: Output) => Promise<number | void>;
+
+/** Runs the CLI on `argv` (process.argv shape) and resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  let status = 0;
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+    status = pendingStatus;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    status = report(err, program.opts<GlobalOptions>());
+  }
+  return status;
+}
+
+let pendingStatus = 0;
+
+/** Wraps an action: opens a session from global options, runs, closes, maps errors to exit codes. */
+function act(program: Command, fn: Action): () => Promise<void> {
+  return async () => {
+    const globals = program.opts<GlobalOptions>();
+    const out = makeOutput({ json: Boolean(globals.json) });
+    const { openSession } = await import('../workspace/session.js');
+    let session: Session | undefined;
+    try {
+      session = openSession({
+        ...(globals.config ? { config: globals.config } : {}),
+        ...(globals.store ? { store: globals.store } : {}),
+        ...(globals.as ? { as: globals.as } : {}),
+      });
+      pendingStatus = (await fn(session, out)) ?? 0;
+    } catch (err) {
+      pendingStatus = report(err, globals, out);
+    } finally {
+      await session?.close().catch(() => undefined);
+    }
+  };
+}
+
+/** Prints one line for an error (stack only with --debug) and returns its exit status. */
+function report(err: unknown, globals: GlobalOptions, out?: Output): number {
+  const status = exitCodeFor(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const reasons = err instanceof CutterError && Array.isArray(err.details.reasons) ? (err.details.reasons as string[]) : [];
+  const label = err instanceof CutterError ? (status === 3 ? 'refused' : status === 4 ? 'verification failed' : status === 2 ? 'invalid input' : 'error') : 'error';
+  process.stderr.write(`cutter: ${label}: ${message}\n`);
+  for (const r of reasons) if (r !== message) process.stderr.write(`  - ${r}\n`);
+  if (globals.debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  if (out?.json) {
+    const code = err instanceof CutterError ? err.code : 'Internal';
+    process.stdout.write(`${JSON.stringify({ error: { code, message, reasons, exitCode: status } }, null, 2)}\n`);
+  }
+  return status;
+}
+
+function buildProgram(): Command {
+  const program = new Command('cutter')
+    .description('Governed, event-sourced cuts to production PostgreSQL data.')
+    .option('--as <actor>', 'who is acting (default: CUTTER_ACTOR, else the OS user)')
+    .option('--store <url>', 'event store URL (default: CUTTER_STORE_URL, config store.url, else embedded PostgreSQL under ./.cutter)')
+    .option('--config <file>', 'config file', 'cutter.config.yaml')
+    .option('--json', 'machine output: stdout holds only JSON')
+    .option('--debug', 'print stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', '\nExample:\n  $ cutter init --example && cutter plan plans/example.yaml --as erin\n\nExit codes: 0 done, 1 fault, 2 bad input, 3 refused by governance, 4 verification failed.');
+  registerCommands(program);
+  return program;
+}
+
+function registerCommands(program: Command): void {
+  const example = (cmd: Command, text: string) => cmd.addHelpText('after', `\nExample:\n  $ ${text}`);
+
+  example(
+    program
+      .command('init')
+      .description('write cutter.config.yaml if absent and migrate the store; --example adds a seeded target, keys and a plan')
+      .option('--example', 'also create the example target database, approver keys alice and bob, a backup key and plans/example.yaml')
+      .action(async (opts: { example?: boolean }) =>
+        act(program, async (s, out) => (await import('./commands/init.js')).init(s, out, opts))(),
+      ),
+    'cutter init --example',
+  );
+  example(
+    program.command('demo').description('the whole story, narrated, on the embedded default').action(async () => {
+      const { runDemo } = await import('../demo/demo.js');
+      pendingStatus = await runDemo({ json: Boolean(program.opts<GlobalOptions>().json) });
+    }),
+    'cutter demo',
+  );
+  example(
+    program
+      .command('plan <file>')
+      .description('validate, hash, precheck (read-only) and record CutPlanned; prints the cut id and plan hash')
+      .action(async (file: string) => act(program, async (s, out) => (await import('./commands/cuts.js')).plan(s, out, file))()),
+    'cutter plan plans/example.yaml --as erin',
+  );
+  example(
+    program
+      .command('approve <cut>')
+      .description('sign and record an approval as --as <approver> (key from $CUTTER_KEYS_DIR or ~/.config/cutter/keys)')
+      .action(async (cut: string) => act(program, async (s, out) => (await import('./commands/cuts.js')).approve(s, out, cut))()),
+    'cutter approve kb-20261125-1a2b3c --as alice',
+  );
+  example(
+    program
+      .command('run <cut>')
+      .description('execute a run: --dry-run (simulator, never writes) or --live (adapter, behind the three locks)')
+      .addOption(new Option('--dry-run', 'simulate every phase; read-only').conflicts('live'))
+      .addOption(new Option('--live', 'write to the target').conflicts('dryRun'))
+      .action(async (cut: string, opts: { dryRun?: boolean; live?: boolean }) =>
+        act(program, async (s, out) => (await import('./commands/run.js')).run(s, out, cut, mode(opts)))(),
+      ),
+    'CUTTER_EXECUTION_ENABLED=1 cutter run kb-20261125-1a2b3c --live',
+  );
+  example(
+    program
+      .command('revert <cut>')
+      .description('restore the backup taken before the cut (needs the backup private key)')
+      .addOption(new Option('--dry-run', 'show what the revert would restore').conflicts('live'))
+      .addOption(new Option('--live', 'restore the target').conflicts('dryRun'))
+      .option('--force', 'revert even when the rows changed since the cut')
+      .action(async (cut: string, opts: { dryRun?: boolean; live?: boolean; force?: boolean }) =>
+        act(program, async (s, out) => (await import('./commands/run.js')).revert(s, out, cut, mode(opts), Boolean(opts.force)))(),
+      ),
+    'CUTTER_EXECUTION_ENABLED=1 cutter revert kb-20261125-1a2b3c --live',
+  );
+  example(
+    program
+      .command('status [cut]')
+      .description('cuts and their state, or one cut with its runs and phases')
+      .action(async (cut: string | undefined) => act(program, async (s, out) => (await import('./commands/views.js')).status(s, out, cut))()),
+    'cutter status --json',
+  );
+  example(
+    program
+      .command('history <cut>')
+      .description('the timeline of a cut\'s events')
+      .action(async (cut: string) => act(program, async (s, out) => (await import('./commands/views.js')).history(s, out, cut))()),
+    'cutter history kb-20261125-1a2b3c',
+  );
+  example(
+    program
+      .command('replay [cut]')
+      .description('audit replay: hash chain, every transition re-checked by the machine, invariants, projections')
+      .option('--all', 'every stream in the store')
+      .action(async (cut: string | undefined, opts: { all?: boolean }) =>
+        act(program, async (s, out) => (await import('./commands/audit.js')).replay(s, out, cut, Boolean(opts.all)))(),
+      ),
+    'cutter replay --all',
+  );
+  example(
+    program
+      .command('report <cut>')
+      .description('the audit report, generated from events')
+      .addOption(new Option('--format <format>', 'md, html or json').choices(['md', 'html', 'json']).default('md'))
+      .option('--out <file>', 'write to a file instead of stdout')
+      .action(async (cut: string, opts: { format: 'md' | 'html' | 'json'; out?: string }) =>
+        act(program, async (s, out) => (await import('./commands/audit.js')).report(s, out, cut, opts))(),
+      ),
+    'cutter report kb-20261125-1a2b3c --format html --out report.html',
+  );
+  const ks = program.command('killswitch').description('lock 3: engage halts every live run at its next phase boundary');
+  example(
+    ks
+      .command('engage')
+      .description('engage the kill-switch')
+      .requiredOption('--reason <reason>', 'why')
+      .action(async (opts: { reason: string }) =>
+        act(program, async (s, out) => (await import('./commands/killswitch.js')).engage(s, out, opts.reason))(),
+      ),
+    'cutter killswitch engage --reason "incident 4711"',
+  );
+  example(
+    ks.command('release').description('release the kill-switch').action(async () =>
+      act(program, async (s, out) => (await import('./commands/killswitch.js')).release(s, out))(),
+    ),
+    'cutter killswitch release',
+  );
+  example(
+    ks.command('status').description('show the kill-switch state').action(async () =>
+      act(program, async (s, out) => (await import('./commands/killswitch.js')).status(s, out))(),
+    ),
+    'cutter killswitch status --json',
+  );
+  const keys = program.command('keys').description('approver and backup keys');
+  example(
+    keys
+      .command('generate <name>')
+      .description('an Ed25519 approver key, or with --backup an OpenPGP backup keypair, in $CUTTER_KEYS_DIR or ~/.config/cutter/keys')
+      .option('--backup', 'an OpenPGP keypair for encrypted backups')
+      .action(async (name: string, opts: { backup?: boolean }) =>
+        act(program, async (s, out) => (await import('./commands/keys.js')).generate(s, out, name, Boolean(opts.backup)))(),
+      ),
+    'cutter keys generate alice',
+  );
+  const projections = program.command('projections').description('read models rebuilt from events');
+  example(
+    projections.command('rebuild').description('truncate and refold every projection from the log').action(async () =>
+      act(program, async (s, out) => (await import('./commands/audit.js')).rebuild(s, out))(),
+    ),
+    'cutter projections rebuild',
+  );
+  const target = program.command('target').description('configured targets');
+  example(
+    target
+      .command('prepare <name>')
+      .description('create the ledger and receipt tables in a target (idempotent)')
+      .action(async (name: string) => act(program, async (s, out) => (await import('./commands/run.js')).prepare(s, out, name))()),
+    'cutter target prepare kb',
+  );
+}
+
+function mode(opts: { dryRun?: boolean; live?: boolean }): 'dry-run' | 'live' {
+  if (opts.live) return 'live';
+  if (opts.dryRun) return 'dry-run';
+  throw new InvalidInputError('mode: pass --dry-run or --live');
+}

@@ -1,0 +1,66 @@
+/**
+ * The one command handler: read the stream → fold → decide → append with the expected version.
+ * A lost race (ConcurrencyError) is retried from a fresh read, so decide always sees the latest
+ * state; the store's expected-version check is what makes that safe.
+ */
+import { ConcurrencyError } from '../errors.js';
+import type { AppendContext, EventStore, StoredEvent } from '../store/index.js';
+import { decide, fold, MACHINE_VERSION, toStorable, type CutState, type DomainEvent } from '../domain/index.js';
+
+export interface Handled {
+  before: CutState;
+  after: CutState;
+  events: StoredEvent[];
+}
+
+/** Stream id of a cut. */
+export function cutStream(cutId: string): string {
+  return `cut-${cutId}`;
+}
+
+/**
+ * Records the events `propose(state)` returns for the cut, after the decider accepts each one.
+ * Retries lost races up to `attempts` times.
+ */
+export async function handle(
+  store: EventStore,
+  cutId: string,
+  propose: (state: CutState) => DomainEvent[],
+  context: AppendContext,
+  attempts = 3,
+): Promise<Handled> {
+  const streamId = cutStream(cutId);
+  for (let attempt = 1; ; attempt++) {
+    const stored = await store.readStream(streamId);
+    const before = fold(stored);
+    let state = before;
+    const accepted: DomainEvent[] = [];
+    for (const e of propose(before)) {
+      for (const ok of decide(e, state)) {
+        accepted.push(ok);
+        state = fold([...stored, ...accepted.map((a) => toStorable(a, { machineVersion: MACHINE_VERSION }))]);
+      }
+    }
+    try {
+      const result = await store.append(
+        streamId,
+        accepted.map((e) => toStorable(e, { machineVersion: MACHINE_VERSION })),
+        { expectedVersion: stored.length === 0 ? 'no_stream' : stored.length, context },
+      );
+      return { before, after: state, events: result.events };
+    } catch (err) {
+      if (err instanceof ConcurrencyError && attempt < attempts) continue;
+      throw err;
+    }
+  }
+}
+
+/** The cut's stored events and folded state; throws when no such cut exists. */
+export async function loadCut(store: EventStore, cutId: string): Promise<{ events: StoredEvent[]; state: CutState }> {
+  const events = await store.readStream(cutStream(cutId));
+  if (events.length === 0) {
+    const { InvalidInputError } = await import('../errors.js');
+    throw new InvalidInputError(`cut: no cut ${JSON.stringify(cutId)} in this store`);
+  }
+  return { events, state: fold(events) };
+}

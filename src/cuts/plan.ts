@@ -1,0 +1,55 @@
+/**
+ * `cutter plan`: validate the plan against its target, hash it, precheck read-only (the simulator:
+ * how many planned keys exist now, and their pre-image hash), and record CutPlanned with the policy
+ * snapshot that will govern the cut.
+ */
+import { planHash, type CutPlan } from '../../events/plan.js';
+import { policySnapshot } from '../config/load.js';
+import { loadPlan } from '../config/plan.js';
+import { executorFor } from '../adapters/index.js';
+import { IllegalTransitionError } from '../errors.js';
+import type { Session } from '../workspace/session.js';
+import { cutStream, handle } from './handle.js';
+
+export interface PlanResult {
+  cutId: string;
+  planHash: string;
+  target: string;
+  rowCount: number;
+  precheck: { preImageHash: string; existing: number; absent: number };
+  state: string;
+}
+
+export async function planCut(session: Session, file: string): Promise<PlanResult> {
+  const config = session.config();
+  const plan: CutPlan = loadPlan(file, config, { actor: session.actor });
+  const spec = await session.target(plan.target);
+  const store = await session.store();
+  if ((await store.streamVersion(cutStream(plan.id))) > 0) {
+    throw new IllegalTransitionError(`cut ${plan.id} already exists (plans are immutable: give the new plan another id)`);
+  }
+  const sim = executorFor('dry-run', spec, plan);
+  let precheck: PlanResult['precheck'];
+  try {
+    precheck = await sim.precheck();
+  } finally {
+    await sim.close();
+  }
+  const hash = planHash(plan);
+  const at = new Date().toISOString();
+  const result = await handle(
+    store,
+    plan.id,
+    () => [
+      {
+        type: 'CutPlanned',
+        data: {
+          cutId: plan.id, plan, planHash: hash, target: plan.target, table: spec.table, author: plan.author, reason: plan.reason,
+          rowCount: plan.changes.length, policy: policySnapshot(config), precheck, at,
+        },
+      },
+    ],
+    { actor: session.actor, correlationId: plan.id },
+  );
+  return { cutId: plan.id, planHash: hash, target: plan.target, rowCount: plan.changes.length, precheck, state: result.after.snapshot.value as string };
+}

@@ -1,0 +1,103 @@
+/**
+ * `cutter demo` / `npm run demo`: the whole story on the embedded default, narrated. Every step is a
+ * real cutter command run through the same CLI entry an operator uses, in a fresh workspace
+ * `./cutter-demo` (recreated on each run, so the demo is safe to run twice). The embedded server is
+ * held open for the whole demo so the steps don't each start it.
+ */
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { acquireEmbedded, stopEmbedded } from '../store/embedded.js';
+import { colors } from '../cli/output.js';
+import { embeddedDir } from '../workspace/store-url.js';
+
+export const DEMO_DIR = 'cutter-demo';
+const CUT = 'kb-2026-11-release';
+
+interface Step {
+  say: string;
+  argv?: string[];
+  expect?: number;
+  env?: Record<string, string | undefined>;
+  before?: () => Promise<void>;
+}
+
+/** Runs the narrated demo; resolves to the exit status (0 when every step did what it should). */
+export async function runDemo(opts: { json?: boolean; dir?: string } = {}): Promise<number> {
+  const c = colors(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR);
+  const root = path.resolve(opts.dir ?? DEMO_DIR);
+  const say = (s: string) => process.stdout.write(`\n${c.bold(c.cyan('▸'))} ${s}\n`);
+
+  if (existsSync(root)) await stopEmbedded(embeddedDir(root)).catch(() => undefined);
+  await fs.rm(root, { recursive: true, force: true });
+  await fs.mkdir(root, { recursive: true });
+  const previousCwd = process.cwd();
+  const previousEnv = { ...process.env };
+  process.chdir(root);
+  for (const k of ['CUTTER_STORE_URL', 'CUTTER_EXECUTION_ENABLED', 'CUTTER_ACTOR', 'CUTTER_BACKUP_PASSPHRASE', 'CUTTER_BACKUP_KEY']) delete process.env[k];
+  process.env.CUTTER_KEYS_DIR = path.join(root, 'keys');
+  const lease = await acquireEmbedded(embeddedDir(root));
+  const { main } = await import('../cli/main.js');
+
+  const steps: Step[] = [
+    { say: 'A fresh workspace: config, an example target database (300 documents), approver keys alice and bob, a backup keypair and a plan.', argv: ['init', '--example'] },
+    { say: `The plan (${c.dim('plans/example.yaml')}): two new documents, two revisions, one withdrawal.`, before: async () => void process.stdout.write(await fs.readFile('plans/example.yaml', 'utf8')) },
+    { say: 'erin records the plan: validated, hashed, prechecked read-only.', argv: ['plan', 'plans/example.yaml', '--as', 'erin'] },
+    { say: 'erin cannot approve her own cut (four-eyes).', argv: ['approve', CUT, '--as', 'erin'], expect: 3 },
+    { say: 'alice and bob sign approvals bound to the plan hash.', argv: ['approve', CUT, '--as', 'alice'] },
+    { say: '', argv: ['approve', CUT, '--as', 'bob'] },
+    { say: 'A dry run: the simulator reads the pre-image in READ ONLY transactions and shows the diff.', argv: ['run', CUT, '--dry-run', '--as', 'erin'] },
+    { say: 'Someone engages the kill-switch.', argv: ['killswitch', 'engage', '--reason', 'change freeze until review', '--as', 'dana'] },
+    { say: 'A live run now is refused, naming every closed lock.', argv: ['run', CUT, '--live', '--as', 'erin'], expect: 3 },
+    {
+      say: 'Open the three locks: execution.enabled in the config, CUTTER_EXECUTION_ENABLED=1, and release the kill-switch.',
+      before: async () => {
+        const text = await fs.readFile('cutter.config.yaml', 'utf8');
+        await fs.writeFile('cutter.config.yaml', text.replace(/enabled: false/, 'enabled: true'));
+        process.stdout.write(`  cutter.config.yaml: execution.enabled: true\n  export CUTTER_EXECUTION_ENABLED=1\n`);
+      },
+      argv: ['killswitch', 'release', '--as', 'dana'],
+      env: { CUTTER_EXECUTION_ENABLED: '1' },
+    },
+    { say: 'The live run: backup (encrypted), leg A, leg B, verify, enact — each one transaction with a receipt.', argv: ['run', CUT, '--live', '--as', 'erin'] },
+    { say: 'Status and history come from projections and the event log.', argv: ['status', CUT] },
+    { say: '', argv: ['history', CUT] },
+    { say: 'The audit report, from events only: gates, approvals, lock evidence, attestation, the diagram with the path taken.', argv: ['report', CUT, '--format', 'html', '--out', 'reports/kb-2026-11-release.html'] },
+    { say: '', argv: ['report', CUT, '--format', 'md', '--out', 'reports/kb-2026-11-release.md'] },
+    { say: 'Revert: decrypt the backup and restore the pre-image exactly, in one transaction.', argv: ['revert', CUT, '--live', '--as', 'erin'] },
+    { say: 'Replay: every event re-checked by the machine, the hash chain verified, projections compared.', argv: ['replay', '--all'] },
+  ];
+
+  let status = 0;
+  try {
+    for (const step of steps) {
+      if (step.say) say(step.say);
+      if (step.env) Object.assign(process.env, step.env);
+      await step.before?.();
+      if (!step.argv) continue;
+      process.stdout.write(`${c.dim('$')} ${c.bold(['cutter', ...step.argv].map(quote).join(' '))}\n`);
+      const code = await main(['node', 'cutter', ...step.argv]);
+      const expected = step.expect ?? 0;
+      if (code !== expected) {
+        process.stderr.write(`demo: \`cutter ${step.argv.join(' ')}\` exited ${code}, expected ${expected}\n`);
+        status = 1;
+        break;
+      }
+      if (expected !== 0) process.stdout.write(c.dim(`(exit ${code}, as expected)\n`));
+    }
+    if (status === 0) {
+      say(`Done. The workspace is in ${path.relative(previousCwd, root) || root}/ — try:`);
+      process.stdout.write(`  cd ${path.relative(previousCwd, root) || root} && CUTTER_KEYS_DIR=$PWD/keys ${path.relative(root, path.join(previousCwd, 'bin', 'cutter'))} status\n`);
+    }
+  } finally {
+    process.chdir(previousCwd);
+    for (const k of Object.keys(process.env)) if (!(k in previousEnv)) delete process.env[k];
+    Object.assign(process.env, previousEnv);
+    await lease.release();
+  }
+  return status;
+}
+
+function quote(arg: string): string {
+  return /^[A-Za-z0-9._/=:@-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}

@@ -1,0 +1,61 @@
+/**
+ * `cutter run <cut> --dry-run`: the simulator runs the five phases in memory over a READ ONLY read
+ * of the target; every transition is recorded (DryRunStarted, five PhaseSimulated, DryRunCompleted)
+ * with the diff summary and the non-mutation evidence. Can never write: it has no live adapter.
+ */
+import { randomUUID } from 'node:crypto';
+import { executorFor } from '../adapters/index.js';
+import type { Simulation } from '../adapters/port.js';
+import { handle, loadCut } from '../cuts/handle.js';
+import { stateName, type DomainEvent } from '../domain/index.js';
+import type { Session } from '../workspace/session.js';
+
+export interface DryRunResult {
+  cutId: string;
+  runId: string;
+  passed: boolean;
+  state: string;
+  simulation: Simulation;
+}
+
+export async function dryRun(session: Session, cutId: string): Promise<DryRunResult> {
+  const store = await session.store();
+  const { state } = await loadCut(store, cutId);
+  const c = state.snapshot.context;
+  const plan = planOf(await store.readStream(`cut-${cutId}`));
+  const spec = await session.target(plan.target);
+  const runId = `dry-${randomUUID().slice(0, 8)}`;
+  const base = { runId, planHash: c.planHash, executor: 'simulator' as const };
+  const meta = { actor: session.actor, correlationId: runId };
+  await handle(store, cutId, () => [{ type: 'DryRunStarted', data: { ...base, at: new Date().toISOString() } }], meta);
+  const sim = executorFor('dry-run', spec, plan);
+  let simulation: Simulation;
+  try {
+    simulation = await sim.simulate({ cutId, runId, planHash: c.planHash });
+  } finally {
+    await sim.close();
+  }
+  const passed = simulation.nonMutation.preImageHashBefore === simulation.nonMutation.preImageHashAfter;
+  const at = new Date().toISOString();
+  const events: DomainEvent[] = [
+    ...simulation.phases.map((p): DomainEvent => ({ type: 'PhaseSimulated', data: { ...base, phase: p.phase, digest: p.digest, at } })),
+    {
+      type: 'DryRunCompleted',
+      data: {
+        ...base, at, passed,
+        diff: { inserts: simulation.diff.inserts.length, updates: simulation.diff.updates.length, deletes: simulation.diff.deletes.length, unchanged: simulation.diff.unchanged.length },
+        expectedPostImageHash: simulation.expectedPostImageHash,
+        nonMutation: simulation.nonMutation,
+      },
+    },
+  ];
+  const result = await handle(store, cutId, () => events, meta);
+  return { cutId, runId, passed, state: stateName(result.after), simulation };
+}
+
+/** The plan recorded by CutPlanned. */
+export function planOf(events: { type: string; data: any }[]) {
+  const planned = events.find((e) => e.type === 'CutPlanned');
+  if (!planned) throw new Error('cut stream has no CutPlanned event');
+  return planned.data.plan as import('../../events/plan.js').CutPlan;
+}

@@ -1,0 +1,180 @@
+/**
+ * `cutter run <cut> --live`: evaluates the locks and approvals at call time, records the evidence
+ * (LiveRunStarted, or RunResumed after a halt), then runs the remaining phases in fixed order, one
+ * target transaction each, re-reading the kill-switch before every phase. A run killed at any point
+ * is resumed by running the same command: the adapter's receipts say whether a phase already
+ * committed (its event is then appended, marked reconciled), so no phase applies twice.
+ * One runner per cut (a session advisory lock in the store); one live cut per target (the
+ * active-run projection's primary key, inside the append's transaction).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { executorFor, type LiveExecutionAdapter } from '../adapters/index.js';
+import { encryptBackup } from '../crypto/backup.js';
+import { backupIdFor, loadBackup, storeBackup } from '../crypto/vault.js';
+import { handle, loadCut } from '../cuts/handle.js';
+import { nextLivePhase, stateName, type CutState, type DomainEvent } from '../domain/index.js';
+import { CutterError, GovernanceRefusedError, IllegalTransitionError, VerificationFailedError } from '../errors.js';
+import { sql } from '../store/connection.js';
+import type { EventStore } from '../store/index.js';
+import type { Session } from '../workspace/session.js';
+import { planOf } from './dry-run.js';
+import { gatherEvidence } from './evidence.js';
+import { killSwitchState } from './locks.js';
+import { silentProgress, type Progress } from './progress.js';
+
+export interface LiveRunResult {
+  cutId: string;
+  runId: string;
+  state: string;
+  phases: { phase: string; reconciled: boolean; detail: Record<string, unknown> }[];
+  halted?: { phase: string; reason: string };
+}
+
+const now = () => new Date().toISOString();
+
+/** Holds a session-level advisory lock on the cut for the duration of `fn` (one runner per cut). */
+export async function withCutLock<T>(store: EventStore, cutId: string, fn: () => Promise<T>): Promise<T> {
+  return store.db.task(async (conn) => {
+    const key = `cutter.cut:${cutId}`;
+    const [row] = await conn.query(sql`SELECT pg_try_advisory_lock(hashtextextended(${key}, 0)) AS ok`);
+    if (!row?.ok) throw new GovernanceRefusedError(`cut ${cutId} is being run by another runner`);
+    try {
+      return await fn();
+    } finally {
+      await conn.query(sql`SELECT pg_advisory_unlock(hashtextextended(${key}, 0))`);
+    }
+  });
+}
+
+export async function runLive(session: Session, cutId: string, progress: Progress = silentProgress): Promise<LiveRunResult> {
+  const store = await session.store();
+  const config = session.config();
+  return withCutLock(store, cutId, async () => {
+    let { state } = await loadCut(store, cutId);
+    const plan = planOf(await store.readStream(`cut-${cutId}`));
+    const spec = await session.target(plan.target);
+    const meta = { actor: session.actor, correlationId: cutId };
+    const name = stateName(state);
+    const at = now();
+
+    if (name === 'approved' || name === 'planned' || name === 'halted') {
+      const { evidence, reasons } = await gatherEvidence(store, config, session.env, state, at);
+      if (reasons.length > 0) throw new GovernanceRefusedError(`live run of cut ${cutId} refused`, reasons);
+      const c = state.snapshot.context;
+      const event: DomainEvent =
+        name === 'halted'
+          ? { type: 'RunResumed', data: { runId: c.runId!, planHash: c.planHash, executor: 'postgres-table', at, evidence } }
+          : { type: 'LiveRunStarted', data: { runId: `live-${randomUUID().slice(0, 8)}`, planHash: c.planHash, executor: 'postgres-table', at, evidence } };
+      state = (await handle(store, cutId, () => [event], meta)).after;
+    } else if (name.startsWith('live.')) {
+      // A crashed run: the locks must be open now as well before anything else is written.
+      const { reasons } = await gatherEvidence(store, config, session.env, state, at);
+      if (reasons.length > 0) throw new GovernanceRefusedError(`resuming the interrupted live run of cut ${cutId} refused`, reasons);
+    } else {
+      throw new IllegalTransitionError(`cut ${cutId} is ${name}: nothing to run live`);
+    }
+
+    const adapter = executorFor('live', spec, plan);
+    const result: LiveRunResult = { cutId, runId: state.snapshot.context.runId!, state: stateName(state), phases: [] };
+    try {
+      await adapter.prepare();
+      for (let phase = nextLivePhase(state); phase; phase = nextLivePhase(state)) {
+        const ks = await killSwitchState(store);
+        const c = state.snapshot.context;
+        const base = { runId: c.runId!, planHash: c.planHash, executor: 'postgres-table' as const };
+        if (ks.engaged) {
+          const reason = `kill-switch engaged${ks.reason ? `: ${ks.reason}` : ''}`;
+          const locks = { config: config.execution.enabled, env: session.env.CUTTER_EXECUTION_ENABLED === '1', killSwitch: false, killSwitchVersion: ks.version };
+          state = (await handle(store, cutId, () => [{ type: 'RunHalted', data: { ...base, at: now(), phase, reason, locks } }], meta)).after;
+          result.halted = { phase, reason };
+          break;
+        }
+        let event: DomainEvent;
+        try {
+          event = await runPhase(phase, adapter, state, session, store, plan.changes.length, progress);
+        } catch (err) {
+          const code = err instanceof CutterError ? err.code : 'Internal';
+          const message = err instanceof Error ? err.message : String(err);
+          await handle(store, cutId, () => [{ type: 'PhaseFailed', data: { ...base, at: now(), phase, error: { code, message } } }], meta);
+          throw err;
+        }
+        state = (await handle(store, cutId, () => [event], meta)).after;
+        const d = event.data as Record<string, unknown>;
+        result.phases.push({ phase, reconciled: d.reconciled === true, detail: d });
+        if (event.type === 'VerifyFailed') {
+          result.state = stateName(state);
+          throw new VerificationFailedError(`write verify failed for cut ${cutId}: ${event.data.mismatches.length} mismatching row(s)`, { mismatches: event.data.mismatches.slice(0, 10) });
+        }
+      }
+    } finally {
+      progress.done();
+      await adapter.close();
+    }
+    result.state = stateName(state);
+    return result;
+  });
+}
+
+async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: CutState, session: Session, store: EventStore, rows: number, progress: Progress): Promise<DomainEvent> {
+  const c = state.snapshot.context;
+  const ctx = { cutId: c.cutId, runId: c.runId!, planHash: c.planHash };
+  const base = { runId: ctx.runId, planHash: ctx.planHash, executor: 'postgres-table' as const };
+  switch (phase) {
+    case 'backup': {
+      progress.phase('pre_write_backup', rows);
+      const image = await adapter.backup(ctx);
+      const backupId = backupIdFor(ctx.cutId, ctx.runId);
+      const existing = await loadBackup(store.db, backupId);
+      let recipients: string[];
+      if (existing) {
+        if (existing.plaintextSha256 !== image.plaintextHash) throw new GovernanceRefusedError(`drift: the rows changed since backup ${backupId} was stored`);
+        recipients = existing.recipients;
+      } else {
+        const root = path.dirname(session.configFile);
+        const keys = session.config().backup.recipients.map((f) => readFileSync(path.resolve(root, f), 'utf8'));
+        const enc = await encryptBackup(image.plaintext, keys);
+        recipients = enc.recipients;
+        await storeBackup(store.db, { backupId, cutId: ctx.cutId, runId: ctx.runId, plaintextSha256: image.plaintextHash, rowCount: image.rowCount, recipients, ciphertext: enc.armored });
+      }
+      progress.tick(rows);
+      return {
+        type: 'BackupTaken',
+        data: { ...base, at: now(), backupId, plaintextHash: image.plaintextHash, preImageHash: image.preImageHash, rowCount: image.rowCount, recipients, receipt: image.receipt, ...(existing ? { reconciled: true } : {}) },
+      };
+    }
+    case 'legA': {
+      progress.phase('cut_leg_a', rows);
+      const r = await adapter.writeLegA(ctx, { preImageHash: c.backup!.preImageHash, onRows: (n) => progress.tick(n) });
+      return { type: 'LegAWritten', data: { ...base, at: now(), inserted: r.inserted, updated: r.updated, deleted: r.deleted, digest: r.digest, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
+    }
+    case 'legB': {
+      progress.phase('leg_b_record', 1);
+      const head = (await store.readStream(`cut-${ctx.cutId}`)).at(-1);
+      const governance = {
+        cutId: ctx.cutId, planHash: ctx.planHash, runId: ctx.runId,
+        approvals: c.approvals.map((a) => ({ approver: a.approver, roles: a.roles, at: a.at, signature: a.signature, publicKey: a.publicKey })),
+        backupId: c.backup?.backupId, storeHead: head ? { version: head.version, hash: head.hash } : null,
+      };
+      const r = await adapter.recordLegB(ctx, governance);
+      progress.tick(1);
+      return { type: 'LegBRecorded', data: { ...base, at: now(), ledgerId: r.ledgerId, digest: r.digest, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
+    }
+    case 'verify': {
+      progress.phase('write_verify', rows);
+      const r = await adapter.verify(ctx);
+      progress.tick(rows);
+      if (!r.ok) return { type: 'VerifyFailed', data: { ...base, at: now(), expectedHash: r.expectedHash, actualHash: r.actualHash, mismatches: r.mismatches } };
+      return { type: 'WriteVerified', data: { ...base, at: now(), expectedHash: r.expectedHash, actualHash: r.actualHash, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
+    }
+    case 'enact': {
+      progress.phase('lifecycle_enact', rows);
+      const r = await adapter.enactLifecycle(ctx);
+      progress.tick(rows);
+      return { type: 'LifecycleEnacted', data: { ...base, at: now(), skipped: r.skipped, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
+    }
+    default:
+      throw new Error(`unknown phase ${phase}`);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * `cutter revert <cut>`: decrypt the backup taken before the cut (private key and passphrase from the
+ * keys directory or environment, never logged) and restore the pre-image exactly in one target
+ * transaction, behind the same three locks. `--dry-run` shows what would be restored and records
+ * nothing; `--force` restores even when the rows changed since the cut.
+ */
+import { randomUUID } from 'node:crypto';
+import { executorFor } from '../adapters/index.js';
+import { decryptBackup } from '../crypto/backup.js';
+import { keysDir, loadBackupPrivateKey } from '../crypto/keys.js';
+import { loadBackup } from '../crypto/vault.js';
+import { handle, loadCut } from '../cuts/handle.js';
+import { stateName } from '../domain/index.js';
+import { CutterError, GovernanceRefusedError, IllegalTransitionError } from '../errors.js';
+import type { Session } from '../workspace/session.js';
+import { planOf } from './dry-run.js';
+import { withCutLock } from './live.js';
+import { evaluateLocks } from './locks.js';
+
+export interface RevertOutcome {
+  cutId: string;
+  mode: 'dry-run' | 'live';
+  runId?: string;
+  state: string;
+  restore: number;
+  remove: number;
+  restoredHash?: string;
+}
+
+async function decryptedBackup(session: Session, backupId: string) {
+  const store = await session.store();
+  const row = await loadBackup(store.db, backupId);
+  if (!row) throw new IllegalTransitionError(`backup ${backupId} is not in the store`);
+  const key = await loadBackupPrivateKey({ dir: keysDir(session.env), env: session.env });
+  return decryptBackup(row.ciphertext, key, row.plaintextSha256);
+}
+
+export async function revertCut(session: Session, cutId: string, opts: { mode: 'dry-run' | 'live'; force: boolean }): Promise<RevertOutcome> {
+  const store = await session.store();
+  const { state } = await loadCut(store, cutId);
+  const c = state.snapshot.context;
+  if (!c.backup) throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, ['no backup was taken: nothing to revert to']);
+  const plan = planOf(await store.readStream(`cut-${cutId}`));
+  const spec = await session.target(plan.target);
+  const plaintext = await decryptedBackup(session, c.backup.backupId);
+  const preview = JSON.parse(plaintext) as { preImage: { row: unknown }[] };
+  const restore = preview.preImage.filter((p) => p.row).length;
+  const remove = preview.preImage.length - restore;
+  if (opts.mode === 'dry-run') return { cutId, mode: 'dry-run', state: stateName(state), restore, remove };
+
+  return withCutLock(store, cutId, async () => {
+    const meta = { actor: session.actor, correlationId: cutId };
+    let current = (await loadCut(store, cutId)).state;
+    if (stateName(current) !== 'reverting') {
+      const locks = await evaluateLocks(store, session.config(), session.env);
+      if (locks.closed.length) throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, locks.closed);
+      const runId = `revert-${randomUUID().slice(0, 8)}`;
+      current = (
+        await handle(store, cutId, () => [{
+          type: 'RevertStarted',
+          data: { runId, planHash: c.planHash, executor: 'postgres-table', at: new Date().toISOString(), backupId: c.backup!.backupId, force: opts.force, evidence: { at: new Date().toISOString(), locks: locks.evidence } },
+        }], meta)
+      ).after;
+    }
+    const runId = current.snapshot.context.runId!;
+    const base = { runId, planHash: c.planHash, executor: 'postgres-table' as const };
+    const adapter = executorFor('live', spec, plan);
+    try {
+      await adapter.prepare();
+      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { plaintext, preImageHash: c.backup!.preImageHash }, { force: opts.force });
+      const after = await handle(store, cutId, () => [{
+        type: 'CutReverted',
+        data: { ...base, at: new Date().toISOString(), restoredHash: r.restoredHash, backupPreImageHash: c.backup!.preImageHash, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) },
+      }], meta);
+      return { cutId, mode: 'live', runId, state: stateName(after.after), restore, remove, restoredHash: r.restoredHash };
+    } catch (err) {
+      const code = err instanceof CutterError ? err.code : 'Internal';
+      await handle(store, cutId, () => [{ type: 'RevertFailed', data: { ...base, at: new Date().toISOString(), error: { code, message: err instanceof Error ? err.message : String(err) } } }], meta).catch(() => undefined);
+      throw err;
+    } finally {
+      await adapter.close();
+    }
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * `cutter init [--example]`: a config if absent and a migrated store; with --example, the example
+ * target database, approver keys alice and bob, a backup keypair, plans/example.yaml and a config
+ * wired to them. Idempotent: what exists is kept (keys are never overwritten).
+ */
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { generateApproverKey, generateBackupKey, keysDir, readApproverPublicKey } from '../crypto/keys.js';
+import { createExampleTarget, examplePlan, exampleConfig, writeIfAbsent } from './example.js';
+import type { Session } from './session.js';
+
+export interface InitResult {
+  config: string;
+  configWritten: boolean;
+  store: { embedded: boolean };
+  example?: { database: string; plan: string; keysDir: string; approvers: string[]; backupFingerprint: string };
+}
+
+const MINIMAL_CONFIG = `# cutter configuration: see README.md "Configuration"
+targets: {}
+policy:
+  maxRows: 10000
+  requiredApprovals: 2
+  approvalTtl: 24h
+  requireDryRun: true
+approvers: {}
+backup:
+  recipients: []
+execution:
+  enabled: false
+`;
+
+/** Initialises the workspace of `session`. */
+export async function initWorkspace(session: Session, opts: { example?: boolean }): Promise<InitResult> {
+  if (!opts.example) {
+    const written = await writeIfAbsent(session.configFile, MINIMAL_CONFIG);
+    await session.store();
+    return { config: session.configFile, configWritten: written, store: { embedded: Boolean(session.location()?.embedded) } };
+  }
+  await session.store();
+  const location = session.location();
+  if (!location) throw new Error('init: store location unknown');
+  await createExampleTarget(location.url);
+  const dir = keysDir(session.env);
+  const approvers: Record<string, string> = {};
+  for (const name of ['alice', 'bob', 'erin']) {
+    approvers[name] = existsSync(path.join(dir, `${name}.ed25519.key`))
+      ? await readApproverPublicKey(name, { dir })
+      : (await generateApproverKey(name, { dir })).publicKey;
+  }
+  const backup = existsSync(path.join(dir, 'backup.backup.pub.asc'))
+    ? { publicKeyPath: path.join(dir, 'backup.backup.pub.asc'), fingerprint: 'existing' }
+    : await generateBackupKey('backup', { dir });
+  const targetUrl = location.embedded ? 'embedded:cutter_example' : exampleServerUrl(location.url);
+  const config = exampleConfig({ targetUrl, keys: { approvers, backupPublicKeyPath: backup.publicKeyPath }, root: session.root });
+  const configWritten = await writeIfAbsent(session.configFile, config);
+  const planFile = path.join(session.root, 'plans', 'example.yaml');
+  await fs.mkdir(path.dirname(planFile), { recursive: true });
+  await writeIfAbsent(planFile, `# An example cut: see README.md "Concepts"\n${stringify(examplePlan())}`);
+  return {
+    config: session.configFile,
+    configWritten,
+    store: { embedded: location.embedded },
+    example: { database: 'cutter_example', plan: planFile, keysDir: dir, approvers: Object.keys(approvers), backupFingerprint: backup.fingerprint },
+  };
+}
+
+function exampleServerUrl(storeUrl: string): string {
+  const u = new URL(storeUrl);
+  u.pathname = '/cutter_example';
+  return u.toString();
+}
