@@ -26,6 +26,7 @@ export interface ReplayInput extends StoredLike {
 
 const LIVE_MUTATIONS = new Set(['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'VerifyFailed', 'LifecycleEnacted']);
 const DRY_EVENTS = new Set(['DryRunStarted', 'PhaseSimulated', 'DryRunCompleted']);
+const LIVE_EXECUTOR_EVENTS = new Set([...LIVE_MUTATIONS, 'LiveRunStarted', 'RunResumed', 'RunHalted', 'PhaseFailed', 'RevertStarted', 'CutReverted', 'RevertFailed']);
 const LIVE_PHASE_ORDER = ['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted'];
 
 /** Replays `events` (one stream, in version order). Pure. */
@@ -43,6 +44,9 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
     const flag = (rule: Rule, message: string) => violations.push({ ...at, rule, message });
     if (stored.version !== expectedVersion) flag('version-gap', `version ${stored.version} where ${expectedVersion} was expected`);
     expectedVersion = stored.version + 1;
+    const raw = (stored.data ?? {}) as { executor?: unknown };
+    if (DRY_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== SIM_EXECUTOR) flag('executor-mode', `dry-run event names executor ${String(raw.executor)}`);
+    if (LIVE_EXECUTOR_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== LIVE_EXECUTOR) flag('executor-mode', `live event names executor ${String(raw.executor)}`);
     const parsed = parseStored(stored);
     if (!parsed.success) {
       flag('schema', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 3).join('; '));
@@ -55,10 +59,6 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
     if (event.type === 'CutPlanned') planHash = event.data.planHash;
     else if (typeof d.planHash === 'string' && planHash && d.planHash !== planHash) flag('plan-hash', `plan hash ${d.planHash.slice(0, 12)}… differs from the planned ${planHash.slice(0, 12)}…`);
 
-    if (DRY_EVENTS.has(event.type) && d.executor !== SIM_EXECUTOR) flag('executor-mode', `dry-run event names executor ${d.executor}`);
-    if ((LIVE_MUTATIONS.has(event.type) || ['LiveRunStarted', 'RunResumed', 'RevertStarted', 'CutReverted'].includes(event.type)) && d.executor !== LIVE_EXECUTOR) {
-      flag('executor-mode', `live event names executor ${d.executor}`);
-    }
 
     if (event.type === 'LiveRunStarted' || event.type === 'RunResumed' || event.type === 'RevertStarted') {
       const ok = locksOpen(event.data.evidence.locks);
