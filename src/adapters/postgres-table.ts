@@ -94,7 +94,10 @@ export function createPostgresTableAdapter(spec: TargetSpec, plan: CutPlan): Liv
             SELECT ${sql.join(cols.map((c) => sql.ident(c)), sql`, `)} FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(batch)}::jsonb)
             ON CONFLICT (${sql.join(spec.key.map((k) => sql.ident(k)), sql`, `)}) DO UPDATE SET ${setList}
             RETURNING (xmax = 0) AS inserted`);
-          for (const row of rows) (row.inserted ? inserted++ : updated++);
+          for (const row of rows) {
+            if (row.inserted) inserted++;
+            else updated++;
+          }
           opts.onRows?.(batch.length);
         }
         let deleted = 0;

@@ -5,7 +5,6 @@
  * carrying their time, ids and call-time evidence.
  */
 import { evaluateApprovals } from '../../machines/approvals.js';
-import { locksOpen } from '../../machines/cut.js';
 import type { DomainEvent, LockEvidence } from '../../events/index.js';
 import { GovernanceRefusedError, IllegalTransitionError } from '../errors.js';
 import { accepts, stateName, type CutState } from './state.js';

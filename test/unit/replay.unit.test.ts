@@ -142,7 +142,7 @@ describe('machine graph', () => {
     const leaves = graph.nodes.filter((n) => !n.compound && !n.history).map((n) => n.id);
     for (const leaf of leaves) expect(reached, `state ${leaf}`).toContain(leaf);
     for (const p of paths) {
-      const evs = p.steps.map((s) => s.event as DomainEvent).filter((e) => e.type !== 'xstate.init');
+      const evs = p.steps.map((s) => s.event as DomainEvent).filter((e) => (e.type as string) !== 'xstate.init');
       const r = replay(stored(evs));
       expect(r.violations, p.steps.map((s) => s.event.type).join(' → ')).toEqual([]);
     }
