@@ -48,7 +48,14 @@ export async function withCutLock<T>(store: EventStore, cutId: string, fn: () =>
   });
 }
 
-export async function runLive(session: Session, cutId: string, progress: Progress = silentProgress): Promise<LiveRunResult> {
+export interface LiveRunOptions {
+  progress?: Progress;
+  /** Awaited at each phase boundary, before the kill-switch is read (observers, tests, the demo). */
+  atBoundary?: (phase: string) => Promise<void>;
+}
+
+export async function runLive(session: Session, cutId: string, opts: LiveRunOptions = {}): Promise<LiveRunResult> {
+  const progress = opts.progress ?? silentProgress;
   const store = await session.store();
   const config = session.config();
   return withCutLock(store, cutId, async () => {
@@ -81,6 +88,7 @@ export async function runLive(session: Session, cutId: string, progress: Progres
     try {
       await adapter.prepare();
       for (let phase = nextLivePhase(state); phase; phase = nextLivePhase(state)) {
+        await opts.atBoundary?.(phase);
         const ks = await killSwitchState(store);
         const c = state.snapshot.context;
         const base = { runId: c.runId!, planHash: c.planHash, executor: 'postgres-table' as const };

@@ -25,7 +25,7 @@ export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run
     });
     return r.passed ? 0 : 4;
   }
-  const r = await runLive(s, cutId, progressFor(process.stderr, !out.json));
+  const r = await runLive(s, cutId, { progress: progressFor(process.stderr, !out.json) });
   out.result(r, () => {
     const rows = r.phases.map((p) => [p.phase, p.reconciled ? 'reconciled' : 'applied', summarise(p.detail)]);
     const lines = [`  live run ${r.runId}`, table(['phase', 'outcome', 'detail'], rows).replace(/^/gm, '  ')];

@@ -1,0 +1,137 @@
+/** The governed runner against real PostgreSQL: full cut and revert, locks, halts, drift, exclusivity. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { approveCut } from '../../src/cuts/approve.js';
+import { planCut } from '../../src/cuts/plan.js';
+import { setKillSwitch } from '../../src/killswitch/index.js';
+import { dryRun } from '../../src/runner/dry-run.js';
+import { runLive } from '../../src/runner/live.js';
+import { revertCut } from '../../src/runner/revert.js';
+import { replayStore } from '../../src/audit/replay.js';
+import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import type { Session } from '../../src/workspace/session.js';
+
+let ws: TestWorkspace;
+afterEach(async () => ws?.drop());
+
+async function as<T>(actor: string, fn: (s: Session) => Promise<T>, env?: Record<string, string | undefined>): Promise<T> {
+  const s = ws.session(actor, env);
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+/** Plans, approves (alice, bob) and dry-runs a cut. */
+async function ready(id: string, plan = bigPlan(id, 6, 10)): Promise<void> {
+  const file = ws.writePlan(id, plan);
+  await as('erin', (s) => planCut(s, file));
+  await as('alice', (s) => approveCut(s, id));
+  await as('bob', (s) => approveCut(s, id));
+  await as('erin', (s) => dryRun(s, id));
+}
+
+describe('a live cut', () => {
+  it('writes exactly the planned rows with ledger rows and receipts, replays clean, and reverts byte for byte', async () => {
+    ws = await testWorkspace({ rows: 10, passphrase: 'p4ss' });
+    const before = await ws.target.snapshot();
+    await ready('c1');
+    const r = await as('erin', (s) => runLive(s, 'c1'));
+    expect(r.state).toBe('completed');
+    expect(r.phases.map((p) => p.phase)).toEqual(['backup', 'legA', 'legB', 'verify', 'enact']);
+    const rows = await ws.target.query`SELECT id, title, status FROM public.documents WHERE id IN ('KB-0001', 'NEW-0000006', 'KB-0010') ORDER BY id`;
+    expect(rows).toEqual([
+      { id: 'KB-0001', title: 'title v2 1', status: 'published' },
+      { id: 'NEW-0000006', title: 'title v2 6', status: 'published' },
+    ]);
+    expect((await ws.target.query`SELECT kind FROM public.cutter_ledger ORDER BY id`).map((x) => x.kind)).toEqual(['leg_b', 'verify']);
+    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_receipts WHERE run_id = ${r.runId}`)[0].n).toBe(4);
+    const rv = await as('erin', (s) => revertCut(s, 'c1', { mode: 'live', force: false }));
+    expect(rv.state).toBe('reverted');
+    expect(await ws.target.snapshot()).toEqual(before);
+    const replay = await as('auditor', async (s) => replayStore(await s.store()));
+    expect(replay.violations).toEqual([]);
+  });
+
+  const closers: [string, string, () => Promise<unknown> | void, Record<string, string | undefined>][] = [
+    ['execution.enabled', 'lock 1 closed', () => ws.setExecution(false), {}],
+    ['CUTTER_EXECUTION_ENABLED', 'lock 2 closed', () => undefined, { CUTTER_EXECUTION_ENABLED: undefined }],
+    ['the kill-switch', 'lock 3 closed', async () => as('dana', (s) => setKillSwitch(s, { action: 'engage', reason: 'freeze' })), {}],
+  ];
+  it.each(closers)('is refused when %s is closed, leaving the target untouched', async (_name, reason, close, env) => {
+    ws = await testWorkspace({ rows: 10 });
+    await ready('c1');
+    await close();
+    const before = await ws.target.snapshot();
+    const err = await as('erin', (s) => runLive(s, 'c1'), env).catch((e) => e);
+    expect(err.code).toBe('GovernanceRefused');
+    expect(err.reasons.join('\n')).toContain(reason);
+    expect(await ws.target.snapshot()).toEqual(before);
+  });
+});
+
+describe('the kill-switch mid-run', () => {
+  it('halts at the next phase boundary, then resumes to completion', async () => {
+    ws = await testWorkspace({ rows: 10 });
+    await ready('c1');
+    const engageBeforeLegB = async (phase: string) => {
+      if (phase === 'legB') await as('dana', (s) => setKillSwitch(s, { action: 'engage', reason: 'incident' }));
+    };
+    const first = await as('erin', (s) => runLive(s, 'c1', { atBoundary: engageBeforeLegB }));
+    expect(first.halted).toEqual({ phase: 'legB', reason: 'kill-switch engaged: incident' });
+    expect(first.state).toBe('halted');
+    expect(first.phases.map((p) => p.phase)).toEqual(['backup', 'legA']);
+    await expect(as('erin', (s) => runLive(s, 'c1'))).rejects.toMatchObject({ code: 'GovernanceRefused' });
+    await as('dana', (s) => setKillSwitch(s, { action: 'release' }));
+    const second = await as('erin', (s) => runLive(s, 'c1'));
+    expect(second.state).toBe('completed');
+    const done = [...first.phases, ...second.phases].map((p) => p.phase);
+    expect(done).toEqual(['backup', 'legA', 'legB', 'verify', 'enact']);
+  });
+
+  it('refuses leg A after a halt when the rows drifted, recording PhaseFailed', async () => {
+    ws = await testWorkspace({ rows: 10 });
+    await ready('c1');
+    const engageBeforeLegA = async (phase: string) => {
+      if (phase === 'legA') await as('dana', (s) => setKillSwitch(s, { action: 'engage', reason: 'y' }));
+    };
+    const first = await as('erin', (s) => runLive(s, 'c1', { atBoundary: engageBeforeLegA }));
+    expect(first.state).toBe('halted');
+    expect(first.phases.map((p) => p.phase)).toEqual(['backup']);
+    await ws.target.query`UPDATE public.documents SET title = 'edited elsewhere' WHERE id = 'KB-0001'`;
+    await as('dana', (s) => setKillSwitch(s, { action: 'release' }));
+    const err = await as('erin', (s) => runLive(s, 'c1')).catch((e) => e);
+    expect(err.message).toMatch(/drift/);
+    const events = await as('auditor', async (s) => (await s.store()).readStream('cut-c1'));
+    expect(events.at(-1)).toMatchObject({ type: 'PhaseFailed', data: { phase: 'legA', error: { code: 'GovernanceRefused' } } });
+    const rows = await ws.target.query`SELECT title FROM public.documents WHERE id = 'KB-0001'`;
+    expect(rows[0].title).toBe('edited elsewhere');
+    const replay = await as('auditor', async (s) => replayStore(await s.store()));
+    expect(replay.violations).toEqual([]);
+  });
+});
+
+describe('exclusivity', () => {
+  it('lets one of two cuts on one target proceed; the other is refused as busy', async () => {
+    ws = await testWorkspace({ rows: 10, requireDryRun: false });
+    await ready('c1');
+    await ready('c2', bigPlan('c2', 4, 10));
+    const results = await Promise.allSettled([as('erin', (s) => runLive(s, 'c1')), as('erin', (s) => runLive(s, 'c2'))]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    expect(ok.length + refused.length).toBe(2);
+    for (const r of refused) expect(String(r.reason.message)).toMatch(/target busy with cut|busy/);
+    expect(ok.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lets one of two runners on one cut proceed, applying no phase twice', async () => {
+    ws = await testWorkspace({ rows: 10 });
+    await ready('c1');
+    const results = await Promise.allSettled([as('erin', (s) => runLive(s, 'c1')), as('erin', (s) => runLive(s, 'c1'))]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const events = await as('auditor', async (s) => (await s.store()).readStream('cut-c1'));
+    for (const type of ['LiveRunStarted', 'BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted']) {
+      expect(events.filter((e) => e.type === type), type).toHaveLength(1);
+    }
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * A complete cutter workspace on real PostgreSQL for runner and CLI tests: a fresh store database,
+ * a seeded target, approver keys alice and bob (and author erin), a backup keypair, and a config.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { generateApproverKey, generateBackupKey } from '../../src/crypto/keys.js';
+import { openSession, type Session } from '../../src/workspace/session.js';
+import { freshDatabase, type TestDatabase } from './db.js';
+import { seededTarget, type SeededTarget } from './target.js';
+
+export interface TestWorkspace {
+  dir: string;
+  keys: string;
+  store: TestDatabase;
+  target: SeededTarget;
+  env: Record<string, string>;
+  /** A session acting as `actor`; `env` overrides merge over the workspace env. */
+  session(actor: string, env?: Record<string, string | undefined>): Session;
+  writePlan(name: string, plan: unknown): string;
+  setExecution(enabled: boolean): void;
+  drop(): Promise<void>;
+}
+
+export async function testWorkspace(opts: { rows?: number; requireDryRun?: boolean; passphrase?: string } = {}): Promise<TestWorkspace> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-ws-'));
+  const keys = path.join(dir, 'keys');
+  const store = await freshDatabase('cutter_store');
+  const target = await seededTarget(opts.rows ?? 50);
+  const approvers: Record<string, { publicKey: string; roles: string[] }> = {};
+  for (const name of ['alice', 'bob', 'erin']) approvers[name] = { publicKey: (await generateApproverKey(name, { dir: keys })).publicKey, roles: ['dba'] };
+  const backup = await generateBackupKey('backup', { dir: keys, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) });
+  const config = (enabled: boolean) => ({
+    targets: { kb: { url: 'env:KB_URL', table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } } },
+    policy: { maxRows: 1_000_000, requiredApprovals: 2, approvalTtl: '1h', requireDryRun: opts.requireDryRun ?? true },
+    approvers,
+    backup: { recipients: [backup.publicKeyPath] },
+    execution: { enabled },
+  });
+  const configFile = path.join(dir, 'cutter.config.yaml');
+  const write = (enabled: boolean) => writeFileSync(configFile, stringify(config(enabled)));
+  write(true);
+  const env: Record<string, string> = {
+    CUTTER_STORE_URL: store.url, KB_URL: target.db.url, CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1', NO_COLOR: '1',
+    ...(opts.passphrase ? { CUTTER_BACKUP_PASSPHRASE: opts.passphrase } : {}),
+  };
+  return {
+    dir, keys, store, target, env,
+    session: (actor, extra = {}) => {
+      const merged: NodeJS.ProcessEnv = { ...env };
+      for (const [k, v] of Object.entries(extra)) if (v === undefined) delete merged[k]; else merged[k] = v;
+      return openSession({ cwd: dir, as: actor, env: merged });
+    },
+    writePlan: (name, plan) => {
+      const file = path.join(dir, `${name}.yaml`);
+      writeFileSync(file, stringify(plan));
+      return file;
+    },
+    setExecution: write,
+    drop: async () => {
+      await store.drop();
+      await target.db.drop();
+    },
+  };
+}
+
+/** A plan with `n` upserts (half new, half revisions) and a couple of deletes. */
+export function bigPlan(id: string, n: number, existing: number) {
+  const changes: unknown[] = [];
+  for (let i = 1; i <= n; i++) {
+    const idText = i <= existing / 2 ? `KB-${String(i).padStart(4, '0')}` : `NEW-${String(i).padStart(7, '0')}`;
+    changes.push({ upsert: { id: idText, title: `title v2 ${i}`, body: `body v2 ${i} ✓` } });
+  }
+  changes.push({ delete: { id: `KB-${String(existing).padStart(4, '0')}` } });
+  return { id, target: 'kb', author: 'erin', reason: 'test cut', changes };
+}
