@@ -1,0 +1,59 @@
+/**
+ * Replay and rebuild: a pure fold of many cut events through the machine (beside a trivial reducer
+ * over the same events), and `projections rebuild` of a store (beside a plain SELECT of the rows).
+ */
+import { randomUUID } from 'node:crypto';
+import { MACHINE_VERSION } from '../../machines/cut.js';
+import { toStorable } from '../../events/index.js';
+import { replay } from '../../src/domain/index.js';
+import { rebuildProjections } from '../../src/projections/store.js';
+import { connect, sql } from '../../src/store/connection.js';
+import { openStore } from '../../src/store/index.js';
+import { happy, revertStart, reverted } from '../../test/support/cut-events.js';
+import { throughputRow, type BenchRow } from './measure.js';
+
+const history = () => [...happy(), revertStart(), reverted()].map((e, i) => ({ ...toStorable(e, { machineVersion: MACHINE_VERSION }), version: i + 1 }));
+
+export async function benchReplay(opts: { quick: boolean }): Promise<BenchRow[]> {
+  const stream = history();
+  const n = opts.quick ? 100_000 : 1_000_000;
+  const streams = Math.ceil(n / stream.length);
+  let t = performance.now();
+  let violations = 0;
+  for (let i = 0; i < streams; i++) violations += replay(stream).violations.length;
+  const fold = (streams * stream.length) / ((performance.now() - t) / 1000);
+  t = performance.now();
+  const counts = new Map<string, number>();
+  for (let i = 0; i < streams; i++) for (const e of stream) counts.set(e.type, (counts.get(e.type) ?? 0) + JSON.stringify(e.data).length);
+  const floor = (streams * stream.length) / ((performance.now() - t) / 1000);
+  if (violations) throw new Error('bench: replay found violations in a legal history');
+  return [throughputRow(`replay: pure fold of ${(streams * stream.length).toLocaleString('en-US')} events`, fold, floor, 'events/s', 'floor: a trivial reducer over the same events; goal ≥ 200,000/s')];
+}
+
+export async function benchRebuild(url: string, opts: { quick: boolean }): Promise<BenchRow[]> {
+  const n = opts.quick ? 20_000 : 200_000;
+  const admin = connect(url, { poolSize: 1 });
+  const dbName = `cutter_bench_${randomUUID().slice(0, 8)}`;
+  await admin.query(sql`CREATE DATABASE ${sql.ident(dbName)}`);
+  const u = new URL(url);
+  u.pathname = `/${dbName}`;
+  const store = await openStore(u.toString(), { poolSize: 8 });
+  try {
+    const stream = history();
+    const streams = Math.ceil(n / stream.length);
+    for (let i = 0; i < streams; i += 8) {
+      await Promise.all(Array.from({ length: Math.min(8, streams - i) }, () => store.append(`cut-${randomUUID()}`, stream.map(({ type, data, metadata }) => ({ type, data, metadata })))));
+    }
+    let t = performance.now();
+    const r = await rebuildProjections(store.db);
+    const rebuild = r.events / ((performance.now() - t) / 1000);
+    t = performance.now();
+    const rows = await store.db.query(sql`SELECT stream_id, version, type, data, metadata FROM cutter.events ORDER BY stream_id, version`);
+    const floor = rows.length / ((performance.now() - t) / 1000);
+    return [throughputRow(`projections rebuild: ${r.events.toLocaleString('en-US')} events`, rebuild, floor, 'events/s', 'floor: plain SELECT of the same rows; goal ≥ 50,000/s')];
+  } finally {
+    await store.close();
+    await admin.query(sql`DROP DATABASE ${sql.ident(dbName)} WITH (FORCE)`);
+    await admin.dispose();
+  }
+}

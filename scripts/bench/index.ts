@@ -1,0 +1,49 @@
+/**
+ * `npm run bench [-- --quick]`: every figure beside a floor measured in the same run on the same
+ * server. The server is DATABASE_URL / CUTTER_BENCH_URL when set, else an embedded PostgreSQL.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { acquireEmbedded } from '../../src/store/embedded.js';
+import { benchAppends } from './appends.js';
+import { benchCli } from './cli.js';
+import { benchRebuild, benchReplay } from './core.js';
+import { benchLiveCut } from './live.js';
+import { formatRows, type BenchRow } from './measure.js';
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  let url = process.env.CUTTER_BENCH_URL ?? process.env.DATABASE_URL;
+  let release = async () => undefined as void;
+  if (!url) {
+    const server = await acquireEmbedded(mkdtempSync(path.join(os.tmpdir(), 'cutter-bench-pg-')));
+    url = server.url;
+    release = server.release;
+    console.log(`embedded PostgreSQL started in ${Math.round(server.startupMs)} ms`);
+  }
+  console.log(`cutter bench (${quick ? 'quick' : 'full'}) on ${new URL(url).host}, node ${process.version}, ${os.cpus().length} cores`);
+  const rows: BenchRow[] = [];
+  const section = async (name: string, fn: () => Promise<BenchRow[]>) => {
+    process.stdout.write(`  ${name}…\n`);
+    rows.push(...(await fn()));
+  };
+  try {
+    await section('appends', () => benchAppends(url!, { quick }));
+    await section('replay', () => benchReplay({ quick }));
+    await section('rebuild', () => benchRebuild(url!, { quick }));
+    await section('live cut', () => benchLiveCut(url!, { quick }));
+    await section('cli', () => benchCli(url!, { quick }));
+  } finally {
+    await release();
+  }
+  console.log(`\n${formatRows(rows)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
