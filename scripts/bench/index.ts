@@ -26,7 +26,9 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   const section = async (name: string, fn: () => Promise<BenchRow[]>) => {
     process.stdout.write(`  ${name}…\n`);
-    rows.push(...(await fn()));
+    const got = await fn();
+    for (const r of got) process.stdout.write(`    ${r.name}: ${r.value.toFixed(1)} ${r.unit} (floor ${r.floor.toFixed(1)}, ${r.ratio.toFixed(2)}×)\n`);
+    rows.push(...got);
   };
   try {
     await section('appends', () => benchAppends(url!, { quick }));

@@ -37,7 +37,7 @@ export async function replayStore(store: EventStore, cutId?: string): Promise<Re
     const fresh = projectCut(streamId, stored);
     const storedCuts = await projectionRows(store.db, 'cuts', streamId);
     const storedRuns = await projectionRows(store.db, 'runs', streamId);
-    const same = canonicalJson(storedCuts) === canonicalJson([fresh.cut.row]) && canonicalJson(storedRuns) === canonicalJson(fresh.runs.map((x) => x.row).sort((a, b) => String(a.runId).localeCompare(String(b.runId))));
+    const same = canonicalJson(storedCuts) === canonicalJson([fresh.cut.row]) && canonicalJson(storedRuns) === canonicalJson([...fresh.runs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.row));
     if (!same) violations.push({ streamId, version: stored.length, type: '-', rule: 'projection', message: 'stored projection rows differ from a fresh fold of the log (run `cutter projections rebuild`)' });
   }
   if (!cutId) violations.push(...(await overlappingLiveRuns(store)));

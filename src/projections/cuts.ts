@@ -82,10 +82,10 @@ export function projectCut(streamId: string, events: ProjectionEvent[]): CutRows
   const lastRun = [...runs.values()].at(-1);
   return {
     cut: {
-      key: s.cutId || streamId.slice(CUT_PREFIX.length),
+      key: streamId.slice(CUT_PREFIX.length),
       row: { ...s, ...planned, updatedAt, lastRun: lastRun ? { runId: lastRun.runId, mode: lastRun.mode, outcome: lastRun.outcome } : null },
     },
-    runs: [...runs.values()].map((r) => ({ key: r.runId, row: r as unknown as Record<string, unknown> })),
+    runs: [...runs.values()].map((r) => ({ key: `${streamId.slice(CUT_PREFIX.length)}/${r.runId}`, row: r as unknown as Record<string, unknown> })),
   };
 }
 

@@ -65,7 +65,7 @@ export interface StoredRows {
 export async function projectionRows(q: Queryable, projection: 'cuts' | 'runs', streamId?: string): Promise<Record<string, any>[]> {
   const rows = await q.query(
     streamId
-      ? sql`SELECT row FROM cutter.projection_rows WHERE projection = ${projection} AND stream_id = ${streamId} ORDER BY row_key`
+      ? sql`SELECT row FROM cutter.projection_rows WHERE projection = ${projection} AND stream_id = ${streamId} ORDER BY row_key COLLATE "C"`
       : sql`SELECT row FROM cutter.projection_rows WHERE projection = ${projection} ORDER BY row->>'updatedAt' DESC NULLS LAST, row_key`,
   );
   return rows.map((r) => r.row);
