@@ -30,8 +30,25 @@ export function rawPublicKey(text: string): Buffer | undefined {
   return raw.length === 32 ? raw : undefined;
 }
 
-/** True when `signature` (base64) is a valid Ed25519 signature by `publicKey` over the payload. */
+/**
+ * Verification results, memoised: the machine's guards re-check a cut's approvals at several
+ * transitions (and `can` + `transition` evaluate a guard twice), and the answer is a pure function
+ * of the inputs. Small and cleared when full, so it only spans the replay of a few streams.
+ */
+const verified = new Map<string, boolean>();
+
+/** True when `signature` (base64) is a valid Ed25519 signature by `publicKey` over the payload. Pure. */
 export function verifyApprovalSignature(a: Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'>): boolean {
+  const key = `${a.publicKey}|${a.signature}|${approvalPayload(a)}`;
+  const known = verified.get(key);
+  if (known !== undefined) return known;
+  const ok = verifyUncached(a);
+  if (verified.size >= 256) verified.clear();
+  verified.set(key, ok);
+  return ok;
+}
+
+function verifyUncached(a: Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'>): boolean {
   const raw = rawPublicKey(a.publicKey);
   if (!raw) return false;
   try {

@@ -9,22 +9,28 @@ import { replay } from '../../src/domain/index.js';
 import { rebuildProjections } from '../../src/projections/store.js';
 import { connect, sql } from '../../src/store/connection.js';
 import { openStore } from '../../src/store/index.js';
-import { happy, revertStart, reverted } from '../../test/support/cut-events.js';
+import { approval, dryRun, fullLive, planned, revertStart, reverted } from '../../test/support/cut-events.js';
 import { throughputRow, type BenchRow } from './measure.js';
 
-const history = () => [...happy(), revertStart(), reverted()].map((e, i) => ({ ...toStorable(e, { machineVersion: MACHINE_VERSION }), version: i + 1 }));
+/** A completed-then-reverted cut (20 events); `k` varies the approval times so signatures differ per stream. */
+const history = (k = 0) =>
+  [planned(), approval('alice', -(k % 3000)), approval('bob', -(k % 3000) - 1), ...dryRun(), ...fullLive(), revertStart(), reverted()].map((e, i) => ({
+    ...toStorable(e, { machineVersion: MACHINE_VERSION }),
+    version: i + 1,
+  }));
 
 export async function benchReplay(opts: { quick: boolean }): Promise<BenchRow[]> {
-  const stream = history();
+  const distinct = Array.from({ length: 400 }, (_, k) => history(k));
+  const stream = distinct[0]!;
   const n = opts.quick ? 100_000 : 1_000_000;
   const streams = Math.ceil(n / stream.length);
   let t = performance.now();
   let violations = 0;
-  for (let i = 0; i < streams; i++) violations += replay(stream).violations.length;
+  for (let i = 0; i < streams; i++) violations += replay(distinct[i % distinct.length]!).violations.length;
   const fold = (streams * stream.length) / ((performance.now() - t) / 1000);
   t = performance.now();
   const counts = new Map<string, number>();
-  for (let i = 0; i < streams; i++) for (const e of stream) counts.set(e.type, (counts.get(e.type) ?? 0) + JSON.stringify(e.data).length);
+  for (let i = 0; i < streams; i++) for (const e of distinct[i % distinct.length]!) counts.set(e.type, (counts.get(e.type) ?? 0) + JSON.stringify(e.data).length);
   const floor = (streams * stream.length) / ((performance.now() - t) / 1000);
   if (violations) throw new Error('bench: replay found violations in a legal history');
   return [throughputRow(`replay: pure fold of ${(streams * stream.length).toLocaleString('en-US')} events`, fold, floor, 'events/s', 'floor: a trivial reducer over the same events; goal ≥ 200,000/s')];
@@ -39,10 +45,14 @@ export async function benchRebuild(url: string, opts: { quick: boolean }): Promi
   u.pathname = `/${dbName}`;
   const store = await openStore(u.toString(), { poolSize: 8 });
   try {
-    const stream = history();
-    const streams = Math.ceil(n / stream.length);
+    const distinct = Array.from({ length: 400 }, (_, k) => history(k));
+    const streams = Math.ceil(n / distinct[0]!.length);
     for (let i = 0; i < streams; i += 8) {
-      await Promise.all(Array.from({ length: Math.min(8, streams - i) }, () => store.append(`cut-${randomUUID()}`, stream.map(({ type, data, metadata }) => ({ type, data, metadata })))));
+      await Promise.all(
+        Array.from({ length: Math.min(8, streams - i) }, (_, j) =>
+          store.append(`cut-${randomUUID()}`, distinct[(i + j) % distinct.length]!.map(({ type, data, metadata }) => ({ type, data, metadata }))),
+        ),
+      );
     }
     let t = performance.now();
     const r = await rebuildProjections(store.db);

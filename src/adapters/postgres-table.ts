@@ -36,7 +36,12 @@ export function createPostgresTableAdapter(spec: TargetSpec, plan: CutPlan): Liv
     });
   }
 
-  const planImages = (q: Transaction | ConnectionPool) => normalisedPlan(q, spec, plan);
+  // The plan normalised through the table's types: computed once per adapter, not once per phase.
+  let normalised: ReturnType<typeof normalisedPlan> | undefined;
+  const planImages = (q: Transaction | ConnectionPool) => (normalised ??= normalisedPlan(q, spec, plan).catch((err) => {
+    normalised = undefined;
+    throw err;
+  }));
 
   return {
     executor: 'postgres-table',
