@@ -3,15 +3,28 @@
  * schema version, metadata) is in events/index.ts.
  */
 import { z } from 'zod';
-import { CutPlan } from './plan.js';
+import { CUT_ID_PATTERN } from './plan.js';
 import { Hash, Id, Iso, LiveEvidence, LiveExecutor, LockEvidence, Phase, Policy, SimExecutor } from './common.js';
 
 const RunRef = { runId: Id, planHash: Hash, at: Iso };
 const Receipt = z.string().min(1);
 
+/**
+ * The plan as recorded: validated in full (events/plan.ts) when it was planned, and bound by its
+ * hash; here each change is only checked to be an object, because every fold re-reads it and a
+ * 100,000-row plan must not be deep-validated at every phase. Replay re-checks the hash.
+ */
+export const RecordedPlan = z.strictObject({
+  id: z.string().regex(CUT_ID_PATTERN),
+  target: z.string().min(1),
+  author: z.string().min(1),
+  reason: z.string().min(1),
+  changes: z.array(z.record(z.string(), z.unknown())).min(1),
+});
+
 export const CutPlanned = z.strictObject({
   cutId: Id,
-  plan: CutPlan,
+  plan: RecordedPlan,
   planHash: Hash,
   target: z.string(),
   table: z.string(),

@@ -5,7 +5,7 @@
  */
 import { ConcurrencyError } from '../errors.js';
 import type { AppendContext, EventStore, StoredEvent } from '../store/index.js';
-import { decide, fold, MACHINE_VERSION, toStorable, type CutState, type DomainEvent } from '../domain/index.js';
+import { decide, evolve, fold, MACHINE_VERSION, toStorable, type CutState, type DomainEvent } from '../domain/index.js';
 
 export interface Handled {
   before: CutState;
@@ -38,7 +38,7 @@ export async function handle(
     for (const e of propose(before)) {
       for (const ok of decide(e, state)) {
         accepted.push(ok);
-        state = fold([...stored, ...accepted.map((a) => toStorable(a, { machineVersion: MACHINE_VERSION }))]);
+        state = evolve(state, ok);
       }
     }
     try {

@@ -3,7 +3,7 @@
  * from the initial state, and DESIGN's invariants 1–5 checked explicitly, so a violation names the
  * rule it breaks rather than only "illegal". Replay continues past a violation where it can.
  */
-import { parseStored, type DomainEvent } from '../../events/index.js';
+import { hashOf, parseStored, type DomainEvent } from '../../events/index.js';
 import { LIVE_EXECUTOR, locksOpen, SIM_EXECUTOR } from '../../machines/cut.js';
 import { evolve, initialState, stateName, type CutState, type StoredLike } from './state.js';
 
@@ -56,7 +56,10 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
     const before = violations.length;
     const d = event.data as Record<string, any>;
 
-    if (event.type === 'CutPlanned') planHash = event.data.planHash;
+    if (event.type === 'CutPlanned') {
+      planHash = event.data.planHash;
+      if (hashOf(event.data.plan) !== planHash) flag('plan-hash', 'the recorded plan does not hash to the recorded plan hash');
+    }
     else if (typeof d.planHash === 'string' && planHash && d.planHash !== planHash) flag('plan-hash', `plan hash ${d.planHash.slice(0, 12)}… differs from the planned ${planHash.slice(0, 12)}…`);
 
 
