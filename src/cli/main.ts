@@ -184,6 +184,16 @@ function registerCommands(program: Command): void {
       ),
     'cutter report kb-20261125-1a2b3c --format html --out report.html',
   );
+  example(
+    program
+      .command('watch [cut]')
+      .description('tail committed events from any machine (woken by NOTIFY) until the cut settles or --timeout')
+      .option('--timeout <seconds>', 'stop after this many seconds', '600')
+      .action(async (cut: string | undefined, opts: { timeout: string }) =>
+        act(program, async (s, out) => (await import('./commands/views.js')).watchCut(s, out, cut, Number(opts.timeout)))(),
+      ),
+    'cutter watch kb-2026-11-release',
+  );
   const ks = program.command('killswitch').description('lock 3: engage halts every live run at its next phase boundary');
   example(
     ks
@@ -224,6 +234,14 @@ function registerCommands(program: Command): void {
       act(program, async (s, out) => (await import('./commands/audit.js')).rebuild(s, out))(),
     ),
     'cutter projections rebuild',
+  );
+  example(
+    projections
+      .command('follow')
+      .description('run the async projectors (target activity) from their checkpoints; --once catches up and exits')
+      .option('--once', 'catch up and exit')
+      .action(async (opts: { once?: boolean }) => act(program, async (s, out) => (await import('./commands/audit.js')).follow(s, out, Boolean(opts.once)))()),
+    'cutter projections follow --once',
   );
   const target = program.command('target').description('configured targets');
   example(

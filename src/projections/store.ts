@@ -43,8 +43,11 @@ export const cutProjection: InlineProjection = {
 /** Truncates and refolds every projection from the log, stream by stream. Returns counts. */
 export async function rebuildProjections(db: Queryable & { tx: any }): Promise<{ streams: number; events: number }> {
   return db.tx(async (tx: Queryable) => {
-    await tx.query(sql`DELETE FROM cutter.projection_rows`);
+    await tx.query(sql`DELETE FROM cutter.projection_rows WHERE projection IN ('cuts', 'runs')`);
     await tx.query(sql`DELETE FROM cutter.active_target_runs`);
+    // Async projections restart from the beginning of the log: their followers refold on next catch-up.
+    await tx.query(sql`DELETE FROM cutter.projection_rows WHERE projection IN (SELECT projector FROM cutter.checkpoints)`);
+    await tx.query(sql`DELETE FROM cutter.checkpoints`);
     let events = 0;
     const streams = await listStreams(tx, CUT_PREFIX);
     for (const s of streams) {
@@ -62,7 +65,7 @@ export interface StoredRows {
 }
 
 /** Stored rows of one projection, optionally of one stream. */
-export async function projectionRows(q: Queryable, projection: 'cuts' | 'runs', streamId?: string): Promise<Record<string, any>[]> {
+export async function projectionRows(q: Queryable, projection: 'cuts' | 'runs' | 'target_activity', streamId?: string): Promise<Record<string, any>[]> {
   const rows = await q.query(
     streamId
       ? sql`SELECT row FROM cutter.projection_rows WHERE projection = ${projection} AND stream_id = ${streamId} ORDER BY row_key COLLATE "C"`

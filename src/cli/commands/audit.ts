@@ -6,6 +6,8 @@ import { renderHtml, renderJson, renderMarkdown } from '../../audit/render.js';
 import { replayStore } from '../../audit/replay.js';
 import { loadCut } from '../../cuts/handle.js';
 import { InvalidInputError } from '../../errors.js';
+import { activityProjector } from '../../projections/activity.js';
+import { catchUp, follow as follow_ } from '../../projections/follower.js';
 import { rebuildProjections } from '../../projections/store.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
@@ -41,7 +43,23 @@ export async function rebuild(s: Session, out: Output): Promise<number> {
   const store = await s.store();
   const t = performance.now();
   const r = await rebuildProjections(store.db);
+  const refolded = await catchUp(store, activityProjector);
   const ms = performance.now() - t;
-  out.result({ ...r, ms: Math.round(ms) }, () => `  ${out.color.green('✓')} projections rebuilt from ${r.events} events in ${r.streams} stream(s) in ${Math.round(ms)} ms`);
+  out.result({ ...r, asyncEvents: refolded, ms: Math.round(ms) }, () => `  ${out.color.green('✓')} projections rebuilt from ${r.events} events in ${r.streams} stream(s), async projectors refolded ${refolded} events, in ${Math.round(ms)} ms`);
+  return 0;
+}
+
+export async function follow(s: Session, out: Output, once: boolean): Promise<number> {
+  const store = await s.store();
+  if (once) {
+    const n = await catchUp(store, activityProjector);
+    out.result({ projector: activityProjector.name, applied: n }, () => `  ${out.color.green('✓')} ${activityProjector.name}: applied ${n} event(s)`);
+    return 0;
+  }
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
+  out.info(`following the log for ${activityProjector.name} (ctrl-c to stop)`);
+  await follow_(store, activityProjector, controller.signal);
   return 0;
 }

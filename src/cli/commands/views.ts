@@ -1,5 +1,7 @@
 /** `cutter status` and `cutter history`: read models and the event timeline, formatted. */
 import { loadCut } from '../../cuts/handle.js';
+import { watch } from '../../audit/watch.js';
+import { InvalidInputError } from '../../errors.js';
 import { killSwitchStatus } from '../../killswitch/index.js';
 import { projectionRows } from '../../projections/store.js';
 import type { Session } from '../../workspace/session.js';
@@ -9,8 +11,9 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
   const store = await s.store();
   if (!cutId) {
     const cuts = await projectionRows(store.db, 'cuts');
+    const targets = await projectionRows(store.db, 'target_activity');
     const ks = await killSwitchStatus(s);
-    out.result({ killSwitch: ks, cuts }, () =>
+    out.result({ killSwitch: ks, cuts, targets }, () =>
       [
         `  kill-switch: ${ks.engaged ? out.color.red(`ENGAGED (${ks.reason ?? ''})`) : out.color.green('released')}`,
         cuts.length === 0
@@ -37,6 +40,24 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
     }
     return lines.join('\n');
   });
+  return 0;
+}
+
+export async function watchCut(s: Session, out: Output, cutId: string | undefined, timeoutSeconds: number): Promise<number> {
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new InvalidInputError('--timeout: a positive number of seconds');
+  const store = await s.store();
+  if (!out.json) out.info(`watching ${cutId ? `cut ${cutId}` : 'every stream'} (ctrl-c to stop)`);
+  const r = await watch(store, {
+    ...(cutId ? { cutId } : {}),
+    timeoutMs: timeoutSeconds * 1000,
+    onEvent: (e) =>
+      process.stdout.write(
+        out.json
+          ? `${JSON.stringify({ streamId: e.streamId, version: e.version, type: e.type, recordedAt: e.recordedAt, runId: e.data?.runId ?? null, actor: e.metadata.actor ?? null })}\n`
+          : `  ${e.recordedAt}  ${e.streamId} #${e.version}  ${e.type}${e.data?.phase ? ` ${e.data.phase}` : ''}${e.metadata.actor ? `  (${e.metadata.actor})` : ''}\n`,
+      ),
+  });
+  if (!out.json) out.info(r.settled ? 'settled' : `stopped after ${timeoutSeconds}s`);
   return 0;
 }
 

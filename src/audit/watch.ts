@@ -1,0 +1,48 @@
+/**
+ * `cutter watch [cut]`: tails committed events from any machine — woken by NOTIFY, reading the
+ * gapless global cursor — until the cut settles (completed, failed, halted, reverted…) or a timeout.
+ */
+import { START, type Cursor, type EventStore, type StoredEvent } from '../store/index.js';
+
+const SETTLED = new Set(['LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'RunHalted', 'CutReverted', 'RevertFailed', 'CutAborted', 'DryRunCompleted']);
+
+export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor }): Promise<{ events: number; settled: boolean }> {
+  let cursor = opts.from ?? (await tail(store));
+  let events = 0;
+  let settled = false;
+  let wake: () => void = () => undefined;
+  const stop = await store.subscribe(() => wake());
+  const deadline = Date.now() + opts.timeoutMs;
+  try {
+    while (!settled && Date.now() < deadline) {
+      for (;;) {
+        const page = await store.readAll({ after: cursor, limit: 500 });
+        if (page.events.length === 0) break;
+        cursor = page.next;
+        for (const e of page.events) {
+          if (opts.cutId && e.streamId !== `cut-${opts.cutId}`) continue;
+          events++;
+          opts.onEvent(e);
+          if (opts.cutId && SETTLED.has(e.type)) settled = true;
+        }
+      }
+      if (settled) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
+        wake = () => (clearTimeout(timer), resolve());
+      });
+    }
+  } finally {
+    await stop();
+  }
+  return { events, settled };
+}
+
+async function tail(store: EventStore): Promise<Cursor> {
+  let cursor = START;
+  for (;;) {
+    const page = await store.readAll({ after: cursor, limit: 5000 });
+    if (page.events.length === 0) return cursor;
+    cursor = page.next;
+  }
+}
