@@ -47,7 +47,9 @@ export function createPostgresTableAdapter(spec: TargetSpec, plan: CutPlan): Liv
     executor: 'postgres-table',
 
     async prepare() {
-      await db.tx(async (tx) => {
+      // Create only what is missing, so a least-privilege runner (no CREATE) passes when prepared.
+      const [have] = await db.query(sql`SELECT to_regclass(${`${schema}.cutter_receipts`}) IS NOT NULL AND to_regclass(${`${schema}.cutter_ledger`}) IS NOT NULL AS ok`);
+      if (!have?.ok) await db.tx(async (tx) => {
         await tx.query(sql`SELECT pg_advisory_xact_lock(hashtextextended('cutter.prepare', 0))`);
         await tx.query(sql`CREATE TABLE IF NOT EXISTS ${receipts} (
           cut_id text NOT NULL, run_id text NOT NULL, phase text NOT NULL, digest text NOT NULL,

@@ -19,8 +19,17 @@ export const MIGRATIONS: Migration[] = [
   { version: 3, name: 'projections, checkpoints, active target runs', up: PROJECTIONS_SCHEMA },
 ];
 
-/** Applies every migration not yet applied. Safe to call concurrently. Returns the versions applied. */
+/**
+ * Applies every migration not yet applied. Safe to call concurrently. Returns the versions applied.
+ * A store already current costs one read and needs no DDL privilege (least-privilege writers).
+ */
 export async function migrate(db: Queryable & { tx: any }): Promise<number[]> {
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  const current = await db
+    .query(sql`SELECT coalesce(max(version), 0) AS v FROM cutter.migrations`)
+    .then((rows) => Number(rows[0]?.v ?? 0))
+    .catch(() => 0);
+  if (current >= latest) return [];
   return db.tx(async (tx: Queryable) => {
     await tx.query(sql`SELECT pg_advisory_xact_lock(hashtext('cutter.migrate'))`);
     await tx.query(sql`CREATE SCHEMA IF NOT EXISTS cutter`);
