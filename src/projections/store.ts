@@ -31,9 +31,25 @@ export async function writeCutRows(q: Queryable, streamId: string, events: Store
   }
 }
 
+/** Events that may claim or free a target. */
+const TARGET_EVENTS = new Set(['LiveRunStarted', 'RunResumed', 'RevertStarted', 'LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'CutReverted', 'RevertFailed', 'CutPlanned']);
+
 /** The inline projection the store runs inside every append's transaction. */
 export const cutProjection: InlineProjection = {
   name: 'cuts',
+  /**
+   * Appends that can claim or free a target first take the target's advisory lock — before the
+   * transaction writes anything, so it has no transaction id yet. Claims and releases of one target
+   * therefore get transaction ids in the order they commit, and replay can check invariant 6 on
+   * the commit-safe global order.
+   */
+  async before(tx, streamId, events) {
+    if (!streamId.startsWith(CUT_PREFIX) || !events.some((e) => TARGET_EVENTS.has(e.type))) return;
+    const planned = events.find((e) => e.type === 'CutPlanned')?.data as { target?: string } | undefined;
+    const [row] = planned ? [] : await tx.query(sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${streamId.slice(CUT_PREFIX.length)}`);
+    const target = planned?.target ?? row?.target;
+    if (target) await tx.query(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`cutter.target-claim:${target}`}, 0))`);
+  },
   async handle(tx, events) {
     const streams = [...new Set(events.map((e) => e.streamId).filter((s) => s.startsWith(CUT_PREFIX)))];
     for (const streamId of streams) await writeCutRows(tx, streamId, await readStream(tx, streamId));

@@ -18,6 +18,8 @@ export { migrate } from './migrations.js';
 /** Runs inside an append's transaction after its events are inserted; throwing rolls the append back. */
 export interface InlineProjection {
   name: string;
+  /** Runs in the append's transaction BEFORE its first write (e.g. to take a lock that orders transaction ids). */
+  before?(tx: Transaction, streamId: string, events: NewEvent[]): Promise<void>;
   handle(tx: Transaction, events: StoredEvent[]): Promise<void>;
 }
 
@@ -64,13 +66,18 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     url,
     async append(streamId, events, o = {}) {
       const options = { ...(o.expectedVersion !== undefined ? { expectedVersion: o.expectedVersion } : {}), ...(o.context ? { context: o.context } : {}) };
+      const runBefore = async (tx: Transaction) => {
+        for (const p of inline) await p.before?.(tx, streamId, events);
+      };
       if (o.tx) {
+        await runBefore(o.tx);
         const result = await appendToStream(o.tx, streamId, events, options);
         if (result.appended) await runInline(o.tx, result.events);
         return result;
       }
       if (inline.length === 0) return appendToStream(db, streamId, events, options);
       return db.tx(async (tx) => {
+        await runBefore(tx);
         const result = await appendToStream(tx, streamId, events, options);
         if (result.appended) await runInline(tx, result.events);
         return result;

@@ -29,11 +29,17 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
   const keys = path.join(dir, 'keys');
   const store = await freshDatabase('cutter_store');
   const target = await seededTarget(opts.rows ?? 50);
+  // A second target (kb2) in the same database: a copy of the table, for multi-target campaigns.
+  await target.query`CREATE TABLE public.documents2 AS SELECT * FROM public.documents`;
+  await target.query`ALTER TABLE public.documents2 ADD PRIMARY KEY (id)`;
   const approvers: Record<string, { publicKey: string; roles: string[] }> = {};
   for (const name of ['alice', 'bob', 'erin']) approvers[name] = { publicKey: (await generateApproverKey(name, { dir: keys })).publicKey, roles: ['dba'] };
   const backup = await generateBackupKey('backup', { dir: keys, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) });
   const config = (enabled: boolean) => ({
-    targets: { kb: { url: 'env:KB_URL', table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } } },
+    targets: {
+      kb: { url: 'env:KB_URL', table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } },
+      kb2: { url: 'env:KB_URL', table: 'public.documents2', key: ['id'], columns: ['title', 'body'] },
+    },
     policy: { maxRows: 1_000_000, requiredApprovals: 2, approvalTtl: '1h', requireDryRun: opts.requireDryRun ?? true },
     approvers,
     backup: { recipients: [backup.publicKeyPath] },
