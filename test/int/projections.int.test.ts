@@ -42,9 +42,16 @@ describe('projections', () => {
     await ready('c2', 3);
     await as('auditor', async (s) => {
       const store = await s.store();
+      const [{ n: total }] = await store.db.query(sql`SELECT count(*)::int AS n FROM cutter.events`);
       const first = await catchUp(store, activityProjector, { batch: 7, maxBatches: 2 });
-      expect(first).toBe(14);
-      const rest = await catchUp(store, activityProjector, { batch: 7 });
+      expect(first).toBeLessThanOrEqual(14);
+      // The horizon is cluster-wide: wait out any transaction another test holds open on the server.
+      let rest = 0;
+      for (let i = 0; i < 200 && first + rest < total; i++) {
+        rest += await catchUp(store, activityProjector, { batch: 7 });
+        if (first + rest < total) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(first + rest).toBe(total);
       expect(await catchUp(store, activityProjector)).toBe(0);
       const [incremental] = await projectionRows(store.db, 'target_activity');
       expect(incremental).toMatchObject({ target: 'kb', cuts: 2, liveRuns: 1, rowsWritten: 7, reverts: 0 });
@@ -52,7 +59,12 @@ describe('projections', () => {
       const before = await store.db.query(sql`SELECT projection, row_key, row FROM cutter.projection_rows WHERE projection IN ('cuts','runs') ORDER BY projection, row_key`);
       const rebuilt = await rebuildProjections(store.db);
       expect(rebuilt.streams).toBe(2);
-      expect(await catchUp(store, activityProjector, { batch: 5 })).toBe(first + rest);
+      let refolded = 0;
+      for (let i = 0; i < 200 && refolded < total; i++) {
+        refolded += await catchUp(store, activityProjector, { batch: 5 });
+        if (refolded < total) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(refolded).toBe(total);
       const [again] = await projectionRows(store.db, 'target_activity');
       expect({ ...again, lastEventAt: null }).toEqual({ ...incremental, lastEventAt: null });
       const after = await store.db.query(sql`SELECT projection, row_key, row FROM cutter.projection_rows WHERE projection IN ('cuts','runs') ORDER BY projection, row_key`);
