@@ -25,14 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => ws?.drop());
 
-async function as<T>(actor: string, fn: (s: ReturnType<TestWorkspace['session']>) => Promise<T>): Promise<T> {
-  const s = ws.session(actor);
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
-}
+const as: TestWorkspace['as'] = (actor, fn, env) => ws.as(actor, fn, env);
 
 /** Runs `cutter run <cut> --live`, SIGKILLing it after `killAfterMs` (if still running). */
 function liveRun(cutId: string, killAfterMs?: number): Promise<{ code: number | null; killed: boolean; stderr: string }> {

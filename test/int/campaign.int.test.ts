@@ -13,20 +13,12 @@ import { CutterError } from '../../src/errors.js';
 import { killSwitchStatus, setKillSwitch } from '../../src/killswitch/index.js';
 import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
-import type { Session } from '../../src/workspace/session.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
 afterEach(async () => ws?.drop());
 
-async function as<T>(actor: string, fn: (s: Session) => Promise<T>): Promise<T> {
-  const s = ws.session(actor);
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
-}
+const as: TestWorkspace['as'] = (actor, fn, env) => ws.as(actor, fn, env);
 
 describe('concurrency campaign', () => {
   it('8 runners, 4 cuts, 2 targets, random kill-switch flips: exclusive, complete, clean', async () => {

@@ -11,20 +11,12 @@ import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { sql } from '../../src/store/connection.js';
 import type { StoredEvent } from '../../src/store/index.js';
-import type { Session } from '../../src/workspace/session.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
 afterEach(async () => ws?.drop());
 
-async function as<T>(actor: string, fn: (s: Session) => Promise<T>): Promise<T> {
-  const s = ws.session(actor);
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
-}
+const as: TestWorkspace['as'] = (actor, fn, env) => ws.as(actor, fn, env);
 
 async function ready(id: string, n = 6): Promise<void> {
   const file = ws.writePlan(id, bigPlan(id, n, 10));

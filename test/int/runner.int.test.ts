@@ -8,19 +8,11 @@ import { runLive } from '../../src/runner/live.js';
 import { revertCut } from '../../src/runner/revert.js';
 import { replayStore } from '../../src/audit/replay.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
-import type { Session } from '../../src/workspace/session.js';
 
 let ws: TestWorkspace;
 afterEach(async () => ws?.drop());
 
-async function as<T>(actor: string, fn: (s: Session) => Promise<T>, env?: Record<string, string | undefined>): Promise<T> {
-  const s = ws.session(actor, env);
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
-}
+const as: TestWorkspace['as'] = (actor, fn, env) => ws.as(actor, fn, env);
 
 /** Plans, approves (alice, bob) and dry-runs a cut. */
 async function ready(id: string, plan = bigPlan(id, 6, 10)): Promise<void> {

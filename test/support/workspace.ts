@@ -19,6 +19,8 @@ export interface TestWorkspace {
   env: Record<string, string>;
   /** A session acting as `actor`; `env` overrides merge over the workspace env. */
   session(actor: string, env?: Record<string, string | undefined>): Session;
+  /** Runs `fn` in a session acting as `actor`, closing it afterwards. */
+  as<T>(actor: string, fn: (s: Session) => Promise<T>, env?: Record<string, string | undefined>): Promise<T>;
   writePlan(name: string, plan: unknown): string;
   setExecution(enabled: boolean): void;
   drop(): Promise<void>;
@@ -52,12 +54,20 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
     CUTTER_STORE_URL: store.url, KB_URL: target.db.url, CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1', NO_COLOR: '1',
     ...(opts.passphrase ? { CUTTER_BACKUP_PASSPHRASE: opts.passphrase } : {}),
   };
+  const session = (actor: string, extra: Record<string, string | undefined> = {}) => {
+    const merged: NodeJS.ProcessEnv = { ...env };
+    for (const [k, v] of Object.entries(extra)) if (v === undefined) delete merged[k]; else merged[k] = v;
+    return openSession({ cwd: dir, as: actor, env: merged });
+  };
   return {
-    dir, keys, store, target, env,
-    session: (actor, extra = {}) => {
-      const merged: NodeJS.ProcessEnv = { ...env };
-      for (const [k, v] of Object.entries(extra)) if (v === undefined) delete merged[k]; else merged[k] = v;
-      return openSession({ cwd: dir, as: actor, env: merged });
+    dir, keys, store, target, env, session,
+    as: async (actor, fn, extra) => {
+      const s = session(actor, extra);
+      try {
+        return await fn(s);
+      } finally {
+        await s.close();
+      }
     },
     writePlan: (name, plan) => {
       const file = path.join(dir, `${name}.yaml`);
