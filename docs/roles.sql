@@ -1,7 +1,7 @@
 -- Least-privilege roles for cutter. Three parts, each run where its heading says; test/int/roles.int.test.ts
 -- runs this very file. Replace the passwords; keep them out of the config (use env:VAR URLs).
 --
--- The store writer can INSERT and SELECT events and backups but never UPDATE, DELETE or TRUNCATE them
+-- The store writer can INSERT and SELECT events, backups and blobs but never UPDATE, DELETE or TRUNCATE them
 -- (the BEFORE triggers refuse those for every role as well; only a superuser disabling triggers can edit,
 -- and the hash chain then names the edited event).
 
@@ -13,7 +13,7 @@ GRANT CREATE ON DATABASE cutter_store TO cutter_store_owner;
 
 -- @part store: as cutter_store_owner, after `CUTTER_STORE_URL=postgres://cutter_store_owner@…/cutter_store cutter init`
 GRANT USAGE ON SCHEMA cutter TO cutter_store_writer;
-GRANT SELECT, INSERT ON cutter.events, cutter.backups TO cutter_store_writer;
+GRANT SELECT, INSERT ON cutter.events, cutter.backups, cutter.blobs, cutter.blob_chunks TO cutter_store_writer;
 GRANT SELECT, INSERT, UPDATE ON cutter.streams TO cutter_store_writer;
 GRANT SELECT ON cutter.migrations TO cutter_store_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON cutter.projection_rows, cutter.active_target_runs, cutter.checkpoints TO cutter_store_writer;

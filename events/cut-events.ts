@@ -3,7 +3,7 @@
  * schema version, metadata) is in events/index.ts.
  */
 import { z } from 'zod';
-import { CUT_ID_PATTERN } from './plan.js';
+import { ChangeSet, CUT_ID_PATTERN } from './plan.js';
 import { Hash, Id, Iso, LiveEvidence, LiveExecutor, LockEvidence, Phase, Policy, SimExecutor } from './common.js';
 
 const RunRef = { runId: Id, planHash: Hash, at: Iso };
@@ -19,8 +19,9 @@ export const RecordedPlan = z.strictObject({
   target: z.string().min(1),
   author: z.string().min(1),
   reason: z.string().min(1),
-  changes: z.array(z.record(z.string(), z.unknown())).min(1),
-});
+  changes: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
+  changeSet: ChangeSet.optional(),
+}).refine((p) => (p.changes === undefined) !== (p.changeSet === undefined), { message: 'exactly one of changes and changeSet', path: ['changes'] });
 
 export const CutPlanned = z.strictObject({
   cutId: Id,

@@ -3,8 +3,8 @@
  * and `executorFor('dry-run', …)` only a Simulator: asking for the simulator in live mode is a type
  * error, not just a runtime check (invariant 3).
  */
-import type { CutPlan } from '../../events/plan.js';
 import type { TargetSpec } from '../config/target.js';
+import type { ChangeSource } from './images.js';
 import type { LiveExecutionAdapter, Simulator } from './port.js';
 import { createPostgresTableAdapter } from './postgres-table.js';
 import { createSimulator } from './simulator.js';
@@ -12,8 +12,8 @@ import { createSimulator } from './simulator.js';
 export type Mode = 'live' | 'dry-run';
 export type ExecutorFor<M extends Mode> = M extends 'live' ? LiveExecutionAdapter : Simulator;
 
-export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, plan: CutPlan): ExecutorFor<M> {
-  const executor = mode === 'live' ? createPostgresTableAdapter(spec, plan) : createSimulator(spec, plan);
+export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, changes: ChangeSource): ExecutorFor<M> {
+  const executor = mode === 'live' ? createPostgresTableAdapter(spec, changes) : createSimulator(spec, changes);
   return executor as ExecutorFor<M>;
 }
 
@@ -23,3 +23,4 @@ export function assertLive(executor: LiveExecutionAdapter | Simulator): asserts 
 }
 
 export type { LiveExecutionAdapter, Simulator } from './port.js';
+export type { ChangeSource } from './images.js';

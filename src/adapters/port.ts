@@ -10,21 +10,28 @@ export interface PhaseContext {
 }
 
 export type Row = Record<string, unknown>;
-export interface PreImageEntry {
+
+/** One planned key in a backup: the key, and the full row as PostgreSQL's jsonb text (null: absent). */
+export interface BackupEntry {
   key: Row;
-  row: Row | null;
+  row: string | null;
 }
 
 export interface BackupImage {
-  preImage: PreImageEntry[];
+  /** Pre-image hash (see images.ts): what leg A re-checks under lock, and revert restores to. */
   preImageHash: string;
-  /** Canonical JSON of {cutId, planHash, target, table, key, preImage}: what is encrypted. */
-  plaintext: string;
+  /** SHA-256 of the backup's plaintext (the bytes that were encrypted). */
   plaintextHash: string;
   /** Planned keys that exist now. */
   rowCount: number;
+  /** Planned keys. */
+  entries: number;
   receipt: string;
 }
+
+/** Called with each piece of the backup's plaintext, in order (backpressure: awaited). */
+export type PlaintextSink = (text: string) => Promise<void>;
+export type OnRows = (n: number) => void;
 
 export interface Receipt {
   phase: string;
@@ -48,21 +55,23 @@ export interface LiveExecutionAdapter {
   readonly executor: 'postgres-table';
   /** Creates the ledger and receipt tables (idempotent); checks the key has a unique index. */
   prepare(): Promise<void>;
-  backup(ctx: PhaseContext): Promise<BackupImage>;
-  writeLegA(ctx: PhaseContext, opts: { preImageHash: string; onRows?: (n: number) => void }): Promise<LegAResult>;
+  /** Reads the pre-image of every planned key in one REPEATABLE READ snapshot, streaming its plaintext to `sink`. */
+  backup(ctx: PhaseContext, opts?: { sink?: PlaintextSink; onRows?: OnRows }): Promise<BackupImage>;
+  writeLegA(ctx: PhaseContext, opts: { preImageHash: string; onRows?: OnRows }): Promise<LegAResult>;
   recordLegB(ctx: PhaseContext, governance: Record<string, unknown>): Promise<LegBResult>;
-  verify(ctx: PhaseContext): Promise<VerifyResult>;
-  enactLifecycle(ctx: PhaseContext): Promise<EnactResult>;
-  revert(ctx: PhaseContext, backup: { plaintext: string; preImageHash: string }, opts: { force: boolean }): Promise<RevertResult>;
+  verify(ctx: PhaseContext, opts?: { onRows?: OnRows }): Promise<VerifyResult>;
+  enactLifecycle(ctx: PhaseContext, opts?: { onRows?: OnRows }): Promise<EnactResult>;
+  revert(ctx: PhaseContext, backup: { entries: () => AsyncIterable<BackupEntry[]>; preImageHash: string }, opts: { force: boolean; onRows?: OnRows }): Promise<RevertResult>;
   receipt(runId: string, phase: string): Promise<Receipt | null>;
   close(): Promise<void>;
 }
 
+/** The dry run's diff: exact counts, and the first SAMPLES rows of each kind. */
 export interface DryRunDiff {
+  counts: { inserts: number; updates: number; deletes: number; unchanged: number };
   inserts: Row[];
   updates: { key: Row; changes: { column: string; from: unknown; to: unknown }[] }[];
   deletes: Row[];
-  unchanged: Row[];
 }
 
 export interface Simulation {
@@ -75,8 +84,6 @@ export interface Simulation {
 export interface Simulator {
   readonly executor: 'simulator';
   precheck(): Promise<{ preImageHash: string; existing: number; absent: number }>;
-  simulate(ctx: PhaseContext): Promise<Simulation>;
-  /** What a revert would restore, read-only. */
-  previewRevert(backup: { plaintext: string }): Promise<{ restore: number; remove: number }>;
+  simulate(ctx: PhaseContext, opts?: { onRows?: OnRows }): Promise<Simulation>;
   close(): Promise<void>;
 }

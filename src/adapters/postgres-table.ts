@@ -3,25 +3,25 @@
  * target's advisory lock and writes its receipt; a phase whose receipt already exists returns the
  * recorded result (reconciled) instead of applying twice — that is how a crashed run resumes.
  */
+import { createHash } from 'node:crypto';
 import { canonicalJson, hashOf, sha256 } from '../../events/canonical.js';
-import type { CutPlan } from '../../events/plan.js';
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } from '../errors.js';
 import { IsolationLevel } from '@databases/pg';
 import { connect, sql, type ConnectionPool, type Transaction } from '../store/connection.js';
+import { entryLine, headerLine } from './backup-format.js';
 import {
-  chunks, currentRows, expectedPostImage, keyMatch, keyText, managed, managedImage, normalisedPlan, plannedKeys, preImageHash, project, readPreImage, tableRef,
+  batches, Chain, compareBatch, expectedPart, currentImage, deleteBatch, enactBatch, fingerprintPart, mismatchOf, restoreBatch, upsertBatch, type ChangeSource,
 } from './images.js';
-import type { BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, PreImageEntry, Receipt, RevertResult, Row, VerifyResult } from './port.js';
+import type { BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
 
 type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
 
-export function createPostgresTableAdapter(spec: TargetSpec, plan: CutPlan): LiveExecutionAdapter {
+export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSource): LiveExecutionAdapter {
   const db: ConnectionPool = connect(spec.url, { poolSize: 2, applicationName: 'cutter-live' });
   const { schema } = splitTable(spec.table);
   const receipts = sql.ident(schema, 'cutter_receipts');
   const ledger = sql.ident(schema, 'cutter_ledger');
-  const t = tableRef(spec);
 
   /** One phase transaction: advisory lock, receipt check, work, receipt write. */
   async function phaseTx<R extends Record<string, unknown>>(ctx: PhaseContext, phase: Phase, work: (tx: Transaction) => Promise<R>): Promise<R & { receipt: string; reconciled: boolean }> {
@@ -35,13 +35,6 @@ export function createPostgresTableAdapter(spec: TargetSpec, plan: CutPlan): Liv
       return { ...result, receipt: digest, reconciled: false };
     });
   }
-
-  // The plan normalised through the table's types: computed once per adapter, not once per phase.
-  let normalised: ReturnType<typeof normalisedPlan> | undefined;
-  const planImages = (q: Transaction | ConnectionPool) => (normalised ??= normalisedPlan(q, spec, plan).catch((err) => {
-    normalised = undefined;
-    throw err;
-  }));
 
   return {
     executor: 'postgres-table',
@@ -67,17 +60,28 @@ export function createPostgresTableAdapter(spec: TargetSpec, plan: CutPlan): Liv
       if (!unique) throw new InvalidInputError(`targets.${spec.name}.key: ${spec.table} has no unique index on (${spec.key.join(', ')})`);
     },
 
-    async backup(ctx) {
+    async backup(ctx, opts = {}) {
       return db.tx(
         async (tx) => {
-          const n = await planImages(tx);
-          const keys = plannedKeys(spec, n);
-          const preImage = await readPreImage(tx, spec, keys);
-          const preHash = preImageHash(preImage);
-          const plaintext = canonicalJson({ cutId: ctx.cutId, planHash: ctx.planHash, target: spec.name, table: spec.table, key: spec.key, preImage });
-          const plaintextHash = sha256(plaintext);
-          const rowCount = preImage.filter((p) => p.row).length;
-          return { preImage, preImageHash: preHash, plaintext, plaintextHash, rowCount, receipt: sha256(`${ctx.runId}:backup:${plaintextHash}`) } satisfies BackupImage;
+          const pre = new Chain();
+          const plaintext = createHash('sha256');
+          const emit = async (text: string) => {
+            plaintext.update(text);
+            await opts.sink?.(text);
+          };
+          await emit(headerLine({ cutId: ctx.cutId, planHash: ctx.planHash, target: spec.name, table: spec.table, key: spec.key }));
+          let rowCount = 0;
+          let entries = 0;
+          for await (const b of batches(spec, changes)) {
+            const image = await currentImage(tx, spec, b.keys, { rows: true });
+            pre.add(fingerprintPart(image.fingerprints));
+            await emit(b.keys.map((k, i) => entryLine(k, image.rows[i] ?? null)).join(''));
+            rowCount += image.rows.filter((r) => r !== null).length;
+            entries += b.keys.length;
+            opts.onRows?.(b.keys.length);
+          }
+          const plaintextHash = plaintext.digest('hex');
+          return { preImageHash: pre.digest(), plaintextHash, rowCount, entries, receipt: sha256(`${ctx.runId}:backup:${plaintextHash}`) } satisfies BackupImage;
         },
         { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
       );
@@ -85,36 +89,28 @@ export function createPostgresTableAdapter(spec: TargetSpec, plan: CutPlan): Liv
 
     async writeLegA(ctx, opts) {
       const r = await phaseTx(ctx, 'legA', async (tx) => {
-        const n = await planImages(tx);
-        const keys = plannedKeys(spec, n);
-        const pre = await readPreImage(tx, spec, keys, { lock: true });
-        if (preImageHash(pre) !== opts.preImageHash) {
-          throw new GovernanceRefusedError(`drift: the planned rows of ${spec.table} changed since the backup; nothing was written`);
-        }
+        const pre = new Chain();
+        const post = new Chain();
         let inserted = 0;
         let updated = 0;
-        const cols = managed(spec);
-        const setList = sql.join(spec.columns.map((c) => sql`${sql.ident(c)} = EXCLUDED.${sql.ident(c)}`), sql`, `);
-        for (const batch of chunks(n.upserts)) {
-          const rows = await tx.query(sql`
-            INSERT INTO ${t} (${sql.join(cols.map((c) => sql.ident(c)), sql`, `)})
-            SELECT ${sql.join(cols.map((c) => sql.ident(c)), sql`, `)} FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(batch)}::jsonb)
-            ON CONFLICT (${sql.join(spec.key.map((k) => sql.ident(k)), sql`, `)}) DO UPDATE SET ${setList}
-            RETURNING (xmax = 0) AS inserted`);
-          for (const row of rows) {
-            if (row.inserted) inserted++;
-            else updated++;
-          }
-          opts.onRows?.(batch.length);
-        }
         let deleted = 0;
-        for (const batch of chunks(n.deletes)) {
-          const rows = await tx.query(sql`
-            DELETE FROM ${t} t USING jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(batch)}::jsonb) x WHERE ${keyMatch(spec, 't', 'x')} RETURNING 1`);
-          deleted += rows.length;
-          opts.onRows?.(batch.length);
+        for await (const b of batches(spec, changes)) {
+          // Lock the planned rows that exist and fingerprint their latest versions; the chain is
+          // compared with the backup's before commit, so a drifted row rolls the whole phase back.
+          pre.add(fingerprintPart((await currentImage(tx, spec, b.keys, { lock: true })).fingerprints));
+          if (b.upserts.length) {
+            const [u] = await tx.query(upsertBatch(spec, b.upserts));
+            inserted += Number(u?.inserted);
+            updated += Number(u?.updated);
+          }
+          if (b.deletes.length) deleted += Number((await tx.query(deleteBatch(spec, b.deletes)))[0]?.n);
+          post.add(await expectedPart(tx, spec, b));
+          opts.onRows?.(b.keys.length);
         }
-        return { inserted, updated, deleted, digest: hashOf(expectedPostImage(spec, n, keys)) };
+        if (pre.digest() !== opts.preImageHash) {
+          throw new GovernanceRefusedError(`drift: the planned rows of ${spec.table} changed since the backup; nothing was written`);
+        }
+        return { inserted, updated, deleted, digest: post.digest() };
       });
       return r as LegAResult;
     },
@@ -130,36 +126,36 @@ export function createPostgresTableAdapter(spec: TargetSpec, plan: CutPlan): Liv
       return r as LegBResult;
     },
 
-    async verify(ctx) {
+    async verify(ctx, opts = {}) {
       const r = await phaseTx(ctx, 'verify', async (tx) => {
-        const n = await planImages(tx);
-        const keys = plannedKeys(spec, n);
-        const expected = expectedPostImage(spec, n, keys);
-        const actual = managedImage(spec, await currentRows(tx, spec, keys));
-        const mismatches = keys.flatMap((k, i) => {
-          const e = expected[i] ?? null;
-          const a = actual[i] ?? null;
-          if (canonicalJson(e) === canonicalJson(a)) return [];
-          const reason = !a ? 'missing' : !e ? 'unexpected' : `differs: ${managed(spec).filter((c) => canonicalJson(e[c]) !== canonicalJson(a[c])).join(',')}`;
-          return [{ key: keyText(spec, k), reason }];
-        });
-        const result = { ok: mismatches.length === 0, expectedHash: hashOf(expected), actualHash: hashOf(actual), mismatches: mismatches.slice(0, 100) };
+        const expected = new Chain();
+        const actual = new Chain();
+        const mismatches: { key: string; reason: string }[] = [];
+        let count = 0;
+        for await (const b of batches(spec, changes)) {
+          const c = await compareBatch(tx, spec, b, { samples: Math.max(0, 100 - mismatches.length) });
+          expected.add(c.expected);
+          actual.add(c.actual);
+          count += c.missing + c.differs + c.present;
+          mismatches.push(...c.samples.map(mismatchOf).slice(0, 100 - mismatches.length));
+          opts.onRows?.(b.keys.length);
+        }
+        const result = { ok: count === 0, expectedHash: expected.digest(), actualHash: actual.digest(), mismatchCount: count, mismatches };
+        if (result.ok !== (result.expectedHash === result.actualHash)) throw new VerificationFailedError('verify: digests and row comparison disagree');
         await tx.query(sql`INSERT INTO ${ledger} (cut_id, run_id, kind, plan_hash, payload) VALUES (${ctx.cutId}, ${ctx.runId}, 'verify', ${ctx.planHash}, ${JSON.stringify(result)}::jsonb)`);
         return result;
       });
       return r as VerifyResult;
     },
 
-    async enactLifecycle(ctx) {
+    async enactLifecycle(ctx, opts = {}) {
       const r = await phaseTx(ctx, 'enact', async (tx) => {
-        if (!spec.lifecycle) return { skipped: true, rows: 0 };
-        const n = await planImages(tx);
+        const lifecycle = spec.lifecycle;
+        if (!lifecycle) return { skipped: true, rows: 0 };
         let rows = 0;
-        for (const batch of chunks(n.upserts.map((u) => project(u, spec.key)))) {
-          const res = await tx.query(sql`
-            UPDATE ${t} t SET ${sql.ident(spec.lifecycle.column)} = ${spec.lifecycle.value}
-            FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(batch)}::jsonb) x WHERE ${keyMatch(spec, 't', 'x')} RETURNING 1`);
-          rows += res.length;
+        for await (const b of batches(spec, changes)) {
+          if (b.upserts.length) rows += Number((await tx.query(enactBatch(spec, b.upserts.map((u) => Object.fromEntries(spec.key.map((k) => [k, u[k]]))), lifecycle)))[0]?.n);
+          opts.onRows?.(b.keys.length);
         }
         return { skipped: false, rows };
       });
@@ -167,31 +163,33 @@ export function createPostgresTableAdapter(spec: TargetSpec, plan: CutPlan): Liv
     },
 
     async revert(ctx, backup, opts) {
-      const parsed = JSON.parse(backup.plaintext) as { preImage: PreImageEntry[] };
-      const pre = parsed.preImage;
-      const keys = pre.map((p) => p.key);
       const r = await phaseTx(ctx, 'revert', async (tx) => {
-        const now = await readPreImage(tx, spec, keys, { lock: true });
-        const n = await planImages(tx);
-        const expectedAfterCut = hashOf(expectedPostImage(spec, n, keys));
-        const current = hashOf(managedImage(spec, now.map((p) => p.row)));
-        const already = preImageHash(now) === backup.preImageHash;
-        if (!already && current !== expectedAfterCut && !opts.force) {
+        // Where are the planned rows now: as the cut left them, already as the backup, or drifted?
+        const now = new Chain();
+        let asCut = true;
+        for await (const b of batches(spec, changes)) {
+          now.add(fingerprintPart((await currentImage(tx, spec, b.keys, { lock: true })).fingerprints));
+          const c = await compareBatch(tx, spec, b, { samples: 0 });
+          if (c.missing + c.differs + c.present > 0) asCut = false;
+        }
+        const already = now.digest() === backup.preImageHash;
+        if (!already && !asCut && !opts.force) {
           throw new GovernanceRefusedError(`drift: the rows of ${spec.table} changed since the cut; revert refused (use --force to restore anyway)`);
         }
-        if (!already) {
-          for (const batch of chunks(keys)) {
-            await tx.query(sql`DELETE FROM ${t} t USING jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(batch)}::jsonb) x WHERE ${keyMatch(spec, 't', 'x')}`);
-          }
-          for (const batch of chunks(pre.filter((p) => p.row).map((p) => p.row as Row))) {
-            await tx.query(sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(batch)}::jsonb)`);
-          }
+        const restored = new Chain();
+        let rows = 0;
+        for await (const entries of backup.entries()) {
+          const keys = entries.map((e) => e.key);
+          if (!already) await restoreBatch(tx, spec, keys, entries.flatMap((e) => (e.row === null ? [] : [e.row])));
+          restored.add(fingerprintPart((await currentImage(tx, spec, keys)).fingerprints));
+          rows += entries.length;
+          opts.onRows?.(entries.length);
         }
-        const restored = preImageHash(await readPreImage(tx, spec, keys));
-        if (restored !== backup.preImageHash) throw new VerificationFailedError(`revert: restored rows hash ${restored} differs from the backup's ${backup.preImageHash}`);
+        const restoredHash = restored.digest();
+        if (restoredHash !== backup.preImageHash) throw new VerificationFailedError(`revert: restored rows hash ${restoredHash} differs from the backup's ${backup.preImageHash}`);
         await tx.query(sql`INSERT INTO ${ledger} (cut_id, run_id, kind, plan_hash, payload)
-          VALUES (${ctx.cutId}, ${ctx.runId}, 'revert', ${ctx.planHash}, ${JSON.stringify({ restoredHash: restored, rows: keys.length, forced: opts.force })}::jsonb)`);
-        return { rows: keys.length, restoredHash: restored };
+          VALUES (${ctx.cutId}, ${ctx.runId}, 'revert', ${ctx.planHash}, ${JSON.stringify({ restoredHash, rows, forced: opts.force })}::jsonb)`);
+        return { rows, restoredHash };
       });
       return r as RevertResult;
     },

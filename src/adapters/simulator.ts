@@ -1,73 +1,82 @@
 /**
- * The dry-run simulator: the same five phases in memory over a pre-image read only inside READ ONLY
- * transactions (PostgreSQL itself refuses any write there). It produces the diff, the expected
- * post-image hash and non-mutation evidence: the pre-image hash read before and after.
+ * The dry-run simulator: the same five phases over the target read inside one READ ONLY
+ * transaction (PostgreSQL itself refuses any write there), batch by batch like the live adapter and
+ * with the same SQL comparisons, so its expected post-image hash is the one a live verify must
+ * reach. It produces the diff (exact counts, the first rows of each kind), and non-mutation
+ * evidence: the pre-image hash read before and after, in two separate READ ONLY transactions.
  */
 import { canonicalJson, hashOf } from '../../events/canonical.js';
-import type { CutPlan } from '../../events/plan.js';
 import type { TargetSpec } from '../config/target.js';
 import { connect, type ConnectionPool, type Transaction } from '../store/connection.js';
-import { expectedPostImage, keyText, managed, normalisedPlan, plannedKeys, preImageHash, project, readPreImage } from './images.js';
-import type { DryRunDiff, PreImageEntry, Simulation, Simulator } from './port.js';
+import { IsolationLevel } from '@databases/pg';
+import { batches, Chain, compareBatch, currentImage, fingerprintPart, type ChangeSource } from './images.js';
+import type { DryRunDiff, OnRows, Simulation, Simulator } from './port.js';
 
-export function createSimulator(spec: TargetSpec, plan: CutPlan): Simulator {
+export const SAMPLES = 100;
+
+export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simulator {
   const db: ConnectionPool = connect(spec.url, { poolSize: 1, applicationName: 'cutter-simulator' });
-  const readOnly = <T>(fn: (tx: Transaction) => Promise<T>) => db.tx(fn, { readOnly: true });
+  const readOnly = <T>(fn: (tx: Transaction) => Promise<T>) => db.tx(fn, { readOnly: true, isolationLevel: IsolationLevel.REPEATABLE_READ });
 
-  const snapshot = () =>
+  const preImage = () =>
     readOnly(async (tx) => {
-      const n = await normalisedPlan(tx, spec, plan);
-      const keys = plannedKeys(spec, n);
-      return { n, keys, pre: await readPreImage(tx, spec, keys) };
+      const chain = new Chain();
+      let existing = 0;
+      let planned = 0;
+      for await (const b of batches(spec, changes)) {
+        const { fingerprints } = await currentImage(tx, spec, b.keys);
+        chain.add(fingerprintPart(fingerprints));
+        existing += fingerprints.filter((f) => f !== null).length;
+        planned += b.keys.length;
+      }
+      return { preImageHash: chain.digest(), existing, absent: planned - existing };
     });
 
   return {
     executor: 'simulator',
 
-    async precheck() {
-      const { pre } = await snapshot();
-      const existing = pre.filter((p) => p.row).length;
-      return { preImageHash: preImageHash(pre), existing, absent: pre.length - existing };
-    },
+    precheck: preImage,
 
-    async simulate(ctx) {
-      const before = await snapshot();
-      const { n, keys, pre } = before;
-      const cols = managed(spec);
-      const current = new Map(pre.map((p) => [keyText(spec, p.key), p.row]));
-      const diff: DryRunDiff = { inserts: [], updates: [], deletes: [], unchanged: [] };
-      for (const u of n.upserts) {
-        const now = current.get(keyText(spec, u));
-        if (!now) diff.inserts.push(u);
-        else {
-          const changes = spec.columns.filter((c) => canonicalJson(now[c] ?? null) !== canonicalJson(u[c] ?? null)).map((c) => ({ column: c, from: now[c] ?? null, to: u[c] ?? null }));
-          if (changes.length) diff.updates.push({ key: project(u, spec.key), changes });
-          else diff.unchanged.push(project(u, spec.key));
+    async simulate(ctx, opts: { onRows?: OnRows } = {}) {
+      const run = await readOnly(async (tx) => {
+        const pre = new Chain();
+        const expected = new Chain();
+        const enact = new Chain();
+        const diff: DryRunDiff = { counts: { inserts: 0, updates: 0, deletes: 0, unchanged: 0 }, inserts: [], updates: [], deletes: [] };
+        for await (const b of batches(spec, changes)) {
+          pre.add(fingerprintPart((await currentImage(tx, spec, b.keys)).fingerprints));
+          const c = await compareBatch(tx, spec, b, { samples: SAMPLES });
+          expected.add(c.expected);
+          enact.add(canonicalJson(b.upserts.map((u) => Object.fromEntries(spec.key.map((k) => [k, u[k]])))));
+          diff.counts.inserts += c.missing;
+          diff.counts.updates += c.differs;
+          diff.counts.deletes += c.present;
+          diff.counts.unchanged += c.same + c.absent;
+          for (const s of c.samples) {
+            if (s.kind === 'missing' && diff.inserts.length < SAMPLES) diff.inserts.push(s.planned!);
+            if (s.kind === 'present' && diff.deletes.length < SAMPLES) diff.deletes.push(s.key);
+            if (s.kind === 'differs' && diff.updates.length < SAMPLES) {
+              diff.updates.push({ key: s.key, changes: s.columns.map((col) => ({ column: col, from: s.current?.[col] ?? null, to: s.planned?.[col] ?? null })) });
+            }
+          }
+          opts.onRows?.(b.keys.length);
         }
-      }
-      for (const d of n.deletes) (current.get(keyText(spec, d)) ? diff.deletes : diff.unchanged).push(d);
-      const post = expectedPostImage(spec, n, keys);
-      const expectedPostImageHash = hashOf(post);
-      const backupDigest = hashOf({ cutId: ctx.cutId, planHash: ctx.planHash, preImage: pre });
+        return { preImageHash: pre.digest(), expectedPostImageHash: expected.digest(), enactDigest: enact.digest(), diff };
+      });
+      const after = await preImage();
       const phases: Simulation['phases'] = [
-        { phase: 'backup', digest: backupDigest },
-        { phase: 'legA', digest: expectedPostImageHash },
+        { phase: 'backup', digest: hashOf({ cutId: ctx.cutId, planHash: ctx.planHash, preImageHash: run.preImageHash }) },
+        { phase: 'legA', digest: run.expectedPostImageHash },
         { phase: 'legB', digest: hashOf({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, kind: 'leg_b' }) },
-        { phase: 'verify', digest: hashOf({ expected: expectedPostImageHash, columns: cols }) },
-        { phase: 'enact', digest: hashOf({ lifecycle: spec.lifecycle ?? null, keys: n.upserts.map((u) => project(u, spec.key)) }) },
+        { phase: 'verify', digest: hashOf({ expected: run.expectedPostImageHash, columns: [...spec.key, ...spec.columns] }) },
+        { phase: 'enact', digest: hashOf({ lifecycle: spec.lifecycle ?? null, keys: run.enactDigest }) },
       ];
-      const after = await snapshot();
       return {
         phases,
-        diff,
-        expectedPostImageHash,
-        nonMutation: { preImageHashBefore: preImageHash(pre), preImageHashAfter: preImageHash(after.pre) },
+        diff: run.diff,
+        expectedPostImageHash: run.expectedPostImageHash,
+        nonMutation: { preImageHashBefore: run.preImageHash, preImageHashAfter: after.preImageHash },
       };
-    },
-
-    async previewRevert(backup) {
-      const pre = (JSON.parse(backup.plaintext) as { preImage: PreImageEntry[] }).preImage;
-      return { restore: pre.filter((p) => p.row).length, remove: pre.filter((p) => !p.row).length };
     },
 
     close: () => db.dispose(),

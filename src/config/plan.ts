@@ -4,18 +4,29 @@
  * columns, every delete exactly the key, no key twice, at most policy.maxRows changes).
  * Errors name the path the operator wrote: `changes[3].upsert.id: required`.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { canonicalJson } from '../../events/canonical.js';
-import { CutPlan, CutPlanInput } from '../../events/plan.js';
+import { Change, CutPlanInput, type ChangeSet, type CutPlan } from '../../events/plan.js';
+import type { ChangeSource } from '../adapters/images.js';
+import { fileChanges, inlineChanges } from '../cuts/changes.js';
 import { InvalidInputError } from '../errors.js';
+import { lines } from '../store/blobs.js';
 import { formatIssues } from './issues.js';
 import type { CutterConfig } from './schema.js';
 
-/** Parses and validates plan text. `actor` becomes the author when the plan names none. */
-export function parsePlan(text: string, config: CutterConfig, opts: { actor: string; file?: string; now?: Date }): CutPlan {
-  const file = opts.file ?? 'plan';
+/** A validated plan and where its changes are read from. */
+export interface LoadedPlan {
+  plan: CutPlan;
+  changes: ChangeSource;
+  /** The change file (absolute path) when the plan names one: it is stored with the plan. */
+  changesFile?: string;
+}
+
+/** Parses and structurally validates plan text; `actor` becomes the author when the plan names none. */
+function parseInput(text: string, config: CutterConfig, file: string): CutPlanInput {
   let raw: unknown;
   try {
     raw = parseYaml(text, { uniqueKeys: true });
@@ -24,56 +35,129 @@ export function parsePlan(text: string, config: CutterConfig, opts: { actor: str
   }
   const parsed = CutPlanInput.safeParse(raw);
   if (!parsed.success) {
-    const lines = formatIssues(parsed.error);
-    throw new InvalidInputError(`plan ${file}: ${lines.join('; ')}`, { issues: lines });
+    const issues = formatIssues(parsed.error);
+    throw new InvalidInputError(`plan ${file}: ${issues.join('; ')}`, { issues });
   }
   const input = parsed.data;
-  const problems = [...nulCharacters(input, ''), ...checkAgainstTarget(input, config)];
+  const problems = [...nulCharacters({ ...input, changes: undefined }, ''), ...(config.targets[input.target] ? [] : [unknownTarget(input.target, config)])];
   if (problems.length > 0) throw new InvalidInputError(`plan ${file}: ${problems.join('; ')}`, { issues: problems });
-  return {
-    ...input,
-    id: input.id ?? generatedId(input.target, opts.now ?? new Date()),
-    author: input.author ?? opts.actor,
-  };
+  return input;
 }
 
-/** Reads a plan file from disk; see parsePlan. */
-export function loadPlan(file: string, config: CutterConfig, opts: { actor: string }): CutPlan {
+const resolved = (input: CutPlanInput, opts: { actor: string; now?: Date }) => ({
+  id: input.id ?? generatedId(input.target, opts.now ?? new Date()),
+  target: input.target,
+  author: input.author ?? opts.actor,
+  reason: input.reason,
+});
+
+/** Parses and validates a plan whose changes are inline (see loadPlan for change files). */
+export function parsePlan(text: string, config: CutterConfig, opts: { actor: string; file?: string; now?: Date }): CutPlan {
+  const file = opts.file ?? 'plan';
+  const input = parseInput(text, config, file);
+  if (!input.changes) throw new InvalidInputError(`plan ${file}: changesFile: a change file is read by \`cutter plan <file>\`, not from text`);
+  const check = changeChecker(input.target, config);
+  const problems = [...nulCharacters(input.changes, 'changes'), ...input.changes.flatMap((c, i) => check(c, `changes[${i}]`))];
+  if (input.changes.length > config.policy.maxRows) problems.unshift(`changes: ${input.changes.length} rows exceed policy.maxRows ${config.policy.maxRows}`);
+  if (problems.length > 0) throw new InvalidInputError(`plan ${file}: ${problems.slice(0, 20).join('; ')}`, { issues: problems.slice(0, 20) });
+  return { ...resolved(input, opts), changes: input.changes };
+}
+
+/** Reads a plan file from disk; a `changesFile` (relative to the plan) is validated line by line, streaming. */
+export async function loadPlan(file: string, config: CutterConfig, opts: { actor: string; now?: Date }): Promise<LoadedPlan> {
   if (!existsSync(file)) throw new InvalidInputError(`plan: file ${file} not found`);
-  return parsePlan(readFileSync(file, 'utf8'), config, { ...opts, file });
+  const text = readFileSync(file, 'utf8');
+  const input = parseInput(text, config, file);
+  if (input.changes) {
+    const plan = parsePlan(text, config, { ...opts, file });
+    return { plan, changes: inlineChanges(plan.changes!) };
+  }
+  const changesFile = path.resolve(path.dirname(file), input.changesFile!);
+  if (!existsSync(changesFile) || !statSync(changesFile).isFile()) throw new InvalidInputError(`plan ${file}: changesFile: ${input.changesFile} not found`);
+  const changeSet = await scanChangesFile(changesFile, input.target, config, file);
+  return { plan: { ...resolved(input, opts), changeSet }, changes: fileChanges(changesFile), changesFile };
 }
 
-function checkAgainstTarget(plan: CutPlanInput, config: CutterConfig): string[] {
-  const target = config.targets[plan.target];
-  if (!target) {
-    return [`target: unknown target ${JSON.stringify(plan.target)} (configured: ${Object.keys(config.targets).join(', ') || 'none'})`];
+/** Validates a change file (one JSON change per line) without holding it, and describes it. */
+async function scanChangesFile(changesFile: string, target: string, config: CutterConfig, planFile: string): Promise<ChangeSet> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  async function* tapped() {
+    for await (const chunk of createReadStream(changesFile) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      yield chunk;
+    }
   }
+  const check = changeChecker(target, config);
   const problems: string[] = [];
-  if (plan.changes.length > config.policy.maxRows) {
-    problems.push(`changes: ${plan.changes.length} rows exceed policy.maxRows ${config.policy.maxRows}`);
+  let lineNo = 0;
+  let count = 0;
+  let upserts = 0;
+  try {
+    for await (const line of lines(tapped())) {
+      lineNo++;
+      if (line.trim() === '') continue;
+      const at = `changesFile line ${lineNo}`;
+      count++;
+      if (count > config.policy.maxRows) {
+        problems.unshift(`changesFile: more than policy.maxRows ${config.policy.maxRows} changes`);
+        break;
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(line);
+      } catch {
+        problems.push(`${at}: not a JSON object`);
+        continue;
+      }
+      const parsed = Change.safeParse(raw);
+      if (!parsed.success) problems.push(...formatIssues(parsed.error, `${at}: `));
+      else {
+        problems.push(...nulCharacters(parsed.data, at), ...check(parsed.data, at));
+        if ('upsert' in parsed.data) upserts++;
+      }
+      if (problems.length >= 20) break;
+    }
+  } catch (err) {
+    if (err instanceof TypeError) throw new InvalidInputError(`plan ${planFile}: changesFile line ${lineNo + 1}: not valid UTF-8`);
+    throw err;
   }
-  const keyCols = target.key;
-  const upsertCols = new Set([...target.key, ...target.columns]);
-  const seen = new Map<string, number>();
-  plan.changes.forEach((change, i) => {
+  if (count === 0 && problems.length === 0) problems.push('changesFile: no changes');
+  if (problems.length > 0) throw new InvalidInputError(`plan ${planFile}: ${problems.slice(0, 20).join('; ')}`, { issues: problems.slice(0, 20) });
+  return { format: 'ndjson', sha256: hash.digest('hex'), bytes, count, upserts, deletes: count - upserts };
+}
+
+const unknownTarget = (target: string, config: CutterConfig) =>
+  `target: unknown target ${JSON.stringify(target)} (configured: ${Object.keys(config.targets).join(', ') || 'none'})`;
+
+/** Per-change checks against the target: columns, key values, no key twice (remembered across calls). */
+function changeChecker(target: string, config: CutterConfig): (change: Change, at: string) => string[] {
+  const spec = config.targets[target]!;
+  const keyCols = spec.key;
+  const upsertCols = new Set([...spec.key, ...spec.columns]);
+  const keyOnly = new Set(keyCols);
+  const seen = new Map<string, string>();
+  return (change, at) => {
+    const problems: string[] = [];
     const [op, row] = 'upsert' in change ? (['upsert', change.upsert] as const) : (['delete', change.delete] as const);
-    const allowed = op === 'upsert' ? upsertCols : new Set(keyCols);
+    const allowed = op === 'upsert' ? upsertCols : keyOnly;
     for (const col of Object.keys(row)) {
-      if (!allowed.has(col)) problems.push(`changes[${i}].${op}.${col}: unknown column for ${op} on target ${plan.target}`);
+      if (!allowed.has(col)) problems.push(`${at}.${op}.${col}: unknown column for ${op} on target ${target}`);
     }
     for (const col of allowed) {
-      if (!(col in row)) problems.push(`changes[${i}].${op}.${col}: required`);
+      if (!(col in row)) problems.push(`${at}.${op}.${col}: required`);
     }
     for (const col of keyCols) {
       const v = row[col];
-      if (v === null || (typeof v === 'object' && v !== undefined)) problems.push(`changes[${i}].${op}.${col}: a key value must be a string, number or boolean`);
+      if (v === null || (typeof v === 'object' && v !== undefined)) problems.push(`${at}.${op}.${col}: a key value must be a string, number or boolean`);
     }
     const key = canonicalJson(Object.fromEntries(keyCols.map((c) => [c, row[c] ?? null])));
     const first = seen.get(key);
-    if (first !== undefined) problems.push(`changes[${i}].${op}: key ${key} already changed by changes[${first}]`);
-    else seen.set(key, i);
-  });
-  return problems.slice(0, 20);
+    if (first !== undefined) problems.push(`${at}.${op}: key ${key} already changed by ${first}`);
+    else seen.set(key, at);
+    return problems;
+  };
 }
 
 /** PostgreSQL text and jsonb cannot hold U+0000: refuse it up front, naming where it is. */

@@ -1,5 +1,10 @@
-/** The backup vault: encrypted backups kept in the store database (cutter.backups, append-only). */
+/**
+ * The backup vault: encrypted backups kept in the store database, append-only. A backup row names
+ * its ciphertext blob (cutter.blobs, streamed in chunks); backups from before streaming keep their
+ * armored ciphertext inline.
+ */
 import { sha256 } from '../../events/canonical.js';
+import { readBlob } from '../store/blobs.js';
 import { sql, type Queryable } from '../store/connection.js';
 
 export interface BackupRow {
@@ -9,7 +14,9 @@ export interface BackupRow {
   plaintextSha256: string;
   rowCount: number;
   recipients: string[];
-  ciphertext: string;
+  /** Inline armored ciphertext (backups written before blobs), or undefined when in a blob. */
+  ciphertext?: string;
+  blobId?: string;
 }
 
 /** The backup id of a run: deterministic, so a retried backup phase finds its own. */
@@ -17,16 +24,15 @@ export function backupIdFor(cutId: string, runId: string): string {
   return `bk-${sha256(`${cutId}:${runId}`).slice(0, 16)}`;
 }
 
-/** Stores a backup; a second store of the same id is a no-op. */
-export async function storeBackup(q: Queryable, b: BackupRow): Promise<void> {
+/** Records a backup whose ciphertext is already in blob `blobId` (same transaction as the blob). */
+export async function recordBackup(q: Queryable, b: Omit<BackupRow, 'ciphertext'> & { blobId: string }): Promise<void> {
   await q.query(sql`
-    INSERT INTO cutter.backups (backup_id, cut_id, run_id, plaintext_sha256, row_count, recipients, ciphertext)
-    VALUES (${b.backupId}, ${b.cutId}, ${b.runId}, ${b.plaintextSha256}, ${b.rowCount}, ${b.recipients}, ${b.ciphertext})
-    ON CONFLICT (backup_id) DO NOTHING`);
+    INSERT INTO cutter.backups (backup_id, cut_id, run_id, plaintext_sha256, row_count, recipients, blob_id)
+    VALUES (${b.backupId}, ${b.cutId}, ${b.runId}, ${b.plaintextSha256}, ${b.rowCount}, ${b.recipients}, ${b.blobId})`);
 }
 
 export async function loadBackup(q: Queryable, backupId: string): Promise<BackupRow | undefined> {
-  const [r] = await q.query(sql`SELECT * FROM cutter.backups WHERE backup_id = ${backupId}`);
+  const [r] = await q.query(sql`SELECT backup_id, cut_id, run_id, plaintext_sha256, row_count, recipients, ciphertext, blob_id FROM cutter.backups WHERE backup_id = ${backupId}`);
   if (!r) return undefined;
   return {
     backupId: r.backup_id,
@@ -35,6 +41,12 @@ export async function loadBackup(q: Queryable, backupId: string): Promise<Backup
     plaintextSha256: r.plaintext_sha256,
     rowCount: r.row_count,
     recipients: r.recipients,
-    ciphertext: r.ciphertext,
+    ...(r.ciphertext ? { ciphertext: r.ciphertext } : {}),
+    ...(r.blob_id ? { blobId: r.blob_id } : {}),
   };
+}
+
+/** The stored ciphertext: the armored text of an old backup, or the blob's byte stream. */
+export function ciphertextOf(q: Queryable, b: BackupRow): string | AsyncIterable<Uint8Array> {
+  return b.ciphertext ?? readBlob(q, b.blobId!);
 }

@@ -3,11 +3,14 @@
  * how many planned keys exist now, and their pre-image hash), and record CutPlanned with the policy
  * snapshot that will govern the cut.
  */
-import { planHash, type CutPlan } from '../../events/plan.js';
+import { createReadStream } from 'node:fs';
+import { changeCount, planHash } from '../../events/plan.js';
 import { policySnapshot } from '../config/load.js';
 import { loadPlan } from '../config/plan.js';
 import { executorFor } from '../adapters/index.js';
-import { IllegalTransitionError } from '../errors.js';
+import { IllegalTransitionError, InvalidInputError } from '../errors.js';
+import { blobInfo, putBlob } from '../store/blobs.js';
+import { changeSetBlobId } from './changes.js';
 import type { Session } from '../workspace/session.js';
 import { cutStream, handle } from './handle.js';
 
@@ -22,18 +25,29 @@ export interface PlanResult {
 
 export async function planCut(session: Session, file: string): Promise<PlanResult> {
   const config = session.config();
-  const plan: CutPlan = loadPlan(file, config, { actor: session.actor });
+  const { plan, changes, changesFile } = await loadPlan(file, config, { actor: session.actor });
   const spec = await session.target(plan.target);
   const store = await session.store();
   if ((await store.streamVersion(cutStream(plan.id))) > 0) {
     throw new IllegalTransitionError(`cut ${plan.id} already exists (plans are immutable: give the new plan another id)`);
   }
-  const sim = executorFor('dry-run', spec, plan);
+  const sim = executorFor('dry-run', spec, changes);
   let precheck: PlanResult['precheck'];
   try {
     precheck = await sim.precheck();
   } finally {
     await sim.close();
+  }
+  if (plan.changeSet && changesFile) {
+    // The change file goes into the store content-addressed, before the event that binds it.
+    const set = plan.changeSet;
+    const id = changeSetBlobId(set.sha256);
+    if (!(await blobInfo(store.db, id))) {
+      await store.db.tx(async (tx) => {
+        const stored = await putBlob(tx, id, createReadStream(changesFile));
+        if (stored.sha256 !== set.sha256) throw new InvalidInputError(`plan ${file}: changesFile changed while it was being planned; plan it again`);
+      });
+    }
   }
   const hash = planHash(plan);
   const at = new Date().toISOString();
@@ -45,11 +59,11 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
         type: 'CutPlanned',
         data: {
           cutId: plan.id, plan, planHash: hash, target: plan.target, table: spec.table, author: plan.author, reason: plan.reason,
-          rowCount: plan.changes.length, policy: policySnapshot(config), precheck, at,
+          rowCount: changeCount(plan), policy: policySnapshot(config), precheck, at,
         },
       },
     ],
     { actor: session.actor, correlationId: plan.id },
   );
-  return { cutId: plan.id, planHash: hash, target: plan.target, rowCount: plan.changes.length, precheck, state: result.after.snapshot.value as string };
+  return { cutId: plan.id, planHash: hash, target: plan.target, rowCount: changeCount(plan), precheck, state: result.after.snapshot.value as string };
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { executorFor } from '../adapters/index.js';
 import type { Simulation } from '../adapters/port.js';
+import { changesOf } from '../cuts/changes.js';
 import { handle, loadCut } from '../cuts/handle.js';
 import { stateName, type DomainEvent } from '../domain/index.js';
 import type { Session } from '../workspace/session.js';
@@ -28,7 +29,7 @@ export async function dryRun(session: Session, cutId: string): Promise<DryRunRes
   const base = { runId, planHash: c.planHash, executor: 'simulator' as const };
   const meta = { actor: session.actor, correlationId: runId };
   await handle(store, cutId, () => [{ type: 'DryRunStarted', data: { ...base, at: new Date().toISOString() } }], meta);
-  const sim = executorFor('dry-run', spec, plan);
+  const sim = executorFor('dry-run', spec, changesOf(plan, store.db));
   let simulation: Simulation;
   try {
     simulation = await sim.simulate({ cutId, runId, planHash: c.planHash });
@@ -43,7 +44,7 @@ export async function dryRun(session: Session, cutId: string): Promise<DryRunRes
       type: 'DryRunCompleted',
       data: {
         ...base, at, passed,
-        diff: { inserts: simulation.diff.inserts.length, updates: simulation.diff.updates.length, deletes: simulation.diff.deletes.length, unchanged: simulation.diff.unchanged.length },
+        diff: simulation.diff.counts,
         expectedPostImageHash: simulation.expectedPostImageHash,
         nonMutation: simulation.nonMutation,
       },

@@ -11,8 +11,12 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { executorFor, type LiveExecutionAdapter } from '../adapters/index.js';
-import { encryptBackup } from '../crypto/backup.js';
-import { backupIdFor, loadBackup, storeBackup } from '../crypto/vault.js';
+import type { BackupImage } from '../adapters/port.js';
+import { encryptionStream } from '../crypto/backup.js';
+import { backupIdFor, loadBackup, recordBackup } from '../crypto/vault.js';
+import { changesOf } from '../cuts/changes.js';
+import { changeCount } from '../../events/plan.js';
+import { putBlob } from '../store/blobs.js';
 import { handle, loadCut } from '../cuts/handle.js';
 import { nextLivePhase, stateName, type CutState, type DomainEvent } from '../domain/index.js';
 import { CutterError, GovernanceRefusedError, IllegalTransitionError, VerificationFailedError } from '../errors.js';
@@ -83,7 +87,7 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
       throw new IllegalTransitionError(`cut ${cutId} is ${name}: nothing to run live`);
     }
 
-    const adapter = executorFor('live', spec, plan);
+    const adapter = executorFor('live', spec, changesOf(plan, store.db));
     const result: LiveRunResult = { cutId, runId: state.snapshot.context.runId!, state: stateName(state), phases: [] };
     try {
       await adapter.prepare();
@@ -101,7 +105,7 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
         }
         let event: DomainEvent;
         try {
-          event = await runPhase(phase, adapter, state, session, store, plan.changes.length, progress);
+          event = await runPhase(phase, adapter, state, session, store, changeCount(plan), progress);
         } catch (err) {
           const code = err instanceof CutterError ? err.code : 'Internal';
           const message = err instanceof Error ? err.message : String(err);
@@ -132,21 +136,40 @@ async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: Cut
   switch (phase) {
     case 'backup': {
       progress.phase('pre_write_backup', rows);
-      const image = await adapter.backup(ctx);
       const backupId = backupIdFor(ctx.cutId, ctx.runId);
       const existing = await loadBackup(store.db, backupId);
+      const onRows = (n: number) => progress.tick(n);
+      let image: BackupImage;
       let recipients: string[];
       if (existing) {
+        // A run that died after storing its backup: re-read the rows and prove they did not change.
+        image = await adapter.backup(ctx, { onRows });
         if (existing.plaintextSha256 !== image.plaintextHash) throw new GovernanceRefusedError(`drift: the rows changed since backup ${backupId} was stored`);
         recipients = existing.recipients;
       } else {
         const root = path.dirname(session.configFile);
         const keys = session.config().backup.recipients.map((f) => readFileSync(path.resolve(root, f), 'utf8'));
-        const enc = await encryptBackup(image.plaintext, keys);
+        const enc = await encryptionStream(keys);
         recipients = enc.recipients;
-        await storeBackup(store.db, { backupId, cutId: ctx.cutId, runId: ctx.runId, plaintextSha256: image.plaintextHash, rowCount: image.rowCount, recipients, ciphertext: enc.armored });
+        // Rows stream from the target through OpenPGP into blob chunks; the backup row and its blob
+        // commit together, after the whole pre-image was read in one snapshot.
+        image = await store.db.tx(async (tx) => {
+          const blob = putBlob(tx, backupId, enc.output);
+          blob.catch((err: unknown) => enc.abort(err));
+          let taken: BackupImage;
+          try {
+            taken = await adapter.backup(ctx, { sink: (text) => enc.write(text), onRows });
+            await enc.end();
+          } catch (err) {
+            await enc.abort(err);
+            await blob.catch(() => undefined);
+            throw err;
+          }
+          await blob;
+          await recordBackup(tx, { backupId, cutId: ctx.cutId, runId: ctx.runId, plaintextSha256: taken.plaintextHash, rowCount: taken.rowCount, recipients, blobId: backupId });
+          return taken;
+        });
       }
-      progress.tick(rows);
       return {
         type: 'BackupTaken',
         data: { ...base, at: now(), backupId, plaintextHash: image.plaintextHash, preImageHash: image.preImageHash, rowCount: image.rowCount, recipients, receipt: image.receipt, ...(existing ? { reconciled: true } : {}) },
@@ -171,15 +194,13 @@ async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: Cut
     }
     case 'verify': {
       progress.phase('write_verify', rows);
-      const r = await adapter.verify(ctx);
-      progress.tick(rows);
+      const r = await adapter.verify(ctx, { onRows: (n) => progress.tick(n) });
       if (!r.ok) return { type: 'VerifyFailed', data: { ...base, at: now(), expectedHash: r.expectedHash, actualHash: r.actualHash, mismatches: r.mismatches } };
       return { type: 'WriteVerified', data: { ...base, at: now(), expectedHash: r.expectedHash, actualHash: r.actualHash, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
     }
     case 'enact': {
       progress.phase('lifecycle_enact', rows);
-      const r = await adapter.enactLifecycle(ctx);
-      progress.tick(rows);
+      const r = await adapter.enactLifecycle(ctx, { onRows: (n) => progress.tick(n) });
       return { type: 'LifecycleEnacted', data: { ...base, at: now(), skipped: r.skipped, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
     }
     default:

@@ -6,9 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { executorFor } from '../adapters/index.js';
-import { decryptBackup } from '../crypto/backup.js';
+import { backupEntries } from '../adapters/backup-format.js';
+import type { BackupEntry } from '../adapters/port.js';
+import { decryptBackupStream } from '../crypto/backup.js';
 import { keysDir, loadBackupPrivateKey } from '../crypto/keys.js';
-import { loadBackup } from '../crypto/vault.js';
+import { ciphertextOf, loadBackup } from '../crypto/vault.js';
+import { changesOf } from '../cuts/changes.js';
+import { lines } from '../store/blobs.js';
 import { handle, loadCut } from '../cuts/handle.js';
 import { stateName } from '../domain/index.js';
 import { CutterError, GovernanceRefusedError, IllegalTransitionError } from '../errors.js';
@@ -27,12 +31,15 @@ export interface RevertOutcome {
   restoredHash?: string;
 }
 
-async function decryptedBackup(session: Session, backupId: string) {
+/** The backup's entries, decrypted and hash-checked as they stream (re-readable). */
+async function backupReader(session: Session, backupId: string): Promise<() => AsyncGenerator<BackupEntry[]>> {
   const store = await session.store();
   const row = await loadBackup(store.db, backupId);
   if (!row) throw new IllegalTransitionError(`backup ${backupId} is not in the store`);
   const key = await loadBackupPrivateKey({ dir: keysDir(session.env), env: session.env });
-  return decryptBackup(row.ciphertext, key, row.plaintextSha256);
+  return async function* () {
+    yield* backupEntries(lines(decryptBackupStream(ciphertextOf(store.db, row), key, row.plaintextSha256)));
+  };
 }
 
 export async function revertCut(session: Session, cutId: string, opts: { mode: 'dry-run' | 'live'; force: boolean }): Promise<RevertOutcome> {
@@ -42,10 +49,12 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
   if (!c.backup) throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, ['no backup was taken: nothing to revert to']);
   const plan = planOf(await store.readStream(`cut-${cutId}`));
   const spec = await session.target(plan.target);
-  const plaintext = await decryptedBackup(session, c.backup.backupId);
-  const preview = JSON.parse(plaintext) as { preImage: { row: unknown }[] };
-  const restore = preview.preImage.filter((p) => p.row).length;
-  const remove = preview.preImage.length - restore;
+  const entries = await backupReader(session, c.backup.backupId);
+  let restore = 0;
+  let remove = 0;
+  for await (const batch of entries()) {
+    for (const e of batch) e.row === null ? remove++ : restore++;
+  }
   if (opts.mode === 'dry-run') return { cutId, mode: 'dry-run', state: stateName(state), restore, remove };
 
   return withCutLock(store, cutId, async () => {
@@ -64,10 +73,10 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
     }
     const runId = current.snapshot.context.runId!;
     const base = { runId, planHash: c.planHash, executor: 'postgres-table' as const };
-    const adapter = executorFor('live', spec, plan);
+    const adapter = executorFor('live', spec, changesOf(plan, store.db));
     try {
       await adapter.prepare();
-      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { plaintext, preImageHash: c.backup!.preImageHash }, { force: opts.force });
+      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { entries, preImageHash: c.backup!.preImageHash }, { force: opts.force });
       const after = await handle(store, cutId, () => [{
         type: 'CutReverted',
         data: { ...base, at: new Date().toISOString(), restoredHash: r.restoredHash, backupPreImageHash: c.backup!.preImageHash, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) },

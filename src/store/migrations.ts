@@ -4,6 +4,7 @@
  */
 import { sql, type Queryable } from './connection.js';
 import { APPEND_FUNCTION } from './sql/append-function.js';
+import { BLOBS_SCHEMA } from './sql/blobs-schema.js';
 import { EVENTS_SCHEMA } from './sql/events-schema.js';
 import { PROJECTIONS_SCHEMA } from './sql/projections-schema.js';
 
@@ -17,6 +18,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 1, name: 'events, streams, backups, immutability', up: EVENTS_SCHEMA },
   { version: 2, name: 'append function (one round trip, hash chain, notify)', up: APPEND_FUNCTION },
   { version: 3, name: 'projections, checkpoints, active target runs', up: PROJECTIONS_SCHEMA },
+  { version: 4, name: 'blobs: large change files and streamed backups', up: BLOBS_SCHEMA },
 ];
 
 /**

@@ -2,7 +2,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CutPlan } from '../../events/plan.js';
 import { planHash } from '../../events/plan.js';
+import { backupEntries } from '../../src/adapters/backup-format.js';
 import { executorFor } from '../../src/adapters/index.js';
+import { inlineChanges } from '../../src/cuts/changes.js';
+import { lines } from '../../src/store/blobs.js';
 import { seededTarget, type SeededTarget } from '../support/target.js';
 
 const plan: CutPlan = {
@@ -23,10 +26,12 @@ describe('postgres-table adapter', () => {
   it('runs all five phases, then reverts byte for byte', async () => {
     target = await seededTarget(10);
     const before = await target.snapshot();
-    const live = executorFor('live', target.spec, plan);
+    const live = executorFor('live', target.spec, inlineChanges(plan.changes!));
     await live.prepare();
-    const backup = await live.backup(ctx('r1'));
+    let plaintext = '';
+    const backup = await live.backup(ctx('r1'), { sink: async (t) => void (plaintext += t) });
     expect(backup.rowCount).toBe(3);
+    expect(plaintext.split('\n')[1]).toBe('{"id":"KB-9001"}\tnull');
     const legA = await live.writeLegA(ctx('r1'), { preImageHash: backup.preImageHash });
     expect(legA).toMatchObject({ inserted: 1, updated: 2, deleted: 1, reconciled: false });
     const again = await live.writeLegA(ctx('r1'), { preImageHash: backup.preImageHash });
@@ -43,7 +48,7 @@ describe('postgres-table adapter', () => {
     ]);
     expect((await target.query`SELECT kind FROM public.cutter_ledger ORDER BY id`).map((r) => r.kind)).toEqual(['leg_b', 'verify']);
     expect((await target.query`SELECT phase FROM public.cutter_receipts ORDER BY at, phase`).map((r) => r.phase).sort()).toEqual(['enact', 'legA', 'legB', 'verify']);
-    const reverted = await live.revert(ctx('r2'), { plaintext: backup.plaintext, preImageHash: backup.preImageHash }, { force: false });
+    const reverted = await live.revert(ctx('r2'), { entries: () => backupEntries(lines([plaintext])), preImageHash: backup.preImageHash }, { force: false });
     expect(reverted.restoredHash).toBe(backup.preImageHash);
     expect(await target.snapshot()).toEqual(before);
     await live.close();
@@ -51,7 +56,7 @@ describe('postgres-table adapter', () => {
 
   it('refuses leg A when a planned row drifted after the backup, writing nothing', async () => {
     target = await seededTarget(10);
-    const live = executorFor('live', target.spec, plan);
+    const live = executorFor('live', target.spec, inlineChanges(plan.changes!));
     await live.prepare();
     const backup = await live.backup(ctx('r1'));
     await target.query`UPDATE public.documents SET title = 'edited elsewhere' WHERE id = 'KB-0002'`;
@@ -67,11 +72,11 @@ describe('simulator', () => {
   it('computes the diff inside READ ONLY transactions and proves nothing changed', async () => {
     target = await seededTarget(10);
     const before = await target.snapshot();
-    const sim = executorFor('dry-run', target.spec, plan);
+    const sim = executorFor('dry-run', target.spec, inlineChanges(plan.changes!));
     const result = await sim.simulate(ctx('d1'));
     expect(result.diff.inserts.map((r) => r.id)).toEqual(['KB-9001']);
     expect(result.diff.updates).toEqual([{ key: { id: 'KB-0002' }, changes: [{ column: 'title', from: 'title 2', to: 'revised' }, { column: 'body', from: 'body 2', to: 'b2' }] }]);
-    expect(result.diff.unchanged).toEqual([{ id: 'KB-0003' }]);
+    expect(result.diff.counts).toEqual({ inserts: 1, updates: 1, deletes: 1, unchanged: 1 });
     expect(result.diff.deletes).toEqual([{ id: 'KB-0004' }]);
     expect(result.nonMutation.preImageHashBefore).toBe(result.nonMutation.preImageHashAfter);
     expect(result.phases.map((p) => p.phase)).toEqual(['backup', 'legA', 'legB', 'verify', 'enact']);

@@ -13,6 +13,7 @@ import { planCut } from '../../src/cuts/plan.js';
 import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { revertCut } from '../../src/runner/revert.js';
+import { inlineChanges } from '../../src/cuts/changes.js';
 import { executorFor } from '../../src/adapters/index.js';
 import { connect, sql } from '../../src/store/connection.js';
 import { openStore } from '../../src/store/index.js';
@@ -57,7 +58,7 @@ describe('least privilege', () => {
     await exec(ws.store.url, part('roles', storeName));
     await (await openStore(as(ws.store.url, roles.owner))).close(); // the owner migrates
     await exec(as(ws.store.url, roles.owner), part('store'));
-    const prep = executorFor('live', ws.target.spec, { id: 'p', target: 'kb', author: 'x', reason: 'x', changes: [{ delete: { id: 'x' } }] });
+    const prep = executorFor('live', ws.target.spec, inlineChanges([]));
     await prep.prepare();
     await prep.close();
     await exec(ws.target.db.url, part('target'));

@@ -79,7 +79,7 @@ describe('plan', () => {
   it('keeps hostile values as data', () => {
     const text = JSON.stringify({ target: 'kb', reason: 'r', changes: [{ upsert: { id: "x'; DROP TABLE t; --", title: '\u{1F600}"<b>', body: 'b' } }] });
     const plan = parsePlan(text, config, { actor: 'e' });
-    expect(plan.changes[0]).toEqual({ upsert: { id: "x'; DROP TABLE t; --", title: '\u{1F600}"<b>', body: 'b' } });
+    expect(plan.changes?.[0]).toEqual({ upsert: { id: "x'; DROP TABLE t; --", title: '\u{1F600}"<b>', body: 'b' } });
   });
 
   it('refuses NUL characters, which PostgreSQL cannot store, naming the field', () => {

@@ -1,5 +1,6 @@
 /** `cutter run`, `cutter revert`, `cutter target prepare`: formatting only. */
 import { executorFor } from '../../adapters/index.js';
+import { inlineChanges } from '../../cuts/changes.js';
 import { dryRun } from '../../runner/dry-run.js';
 import { runLive } from '../../runner/live.js';
 import { progressFor } from '../../runner/progress.js';
@@ -14,7 +15,7 @@ export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run
     const r = await dryRun(s, cutId);
     const d = r.simulation.diff;
     out.result({ cutId, runId: r.runId, mode, passed: r.passed, state: r.state, diff: d, expectedPostImageHash: r.simulation.expectedPostImageHash, nonMutation: r.simulation.nonMutation }, () => {
-      const lines = [`  dry run ${r.runId} (simulator, READ ONLY): ${d.inserts.length} insert(s), ${d.updates.length} update(s), ${d.deletes.length} delete(s), ${d.unchanged.length} unchanged`];
+      const lines = [`  dry run ${r.runId} (simulator, READ ONLY): ${d.counts.inserts} insert(s), ${d.counts.updates} update(s), ${d.counts.deletes} delete(s), ${d.counts.unchanged} unchanged`];
       for (const row of d.inserts.slice(0, 10)) lines.push(`    ${out.color.green('+')} ${show(row)}`);
       for (const u of d.updates.slice(0, 10)) lines.push(`    ${out.color.yellow('~')} ${show(u.key)} ${u.changes.map((c) => `${c.column}: ${show(c.from)} → ${show(c.to)}`).join(', ')}`);
       for (const k of d.deletes.slice(0, 10)) lines.push(`    ${out.color.red('-')} ${show(k)}`);
@@ -53,7 +54,7 @@ export async function revert(s: Session, out: Output, cutId: string, mode: 'dry-
 
 export async function prepare(s: Session, out: Output, name: string): Promise<number> {
   const spec = await s.target(name);
-  const adapter = executorFor('live', spec, { id: 'prepare', target: name, author: s.actor, reason: 'prepare', changes: [{ delete: {} }] });
+  const adapter = executorFor('live', spec, inlineChanges([]));
   try {
     await adapter.prepare();
   } finally {

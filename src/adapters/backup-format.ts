@@ -1,0 +1,58 @@
+/**
+ * The backup's plaintext (what is encrypted), `cutter-backup/2`: one header line of canonical JSON,
+ * then one line per planned key, in plan order: the key as canonical JSON, a tab, and the full row
+ * as PostgreSQL's jsonb text (exact: numbers are never parsed), or `null` when the key was absent.
+ * Any stock `gpg --decrypt` shows it; revert streams it back batch by batch.
+ * Backups written before streaming (`preImage` array in one JSON document) are still read.
+ */
+import { canonicalJson } from '../../events/canonical.js';
+import { VerificationFailedError } from '../errors.js';
+import type { BackupEntry, Row } from './port.js';
+import { BATCH } from './images.js';
+
+export const BACKUP_FORMAT = 'cutter-backup/2';
+
+export interface BackupHeader {
+  format: string;
+  cutId: string;
+  planHash: string;
+  target: string;
+  table: string;
+  key: string[];
+}
+
+export const headerLine = (h: Omit<BackupHeader, 'format'>) => `${canonicalJson({ format: BACKUP_FORMAT, ...h })}\n`;
+
+export const entryLine = (key: Row, row: string | null) => `${canonicalJson(key)}\t${row ?? 'null'}\n`;
+
+/** Reads a decrypted backup's lines: the header, then the entries in batches. */
+export async function* backupEntries(lines: AsyncIterable<string>, size = BATCH): AsyncGenerator<BackupEntry[], BackupHeader | undefined> {
+  let header: BackupHeader | undefined;
+  let batch: BackupEntry[] = [];
+  for await (const line of lines) {
+    if (!header) {
+      const first = JSON.parse(line) as BackupHeader & { preImage?: { key: Row; row: Row | null }[] };
+      if (first.preImage) {
+        // cutter-backup/1: the whole pre-image as one canonical JSON document.
+        for (let i = 0; i < first.preImage.length; i += size) {
+          yield first.preImage.slice(i, i + size).map((p) => ({ key: p.key, row: p.row ? JSON.stringify(p.row) : null }));
+        }
+        return { ...first, format: 'cutter-backup/1' };
+      }
+      if (first.format !== BACKUP_FORMAT) throw new VerificationFailedError(`backup: unknown format ${JSON.stringify(first.format)}`);
+      header = first;
+      continue;
+    }
+    if (line === '') continue;
+    const tab = line.indexOf('\t');
+    if (tab < 0) throw new VerificationFailedError('backup: malformed entry line');
+    const row = line.slice(tab + 1);
+    batch.push({ key: JSON.parse(line.slice(0, tab)) as Row, row: row === 'null' ? null : row });
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+  return header;
+}
