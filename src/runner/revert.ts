@@ -53,7 +53,10 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
   let restore = 0;
   let remove = 0;
   for await (const batch of entries()) {
-    for (const e of batch) e.row === null ? remove++ : restore++;
+    for (const e of batch) {
+      if (e.row === null) remove++;
+      else restore++;
+    }
   }
   if (opts.mode === 'dry-run') return { cutId, mode: 'dry-run', state: stateName(state), restore, remove };
 
