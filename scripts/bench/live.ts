@@ -4,7 +4,8 @@
  * table on the same server. Also reports the process's peak RSS.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -17,8 +18,8 @@ import { connect, sql } from '../../src/store/connection.js';
 import { openSession } from '../../src/workspace/session.js';
 import { timeRow, type BenchRow } from './measure.js';
 
-export async function benchLiveCut(url: string, opts: { quick: boolean }): Promise<BenchRow[]> {
-  const n = opts.quick ? 20_000 : 100_000;
+export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: number }): Promise<BenchRow[]> {
+  const n = opts.rows ?? (opts.quick ? 20_000 : 100_000);
   const admin = connect(url, { poolSize: 1 });
   const tag = randomUUID().slice(0, 8);
   const storeDb = `cutter_bench_store_${tag}`;
@@ -32,7 +33,7 @@ export async function benchLiveCut(url: string, opts: { quick: boolean }): Promi
       await target.query(sql`CREATE TABLE ${sql.ident(table)} (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft')`);
       await target.query(sql`INSERT INTO ${sql.ident(table)} (id, title, body) SELECT 'R-' || lpad(g::text, 7, '0'), 'title ' || g, 'body ' || g FROM generate_series(1, ${n / 2}) g`);
     }
-    const changes = Array.from({ length: n }, (_, i) => ({ upsert: { id: `R-${String(i + 1).padStart(7, '0')}`, title: `title v2 ${i}`, body: `body v2 ${i} — revised` } }));
+    const row = (i: number) => ({ id: `R-${String(i + 1).padStart(7, '0')}`, title: `title v2 ${i}`, body: `body v2 ${i} — revised` });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-bench-live-'));
     const keys = path.join(dir, 'keys');
     const approvers: Record<string, { publicKey: string; roles: string[] }> = {};
@@ -43,7 +44,11 @@ export async function benchLiveCut(url: string, opts: { quick: boolean }): Promi
       policy: { maxRows: 1_000_000, requiredApprovals: 2, approvalTtl: '1h', requireDryRun: true },
       approvers, backup: { recipients: [backup.publicKeyPath] }, execution: { enabled: true },
     }));
-    writeFileSync(path.join(dir, 'plan.json'), JSON.stringify({ id: 'bench', target: 't', author: 'erin', reason: 'bench', changes }));
+    // A large cut names a change file (one JSON change per line), streamed everywhere.
+    const out = createWriteStream(path.join(dir, 'changes.ndjson'));
+    for (let i = 0; i < n; i++) if (!out.write(`${JSON.stringify({ upsert: row(i) })}\n`)) await once(out, 'drain');
+    await new Promise((resolve) => out.end(resolve));
+    writeFileSync(path.join(dir, 'plan.json'), JSON.stringify({ id: 'bench', target: 't', author: 'erin', reason: 'bench', changesFile: 'changes.ndjson' }));
     const env = { ...process.env, CUTTER_STORE_URL: at(storeDb), CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1' };
     const as = async <T>(actor: string, fn: (s: ReturnType<typeof openSession>) => Promise<T>) => {
       const s = openSession({ cwd: dir, as: actor, env });
@@ -58,7 +63,7 @@ export async function benchLiveCut(url: string, opts: { quick: boolean }): Promi
     await as('erin', (s) => runLive(s, 'bench', { atBoundary: async (phase) => void (marks[phase] = performance.now()) }));
     const total = performance.now() - t0;
     const legA = (marks.legB ?? 0) - (marks.legA ?? 0);
-    const rows = changes.map((c) => c.upsert);
+    const rows = Array.from({ length: n }, (_, i) => row(i));
     const f0 = performance.now();
     await target.query(sql`INSERT INTO floor_documents (id, title, body)
       SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.title)}::text[], ${rows.map((r) => r.body)}::text[])

@@ -1,7 +1,7 @@
 /**
  * The backup's plaintext (what is encrypted), `cutter-backup/2`: one header line of canonical JSON,
- * then one line per planned key, in plan order: the key as canonical JSON, a tab, and the full row
- * as PostgreSQL's jsonb text (exact: numbers are never parsed), or `null` when the key was absent.
+ * then one line per planned key, in plan order: the key and, after a tab, the full row, both as
+ * PostgreSQL's jsonb text (exact: numbers are never parsed), or `null` when the key was absent.
  * Any stock `gpg --decrypt` shows it; revert streams it back batch by batch.
  * Backups written before streaming (`preImage` array in one JSON document) are still read.
  */
@@ -23,7 +23,7 @@ export interface BackupHeader {
 
 export const headerLine = (h: Omit<BackupHeader, 'format'>) => `${canonicalJson({ format: BACKUP_FORMAT, ...h })}\n`;
 
-export const entryLine = (key: Row, row: string | null) => `${canonicalJson(key)}\t${row ?? 'null'}\n`;
+export const entryLine = (key: string, row: string | null) => `${key}\t${row ?? 'null'}\n`;
 
 /** Reads a decrypted backup's lines: the header, then the entries in batches. */
 export async function* backupEntries(lines: AsyncIterable<string>, size = BATCH): AsyncGenerator<BackupEntry[], BackupHeader | undefined> {
@@ -35,7 +35,7 @@ export async function* backupEntries(lines: AsyncIterable<string>, size = BATCH)
       if (first.preImage) {
         // cutter-backup/1: the whole pre-image as one canonical JSON document.
         for (let i = 0; i < first.preImage.length; i += size) {
-          yield first.preImage.slice(i, i + size).map((p) => ({ key: p.key, row: p.row ? JSON.stringify(p.row) : null }));
+          yield first.preImage.slice(i, i + size).map((p) => ({ key: JSON.stringify(p.key), row: p.row ? JSON.stringify(p.row) : null }));
         }
         return { ...first, format: 'cutter-backup/1' };
       }
@@ -47,7 +47,7 @@ export async function* backupEntries(lines: AsyncIterable<string>, size = BATCH)
     const tab = line.indexOf('\t');
     if (tab < 0) throw new VerificationFailedError('backup: malformed entry line');
     const row = line.slice(tab + 1);
-    batch.push({ key: JSON.parse(line.slice(0, tab)) as Row, row: row === 'null' ? null : row });
+    batch.push({ key: line.slice(0, tab), row: row === 'null' ? null : row });
     if (batch.length >= size) {
       yield batch;
       batch = [];

@@ -1,28 +1,33 @@
 /**
  * Row images, batch by batch. Every phase walks the plan's changes in plan order, 5,000 at a time,
- * and lets PostgreSQL do the row work: values are normalised by the table's own types
- * (jsonb_populate_recordset over its row type), rows are fingerprinted with `md5(t::text)` and
- * compared column by column in SQL, so only digests, counts and a few samples cross the wire.
+ * and lets PostgreSQL do the row work: a batch is sent as the JSON array of its changes and split,
+ * typed and normalised in SQL (jsonb_populate_record over the table's row type), rows are
+ * fingerprinted with `md5(t::text)` and compared column by column in SQL, so only digests, counts
+ * and a few sample rows cross the wire, and Node never parses a row.
  *
- * The digests every phase records are chains over the batches (SHA-256 of the per-row or per-batch
- * parts in plan order), so they do not depend on the batch size and never need the whole image:
+ * The digests the phases record are SHA-256 chains over the batches in plan order, so they never
+ * need the whole image and do not depend on the batch size:
  * - pre-image hash: per planned key, `md5(row::text)` of the full current row, or `-` when absent;
- * - expected post-image: per batch, md5 of the upserted managed columns' row text, and of the
- *   deleted keys;
- * - actual post-image: the same over what the table holds (absent rows as `∅`, deleted keys only
- *   when really gone), so it equals the expected one exactly when the write verified.
+ * - expected post-image: per batch, md5 of the upserted managed columns' row text, and md5 of the
+ *   deleted keys' row text;
+ * - actual post-image: the same over what the table holds (absent upserts as `∅`; deleted keys
+ *   only when really gone), so it equals the expected one exactly when the write verified.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../../events/canonical.js';
-import type { Change } from '../../events/plan.js';
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { sql, type Queryable, type SQLQuery } from '../store/connection.js';
 import type { Row } from './port.js';
 
 export const BATCH = 5000;
 
+/** A batch of changes: the JSON array text of `count` changes (`{"upsert": …}` / `{"delete": …}`). */
+export interface ChangeBatch {
+  json: string;
+  count: number;
+}
+
 /** Where a phase reads the plan's changes from: batches in plan order, re-readable. */
-export type ChangeSource = () => AsyncIterable<Change[]>;
+export type ChangeSource = () => AsyncIterable<ChangeBatch>;
 
 export function tableRef(spec: TargetSpec): SQLQuery {
   const { schema, table } = splitTable(spec.table);
@@ -33,35 +38,28 @@ export function project(row: Row, cols: string[]): Row {
   return Object.fromEntries(cols.map((c) => [c, row[c] ?? null]));
 }
 
-export const keyText = (spec: TargetSpec, row: Row) => canonicalJson(project(row, spec.key));
 export const managed = (spec: TargetSpec) => [...spec.key, ...spec.columns];
 
 export function keyMatch(spec: TargetSpec, a: string, b: string): SQLQuery {
   return sql.join(spec.key.map((k) => sql`${sql.ident(a, k)} = ${sql.ident(b, k)}`), sql` AND `);
 }
 
-const cols = (alias: string, names: string[]) => sql.join(names.map((c) => sql.ident(alias, c)), sql`, `);
-const rowText = (alias: string, names: string[]) => sql`ROW(${cols(alias, names)})::text`;
+const list = (alias: string, names: string[]) => sql.join(names.map((c) => sql.ident(alias, c)), sql`, `);
+const bare = (names: string[]) => sql.join(names.map((c) => sql.ident(c)), sql`, `);
+const rowText = (alias: string, names: string[]) => sql`ROW(${list(alias, names)})::text`;
+const keyJson = (spec: TargetSpec, alias: string) => sql`jsonb_build_object(${sql.join(spec.key.map((k) => sql`${k}::text, ${sql.ident(alias, k)}`), sql`, `)})::text`;
+const ORD = sql.ident('$ord');
+const UP = sql.ident('$up');
 
-/** A batch split by kind; `keys` are every change's key columns, in plan order. */
-export interface Batch {
-  upserts: Row[];
-  deletes: Row[];
-  keys: Row[];
-}
-
-export function splitBatch(spec: TargetSpec, changes: Change[]): Batch {
-  const b: Batch = { upserts: [], deletes: [], keys: [] };
-  for (const c of changes) {
-    if ('upsert' in c) b.upserts.push(c.upsert);
-    else b.deletes.push(c.delete);
-    b.keys.push(project('upsert' in c ? c.upsert : c.delete, spec.key));
-  }
-  return b;
-}
-
-export async function* batches(spec: TargetSpec, source: ChangeSource): AsyncGenerator<Batch> {
-  for await (const changes of source()) yield splitBatch(spec, changes);
+/**
+ * The rows of a JSON array as the table's type, numbered from 1 (`"$ord"`): `changes` arrays are
+ * split into upserts and deletes (`"$up"`); `rows` arrays are plain rows or keys.
+ */
+function rowsOf(spec: TargetSpec, json: string, kind: 'changes' | 'rows'): SQLQuery {
+  const value = kind === 'changes' ? sql`coalesce(e.value->'upsert', e.value->'delete')` : sql`e.value`;
+  const up = kind === 'changes' ? sql`e.value ? 'upsert'` : sql`true`;
+  return sql`(SELECT e.ordinality AS ${ORD}, ${up} AS ${UP}, x.* FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY e,
+    LATERAL jsonb_populate_record(NULL::${tableRef(spec)}, ${value}) x)`;
 }
 
 /** A SHA-256 chain fed part by part. */
@@ -75,34 +73,29 @@ export class Chain {
   }
 }
 
-const recordset = (spec: TargetSpec, rows: Row[]) => sql`jsonb_populate_recordset(NULL::${tableRef(spec)}, ${JSON.stringify(rows)}::jsonb) WITH ORDINALITY`;
+/** The pre-image hash part of a batch: per row in order, its md5 or `-`, each on its own line. */
+const fingerprintAgg = (alias: string) => sql`string_agg(coalesce(md5(${sql.ident(alias)}::text), '-') || E'\\n', '' ORDER BY c.${ORD})`;
 
-/**
- * The current rows of `keys`: per key, `md5(row::text)` (or null) and, with `rows`, the full row as
- * PostgreSQL's jsonb text (exact: numbers are not parsed). `lock` takes FOR UPDATE on those that
- * exist; in READ COMMITTED the locked, latest versions are what is fingerprinted.
- */
-export async function currentImage(q: Queryable, spec: TargetSpec, keys: Row[], opts: { lock?: boolean; rows?: boolean } = {}): Promise<{ fingerprints: (string | null)[]; rows: (string | null)[] }> {
+/** Fingerprints (and optionally the exact jsonb text) of the current rows of a batch's keys. */
+export async function currentImage(q: Queryable, spec: TargetSpec, json: string, kind: 'changes' | 'rows', opts: { rows?: boolean } = {}): Promise<{ part: string; keys: string[]; rows: (string | null)[] }> {
   const t = tableRef(spec);
-  const found = await q.query(sql`
-    SELECT x.ordinality AS ord, md5(t::text) AS h ${opts.rows ? sql`, to_jsonb(t)::text AS r` : sql``}
-    FROM ${recordset(spec, keys)} x JOIN ${t} t ON ${keyMatch(spec, 't', 'x')}
-    ${opts.lock ? sql`FOR UPDATE OF t` : sql``}`);
-  const fingerprints: (string | null)[] = new Array(keys.length).fill(null);
-  const rows: (string | null)[] = new Array(keys.length).fill(null);
-  for (const f of found) {
-    const i = Number(f.ord) - 1;
-    fingerprints[i] = f.h;
-    if (opts.rows) rows[i] = f.r;
+  if (!opts.rows) {
+    const [r] = await q.query(sql`SELECT ${fingerprintAgg('t')} AS part FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}`);
+    return { part: (r?.part as string | null) ?? '', keys: [], rows: [] };
   }
-  return { fingerprints, rows };
+  const found = await q.query(sql`
+    SELECT ${keyJson(spec, 'c')} AS k, md5(t::text) AS h, to_jsonb(t)::text AS r
+    FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')} ORDER BY c.${ORD}`);
+  return {
+    part: found.map((f) => `${(f.h as string | null) ?? '-'}\n`).join(''),
+    keys: found.map((f) => f.k as string),
+    rows: found.map((f) => f.r as string | null),
+  };
 }
 
-/** The pre-image hash part of one batch. */
-export const fingerprintPart = (fingerprints: (string | null)[]) => fingerprints.map((h) => `${h ?? '-'}\n`).join('');
-
 export interface Comparison {
-  /** Parts of the expected and actual post-image digests for this batch. */
+  /** This batch's parts of the pre-image hash and of the expected and actual post-image digests. */
+  pre: string;
   expected: string;
   actual: string;
   missing: number;
@@ -114,42 +107,53 @@ export interface Comparison {
 }
 
 /**
- * Compares one batch's planned post-image with the table: in SQL, one statement, returning the
- * digest parts, counts and at most `samples` differing rows (verify, the dry run's diff, revert's
- * drift check).
+ * Compares one batch's planned post-image with the table in one statement: the digest parts,
+ * counts, and at most `samples` differing rows of each kind (verify, the dry run, revert's checks).
  */
-export async function compareBatch(q: Queryable, spec: TargetSpec, b: Batch, opts: { samples: number }): Promise<Comparison> {
+export async function compareBatch(q: Queryable, spec: TargetSpec, json: string, opts: { samples: number; pre?: boolean }): Promise<Comparison> {
   const t = tableRef(spec);
   const m = managed(spec);
-  const keyJson = (alias: string) => sql`jsonb_build_object(${sql.join(spec.key.map((k) => sql`${k}::text, ${sql.ident(alias, k)}`), sql`, `)})`;
-  const changed = sql`array_remove(ARRAY[${sql.join(spec.columns.map((c) => sql`CASE WHEN x.${sql.ident(c)} IS DISTINCT FROM t.${sql.ident(c)} THEN ${c}::text END`), sql`, `)}]::text[], NULL)`;
+  const changed = spec.columns.length
+    ? sql`array_remove(ARRAY[${sql.join(spec.columns.map((col) => sql`CASE WHEN c.${sql.ident(col)} IS DISTINCT FROM t.${sql.ident(col)} THEN ${col}::text END`), sql`, `)}]::text[], NULL)`
+    : sql`ARRAY[]::text[]`;
+  const mismatch = sql`(j.up AND (NOT j.found OR cardinality(j.cols) > 0)) OR (NOT j.up AND j.found)`;
   const [r] = await q.query(sql`
-    WITH u AS (
-      SELECT x.ordinality AS ord, ${rowText('x', m)} AS e, CASE WHEN t.ctid IS NULL THEN NULL ELSE ${rowText('t', m)} END AS a,
-             t.ctid IS NULL AS missing, ${changed} AS cols, ${keyJson('x')} AS k, to_jsonb(x) - 'ordinality' AS planned, CASE WHEN t.ctid IS NULL THEN NULL ELSE to_jsonb(t) END AS cur
-      FROM ${recordset(spec, b.upserts)} x LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'x')}
-    ), d AS (
-      SELECT y.ordinality AS ord, ${rowText('y', spec.key)} AS k, t.ctid IS NOT NULL AS present, ${keyJson('y')} AS kj, CASE WHEN t.ctid IS NULL THEN NULL ELSE to_jsonb(t) END AS cur
-      FROM ${recordset(spec, b.deletes)} y LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'y')}
+    WITH c AS MATERIALIZED ${rowsOf(spec, json, 'changes')},
+    j AS MATERIALIZED (
+      SELECT c.${ORD} AS ord, c.${UP} AS up, t.ctid IS NOT NULL AS found,
+             ${opts.pre ? sql`coalesce(md5(t::text), '-')` : sql`''`} AS h,
+             CASE WHEN c.${UP} THEN ${rowText('c', m)} ELSE ${rowText('c', spec.key)} END AS e,
+             CASE WHEN t.ctid IS NULL THEN NULL ELSE ${rowText('t', m)} END AS a,
+             CASE WHEN c.${UP} AND t.ctid IS NOT NULL THEN ${changed} ELSE ARRAY[]::text[] END AS cols
+      FROM c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}
+    ),
+    agg AS (
+      SELECT
+        string_agg(h || E'\n', '' ORDER BY ord) AS pre,
+        md5(string_agg(e, E'\n' ORDER BY ord) FILTER (WHERE up)) AS eu,
+        md5(string_agg(coalesce(a, '∅'), E'\n' ORDER BY ord) FILTER (WHERE up)) AS au,
+        md5(string_agg(e, E'\n' ORDER BY ord) FILTER (WHERE NOT up)) AS ed,
+        md5(string_agg(e, E'\n' ORDER BY ord) FILTER (WHERE NOT up AND NOT found)) AS ad,
+        count(*) FILTER (WHERE up AND NOT found) AS missing,
+        count(*) FILTER (WHERE up AND found AND cardinality(cols) > 0) AS differs,
+        count(*) FILTER (WHERE up AND found AND cardinality(cols) = 0) AS same,
+        count(*) FILTER (WHERE NOT up AND found) AS present,
+        count(*) FILTER (WHERE NOT up AND NOT found) AS absent,
+        count(*) FILTER (WHERE ${mismatch}) AS mismatched
+      FROM j
     )
-    SELECT
-      (SELECT md5(string_agg(e, E'\\n' ORDER BY ord)) FROM u) AS eu,
-      (SELECT md5(string_agg(coalesce(a, '∅'), E'\\n' ORDER BY ord)) FROM u) AS au,
-      (SELECT md5(string_agg(k, E'\\n' ORDER BY ord)) FROM d) AS ed,
-      (SELECT md5(string_agg(k, E'\\n' ORDER BY ord)) FROM d WHERE NOT present) AS ad,
-      (SELECT count(*) FROM u WHERE missing) AS missing,
-      (SELECT count(*) FROM u WHERE NOT missing AND cardinality(cols) > 0) AS differs,
-      (SELECT count(*) FROM u WHERE NOT missing AND cardinality(cols) = 0) AS same,
-      (SELECT count(*) FROM d WHERE present) AS present,
-      (SELECT count(*) FROM d WHERE NOT present) AS absent,
-      (SELECT coalesce(jsonb_agg(s), '[]'::jsonb) FROM (
-         (SELECT CASE WHEN missing THEN 'missing' ELSE 'differs' END AS kind, k AS key, planned, cur AS current, cols AS columns, ord FROM u
-           WHERE missing OR cardinality(cols) > 0 ORDER BY ord LIMIT ${opts.samples})
-         UNION ALL
-         (SELECT 'present', kj, NULL, cur, ARRAY[]::text[], ord FROM d WHERE present ORDER BY ord LIMIT ${opts.samples})
-      ) s) AS samples`);
+    SELECT agg.*, CASE WHEN agg.mismatched = 0 OR ${opts.samples} = 0 THEN '[]'::jsonb ELSE (
+      SELECT coalesce(jsonb_agg(s ORDER BY s.ord), '[]'::jsonb) FROM (
+        SELECT CASE WHEN NOT j.up THEN 'present' WHEN j.found THEN 'differs' ELSE 'missing' END AS kind,
+               to_jsonb(c) AS planned, CASE WHEN j.found THEN to_jsonb(t) END AS current, j.cols AS columns, j.ord
+        FROM j JOIN c ON c.${ORD} = j.ord LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}
+        WHERE ${mismatch}
+        ORDER BY j.ord LIMIT ${opts.samples}
+      ) s) END AS samples
+    FROM agg`);
   const part = (name: string, v: unknown) => `${name}:${(v as string | null) ?? '-'}\n`;
   return {
+    pre: (r.pre as string | null) ?? '',
     expected: part('U', r.eu) + part('D', r.ed),
     actual: part('U', r.au) + part('D', r.ad),
     missing: Number(r.missing),
@@ -157,54 +161,73 @@ export async function compareBatch(q: Queryable, spec: TargetSpec, b: Batch, opt
     same: Number(r.same),
     present: Number(r.present),
     absent: Number(r.absent),
-    samples: (r.samples as Comparison['samples']).map((s) => ({ kind: s.kind, key: s.key, planned: s.planned ? project(s.planned, m) : null, current: s.current, columns: s.columns })),
+    samples: (r.samples as { kind: Comparison['samples'][number]['kind']; planned: Row; current: Row | null; columns: string[] }[]).map((s) => ({
+      kind: s.kind,
+      key: project(s.planned, spec.key),
+      planned: s.kind === 'present' ? null : project(s.planned, m),
+      current: s.current,
+      columns: s.columns,
+    })),
   };
 }
 
 /** A mismatch as verify reports it. */
 export const mismatchOf = (s: Comparison['samples'][number]) => ({
-  key: canonicalJson(s.key),
+  key: JSON.stringify(s.key),
   reason: s.kind === 'missing' ? 'missing' : s.kind === 'present' ? 'unexpected' : `differs: ${s.columns.join(',')}`,
 });
 
-/** The SQL for a leg A upsert of one batch: counts inserted/updated and the expected digest part. */
-export function upsertBatch(spec: TargetSpec, rows: Row[]): SQLQuery {
+/**
+ * Leg A for one batch, one statement: the pre-image fingerprints of the planned keys (from the
+ * statement's snapshot, before its own writes), the upserts, the deletes, and the expected
+ * post-image part. Run in a REPEATABLE READ transaction, a row another session changed after the
+ * snapshot makes PostgreSQL refuse the write (serialization failure) instead of overwriting it.
+ */
+export async function writeBatch(q: Queryable, spec: TargetSpec, json: string): Promise<{ pre: string; expected: string; inserted: number; updated: number; deleted: number }> {
   const t = tableRef(spec);
   const m = managed(spec);
-  const setList = sql.join(spec.columns.map((c) => sql`${sql.ident(c)} = EXCLUDED.${sql.ident(c)}`), sql`, `);
-  return sql`
-    WITH x AS (SELECT * FROM ${recordset(spec, rows)}),
+  const setList = spec.columns.length
+    ? sql`DO UPDATE SET ${sql.join(spec.columns.map((col) => sql`${sql.ident(col)} = EXCLUDED.${sql.ident(col)}`), sql`, `)}`
+    : sql`DO NOTHING`;
+  const [r] = await q.query(sql`
+    WITH c AS MATERIALIZED ${rowsOf(spec, json, 'changes')},
+    pre AS (SELECT c.${ORD} AS ord, md5(t::text) AS h FROM c JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}),
     w AS (
-      INSERT INTO ${t} (${sql.join(m.map((c) => sql.ident(c)), sql`, `)})
-      SELECT ${sql.join(m.map((c) => sql.ident(c)), sql`, `)} FROM x ORDER BY ordinality
-      ON CONFLICT (${sql.join(spec.key.map((k) => sql.ident(k)), sql`, `)}) DO UPDATE SET ${setList}
-      RETURNING (xmax = 0) AS ins)
-    SELECT (SELECT count(*) FROM w WHERE ins) AS inserted, (SELECT count(*) FROM w WHERE NOT ins) AS updated`;
+      INSERT INTO ${t} (${bare(m)}) SELECT ${list('c', m)} FROM c WHERE c.${UP} ORDER BY c.${ORD}
+      ON CONFLICT (${bare(spec.key)}) ${setList}
+      RETURNING (xmax = 0) AS ins),
+    d AS (DELETE FROM ${t} t USING c WHERE NOT c.${UP} AND ${keyMatch(spec, 't', 'c')} RETURNING 1)
+    SELECT
+      (SELECT string_agg(coalesce(pre.h, '-') || E'\\n', '' ORDER BY c.${ORD}) FROM c LEFT JOIN pre ON pre.ord = c.${ORD}) AS pre,
+      (SELECT count(*) FROM w WHERE ins) AS inserted,
+      (SELECT count(*) FROM w WHERE NOT ins) AS updated,
+      (SELECT count(*) FROM d) AS deleted,
+      (SELECT md5(string_agg(${rowText('c', m)}, E'\\n' ORDER BY c.${ORD})) FROM c WHERE c.${UP}) AS eu,
+      (SELECT md5(string_agg(${rowText('c', spec.key)}, E'\\n' ORDER BY c.${ORD})) FROM c WHERE NOT c.${UP}) AS ed`);
+  return {
+    pre: (r.pre as string | null) ?? '',
+    expected: `U:${r.eu ?? '-'}\nD:${r.ed ?? '-'}\n`,
+    inserted: Number(r.inserted),
+    updated: Number(r.updated),
+    deleted: Number(r.deleted),
+  };
 }
 
-export function deleteBatch(spec: TargetSpec, keys: Row[]): SQLQuery {
+/** Sets the lifecycle column on a batch's upserted keys; returns how many rows it set. */
+export async function enactBatch(q: Queryable, spec: TargetSpec, json: string, lifecycle: { column: string; value: string }): Promise<number> {
   const t = tableRef(spec);
-  return sql`WITH d AS (DELETE FROM ${t} t USING ${recordset(spec, keys)} x WHERE ${keyMatch(spec, 't', 'x')} RETURNING 1) SELECT count(*) AS n FROM d`;
+  const [r] = await q.query(sql`
+    WITH c AS ${rowsOf(spec, json, 'changes')},
+    u AS (UPDATE ${t} t SET ${sql.ident(lifecycle.column)} = ${lifecycle.value} FROM c WHERE c.${UP} AND ${keyMatch(spec, 't', 'c')} RETURNING 1)
+    SELECT count(*) AS n FROM u`);
+  return Number(r?.n);
 }
 
-export function enactBatch(spec: TargetSpec, keys: Row[], lifecycle: { column: string; value: string }): SQLQuery {
+/** Restores one batch of backup entries: removes the keys, re-inserts the rows (exact jsonb texts). */
+export async function restoreBatch(q: Queryable, spec: TargetSpec, keys: string[], rows: string[]): Promise<void> {
   const t = tableRef(spec);
-  return sql`WITH u AS (UPDATE ${t} t SET ${sql.ident(lifecycle.column)} = ${lifecycle.value} FROM ${recordset(spec, keys)} x WHERE ${keyMatch(spec, 't', 'x')} RETURNING 1) SELECT count(*) AS n FROM u`;
-}
-
-/** Restores one batch of pre-image rows (jsonb texts, exact) after removing the planned keys. */
-export async function restoreBatch(q: Queryable, spec: TargetSpec, keys: Row[], rows: string[]): Promise<void> {
-  const t = tableRef(spec);
-  await q.query(sql`DELETE FROM ${t} t USING ${recordset(spec, keys)} x WHERE ${keyMatch(spec, 't', 'x')}`);
+  await q.query(sql`DELETE FROM ${t} t USING ${rowsOf(spec, `[${keys.join(',')}]`, 'rows')} c WHERE ${keyMatch(spec, 't', 'c')}`);
   if (rows.length) {
     await q.query(sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_recordset(NULL::${t}, ${`[${rows.join(',')}]`}::jsonb)`);
   }
-}
-
-/** The expected post-image part of one batch, from the plan alone (no table read). */
-export async function expectedPart(q: Queryable, spec: TargetSpec, b: Batch): Promise<string> {
-  const [r] = await q.query(sql`
-    SELECT (SELECT md5(string_agg(${rowText('x', managed(spec))}, E'\\n' ORDER BY x.ordinality)) FROM ${recordset(spec, b.upserts)} x) AS eu,
-           (SELECT md5(string_agg(${rowText('y', spec.key)}, E'\\n' ORDER BY y.ordinality)) FROM ${recordset(spec, b.deletes)} y) AS ed`);
-  return `U:${r.eu ?? '-'}\nD:${r.ed ?? '-'}\n`;
 }

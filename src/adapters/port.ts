@@ -11,9 +11,9 @@ export interface PhaseContext {
 
 export type Row = Record<string, unknown>;
 
-/** One planned key in a backup: the key, and the full row as PostgreSQL's jsonb text (null: absent). */
+/** One planned key in a backup: the key and the full row, as JSON texts (row null: absent). */
 export interface BackupEntry {
-  key: Row;
+  key: string;
   row: string | null;
 }
 

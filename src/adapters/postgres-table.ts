@@ -10,9 +10,7 @@ import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } fr
 import { IsolationLevel } from '@databases/pg';
 import { connect, sql, type ConnectionPool, type Transaction } from '../store/connection.js';
 import { entryLine, headerLine } from './backup-format.js';
-import {
-  batches, Chain, compareBatch, expectedPart, currentImage, deleteBatch, enactBatch, fingerprintPart, mismatchOf, restoreBatch, upsertBatch, type ChangeSource,
-} from './images.js';
+import { Chain, compareBatch, currentImage, enactBatch, mismatchOf, restoreBatch, writeBatch, type ChangeSource } from './images.js';
 import type { BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
 
 type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
@@ -23,16 +21,30 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
   const receipts = sql.ident(schema, 'cutter_receipts');
   const ledger = sql.ident(schema, 'cutter_ledger');
 
-  /** One phase transaction: advisory lock, receipt check, work, receipt write. */
+  /**
+   * One phase transaction. The target's advisory lock is taken on the connection BEFORE the
+   * transaction begins, so the REPEATABLE READ snapshot is taken after any other phase on this
+   * target committed; then the receipt check, the work, and the receipt write commit together.
+   */
   async function phaseTx<R extends Record<string, unknown>>(ctx: PhaseContext, phase: Phase, work: (tx: Transaction) => Promise<R>): Promise<R & { receipt: string; reconciled: boolean }> {
-    return db.tx(async (tx) => {
-      await tx.query(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`cutter.target:${spec.table}`}, 0))`);
-      const [done] = await tx.query(sql`SELECT digest, result FROM ${receipts} WHERE run_id = ${ctx.runId} AND phase = ${phase}`);
-      if (done) return { ...(done.result as R), receipt: done.digest as string, reconciled: true };
-      const result = await work(tx);
-      const digest = sha256(canonicalJson({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, phase, result }));
-      await tx.query(sql`INSERT INTO ${receipts} (cut_id, run_id, phase, digest, result) VALUES (${ctx.cutId}, ${ctx.runId}, ${phase}, ${digest}, ${JSON.stringify(result)}::jsonb)`);
-      return { ...result, receipt: digest, reconciled: false };
+    return db.task(async (conn) => {
+      const lock = sql`hashtextextended(${`cutter.target:${spec.table}`}, 0)`;
+      await conn.query(sql`SELECT pg_advisory_lock(${lock})`);
+      try {
+        return await conn.tx(
+          async (tx) => {
+            const [done] = await tx.query(sql`SELECT digest, result FROM ${receipts} WHERE run_id = ${ctx.runId} AND phase = ${phase}`);
+            if (done) return { ...(done.result as R), receipt: done.digest as string, reconciled: true };
+            const result = await work(tx);
+            const digest = sha256(canonicalJson({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, phase, result }));
+            await tx.query(sql`INSERT INTO ${receipts} (cut_id, run_id, phase, digest, result) VALUES (${ctx.cutId}, ${ctx.runId}, ${phase}, ${digest}, ${JSON.stringify(result)}::jsonb)`);
+            return { ...result, receipt: digest, reconciled: false };
+          },
+          { isolationLevel: IsolationLevel.REPEATABLE_READ },
+        );
+      } finally {
+        await conn.query(sql`SELECT pg_advisory_unlock(${lock})`).catch(() => undefined);
+      }
     });
   }
 
@@ -72,13 +84,13 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
           await emit(headerLine({ cutId: ctx.cutId, planHash: ctx.planHash, target: spec.name, table: spec.table, key: spec.key }));
           let rowCount = 0;
           let entries = 0;
-          for await (const b of batches(spec, changes)) {
-            const image = await currentImage(tx, spec, b.keys, { rows: true });
-            pre.add(fingerprintPart(image.fingerprints));
-            await emit(b.keys.map((k, i) => entryLine(k, image.rows[i] ?? null)).join(''));
+          for await (const b of changes()) {
+            const image = await currentImage(tx, spec, b.json, 'changes', { rows: true });
+            pre.add(image.part);
+            await emit(image.keys.map((k, i) => entryLine(k, image.rows[i] ?? null)).join(''));
             rowCount += image.rows.filter((r) => r !== null).length;
-            entries += b.keys.length;
-            opts.onRows?.(b.keys.length);
+            entries += b.count;
+            opts.onRows?.(b.count);
           }
           const plaintextHash = plaintext.digest('hex');
           return { preImageHash: pre.digest(), plaintextHash, rowCount, entries, receipt: sha256(`${ctx.runId}:backup:${plaintextHash}`) } satisfies BackupImage;
@@ -94,19 +106,17 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         let inserted = 0;
         let updated = 0;
         let deleted = 0;
-        for await (const b of batches(spec, changes)) {
-          // Lock the planned rows that exist and fingerprint their latest versions; the chain is
-          // compared with the backup's before commit, so a drifted row rolls the whole phase back.
-          pre.add(fingerprintPart((await currentImage(tx, spec, b.keys, { lock: true })).fingerprints));
-          if (b.upserts.length) {
-            const [u] = await tx.query(upsertBatch(spec, b.upserts));
-            inserted += Number(u?.inserted);
-            updated += Number(u?.updated);
-          }
-          if (b.deletes.length) deleted += Number((await tx.query(deleteBatch(spec, b.deletes)))[0]?.n);
-          post.add(await expectedPart(tx, spec, b));
-          opts.onRows?.(b.keys.length);
+        for await (const b of changes()) {
+          const w = await writeBatch(tx, spec, b.json);
+          pre.add(w.pre);
+          post.add(w.expected);
+          inserted += w.inserted;
+          updated += w.updated;
+          deleted += w.deleted;
+          opts.onRows?.(b.count);
         }
+        // The planned rows as this snapshot saw them must be the rows the backup holds; if not, the
+        // whole phase rolls back.
         if (pre.digest() !== opts.preImageHash) {
           throw new GovernanceRefusedError(`drift: the planned rows of ${spec.table} changed since the backup; nothing was written`);
         }
@@ -132,16 +142,16 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         const actual = new Chain();
         const mismatches: { key: string; reason: string }[] = [];
         let count = 0;
-        for await (const b of batches(spec, changes)) {
-          const c = await compareBatch(tx, spec, b, { samples: Math.max(0, 100 - mismatches.length) });
+        for await (const b of changes()) {
+          const c = await compareBatch(tx, spec, b.json, { samples: 100 - mismatches.length });
           expected.add(c.expected);
           actual.add(c.actual);
           count += c.missing + c.differs + c.present;
-          mismatches.push(...c.samples.map(mismatchOf).slice(0, 100 - mismatches.length));
-          opts.onRows?.(b.keys.length);
+          mismatches.push(...c.samples.map(mismatchOf));
+          opts.onRows?.(b.count);
         }
         const result = { ok: count === 0, expectedHash: expected.digest(), actualHash: actual.digest(), mismatchCount: count, mismatches };
-        if (result.ok !== (result.expectedHash === result.actualHash)) throw new VerificationFailedError('verify: digests and row comparison disagree');
+        if (result.ok !== (result.expectedHash === result.actualHash)) throw new VerificationFailedError('verify: the digests and the row comparison disagree');
         await tx.query(sql`INSERT INTO ${ledger} (cut_id, run_id, kind, plan_hash, payload) VALUES (${ctx.cutId}, ${ctx.runId}, 'verify', ${ctx.planHash}, ${JSON.stringify(result)}::jsonb)`);
         return result;
       });
@@ -153,9 +163,9 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         const lifecycle = spec.lifecycle;
         if (!lifecycle) return { skipped: true, rows: 0 };
         let rows = 0;
-        for await (const b of batches(spec, changes)) {
-          if (b.upserts.length) rows += Number((await tx.query(enactBatch(spec, b.upserts.map((u) => Object.fromEntries(spec.key.map((k) => [k, u[k]]))), lifecycle)))[0]?.n);
-          opts.onRows?.(b.keys.length);
+        for await (const b of changes()) {
+          rows += await enactBatch(tx, spec, b.json, lifecycle);
+          opts.onRows?.(b.count);
         }
         return { skipped: false, rows };
       });
@@ -167,9 +177,9 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         // Where are the planned rows now: as the cut left them, already as the backup, or drifted?
         const now = new Chain();
         let asCut = true;
-        for await (const b of batches(spec, changes)) {
-          now.add(fingerprintPart((await currentImage(tx, spec, b.keys, { lock: true })).fingerprints));
-          const c = await compareBatch(tx, spec, b, { samples: 0 });
+        for await (const b of changes()) {
+          const c = await compareBatch(tx, spec, b.json, { samples: 0, pre: true });
+          now.add(c.pre);
           if (c.missing + c.differs + c.present > 0) asCut = false;
         }
         const already = now.digest() === backup.preImageHash;
@@ -181,7 +191,7 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         for await (const entries of backup.entries()) {
           const keys = entries.map((e) => e.key);
           if (!already) await restoreBatch(tx, spec, keys, entries.flatMap((e) => (e.row === null ? [] : [e.row])));
-          restored.add(fingerprintPart((await currentImage(tx, spec, keys)).fingerprints));
+          restored.add((await currentImage(tx, spec, `[${keys.join(',')}]`, 'rows')).part);
           rows += entries.length;
           opts.onRows?.(entries.length);
         }

@@ -5,11 +5,11 @@
  * reach. It produces the diff (exact counts, the first rows of each kind), and non-mutation
  * evidence: the pre-image hash read before and after, in two separate READ ONLY transactions.
  */
-import { canonicalJson, hashOf } from '../../events/canonical.js';
+import { hashOf } from '../../events/canonical.js';
 import type { TargetSpec } from '../config/target.js';
 import { connect, type ConnectionPool, type Transaction } from '../store/connection.js';
 import { IsolationLevel } from '@databases/pg';
-import { batches, Chain, compareBatch, currentImage, fingerprintPart, type ChangeSource } from './images.js';
+import { Chain, compareBatch, type ChangeSource } from './images.js';
 import type { DryRunDiff, OnRows, Simulation, Simulator } from './port.js';
 
 export const SAMPLES = 100;
@@ -23,11 +23,11 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
       const chain = new Chain();
       let existing = 0;
       let planned = 0;
-      for await (const b of batches(spec, changes)) {
-        const { fingerprints } = await currentImage(tx, spec, b.keys);
-        chain.add(fingerprintPart(fingerprints));
-        existing += fingerprints.filter((f) => f !== null).length;
-        planned += b.keys.length;
+      for await (const b of changes()) {
+        const c = await compareBatch(tx, spec, b.json, { samples: 0, pre: true });
+        chain.add(c.pre);
+        existing += c.differs + c.same + c.present;
+        planned += b.count;
       }
       return { preImageHash: chain.digest(), existing, absent: planned - existing };
     });
@@ -41,13 +41,11 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
       const run = await readOnly(async (tx) => {
         const pre = new Chain();
         const expected = new Chain();
-        const enact = new Chain();
         const diff: DryRunDiff = { counts: { inserts: 0, updates: 0, deletes: 0, unchanged: 0 }, inserts: [], updates: [], deletes: [] };
-        for await (const b of batches(spec, changes)) {
-          pre.add(fingerprintPart((await currentImage(tx, spec, b.keys)).fingerprints));
-          const c = await compareBatch(tx, spec, b, { samples: SAMPLES });
+        for await (const b of changes()) {
+          const c = await compareBatch(tx, spec, b.json, { samples: SAMPLES, pre: true });
+          pre.add(c.pre);
           expected.add(c.expected);
-          enact.add(canonicalJson(b.upserts.map((u) => Object.fromEntries(spec.key.map((k) => [k, u[k]])))));
           diff.counts.inserts += c.missing;
           diff.counts.updates += c.differs;
           diff.counts.deletes += c.present;
@@ -59,9 +57,9 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
               diff.updates.push({ key: s.key, changes: s.columns.map((col) => ({ column: col, from: s.current?.[col] ?? null, to: s.planned?.[col] ?? null })) });
             }
           }
-          opts.onRows?.(b.keys.length);
+          opts.onRows?.(b.count);
         }
-        return { preImageHash: pre.digest(), expectedPostImageHash: expected.digest(), enactDigest: enact.digest(), diff };
+        return { preImageHash: pre.digest(), expectedPostImageHash: expected.digest(), diff };
       });
       const after = await preImage();
       const phases: Simulation['phases'] = [
@@ -69,7 +67,7 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
         { phase: 'legA', digest: run.expectedPostImageHash },
         { phase: 'legB', digest: hashOf({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, kind: 'leg_b' }) },
         { phase: 'verify', digest: hashOf({ expected: run.expectedPostImageHash, columns: [...spec.key, ...spec.columns] }) },
-        { phase: 'enact', digest: hashOf({ lifecycle: spec.lifecycle ?? null, keys: run.enactDigest }) },
+        { phase: 'enact', digest: hashOf({ lifecycle: spec.lifecycle ?? null, expected: run.expectedPostImageHash }) },
       ];
       return {
         phases,

@@ -5,30 +5,34 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Change, CutPlan } from '../../events/plan.js';
-import { BATCH, type ChangeSource } from '../adapters/images.js';
+import { BATCH, type ChangeBatch, type ChangeSource } from '../adapters/images.js';
 import { VerificationFailedError } from '../errors.js';
 import { lines, readBlob } from '../store/blobs.js';
 import type { Queryable } from '../store/connection.js';
 
 export function inlineChanges(changes: Change[], size = BATCH): ChangeSource {
   return async function* () {
-    for (let i = 0; i < changes.length; i += size) yield changes.slice(i, i + size);
+    for (let i = 0; i < changes.length; i += size) {
+      const slice = changes.slice(i, i + size);
+      yield { json: JSON.stringify(slice), count: slice.length };
+    }
   };
 }
 
-async function* parsed(source: AsyncIterable<string>, size: number, expectCount?: number): AsyncGenerator<Change[]> {
-  let batch: Change[] = [];
+/** Batches of validated change lines, never parsed here: PostgreSQL splits them. */
+async function* parsed(source: AsyncIterable<string>, size: number, expectCount?: number): AsyncGenerator<ChangeBatch> {
+  let batch: string[] = [];
   let count = 0;
   for await (const line of source) {
     if (line.trim() === '') continue;
-    batch.push(JSON.parse(line) as Change);
+    batch.push(line);
     count++;
     if (batch.length >= size) {
-      yield batch;
+      yield { json: `[${batch.join(',')}]`, count: batch.length };
       batch = [];
     }
   }
-  if (batch.length) yield batch;
+  if (batch.length) yield { json: `[${batch.join(',')}]`, count: batch.length };
   if (expectCount !== undefined && count !== expectCount) throw new VerificationFailedError(`change set: ${count} changes read, ${expectCount} recorded`);
 }
 

@@ -31,7 +31,7 @@ describe('postgres-table adapter', () => {
     let plaintext = '';
     const backup = await live.backup(ctx('r1'), { sink: async (t) => void (plaintext += t) });
     expect(backup.rowCount).toBe(3);
-    expect(plaintext.split('\n')[1]).toBe('{"id":"KB-9001"}\tnull');
+    expect(plaintext.split('\n')[1]).toBe('{"id": "KB-9001"}\tnull');
     const legA = await live.writeLegA(ctx('r1'), { preImageHash: backup.preImageHash });
     expect(legA).toMatchObject({ inserted: 1, updated: 2, deleted: 1, reconciled: false });
     const again = await live.writeLegA(ctx('r1'), { preImageHash: backup.preImageHash });
