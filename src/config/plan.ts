@@ -15,6 +15,7 @@ import { fileChanges, inlineChanges } from '../cuts/changes.js';
 import { InvalidInputError } from '../errors.js';
 import { lines } from '../store/blobs.js';
 import { formatIssues } from './issues.js';
+import { KeySet } from './keyset.js';
 import type { CutterConfig } from './schema.js';
 
 /** A validated plan and where its changes are read from. */
@@ -56,8 +57,10 @@ export function parsePlan(text: string, config: CutterConfig, opts: { actor: str
   const file = opts.file ?? 'plan';
   const input = parseInput(text, config, file);
   if (!input.changes) throw new InvalidInputError(`plan ${file}: changesFile: a change file is read by \`cutter plan <file>\`, not from text`);
-  const check = changeChecker(input.target, config);
-  const problems = [...nulCharacters(input.changes, 'changes'), ...input.changes.flatMap((c, i) => check(c, `changes[${i}]`))];
+  const spec = config.targets[input.target]!;
+  const keyOf = (c: Change) => canonicalJson(Object.fromEntries(spec.key.map((k) => [k, ('upsert' in c ? c.upsert : c.delete)[k] ?? null])));
+  const check = changeChecker(input.target, config, (i) => `changes[${i}]`, (i, key) => keyOf(input.changes![i]!) === key);
+  const problems = [...nulCharacters(input.changes, 'changes'), ...input.changes.flatMap((c, i) => check(c, i))];
   if (input.changes.length > config.policy.maxRows) problems.unshift(`changes: ${input.changes.length} rows exceed policy.maxRows ${config.policy.maxRows}`);
   if (problems.length > 0) throw new InvalidInputError(`plan ${file}: ${problems.slice(0, 20).join('; ')}`, { issues: problems.slice(0, 20) });
   return { ...resolved(input, opts), changes: input.changes };
@@ -89,7 +92,12 @@ async function scanChangesFile(changesFile: string, target: string, config: Cutt
       yield chunk;
     }
   }
-  const check = changeChecker(target, config);
+  // A duplicate key is confirmed by reading the earlier line again (after the scan), never assumed.
+  const suspects: { line: number; key: string; problem: string }[] = [];
+  const check = changeChecker(target, config, (n) => `changesFile line ${n}`, (line, key, problem) => {
+    suspects.push({ line, key, problem });
+    return true;
+  });
   const problems: string[] = [];
   let lineNo = 0;
   let count = 0;
@@ -114,7 +122,7 @@ async function scanChangesFile(changesFile: string, target: string, config: Cutt
       const parsed = Change.safeParse(raw);
       if (!parsed.success) problems.push(...formatIssues(parsed.error, `${at}: `));
       else {
-        problems.push(...nulCharacters(parsed.data, at), ...check(parsed.data, at));
+        problems.push(...nulCharacters(parsed.data, at), ...check(parsed.data, lineNo));
         if ('upsert' in parsed.data) upserts++;
       }
       if (problems.length >= 20) break;
@@ -123,22 +131,44 @@ async function scanChangesFile(changesFile: string, target: string, config: Cutt
     if (err instanceof TypeError) throw new InvalidInputError(`plan ${planFile}: changesFile line ${lineNo + 1}: not valid UTF-8`);
     throw err;
   }
+  if (suspects.length) {
+    const spec = config.targets[target]!;
+    const keys = await keysAtLines(changesFile, new Set(suspects.map((s) => s.line)), spec.key);
+    for (const s of suspects.filter((x) => keys.get(x.line) !== x.key)) problems.splice(problems.indexOf(s.problem), 1);
+  }
   if (count === 0 && problems.length === 0) problems.push('changesFile: no changes');
   if (problems.length > 0) throw new InvalidInputError(`plan ${planFile}: ${problems.slice(0, 20).join('; ')}`, { issues: problems.slice(0, 20) });
   return { format: 'ndjson', sha256: hash.digest('hex'), bytes, count, upserts, deletes: count - upserts };
 }
 
+/** The canonical keys of the given lines of a change file. */
+async function keysAtLines(file: string, wanted: Set<number>, keyCols: string[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  let n = 0;
+  for await (const line of lines(createReadStream(file))) {
+    if (!wanted.has(++n)) continue;
+    const c = JSON.parse(line) as Change;
+    const row = 'upsert' in c ? c.upsert : c.delete;
+    out.set(n, canonicalJson(Object.fromEntries(keyCols.map((k) => [k, row[k] ?? null]))));
+  }
+  return out;
+}
+
 const unknownTarget = (target: string, config: CutterConfig) =>
   `target: unknown target ${JSON.stringify(target)} (configured: ${Object.keys(config.targets).join(', ') || 'none'})`;
 
-/** Per-change checks against the target: columns, key values, no key twice (remembered across calls). */
-function changeChecker(target: string, config: CutterConfig): (change: Change, at: string) => string[] {
+/**
+ * Per-change checks against the target: columns, key values, no key twice (remembered across calls,
+ * by number, so a million keys cost a map of short strings to small integers).
+ */
+function changeChecker(target: string, config: CutterConfig, label: (n: number) => string, confirm: (n: number, key: string, problem: string) => boolean): (change: Change, n: number) => string[] {
   const spec = config.targets[target]!;
   const keyCols = spec.key;
   const upsertCols = new Set([...spec.key, ...spec.columns]);
   const keyOnly = new Set(keyCols);
-  const seen = new Map<string, string>();
-  return (change, at) => {
+  const seen = new KeySet();
+  return (change, n) => {
+    const at = label(n);
     const problems: string[] = [];
     const [op, row] = 'upsert' in change ? (['upsert', change.upsert] as const) : (['delete', change.delete] as const);
     const allowed = op === 'upsert' ? upsertCols : keyOnly;
@@ -153,9 +183,9 @@ function changeChecker(target: string, config: CutterConfig): (change: Change, a
       if (v === null || (typeof v === 'object' && v !== undefined)) problems.push(`${at}.${op}.${col}: a key value must be a string, number or boolean`);
     }
     const key = canonicalJson(Object.fromEntries(keyCols.map((c) => [c, row[c] ?? null])));
-    const first = seen.get(key);
-    if (first !== undefined) problems.push(`${at}.${op}: key ${key} already changed by ${first}`);
-    else seen.set(key, at);
+    const first = seen.add(key, n);
+    const duplicate = `${at}.${op}: key ${key} already changed by ${first === undefined ? '' : label(first)}`;
+    if (first !== undefined && confirm(first, key, duplicate)) problems.push(duplicate);
     return problems;
   };
 }
