@@ -16,7 +16,7 @@ GRANT USAGE ON SCHEMA cutter TO cutter_store_writer;
 GRANT SELECT, INSERT ON cutter.events, cutter.backups, cutter.blobs, cutter.blob_chunks TO cutter_store_writer;
 GRANT SELECT, INSERT, UPDATE ON cutter.streams TO cutter_store_writer;
 GRANT SELECT ON cutter.migrations TO cutter_store_writer;
-GRANT SELECT, INSERT, UPDATE, DELETE ON cutter.projection_rows, cutter.active_target_runs, cutter.checkpoints TO cutter_store_writer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON cutter.projection_rows, cutter.active_target_runs, cutter.checkpoints, cutter.subscribers TO cutter_store_writer;
 GRANT EXECUTE ON FUNCTION cutter.append_events(text, text, uuid[], text[], jsonb[], jsonb[], text[], timestamptz) TO cutter_store_writer;
 
 -- @part target: as the table's owner, in the target database, after `cutter target prepare <name>`

@@ -4,6 +4,7 @@
  */
 import { sql, type Queryable } from './connection.js';
 import { APPEND_FUNCTION } from './sql/append-function.js';
+import { APPEND_V2 } from './sql/append-v2.js';
 import { BLOBS_SCHEMA } from './sql/blobs-schema.js';
 import { EVENTS_SCHEMA } from './sql/events-schema.js';
 import { PROJECTIONS_SCHEMA } from './sql/projections-schema.js';
@@ -19,6 +20,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 2, name: 'append function (one round trip, hash chain, notify)', up: APPEND_FUNCTION },
   { version: 3, name: 'projections, checkpoints, active target runs', up: PROJECTIONS_SCHEMA },
   { version: 4, name: 'blobs: large change files and streamed backups', up: BLOBS_SCHEMA },
+  { version: 5, name: 'cheaper appends: notify subscribers only, no head lock, cursor as primary key', up: APPEND_V2 },
 ];
 
 /**
