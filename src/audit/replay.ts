@@ -1,13 +1,16 @@
 /**
  * `cutter replay`: for each cut stream, the hash chain verified, every event re-checked by the
  * machine from the initial state with invariants 1–5, and the stored projection rows compared with
- * a fresh fold; across streams, invariant 6 (no two live runs overlapping on one target, in commit
+ * a fresh fold, and the evidence outside the log (change-set blobs, stored backups) re-hashed; across streams, invariant 6 (no two live runs overlapping on one target, in commit
  * order). The kill-switch stream is replayed through its own machine.
  */
 import { canonicalJson } from '../../events/canonical.js';
 import { replay as replayStream, type Violation } from '../domain/index.js';
 import { projectCut, CUT_PREFIX } from '../projections/cuts.js';
 import { projectionRows } from '../projections/store.js';
+import { loadBackup } from '../crypto/vault.js';
+import { changeSetBlobId } from '../cuts/changes.js';
+import { lines, readBlob } from '../store/blobs.js';
 import { START, type EventStore, type StoredEvent } from '../store/index.js';
 
 export interface ReplayReport {
@@ -34,6 +37,7 @@ export async function replayStore(store: EventStore, cutId?: string): Promise<Re
     }
     const r = replayStream(stored.map((e) => ({ ...e, streamId })));
     violations.push(...r.violations.map((v) => ({ ...v, streamId })));
+    violations.push(...(await storedEvidence(store, stored)).map((v) => ({ ...v, streamId })));
     const fresh = projectCut(streamId, stored);
     const storedCuts = await projectionRows(store.db, 'cuts', streamId);
     const storedRuns = await projectionRows(store.db, 'runs', streamId);
@@ -42,6 +46,36 @@ export async function replayStore(store: EventStore, cutId?: string): Promise<Re
   }
   if (!cutId) violations.push(...(await overlappingLiveRuns(store)));
   return { ok: violations.length === 0, streams: streams.length, events, violations };
+}
+
+/**
+ * The evidence a cut's events point to outside the log: a change set's blob must hash to the
+ * SHA-256 the plan records and hold its count of changes; every backup must be stored, and its
+ * ciphertext's chunks must hash to their header (no key needed: nothing is decrypted).
+ */
+async function storedEvidence(store: EventStore, stored: StoredEvent[]): Promise<Violation[]> {
+  const out: Violation[] = [];
+  for (const e of stored) {
+    const at = { version: e.version, eventId: e.eventId, type: e.type };
+    const data = e.data as { plan?: { changeSet?: { sha256: string; count: number } }; backupId?: string; plaintextHash?: string };
+    try {
+      if (e.type === 'CutPlanned' && data.plan?.changeSet) {
+        const set = data.plan.changeSet;
+        let count = 0;
+        for await (const line of lines(readBlob(store.db, changeSetBlobId(set.sha256), { expectSha256: set.sha256 }))) if (line.trim() !== '') count++;
+        if (count !== set.count) out.push({ ...at, rule: 'change-set', message: `the change set holds ${count} changes, the plan records ${set.count}` });
+      }
+      if (e.type === 'BackupTaken' && data.backupId) {
+        const b = await loadBackup(store.db, data.backupId);
+        if (!b) out.push({ ...at, rule: 'backup', message: `backup ${data.backupId} is not in the store` });
+        else if (b.plaintextSha256 !== data.plaintextHash) out.push({ ...at, rule: 'backup', message: `backup ${data.backupId} records plaintext ${b.plaintextSha256}, the event ${data.plaintextHash}` });
+        else if (b.blobId) for await (const _ of readBlob(store.db, b.blobId)) void _;
+      }
+    } catch (err) {
+      out.push({ ...at, rule: e.type === 'CutPlanned' ? 'change-set' : 'backup', message: (err as Error).message });
+    }
+  }
+  return out;
 }
 
 /** Invariant 6 across streams: walking the log in commit order, a target never has two live holders. */

@@ -7,7 +7,7 @@ import { hashOf, parseStored, type DomainEvent } from '../../events/index.js';
 import { LIVE_EXECUTOR, locksOpen, SIM_EXECUTOR } from '../../machines/cut.js';
 import { evolve, initialState, stateName, type CutState, type StoredLike } from './state.js';
 
-export type Rule = 'hash-chain' | 'projection' | 'target-exclusive' | 'schema' | 'illegal-transition' | 'locks-evidence' | 'phase-order' | 'executor-mode' | 'plan-hash' | 'revert-without-backup' | 'version-gap';
+export type Rule = 'hash-chain' | 'projection' | 'target-exclusive' | 'schema' | 'illegal-transition' | 'locks-evidence' | 'phase-order' | 'executor-mode' | 'plan-hash' | 'revert-without-backup' | 'version-gap' | 'change-set' | 'backup';
 
 export interface Violation {
   streamId?: string;

@@ -89,5 +89,18 @@ describe('change files', () => {
     const reverted = await run(['revert', 'big', '--live', '--as', 'erin', '--json']);
     expect(reverted.code, reverted.stderr).toBe(0);
     expect(await ws.target.snapshot()).toEqual(before);
+
+    // Evidence outside the log is re-hashed by replay: a forged chunk (edited with the immutability
+    // triggers disabled, as a superuser could) is a violation, exit 4.
+    const admin = connect(ws.store.url, { poolSize: 1 });
+    await admin.tx(async (tx) => {
+      await tx.query(sql`ALTER TABLE cutter.blob_chunks DISABLE TRIGGER blob_chunks_immutable`);
+      await tx.query(sql`UPDATE cutter.blob_chunks SET data = overlay(data PLACING '\x20'::bytea FROM 10) WHERE blob_id LIKE 'changes-%' AND seq = 0`);
+      await tx.query(sql`ALTER TABLE cutter.blob_chunks ENABLE TRIGGER blob_chunks_immutable`);
+    });
+    const forged = await run(['replay', 'big', '--json']);
+    expect(forged.code).toBe(4);
+    expect(JSON.stringify(forged.json)).toContain('change-set');
+    await admin.dispose();
   });
 });
