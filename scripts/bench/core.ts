@@ -19,10 +19,10 @@ const history = (k = 0) =>
     version: i + 1,
   }));
 
-export async function benchReplay(opts: { quick: boolean }): Promise<BenchRow[]> {
+export async function benchReplay(opts: { quick: boolean; events?: number }): Promise<BenchRow[]> {
   const distinct = Array.from({ length: 400 }, (_, k) => history(k));
   const stream = distinct[0]!;
-  const n = opts.quick ? 100_000 : 1_000_000;
+  const n = opts.events ?? (opts.quick ? 100_000 : 1_000_000);
   const streams = Math.ceil(n / stream.length);
   let t = performance.now();
   let violations = 0;

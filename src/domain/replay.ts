@@ -5,7 +5,7 @@
  */
 import { hashOf, parseStored, type DomainEvent } from '../../events/index.js';
 import { LIVE_EXECUTOR, locksOpen, SIM_EXECUTOR } from '../../machines/cut.js';
-import { evolve, initialState, stateName, type CutState, type StoredLike } from './state.js';
+import { initialState, stateName, tryEvolve, type CutState, type StoredLike } from './state.js';
 
 export type Rule = 'hash-chain' | 'projection' | 'target-exclusive' | 'schema' | 'illegal-transition' | 'locks-evidence' | 'phase-order' | 'executor-mode' | 'plan-hash' | 'revert-without-backup' | 'version-gap';
 
@@ -81,11 +81,12 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
     if (event.type === 'BackupTaken') backupTaken = true;
     if (event.type === 'RunHalted' || event.type === 'PhaseFailed' || event.type === 'VerifyFailed' || event.type === 'CutReverted') gate = { open: false };
 
-    if (!state.snapshot.can(event)) {
+    const next = tryEvolve(state, event);
+    if (!next) {
       if (violations.length === before) flag('illegal-transition', `${event.type} is not allowed in state ${stateName(state)}`);
       continue;
     }
-    state = evolve(state, event);
+    state = next;
   }
   return { state, violations };
 }
