@@ -13,14 +13,14 @@ import { approval, dryRun, fullLive, planned, revertStart, reverted } from '../.
 import { throughputRow, type BenchRow } from './measure.js';
 
 /** A completed-then-reverted cut (20 events); `k` varies the approval times so signatures differ per stream. */
-const history = (k = 0) =>
+export const benchHistory = (k = 0) =>
   [planned(), approval('alice', -(k % 3000)), approval('bob', -(k % 3000) - 1), ...dryRun(), ...fullLive(), revertStart(), reverted()].map((e, i) => ({
     ...toStorable(e, { machineVersion: MACHINE_VERSION }),
     version: i + 1,
   }));
 
 export async function benchReplay(opts: { quick: boolean; events?: number }): Promise<BenchRow[]> {
-  const distinct = Array.from({ length: 400 }, (_, k) => history(k));
+  const distinct = Array.from({ length: 400 }, (_, k) => benchHistory(k));
   const stream = distinct[0]!;
   const n = opts.events ?? (opts.quick ? 100_000 : 1_000_000);
   const streams = Math.ceil(n / stream.length);
@@ -45,7 +45,7 @@ export async function benchRebuild(url: string, opts: { quick: boolean }): Promi
   u.pathname = `/${dbName}`;
   const store = await openStore(u.toString(), { poolSize: 8 });
   try {
-    const distinct = Array.from({ length: 400 }, (_, k) => history(k));
+    const distinct = Array.from({ length: 400 }, (_, k) => benchHistory(k));
     const streams = Math.ceil(n / distinct[0]!.length);
     for (let i = 0; i < streams; i += 8) {
       await Promise.all(
