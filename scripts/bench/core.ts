@@ -32,8 +32,16 @@ export async function benchReplay(opts: { quick: boolean; events?: number }): Pr
   const counts = new Map<string, number>();
   for (let i = 0; i < streams; i++) for (const e of distinct[i % distinct.length]!) counts.set(e.type, (counts.get(e.type) ?? 0) + JSON.stringify(e.data).length);
   const floor = (streams * stream.length) / ((performance.now() - t) / 1000);
+  // The same fold over only 20 distinct histories: their 40 signatures stay in the verification
+  // memo, so this is the fold without Ed25519 (what is left once each signature is verified once).
+  t = performance.now();
+  for (let i = 0; i < streams; i++) violations += replay(distinct[i % 20]!).violations.length;
+  const warm = (streams * stream.length) / ((performance.now() - t) / 1000);
   if (violations) throw new Error('bench: replay found violations in a legal history');
-  return [throughputRow(`replay: pure fold of ${(streams * stream.length).toLocaleString('en-US')} events`, fold, floor, 'events/s', 'floor: a trivial reducer over the same events; goal ≥ 200,000/s')];
+  return [
+    throughputRow(`replay: pure fold of ${(streams * stream.length).toLocaleString('en-US')} events`, fold, floor, 'events/s', 'floor: a trivial reducer over the same events; goal ≥ 200,000/s'),
+    throughputRow(`replay: same fold, signatures already verified (memo warm)`, warm, floor, 'events/s', 'the fold without Ed25519 verification; reported, not the goal figure'),
+  ];
 }
 
 export async function benchRebuild(url: string, opts: { quick: boolean }): Promise<BenchRow[]> {

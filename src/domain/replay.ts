@@ -40,8 +40,9 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
   let expectedVersion = 1;
 
   for (const stored of events) {
-    const at = { ...(stored.streamId ? { streamId: stored.streamId } : {}), ...(stored.eventId ? { eventId: stored.eventId } : {}), version: stored.version, type: stored.type };
-    const flag = (rule: Rule, message: string) => violations.push({ ...at, rule, message });
+    // The violation's location is built only when one is flagged (most events flag none).
+    const flag = (rule: Rule, message: string) =>
+      violations.push({ ...(stored.streamId ? { streamId: stored.streamId } : {}), ...(stored.eventId ? { eventId: stored.eventId } : {}), version: stored.version, type: stored.type, rule, message });
     if (stored.version !== expectedVersion) flag('version-gap', `version ${stored.version} where ${expectedVersion} was expected`);
     expectedVersion = stored.version + 1;
     const raw = (stored.data ?? {}) as { executor?: unknown };
