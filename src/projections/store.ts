@@ -86,10 +86,14 @@ export async function rebuildProjections(
     // Async projections restart from the beginning of the log: their followers refold on next catch-up.
     await tx.query(sql`DELETE FROM cutter.projection_rows WHERE projection IN (SELECT projector FROM cutter.checkpoints)`);
     await tx.query(sql`DELETE FROM cutter.checkpoints`);
+    // Planned as an ordered scan of the (stream_id, version) index, so rows stream from the first
+    // FETCH instead of after a sort of the whole log (which spills to disk on a large one).
+    const [{ sort }] = await tx.query(sql`SELECT current_setting('enable_sort') AS sort, set_config('enable_sort', 'off', true)`);
     await tx.query(sql`
       DECLARE cutter_rebuild NO SCROLL CURSOR FOR
       SELECT stream_id, version, type, data, metadata, recorded_at, global_position FROM cutter.events
       WHERE stream_id LIKE ${CUT_PREFIX + '%'} ORDER BY stream_id, version`);
+    await tx.query(sql`SELECT set_config('enable_sort', ${String(sort)}, true)`);
     const fetch = () => {
       const page = tx.query(sql`FETCH ${sql.__dangerous__rawValue(String(fetchEvents))} FROM cutter_rebuild`);
       page.catch(() => undefined); // awaited below; a failure surfaces there
