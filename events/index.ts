@@ -74,7 +74,18 @@ export function upcast(type: string, version: number, data: unknown): unknown {
   return d;
 }
 
-/** Parses a stored cut event (upcasting first). Returns the zod error instead of throwing. */
+/**
+ * Each event type's `data` schema, taken from the union above (not written twice). Parsing `data`
+ * with its own schema accepts exactly what the union accepts for `{type, data}` — the envelope is a
+ * strict object of the literal type and that schema — at a fraction of the union's cost.
+ */
+const DATA_SCHEMAS = new Map<string, z.ZodType>(DomainEvent.options.map((o) => [o.shape.type.value, o.shape.data]));
+
+/**
+ * Parses a stored cut event (upcasting first). Returns the zod error instead of throwing. Every
+ * event is validated once by its type's schema; only a rejected event (or an unknown type) is
+ * parsed again through the whole union, so the error reported is the union's, as before.
+ */
 export function parseStored(stored: { type: string; data: unknown; metadata?: Record<string, unknown> | null }): z.ZodSafeParseResult<DomainEvent> {
   const version = Number(stored.metadata?.schemaVersion ?? 1);
   let data: unknown;
@@ -82,6 +93,11 @@ export function parseStored(stored: { type: string; data: unknown; metadata?: Re
     data = upcast(stored.type, version, stored.data);
   } catch (err) {
     return DomainEvent.safeParse({ type: stored.type, data: { upcastError: String(err) } });
+  }
+  const schema = DATA_SCHEMAS.get(stored.type);
+  if (schema) {
+    const parsed = schema.safeParse(data);
+    if (parsed.success) return { success: true, data: { type: stored.type, data: parsed.data } as DomainEvent };
   }
   return DomainEvent.safeParse({ type: stored.type, data });
 }

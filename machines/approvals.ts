@@ -3,7 +3,7 @@
  * whether a set of approvals satisfies a policy at a given instant. Shared by the machine's guards
  * (which re-check recorded evidence on replay) and by src/crypto (which signs the same payload).
  */
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { canonicalJson } from '../events/canonical.js';
 import type { Policy } from '../events/common.js';
 
@@ -31,15 +31,36 @@ export function rawPublicKey(text: string): Buffer | undefined {
 }
 
 /**
- * Verification results, memoised: the machine's guards re-check a cut's approvals at several
- * transitions (and `can` + `transition` evaluate a guard twice), and the answer is a pure function
- * of the inputs. Small and cleared when full, so it only spans the replay of a few streams.
+ * Verification results, memoised: the machine verifies a new approval in its guards and records
+ * the verdict in context when the approval is folded (so later guards read it instead of
+ * verifying again), and the decider and runner re-check the same records. The answer is a pure
+ * function of the inputs. Small and cleared when full, so it only spans the replay of a few
+ * streams. The key is the exact inputs (JSON array: unambiguous), not the canonical payload.
  */
 const verified = new Map<string, boolean>();
 
+/** Parsed public keys by their `ed25519:<base64>` text: approvers are few, keys are reused. */
+const publicKeys = new Map<string, KeyObject | null>();
+
+function publicKeyObject(text: string): KeyObject | null {
+  let key = publicKeys.get(text);
+  if (key !== undefined) return key;
+  const raw = rawPublicKey(text);
+  try {
+    key = raw ? createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' }) : null;
+  } catch {
+    key = null;
+  }
+  if (publicKeys.size >= 1024) publicKeys.clear();
+  publicKeys.set(text, key);
+  return key;
+}
+
+type Signed = Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'>;
+
 /** True when `signature` (base64) is a valid Ed25519 signature by `publicKey` over the payload. Pure. */
-export function verifyApprovalSignature(a: Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'>): boolean {
-  const key = `${a.publicKey}|${a.signature}|${approvalPayload(a)}`;
+export function verifyApprovalSignature(a: Signed): boolean {
+  const key = JSON.stringify([a.publicKey, a.signature, a.cutId, a.planHash, a.decision, a.at]);
   const known = verified.get(key);
   if (known !== undefined) return known;
   const ok = verifyUncached(a);
@@ -48,11 +69,10 @@ export function verifyApprovalSignature(a: Pick<ApprovalRecord, 'cutId' | 'planH
   return ok;
 }
 
-function verifyUncached(a: Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'>): boolean {
-  const raw = rawPublicKey(a.publicKey);
-  if (!raw) return false;
+function verifyUncached(a: Signed): boolean {
+  const key = publicKeyObject(a.publicKey);
+  if (!key) return false;
   try {
-    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
     return verify(null, Buffer.from(approvalPayload(a)), key, Buffer.from(a.signature, 'base64'));
   } catch {
     return false;
@@ -68,20 +88,24 @@ export interface ApprovalVerdict {
 /**
  * Whether `approvals` satisfy `policy` for `planHash` at instant `at` (ISO): distinct approvers,
  * never the author, valid signatures, bound to the plan hash, not expired, roles covered.
- * `at` undefined skips the expiry check (used when the cut becomes approved).
+ * `at` undefined skips the expiry check (used when the cut becomes approved). `signatures[i]`, when
+ * given, is the already-established verdict on `approvals[i]`'s signature (the machine records it
+ * when it folds the approval); otherwise the signature is verified here.
  */
 export function evaluateApprovals(
   approvals: ApprovalRecord[],
   ctx: { cutId: string; planHash: string; author: string; policy: Policy },
   at?: string,
+  signatures?: readonly boolean[],
 ): ApprovalVerdict {
   const counted: string[] = [];
   const reasons: string[] = [];
   const roles = new Set<string>();
-  for (const a of approvals) {
+  for (let i = 0; i < approvals.length; i++) {
+    const a = approvals[i]!;
     if (a.approver === ctx.author) { reasons.push(`approval by ${a.approver}: the author cannot approve (four-eyes)`); continue; }
     if (a.planHash !== ctx.planHash || a.cutId !== ctx.cutId) { reasons.push(`approval by ${a.approver}: bound to another plan`); continue; }
-    if (!verifyApprovalSignature(a)) { reasons.push(`approval by ${a.approver}: signature does not verify`); continue; }
+    if (!(signatures?.[i] ?? verifyApprovalSignature(a))) { reasons.push(`approval by ${a.approver}: signature does not verify`); continue; }
     if (at !== undefined) {
       const age = (Date.parse(at) - Date.parse(a.at)) / 1000;
       if (age < 0) { reasons.push(`approval by ${a.approver}: dated after ${at}`); continue; }

@@ -6,7 +6,7 @@
  */
 import { assign, setup } from 'xstate';
 import type { DomainEvent, EventOf, LockEvidence, Phase, Policy } from '../events/index.js';
-import { evaluateApprovals, type ApprovalRecord } from './approvals.js';
+import { evaluateApprovals, verifyApprovalSignature, type ApprovalRecord } from './approvals.js';
 
 export const MACHINE_VERSION = '1.0.0';
 export const LIVE_EXECUTOR = 'postgres-table';
@@ -20,6 +20,8 @@ export interface CutContext {
   target: string;
   policy: Policy;
   approvals: ApprovalRecord[];
+  /** Whether each of `approvals` carried a valid signature, verified once when it was folded. */
+  approvalSignatures: boolean[];
   lastDryRun?: { runId: string; passed: boolean; planHash: string };
   /** The current run (dry or live, or the revert run). */
   runId?: string;
@@ -48,19 +50,24 @@ const liveRun = (context: CutContext, e: { data: { planHash: string; runId: stri
   onPlan(context, e) && e.data.runId === context.runId && e.data.executor === LIVE_EXECUTOR;
 const nextPhase = (p: Phase | undefined): Phase | undefined => (p ? PHASES[PHASES.indexOf(p) + 1] : undefined);
 
-const approvalsAt = (context: CutContext, at?: string) =>
-  evaluateApprovals(context.approvals, { cutId: context.cutId, planHash: context.planHash, author: context.author, policy: context.policy }, at);
+/** The approvals in context (with their recorded signature verdicts), plus `extra` if given, against the policy at `at`. */
+const approvalsAt = (context: CutContext, at?: string, extra?: ApprovalRecord) => {
+  const ctx = { cutId: context.cutId, planHash: context.planHash, author: context.author, policy: context.policy };
+  if (!extra) return evaluateApprovals(context.approvals, ctx, at, context.approvalSignatures);
+  return evaluateApprovals([...context.approvals, extra], ctx, at, [...context.approvalSignatures, verifyApprovalSignature(extra)]);
+};
 
 export const cutMachine = setup({
   types: { context: {} as CutContext, events: {} as DomainEvent },
   guards: {
+    // The new approval's signature is verified here (memoised: both guards and the action ask)
+    // and its verdict recorded in context by `addApproval`; later guards read the verdicts.
     approvalAcceptable: g<'ApprovalGranted'>((context, event) => {
-      const probe = { ...context, policy: { ...context.policy, requiredApprovals: 1, roles: [] } };
-      return !context.approvals.some((a) => a.approver === event.data.approver) && approvalsAt({ ...probe, approvals: [event.data] }).ok;
+      const probe = { cutId: context.cutId, planHash: context.planHash, author: context.author, policy: { ...context.policy, requiredApprovals: 1, roles: [] } };
+      return !context.approvals.some((a) => a.approver === event.data.approver) && evaluateApprovals([event.data], probe).ok;
     }),
     approvalCompletesPolicy: g<'ApprovalGranted'>(
-      (context, event) =>
-        !context.approvals.some((a) => a.approver === event.data.approver) && approvalsAt({ ...context, approvals: [...context.approvals, event.data] }).ok,
+      (context, event) => !context.approvals.some((a) => a.approver === event.data.approver) && approvalsAt(context, undefined, event.data).ok,
     ),
     dryRunStartAllowed: g<'DryRunStarted'>((context, event) => onPlan(context, event) && event.data.executor === SIM_EXECUTOR),
     simulatedPhaseInOrder: g<'PhaseSimulated'>(
@@ -91,9 +98,12 @@ export const cutMachine = setup({
   actions: {
     plan: assign(({ event }) => {
       const d = (event as Ev<'CutPlanned'>).data;
-      return { cutId: d.cutId, planHash: d.planHash, author: d.author, target: d.target, policy: d.policy, approvals: [], liveRuns: 0 };
+      return { cutId: d.cutId, planHash: d.planHash, author: d.author, target: d.target, policy: d.policy, approvals: [], approvalSignatures: [], liveRuns: 0 };
     }),
-    addApproval: assign({ approvals: ({ context, event }) => [...context.approvals, (event as Ev<'ApprovalGranted'>).data] }),
+    addApproval: assign({
+      approvals: ({ context, event }) => [...context.approvals, (event as Ev<'ApprovalGranted'>).data],
+      approvalSignatures: ({ context, event }) => [...context.approvalSignatures, verifyApprovalSignature((event as Ev<'ApprovalGranted'>).data)],
+    }),
     startDryRun: assign({ runId: ({ event }) => (event as Ev<'DryRunStarted'>).data.runId, phase: () => 'backup' as Phase }),
     simulatePhase: assign({ phase: ({ context }) => nextPhase(context.phase) }),
     completeDryRun: assign({
@@ -118,7 +128,7 @@ export const cutMachine = setup({
 }).createMachine({
   id: 'cut',
   initial: 'new',
-  context: { cutId: '', planHash: '', author: '', target: '', policy: EMPTY_POLICY, approvals: [], liveRuns: 0 },
+  context: { cutId: '', planHash: '', author: '', target: '', policy: EMPTY_POLICY, approvals: [], approvalSignatures: [], liveRuns: 0 },
   states: {
     new: { on: { CutPlanned: { target: 'planned', actions: 'plan' } } },
     planned: {

@@ -14,6 +14,9 @@ import { formatRows, type BenchRow } from './measure.js';
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
+  // `--only replay,rebuild` runs just those sections (names as printed: appends, replay, rebuild, live cut → live, cli).
+  const onlyArg = process.argv.find((a, i) => a.startsWith('--only=') || process.argv[i - 1] === '--only');
+  const only = onlyArg ? new Set(onlyArg.replace(/^--only=/, '').split(',').map((s) => s.trim())) : undefined;
   let url = process.env.CUTTER_BENCH_URL ?? process.env.DATABASE_URL;
   let release = async () => undefined as void;
   if (!url) {
@@ -25,6 +28,7 @@ async function main(): Promise<void> {
   console.log(`cutter bench (${quick ? 'quick' : 'full'}) on ${new URL(url).host}, node ${process.version}, ${os.cpus().length} cores`);
   const rows: BenchRow[] = [];
   const section = async (name: string, fn: () => Promise<BenchRow[]>) => {
+    if (only && !only.has(name.split(' ')[0]!)) return;
     process.stdout.write(`  ${name}…\n`);
     const got = await fn();
     for (const r of got) process.stdout.write(`    ${r.name}: ${r.value.toFixed(1)} ${r.unit} (floor ${r.floor.toFixed(1)}, ${r.ratio.toFixed(2)}×)\n`);

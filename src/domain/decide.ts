@@ -47,7 +47,7 @@ export function refusal(event: DomainEvent, state: CutState): Error {
     case 'RunResumed': {
       const expected = event.type === 'LiveRunStarted' ? 'approved' : 'halted';
       const reasons = [...lockReasons(event.data.evidence.locks)];
-      reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at).reasons);
+      reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
       if (event.type === 'LiveRunStarted' && c.policy.requireDryRun && !(c.lastDryRun?.passed && c.lastDryRun.planHash === c.planHash)) {
         reasons.push(`dry run required: no passing dry run for plan hash ${c.planHash.slice(0, 12)}…`);
       }

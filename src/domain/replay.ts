@@ -5,7 +5,7 @@
  */
 import { hashOf, parseStored, type DomainEvent } from '../../events/index.js';
 import { LIVE_EXECUTOR, locksOpen, SIM_EXECUTOR } from '../../machines/cut.js';
-import { evolve, initialState, stateName, type CutState, type StoredLike } from './state.js';
+import { initialState, stateName, tryEvolve, type CutState, type StoredLike } from './state.js';
 
 export type Rule = 'hash-chain' | 'projection' | 'target-exclusive' | 'schema' | 'illegal-transition' | 'locks-evidence' | 'phase-order' | 'executor-mode' | 'plan-hash' | 'revert-without-backup' | 'version-gap' | 'change-set' | 'backup';
 
@@ -40,8 +40,9 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
   let expectedVersion = 1;
 
   for (const stored of events) {
-    const at = { ...(stored.streamId ? { streamId: stored.streamId } : {}), ...(stored.eventId ? { eventId: stored.eventId } : {}), version: stored.version, type: stored.type };
-    const flag = (rule: Rule, message: string) => violations.push({ ...at, rule, message });
+    // The violation's location is built only when one is flagged (most events flag none).
+    const flag = (rule: Rule, message: string) =>
+      violations.push({ ...(stored.streamId ? { streamId: stored.streamId } : {}), ...(stored.eventId ? { eventId: stored.eventId } : {}), version: stored.version, type: stored.type, rule, message });
     if (stored.version !== expectedVersion) flag('version-gap', `version ${stored.version} where ${expectedVersion} was expected`);
     expectedVersion = stored.version + 1;
     const raw = (stored.data ?? {}) as { executor?: unknown };
@@ -81,11 +82,12 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
     if (event.type === 'BackupTaken') backupTaken = true;
     if (event.type === 'RunHalted' || event.type === 'PhaseFailed' || event.type === 'VerifyFailed' || event.type === 'CutReverted') gate = { open: false };
 
-    if (!state.snapshot.can(event)) {
+    const next = tryEvolve(state, event);
+    if (!next) {
       if (violations.length === before) flag('illegal-transition', `${event.type} is not allowed in state ${stateName(state)}`);
       continue;
     }
-    state = evolve(state, event);
+    state = next;
   }
   return { state, violations };
 }

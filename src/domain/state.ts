@@ -2,20 +2,52 @@
  * A cut's state is its events folded through the machine with XState's pure `transition` — never a
  * persisted snapshot. `fold` throws on an event the machine refuses; `replay` reports instead.
  */
-import { getInitialSnapshot, transition, type SnapshotFrom } from 'xstate';
+import type { SnapshotFrom } from 'xstate';
 import { parseStored, type DomainEvent } from '../../events/index.js';
+import { compileMachine, type CompiledState } from '../../machines/compiled.js';
 import { cutMachine, PHASES, type CutContext } from '../../machines/cut.js';
 import { IllegalTransitionError } from '../errors.js';
 
 export type CutSnapshot = SnapshotFrom<typeof cutMachine>;
 
+/**
+ * The machine's transition table, compiled from its definition (machines/compiled.ts): the same
+ * guards, actions and targets as XState's `transition`, without building an actor and a snapshot
+ * per event. The XState snapshot is materialised only when `state.snapshot` is read.
+ */
+const compiled = compileMachine<typeof cutMachine, CutContext, DomainEvent>(cutMachine);
+
 export interface CutState {
-  snapshot: CutSnapshot;
+  /** The XState snapshot of this state (materialised on first read). */
+  readonly snapshot: CutSnapshot;
   /** Stream version folded so far. */
   version: number;
   /** Time of the last event (its own `at`), if any. */
   lastAt?: string;
 }
+
+/** A folded state: the compiled state, with the XState snapshot built lazily. */
+class FoldedState implements CutState {
+  #snapshot: CutSnapshot | undefined;
+  lastAt?: string;
+  constructor(
+    readonly folded: CompiledState<CutContext>,
+    public version: number,
+    lastAt: string | undefined,
+  ) {
+    if (lastAt !== undefined) this.lastAt = lastAt;
+  }
+  get snapshot(): CutSnapshot {
+    this.#snapshot ??= compiled.snapshot(this.folded);
+    return this.#snapshot;
+  }
+  toJSON() {
+    return { snapshot: this.snapshot, version: this.version, ...(this.lastAt !== undefined ? { lastAt: this.lastAt } : {}) };
+  }
+}
+
+/** The compiled state of any CutState (one built from an XState snapshot included). */
+const foldedOf = (state: CutState): CompiledState<CutContext> => (state instanceof FoldedState ? state.folded : compiled.fromSnapshot(state.snapshot));
 
 export interface StoredLike {
   type: string;
@@ -25,33 +57,39 @@ export interface StoredLike {
 }
 
 export function initialState(): CutState {
-  return { snapshot: getInitialSnapshot(cutMachine), version: 0 };
+  return new FoldedState(compiled.initial(), 0, undefined);
 }
 
 /** The state as a dotted path: `planned`, `live.legA`, `completed`. */
 export function stateName(state: CutState): string {
+  if (state instanceof FoldedState) return compiled.path(state.folded);
   const flat = (v: unknown): string =>
     typeof v === 'string' ? v : Object.entries(v as Record<string, unknown>).map(([k, c]) => `${k}.${flat(c)}`).join(',');
   return flat(state.snapshot.value);
 }
 
 export function context(state: CutState): CutContext {
-  return state.snapshot.context;
+  return foldedOf(state).context;
 }
 
 /** Whether the machine accepts `event` now. */
 export function accepts(state: CutState, event: DomainEvent): boolean {
-  return state.snapshot.can(event);
+  return compiled.transition(foldedOf(state), event) !== undefined;
+}
+
+/** Applies `event` when the machine accepts it; undefined when it refuses. */
+export function tryEvolve(state: CutState, event: DomainEvent): CutState | undefined {
+  const next = compiled.transition(foldedOf(state), event);
+  if (!next) return undefined;
+  const at = (event.data as { at?: string }).at;
+  return new FoldedState(next, state.version + 1, at || state.lastAt || undefined);
 }
 
 /** Applies one accepted event; throws IllegalTransitionError when the machine refuses it. */
 export function evolve(state: CutState, event: DomainEvent): CutState {
-  if (!state.snapshot.can(event)) {
-    throw new IllegalTransitionError(`${event.type} is not allowed in state ${stateName(state)}`, { state: stateName(state), event: event.type });
-  }
-  const [snapshot] = transition(cutMachine, state.snapshot, event);
-  const at = (event.data as { at?: string }).at;
-  return { snapshot, version: state.version + 1, ...(at ? { lastAt: at } : state.lastAt ? { lastAt: state.lastAt } : {}) };
+  const next = tryEvolve(state, event);
+  if (!next) throw new IllegalTransitionError(`${event.type} is not allowed in state ${stateName(state)}`, { state: stateName(state), event: event.type });
+  return next;
 }
 
 /** Parses a stored event (upcasting), throwing IllegalTransitionError on a schema failure. */
@@ -70,7 +108,7 @@ export function fold(events: StoredLike[]): CutState {
 
 /** The live phase the runner must run next, or null when the cut is not mid-run. */
 export function nextLivePhase(state: CutState): (typeof PHASES)[number] | null {
-  return state.snapshot.matches('live') ? (state.snapshot.context.phase ?? null) : null;
+  return stateName(state).startsWith('live.') ? (context(state).phase ?? null) : null;
 }
 
 export interface CutSummary {
@@ -88,7 +126,7 @@ export interface CutSummary {
 }
 
 export function summary(state: CutState): CutSummary {
-  const c = state.snapshot.context;
+  const c = context(state);
   return {
     cutId: c.cutId,
     state: stateName(state),

@@ -5,7 +5,7 @@
  */
 import type { DomainEvent } from '../../events/index.js';
 import { parseStored } from '../../events/index.js';
-import { initialState, evolve, summary, type CutState } from '../domain/state.js';
+import { context, initialState, summary, tryEvolve, type CutState } from '../domain/state.js';
 import type { ProjectionEvent, ProjectionRow } from './projection.js';
 
 export const CUT_PREFIX = 'cut-';
@@ -41,15 +41,16 @@ export function projectCut(streamId: string, events: ProjectionEvent[]): CutRows
     const parsed = parseStored(e);
     if (!parsed.success) continue;
     const ev = parsed.data;
-    if (!state.snapshot.can(ev)) continue;
-    state = evolve(state, ev);
+    const next = tryEvolve(state, ev);
+    if (!next) continue;
+    state = next;
     updatedAt = e.recordedAt;
     const d = ev.data as Record<string, any>;
     const actor = typeof e.metadata.actor === 'string' ? e.metadata.actor : null;
     if (ev.type === 'CutPlanned') planned = { reason: ev.data.reason, rowCount: ev.data.rowCount, table: ev.data.table, plannedAt: ev.data.at };
     if (ev.type === 'DryRunStarted' || ev.type === 'LiveRunStarted' || ev.type === 'RevertStarted') {
       const mode = ev.type === 'DryRunStarted' ? 'dry-run' : ev.type === 'LiveRunStarted' ? 'live' : 'revert';
-      runs.set(d.runId, { runId: d.runId, cutId: state.snapshot.context.cutId, mode, startedAt: d.at, endedAt: null, outcome: 'running', actor, phases: [] });
+      runs.set(d.runId, { runId: d.runId, cutId: context(state).cutId, mode, startedAt: d.at, endedAt: null, outcome: 'running', actor, phases: [] });
     }
     const run = typeof d.runId === 'string' ? runs.get(d.runId) : undefined;
     if (!run) continue;
