@@ -72,9 +72,13 @@ export interface TrialResult {
   backendsTerminated: number;
   /** The first (faulted) run's outcome. */
   first: RunOutcome;
+  /** Every run, the faulted one first. */
+  runs: RunOutcome[];
   /** Re-runs needed to complete (0 when the faulted run still completed by itself). */
   reruns: number;
   completed: boolean;
+  /** A run exited with an error (not a signal) although the cut was completed when it exited. */
+  completedWithError: boolean;
   violations: string[];
   ms: number;
 }
@@ -181,17 +185,41 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
   const violations: string[] = [];
   if (first.hung) violations.push(`the faulted run did not exit within ${env.runTimeoutMs ?? 120_000} ms (SIGKILLed)`);
   let last: RunOutcome = first;
+  const runs: RunOutcome[] = [first];
   let reruns = 0;
+  let completedWithError = false;
   const maxReruns = env.maxReruns ?? 5;
-  while (last.code !== 0 && reruns < maxReruns) {
+  // Re-run until the cut is completed. A run that exits with an error although the cut is
+  // completed (the fault hit after the last phase was recorded) is noted, not re-run: a re-run of
+  // a completed cut is refused ("nothing to run live"), as it should be.
+  const done = async (run: RunOutcome) => {
+    if (run.code === 0) return true;
+    if (!(await cutCompleted(ws, cutId))) return false;
+    if (run.signal === null) completedWithError = true;
+    return true;
+  };
+  let completed = await done(first);
+  while (!completed && reruns < maxReruns) {
     reruns++;
     last = await liveRun(ws, cutId, { timeoutMs: env.runTimeoutMs });
+    runs.push(last);
     if (last.hung) violations.push(`re-run ${reruns} did not exit within ${env.runTimeoutMs ?? 120_000} ms (SIGKILLed)`);
+    completed = await done(last);
   }
-  const completed = last.code === 0;
   if (!completed) violations.push(`not completed after ${reruns} re-run(s); last exit ${last.code ?? last.signal}: ${last.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
   violations.push(...(await checkRecovery(ws, cutId, spec.tag)));
-  return { spec, cutId, faultLanded, backendsTerminated, first, reruns, completed, violations, ms: performance.now() - started };
+  return { spec, cutId, faultLanded, backendsTerminated, first, runs, reruns, completed, completedWithError, violations, ms: performance.now() - started };
+}
+
+/** Is the cut's LifecycleEnacted (its last live phase) recorded? */
+export async function cutCompleted(ws: TestWorkspace, cutId: string): Promise<boolean> {
+  const store = connect(ws.store.url, { poolSize: 1, applicationName: 'cutter-checker' });
+  try {
+    const [row] = await store.query(sql`SELECT count(*)::int AS n FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} AND type = 'LifecycleEnacted'`);
+    return row.n > 0;
+  } finally {
+    await store.dispose();
+  }
 }
 
 /**

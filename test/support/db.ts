@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { connect, sql } from '../../src/store/connection.js';
+// The `inject('adminUrl')` typing lives there; also when scripts compile this file (tsconfig.build.json).
+import type {} from './global-setup.js';
 
 export interface TestDatabase {
   url: string;
