@@ -41,6 +41,8 @@ export interface TrialSpec {
   atMs: number;
   /** `restart` only: how long the server stays down. */
   downMs?: number;
+  /** `terminate` only: which application_names to terminate (default: all the runner's). */
+  applicationNames?: string[];
 }
 
 export interface TrialEnv {
@@ -126,12 +128,12 @@ export function liveRun(ws: TestWorkspace, cutId: string, opts: { atMs?: number;
 }
 
 /** pg_terminate_backend on every runner backend in `databases`; returns how many were terminated. */
-export async function terminateRunnerBackends(adminUrl: string, databases: string[]): Promise<number> {
+export async function terminateRunnerBackends(adminUrl: string, databases: string[], applicationNames: string[] = RUNNER_APPLICATION_NAMES): Promise<number> {
   const admin = connect(adminUrl, { poolSize: 1, applicationName: 'cutter-fault-injector' });
   try {
     const rows = await admin.query(sql`
       SELECT pid, pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-      WHERE datname = ANY (${databases}::text[]) AND application_name = ANY (${RUNNER_APPLICATION_NAMES}::text[]) AND pid <> pg_backend_pid()`);
+      WHERE datname = ANY (${databases}::text[]) AND application_name = ANY (${applicationNames}::text[]) AND pid <> pg_backend_pid()`);
     return rows.filter((r) => r.ok).length;
   } finally {
     await admin.dispose();
@@ -159,7 +161,7 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
         // The first moment at or after atMs when the runner has a backend open (it may still be
         // loading, or between pool connections): poll briefly until one is found or it exits.
         while (running()) {
-          backendsTerminated = await terminateRunnerBackends(env.adminUrl, databases);
+          backendsTerminated = await terminateRunnerBackends(env.adminUrl, databases, spec.applicationNames);
           if (backendsTerminated > 0) {
             faultLanded = true;
             return;
