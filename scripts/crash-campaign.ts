@@ -84,10 +84,13 @@ async function main(): Promise<number> {
 
   let server: ScratchServer | undefined;
   let ws: TestWorkspace | undefined;
-  const cleanup = async () => {
+  // One cleanup, however it is reached (end of the campaign, an error, Ctrl-C): the scratch
+  // server must not outlive the campaign.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => (cleaning ??= (async () => {
     await ws?.drop().catch(() => undefined);
     await server?.destroy().catch(() => undefined);
-  };
+  })());
   process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 
   const results: TrialResult[] = [];

@@ -201,16 +201,28 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
     return true;
   };
   let completed = await done(first);
-  while (!completed && reruns < maxReruns) {
+  // At least one re-run always (it shows what an operator would see); none after the cut ended.
+  while (!completed && reruns < maxReruns && (reruns === 0 || !(await cutEnded(ws, cutId)))) {
     reruns++;
     last = await liveRun(ws, cutId, { timeoutMs: env.runTimeoutMs });
     runs.push(last);
     if (last.hung) violations.push(`re-run ${reruns} did not exit within ${env.runTimeoutMs ?? 120_000} ms (SIGKILLed)`);
     completed = await done(last);
   }
-  if (!completed) violations.push(`not completed after ${reruns} re-run(s); last exit ${last.code ?? last.signal}: ${last.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
+  if (!completed) violations.push(`not completed after ${reruns} re-run(s) (${(await cutEnded(ws, cutId)) ? 'the cut ended with a failure event: re-running cannot resume it' : 're-runs exhausted'}); last exit ${last.code ?? last.signal}: ${last.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
   violations.push(...(await checkRecovery(ws, cutId, spec.tag)));
   return { spec, cutId, faultLanded, backendsTerminated, first, runs, reruns, completed, completedWithError, violations, ms: performance.now() - started };
+}
+
+/** Is the cut's last event one after which `cutter run --live` has nothing to resume? */
+async function cutEnded(ws: TestWorkspace, cutId: string): Promise<boolean> {
+  const store = connect(ws.store.url, { poolSize: 1, applicationName: 'cutter-checker' });
+  try {
+    const [row] = await store.query(sql`SELECT type FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version DESC LIMIT 1`);
+    return ['PhaseFailed', 'VerifyFailed', 'CutAborted'].includes(row?.type);
+  } finally {
+    await store.dispose();
+  }
 }
 
 /** Is the cut's LifecycleEnacted (its last live phase) recorded? */
