@@ -7,11 +7,12 @@
  *
  * Faults:
  * - `sigkill`: the runner process is SIGKILLed.
- * - `terminate`: from a separate admin connection, pg_terminate_backend every backend of the
- *   runner — application_name `cutter-live` (the target adapter) or `cutter` (the store's pool,
- *   src/store/connection.ts's default) in the workspace's two databases.
- * - `restart`: the whole (scratch) server is stopped with `pg_ctl stop -m immediate`, left down
- *   for a moment, and started again.
+ * - `terminate`: mid-phase (the first moment at or after the chosen one when the target adapter
+ *   has a phase transaction open), from a separate admin connection, pg_terminate_backend every
+ *   backend of the runner — application_name `cutter-live` (the target adapter) or `cutter` (the
+ *   store's pool, src/store/connection.ts's default) in the workspace's two databases.
+ * - `restart`: likewise mid-phase, the whole (scratch) server is stopped with `pg_ctl stop -m
+ *   immediate`, left down for a moment, and started again.
  */
 import { spawn } from 'node:child_process';
 import { replayStore } from '../../src/audit/replay.js';
@@ -127,14 +128,36 @@ export function liveRun(ws: TestWorkspace, cutId: string, opts: { atMs?: number;
   });
 }
 
-/** pg_terminate_backend on every runner backend in `databases`; returns how many were terminated. */
-export async function terminateRunnerBackends(adminUrl: string, databases: string[], applicationNames: string[] = RUNNER_APPLICATION_NAMES): Promise<number> {
+/**
+ * From a separate admin connection: waits until the runner is mid-phase — its target adapter
+ * (`cutter-live`) has a transaction (or a statement) in progress in `targetDb` — then, when `terminate` is given,
+ * pg_terminate_backend on every backend named in it within `databases`, in the same statement.
+ * Resolves with the number terminated (terminate) or true (wait only), or undefined when the run
+ * ended first.
+ */
+export async function atPhase(
+  adminUrl: string,
+  targetDb: string,
+  running: () => boolean,
+  terminate?: { databases: string[]; applicationNames: string[] },
+): Promise<number | undefined> {
   const admin = connect(adminUrl, { poolSize: 1, applicationName: 'cutter-fault-injector' });
   try {
-    const rows = await admin.query(sql`
-      SELECT pid, pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-      WHERE datname = ANY (${databases}::text[]) AND application_name = ANY (${applicationNames}::text[]) AND pid <> pg_backend_pid()`);
-    return rows.filter((r) => r.ok).length;
+    while (running()) {
+      const [row] = await admin.query(sql`
+        WITH phase AS (
+          SELECT 1 FROM pg_stat_activity
+          WHERE datname = ${targetDb} AND application_name = 'cutter-live' AND xact_start IS NOT NULL AND pid <> pg_backend_pid() LIMIT 1),
+        hit AS (
+          SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE ${terminate ? sql`true` : sql`false`} AND EXISTS (SELECT 1 FROM phase)
+            AND datname = ANY (${terminate?.databases ?? []}::text[]) AND application_name = ANY (${terminate?.applicationNames ?? []}::text[])
+            AND pid <> pg_backend_pid())
+        SELECT EXISTS (SELECT 1 FROM phase) AS mid_phase, (SELECT count(*) FILTER (WHERE ok) FROM hit)::int AS terminated`);
+      if (row.mid_phase) return row.terminated;
+      await sleep(5);
+    }
+    return undefined;
   } finally {
     await admin.dispose();
   }
@@ -157,20 +180,17 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
       case 'sigkill':
         faultLanded = kill();
         return;
-      case 'terminate':
-        // The first moment at or after atMs when the runner has a backend open (it may still be
-        // loading, or between pool connections): poll briefly until one is found or it exits.
-        while (running()) {
-          backendsTerminated = await terminateRunnerBackends(env.adminUrl, databases, spec.applicationNames);
-          if (backendsTerminated > 0) {
-            faultLanded = true;
-            return;
-          }
-          await sleep(10);
-        }
+      case 'terminate': {
+        // The first moment at or after atMs when a phase transaction is open on the target.
+        const n = await atPhase(env.adminUrl, ws.target.db.name, running, { databases, applicationNames: spec.applicationNames ?? RUNNER_APPLICATION_NAMES });
+        backendsTerminated = n ?? 0;
+        faultLanded = backendsTerminated > 0;
         return;
+      }
       case 'restart': {
         if (!env.server) throw new Error('a restart trial needs a scratch server');
+        // Likewise mid-phase: the whole server goes down under an open phase transaction.
+        if ((await atPhase(env.adminUrl, ws.target.db.name, running)) === undefined) return;
         faultLanded = running();
         await env.server.stopImmediate();
         await sleep(spec.downMs ?? 0);
