@@ -18,7 +18,7 @@ import { scratchServer, type ScratchServer } from '../support/scratch-server.js'
 import { testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 const TRIALS = Number(process.env.CUTTER_CRASH_TRIALS ?? 10);
-const PG_TRIALS = Number(process.env.CUTTER_CRASH_PG_TRIALS ?? 3);
+const PG_TRIALS = Number(process.env.CUTTER_CRASH_PG_TRIALS ?? 2);
 const SEED = Number(process.env.CUTTER_CRASH_SEED ?? 20261125);
 
 /** Describes a trial for assertion messages: enough to see what happened without the seed. */
