@@ -51,6 +51,10 @@ describe('SIGKILL during a live run', () => {
 });
 
 describe('PostgreSQL faults during a live run', () => {
+  // Red as of 2026-11-25: a target connection lost mid-phase is recorded as PhaseFailed and the cut
+  // cannot be resumed (docs/RELIABILITY.md, "Open: connection loss fails the cut"). It asserts
+  // the documented behaviour — re-running resumes — and passes once the runner treats a lost
+  // connection as an interruption.
   it(`recovers from terminated backends by re-running (${PG_TRIALS} trials)`, async () => {
     const ws = await testWorkspace({ rows: 3000 });
     try {
