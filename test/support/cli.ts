@@ -3,12 +3,14 @@
  * server, via CUTTER_STORE_URL), its own working directory and keys directory.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/cutter');
+// test/support/ under vitest; dist/test/support/ when compiled into a script (the crash campaign).
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const BIN = [path.resolve(here, '../../bin/cutter'), path.resolve(here, '../../../bin/cutter')].find((f) => existsSync(f)) ?? path.resolve(here, '../../bin/cutter');
 
 export interface CliResult {
   code: number;

@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { connect, sql } from '../../src/store/connection.js';
+// The `inject('adminUrl')` typing lives there; also when scripts compile this file (tsconfig.build.json).
+import type {} from './global-setup.js';
 
 export interface TestDatabase {
   url: string;
@@ -16,8 +18,8 @@ export function adminUrl(): string {
   return inject('adminUrl');
 }
 
-export async function freshDatabase(prefix = 'cutter_t'): Promise<TestDatabase> {
-  const admin = adminUrl();
+/** `admin` defaults to the run's server (only available inside vitest); scripts pass their own. */
+export async function freshDatabase(prefix = 'cutter_t', admin: string = adminUrl()): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   const db = connect(admin, { poolSize: 1 });
   try {

@@ -11,8 +11,8 @@ export interface SeededTarget {
   query(text: TemplateStringsArray, ...values: unknown[]): Promise<any[]>;
 }
 
-export async function seededTarget(rows = 50): Promise<SeededTarget> {
-  const db = await freshDatabase('cutter_target');
+export async function seededTarget(rows = 50, adminUrl?: string): Promise<SeededTarget> {
+  const db = await freshDatabase('cutter_target', adminUrl);
   const pool = connect(db.url, { poolSize: 2 });
   await pool.query(sql`CREATE TABLE public.documents (
     id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft',

@@ -26,11 +26,12 @@ export interface TestWorkspace {
   drop(): Promise<void>;
 }
 
-export async function testWorkspace(opts: { rows?: number; requireDryRun?: boolean; passphrase?: string } = {}): Promise<TestWorkspace> {
+/** `adminUrl` puts the workspace's databases on that server (default: the run's, see db.ts). */
+export async function testWorkspace(opts: { rows?: number; requireDryRun?: boolean; passphrase?: string; adminUrl?: string } = {}): Promise<TestWorkspace> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-ws-'));
   const keys = path.join(dir, 'keys');
-  const store = await freshDatabase('cutter_store');
-  const target = await seededTarget(opts.rows ?? 50);
+  const store = await freshDatabase('cutter_store', opts.adminUrl);
+  const target = await seededTarget(opts.rows ?? 50, opts.adminUrl);
   // A second target (kb2) in the same database: a copy of the table, for multi-target campaigns.
   await target.query`CREATE TABLE public.documents2 AS SELECT * FROM public.documents`;
   await target.query`ALTER TABLE public.documents2 ADD PRIMARY KEY (id)`;

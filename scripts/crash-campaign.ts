@@ -1,0 +1,177 @@
+/**
+ * `npm run crash-campaign [-- --trials N --seed S --only K]`: the long crash campaign. N trials
+ * (default CUTTER_CRASH_TRIALS or 100), each a large live cut hit by one fault at a moment drawn
+ * by fast-check from the seed — a SIGKILL of the runner, pg_terminate_backend of the runner's
+ * backends, or `pg_ctl stop -m immediate` of the server and a restart — then re-run until it
+ * completes and checked exactly as test/e2e/crash.e2e.test.ts checks (test/support/crash.ts).
+ * Everything runs on a scratch PostgreSQL cluster of its own (never the shared server), so it
+ * can be stopped at will. Prints a line per trial and a summary table; exits 1 on any violation.
+ * `--only K` re-runs trial K of the seeded sequence alone (the replay line printed on a violation;
+ * the fault and moment are the same, though where the run is at that moment can differ).
+ * `--faults sigkill,terminate,restart` narrows the mix; `--terminate target|store|both` chooses
+ * whose backends a terminate trial ends (the target adapter's `cutter-live`, the store's `cutter`).
+ */
+import fc from 'fast-check';
+import { FAULTS, RUNNER_APPLICATION_NAMES, runCrashTrial, type Fault, type TrialResult, type TrialSpec } from '../test/support/crash.js';
+import { scratchServer, type ScratchServer } from '../test/support/scratch-server.js';
+import { testWorkspace, type TestWorkspace } from '../test/support/workspace.js';
+
+interface Args {
+  trials: number;
+  seed: number;
+  only?: number;
+  /** Which of the runner's backends `terminate` trials end (default: both). */
+  terminate: 'both' | 'target' | 'store';
+  faults: Fault[];
+}
+
+const SCOPES = { both: RUNNER_APPLICATION_NAMES, target: ['cutter-live'], store: ['cutter'] };
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { trials: Number(process.env.CUTTER_CRASH_TRIALS ?? 100), seed: Number(process.env.CUTTER_CRASH_SEED ?? 20261125), terminate: 'both', faults: [...FAULTS] };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = Number(argv[i + 1]);
+    if (flag === '--terminate') {
+      const scope = argv[++i];
+      if (scope !== 'both' && scope !== 'target' && scope !== 'store') throw new Error('--terminate takes both, target or store');
+      args.terminate = scope;
+    } else if (flag === '--faults') {
+      const faults = (argv[++i] ?? '').split(',');
+      if (!faults.length || faults.some((f) => !FAULTS.includes(f as Fault))) throw new Error(`--faults takes a comma-separated subset of ${FAULTS.join(',')}`);
+      args.faults = faults as Fault[];
+    } else if (flag === '--trials' || flag === '--seed' || flag === '--only') {
+      if (!Number.isInteger(value) || (flag !== '--seed' && value < 1)) throw new Error(`${flag} needs a ${flag === '--seed' ? 'n integer' : ' positive integer'}`);
+      if (flag === '--trials') args.trials = value;
+      else if (flag === '--seed') args.seed = value;
+      else args.only = value;
+      i++;
+    } else {
+      throw new Error(`unknown argument ${flag} (use --trials N, --seed S, --only K, --faults F,F, --terminate both|target|store)`);
+    }
+  }
+  if (args.only !== undefined && args.only > args.trials) throw new Error(`--only ${args.only} is beyond --trials ${args.trials}`);
+  return args;
+}
+
+/** The trial sequence: a pure function of (seed, trials), so any trial can be replayed alone. */
+export function trialSpecs(seed: number, trials: number, faults: readonly Fault[] = FAULTS, applicationNames?: string[]): TrialSpec[] {
+  const arb = fc.record({ fault: fc.constantFrom(...faults), atMs: fc.integer({ min: 0, max: 3000 }), downMs: fc.integer({ min: 0, max: 1500 }) });
+  return fc.sample(arb, { numRuns: trials, seed }).map((s, i) => ({
+    tag: `c${i + 1}`,
+    fault: s.fault,
+    atMs: s.atMs,
+    ...(s.fault === 'restart' ? { downMs: s.downMs } : {}),
+    ...(s.fault === 'terminate' && applicationNames ? { applicationNames } : {}),
+  }));
+}
+
+const describeSpec = (s: TrialSpec) => `${s.fault.padEnd(9)} at ${String(s.atMs).padStart(4)} ms${s.downMs !== undefined ? `, down ${s.downMs} ms` : ''}`;
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`;
+  return [line(rows[0]!), `|${widths.map((w, c) => (c === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const specs = trialSpecs(args.seed, args.trials, args.faults, SCOPES[args.terminate]);
+  const chosen = args.only !== undefined ? [specs[args.only - 1]!] : specs;
+  const started = performance.now();
+  const extra = `${args.faults.length < FAULTS.length ? ` --faults ${args.faults.join(',')}` : ''}${args.terminate !== 'both' ? ` --terminate ${args.terminate}` : ''}`;
+  console.log(`crash campaign: ${chosen.length} trial(s), seed ${args.seed}${args.only !== undefined ? `, only trial ${args.only}` : ''}; faults ${args.faults.join(', ')}; terminate ${SCOPES[args.terminate].join(', ')}`);
+
+  let server: ScratchServer | undefined;
+  let ws: TestWorkspace | undefined;
+  // One cleanup, however it is reached (end of the campaign, an error, Ctrl-C): the scratch
+  // server must not outlive the campaign.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => (cleaning ??= (async () => {
+    await ws?.drop().catch(() => undefined);
+    await server?.destroy().catch(() => undefined);
+  })());
+  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+
+  const results: TrialResult[] = [];
+  try {
+    server = await scratchServer();
+    console.log(`scratch PostgreSQL on port ${server.port} (${server.dir})`);
+    ws = await testWorkspace({ rows: 3000, adminUrl: server.url });
+    for (const spec of chosen) {
+      const k = Number(spec.tag.slice(1));
+      let r: TrialResult;
+      try {
+        r = await runCrashTrial({ ws, adminUrl: server.url, server, runTimeoutMs: 120_000 }, spec);
+      } catch (err) {
+        // A trial that cannot even be checked is a violation too; make sure the server is up again.
+        await server.start().catch(() => undefined);
+        const message = err instanceof Error ? err.message : String(err);
+        r = { spec, cutId: `crash-${spec.tag}`, faultLanded: false, backendsTerminated: 0, first: { code: null, signal: null, stderr: '', ms: 0, hung: false }, runs: [], reruns: 0, completed: false, completedWithError: false, violations: [`trial error: ${message}`], ms: 0 };
+      }
+      results.push(r);
+      const first = r.first.code === 0 ? 'exit 0' : `exit ${r.first.code ?? r.first.signal}`;
+      const landed = r.faultLanded ? (spec.fault === 'terminate' ? `${r.backendsTerminated} backend(s) terminated` : 'injected mid-run') : 'missed (run already over)';
+      console.log(
+        `#${String(k).padStart(3)} ${describeSpec(spec).padEnd(36)} ${landed.padEnd(26)} first run ${first.padEnd(8)} ${r.reruns} re-run(s) ` +
+          `${(r.ms / 1000).toFixed(1).padStart(5)} s  ${r.violations.length ? `VIOLATIONS (${r.violations.length})` : 'ok'}${r.completedWithError ? ' (completed, but a run exited with an error)' : ''}`,
+      );
+      if (r.violations.length || r.completedWithError) {
+        r.runs.forEach((run, i) => console.log(`       run ${i + 1}: exit ${run.code ?? run.signal} after ${Math.round(run.ms)} ms${run.stderr.trim() ? `; stderr: ${run.stderr.trim().split('\n').join(' ⏎ ')}` : ''}`));
+        for (const v of r.violations) console.log(`       - ${v}`);
+        if (r.violations.length) console.log(`       replay: npm run crash-campaign -- --seed ${args.seed} --trials ${args.trials}${extra} --only ${k}`);
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+
+  const wall = (performance.now() - started) / 1000;
+  const of = (f?: Fault) => results.filter((r) => !f || r.spec.fault === f);
+  const stats = (rs: TrialResult[]) => ({
+    trials: rs.length,
+    landed: rs.filter((r) => r.faultLanded).length,
+    disrupted: rs.filter((r) => r.first.code !== 0).length,
+    backends: rs.reduce((n, r) => n + r.backendsTerminated, 0),
+    recovered: rs.filter((r) => r.completed && r.reruns > 0 && r.violations.length === 0).length,
+    reruns: rs.reduce((n, r) => n + r.reruns, 0),
+    completedWithError: rs.filter((r) => r.completedWithError).length,
+    failedTrials: rs.filter((r) => r.violations.length > 0).length,
+    violations: rs.reduce((n, r) => n + r.violations.length, 0),
+  });
+  const all = stats(of());
+  const sig = stats(of('sigkill'));
+  const term = stats(of('terminate'));
+  const rst = stats(of('restart'));
+
+  console.log(`\nsummary (seed ${args.seed})\n`);
+  console.log(table([
+    ['metric', 'value'],
+    ['trials', String(all.trials)],
+    ['SIGKILLs (mid-run)', String(sig.landed)],
+    ['backend terminations (trials / backends)', `${term.landed} / ${term.backends}`],
+    ['server immediate stops + restarts (mid-run)', String(rst.landed)],
+    ['faulted runs that failed', String(all.disrupted)],
+    ['recoveries (trials / re-runs needed)', `${all.recovered} / ${all.reruns}`],
+    ['completed, but the run reported an error', String(all.completedWithError)],
+    ['trials with violations', String(all.failedTrials)],
+    ['violations', String(all.violations)],
+    ['wall time', `${wall.toFixed(0)} s`],
+  ]));
+  console.log('');
+  console.log(table([
+    ['fault', 'trials', 'injected mid-run', 'faulted run failed', 'recovered by re-run', 're-runs', 'completed, run reported error', 'trials with violations'],
+    ...([['SIGKILL', sig], ['terminate backends', term], ['immediate restart', rst], ['all', all]] as const).map(([name, s]) => [
+      name, String(s.trials), String(s.landed), String(s.disrupted), String(s.recovered), String(s.reruns), String(s.completedWithError), String(s.failedTrials),
+    ]),
+  ]));
+  return all.violations === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`crash campaign: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(2);
+  },
+);
