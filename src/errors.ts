@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'GovernanceRefused'
   | 'Concurrency'
   | 'VerificationFailed'
+  | 'Interrupted'
   | 'Internal';
 
 export class CutterError extends Error {
@@ -70,8 +71,37 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   GovernanceRefused: 3,
   Concurrency: 3,
   VerificationFailed: 4,
+  Interrupted: 1,
   Internal: 1,
 };
+
+/** A run stopped by its infrastructure (a lost connection, a server restart): resumable. Exit 1. */
+export class InterruptedError extends CutterError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('Interrupted', message, details);
+  }
+}
+
+const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '40001', '40P01', '53300']);
+const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN']);
+
+/**
+ * Is this an interruption rather than a verdict: the connection or the server went away, or
+ * PostgreSQL asked for a retry (serialization failure, deadlock)? Such a phase either rolled back
+ * or committed with its receipt, so running the same command again resumes it safely.
+ */
+export function isInterruption(err: unknown): boolean {
+  if (err instanceof CutterError) return err.code === 'Interrupted';
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return (
+    code.startsWith('08') ||
+    TRANSIENT_SQLSTATES.has(code) ||
+    TRANSIENT_NODE_CODES.has(code) ||
+    /connection terminated|terminating connection|server closed the connection|Connection ended|the database system is (starting up|shutting down|in recovery)/i.test(message)
+  );
+}
 
 /** The process exit status for any thrown value: a CutterError's code, else 1. */
 export function exitCodeFor(err: unknown): number {

@@ -19,7 +19,7 @@ import { changeCount } from '../../events/plan.js';
 import { putBlob } from '../store/blobs.js';
 import { handle, loadCut } from '../cuts/handle.js';
 import { nextLivePhase, stateName, type CutState, type DomainEvent } from '../domain/index.js';
-import { CutterError, GovernanceRefusedError, IllegalTransitionError, VerificationFailedError } from '../errors.js';
+import { CutterError, GovernanceRefusedError, IllegalTransitionError, InterruptedError, isInterruption, VerificationFailedError } from '../errors.js';
 import { sql } from '../store/connection.js';
 import type { EventStore } from '../store/index.js';
 import type { Session } from '../workspace/session.js';
@@ -47,7 +47,8 @@ export async function withCutLock<T>(store: EventStore, cutId: string, fn: () =>
     try {
       return await fn();
     } finally {
-      await conn.query(sql`SELECT pg_advisory_unlock(hashtextextended(${key}, 0))`);
+      // A lost connection took its session lock with it: nothing left to release.
+      await conn.query(sql`SELECT pg_advisory_unlock(hashtextextended(${key}, 0))`).catch(() => undefined);
     }
   });
 }
@@ -107,8 +108,13 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
         try {
           event = await runPhase(phase, adapter, state, session, store, changeCount(plan), progress);
         } catch (err) {
-          const code = err instanceof CutterError ? err.code : 'Internal';
           const message = err instanceof Error ? err.message : String(err);
+          if (isInterruption(err)) {
+            // Not a verdict on the cut: the phase's transaction rolled back, or committed with its
+            // receipt. Record nothing, so the same command resumes (found by the crash campaign).
+            throw new InterruptedError(`${phase} interrupted (${message}); nothing was recorded as failed: run the same command again to resume`);
+          }
+          const code = err instanceof CutterError ? err.code : 'Internal';
           await handle(store, cutId, () => [{ type: 'PhaseFailed', data: { ...base, at: now(), phase, error: { code, message } } }], meta);
           throw err;
         }

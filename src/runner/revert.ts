@@ -15,7 +15,7 @@ import { changesOf } from '../cuts/changes.js';
 import { lines } from '../store/blobs.js';
 import { handle, loadCut } from '../cuts/handle.js';
 import { stateName } from '../domain/index.js';
-import { CutterError, GovernanceRefusedError, IllegalTransitionError } from '../errors.js';
+import { CutterError, GovernanceRefusedError, IllegalTransitionError, InterruptedError, isInterruption } from '../errors.js';
 import type { Session } from '../workspace/session.js';
 import { planOf } from './dry-run.js';
 import { withCutLock } from './live.js';
@@ -86,6 +86,9 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
       }], meta);
       return { cutId, mode: 'live', runId, state: stateName(after.after), restore, remove, restoredHash: r.restoredHash };
     } catch (err) {
+      if (isInterruption(err)) {
+        throw new InterruptedError(`revert interrupted (${err instanceof Error ? err.message : String(err)}); nothing was recorded as failed: run the same command again to resume`);
+      }
       const code = err instanceof CutterError ? err.code : 'Internal';
       await handle(store, cutId, () => [{ type: 'RevertFailed', data: { ...base, at: new Date().toISOString(), error: { code, message: err instanceof Error ? err.message : String(err) } } }], meta).catch(() => undefined);
       throw err;
