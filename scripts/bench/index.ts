@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick]`: every figure beside a floor measured in the same run on the same
- * server. The server is DATABASE_URL / CUTTER_BENCH_URL when set, else an embedded PostgreSQL.
+ * `npm run bench [-- --quick] [-- --only cli,appends]`: every figure beside a floor measured in the
+ * same run on the same server. The server is DATABASE_URL / CUTTER_BENCH_URL when set, else an
+ * embedded PostgreSQL. --only runs the named sections (appends, replay, rebuild, live, cli).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,11 @@ import { formatRows, type BenchRow } from './measure.js';
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',').filter(Boolean)) : undefined;
+  const SECTIONS = ['appends', 'replay', 'rebuild', 'live', 'cli'];
+  const unknown = [...(only ?? [])].filter((s) => !SECTIONS.includes(s));
+  if (only && (only.size === 0 || unknown.length > 0)) throw new Error(`--only: one or more of ${SECTIONS.join(', ')}`);
   let url = process.env.CUTTER_BENCH_URL ?? process.env.DATABASE_URL;
   let release = async () => undefined as void;
   if (!url) {
@@ -25,6 +31,7 @@ async function main(): Promise<void> {
   console.log(`cutter bench (${quick ? 'quick' : 'full'}) on ${new URL(url).host}, node ${process.version}, ${os.cpus().length} cores`);
   const rows: BenchRow[] = [];
   const section = async (name: string, fn: () => Promise<BenchRow[]>) => {
+    if (only && !only.has(name.split(' ')[0]!)) return;
     process.stdout.write(`  ${name}…\n`);
     const got = await fn();
     for (const r of got) process.stdout.write(`    ${r.name}: ${r.value.toFixed(1)} ${r.unit} (floor ${r.floor.toFixed(1)}, ${r.ratio.toFixed(2)}×)\n`);
