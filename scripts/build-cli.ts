@@ -110,6 +110,7 @@ const result = await build({
   external: EXTERNAL,
   sourcemap: 'linked',
   legalComments: 'none',
+  charset: 'ascii',
   // Less to read and compile on every start; names kept for error names and readable stacks
   // (`--debug` turns source maps on, see bin/cutter).
   minify: true,
@@ -121,6 +122,8 @@ const result = await build({
 const bundle = await readFile(path.join(OUT, 'cutter.cjs'), 'utf8');
 const leftover = bundle.match(/.{0,60}\bimport\(.{0,40}/g);
 if (leftover) throw new Error(`cli bundle: import() would fail under vm.Script:\n${leftover.join('\n')}`);
+// bin/cutter reads the bundle as latin1 (one byte per character, no decoding): ASCII only.
+if (/[^\x00-\x7f]/.test(bundle)) throw new Error('cli bundle: non-ASCII output (esbuild charset must stay ascii)');
 // The metafile explains what went where (npx esbuild --analyze, or esbuild.github.io/analyze).
 await writeFile(path.join(OUT, 'meta.json'), JSON.stringify(result.metafile));
 const js = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.cjs'));
