@@ -123,7 +123,7 @@ const bundle = await readFile(path.join(OUT, 'cutter.cjs'), 'utf8');
 const leftover = bundle.match(/.{0,60}\bimport\(.{0,40}/g);
 if (leftover) throw new Error(`cli bundle: import() would fail under vm.Script:\n${leftover.join('\n')}`);
 // bin/cutter reads the bundle as latin1 (one byte per character, no decoding): ASCII only.
-if (/[^\x00-\x7f]/.test(bundle)) throw new Error('cli bundle: non-ASCII output (esbuild charset must stay ascii)');
+if (Buffer.byteLength(bundle, 'utf8') !== bundle.length) throw new Error('cli bundle: non-ASCII output (esbuild charset must stay ascii)');
 // The metafile explains what went where (npx esbuild --analyze, or esbuild.github.io/analyze).
 await writeFile(path.join(OUT, 'meta.json'), JSON.stringify(result.metafile));
 const js = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.cjs'));
