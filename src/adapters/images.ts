@@ -10,7 +10,7 @@
  * - pre-image hash: per planned key, `md5(row::text)` of the full current row, or `-` when absent;
  * - expected post-image: per batch, md5 of the upserted managed columns' row text, and md5 of the
  *   deleted keys' row text;
- * - actual post-image: the same over what the table holds (absent upserts as `∅`; deleted keys
+ * - actual post-image: the same over what the table holds (absent upserts as `-`; deleted keys
  *   only when really gone), so it equals the expected one exactly when the write verified.
  */
 import { createHash } from 'node:crypto';
@@ -131,7 +131,7 @@ export async function compareBatch(q: Queryable, spec: TargetSpec, json: string,
       SELECT
         string_agg(h || E'\n', '' ORDER BY ord) AS pre,
         md5(string_agg(e, E'\n' ORDER BY ord) FILTER (WHERE up)) AS eu,
-        md5(string_agg(coalesce(a, '∅'), E'\n' ORDER BY ord) FILTER (WHERE up)) AS au,
+        md5(string_agg(coalesce(a, '-'), E'\n' ORDER BY ord) FILTER (WHERE up)) AS au,
         md5(string_agg(e, E'\n' ORDER BY ord) FILTER (WHERE NOT up)) AS ed,
         md5(string_agg(e, E'\n' ORDER BY ord) FILTER (WHERE NOT up AND NOT found)) AS ad,
         count(*) FILTER (WHERE up AND NOT found) AS missing,
