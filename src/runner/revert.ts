@@ -32,13 +32,16 @@ export interface RevertOutcome {
 }
 
 /** The backup's entries, decrypted and hash-checked as they stream (re-readable). */
-async function backupReader(session: Session, backupId: string): Promise<() => AsyncGenerator<BackupEntry[]>> {
+async function backupReader(session: Session, backupId: string): Promise<{ rowCount: number; entries: () => AsyncGenerator<BackupEntry[]> }> {
   const store = await session.store();
   const row = await loadBackup(store.db, backupId);
   if (!row) throw new IllegalTransitionError(`backup ${backupId} is not in the store`);
   const key = await loadBackupPrivateKey({ dir: keysDir(session.env), env: session.env });
-  return async function* () {
-    yield* backupEntries(lines(decryptBackupStream(ciphertextOf(store.db, row), key, row.plaintextSha256)));
+  return {
+    rowCount: row.rowCount,
+    entries: async function* () {
+      yield* backupEntries(lines(decryptBackupStream(ciphertextOf(store.db, row), key, row.plaintextSha256)));
+    },
   };
 }
 
@@ -49,16 +52,21 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
   if (!c.backup) throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, ['no backup was taken: nothing to revert to']);
   const plan = planOf(await store.readStream(`cut-${cutId}`));
   const spec = await session.target(plan.target);
-  const entries = await backupReader(session, c.backup.backupId);
-  let restore = 0;
-  let remove = 0;
-  for await (const batch of entries()) {
-    for (const e of batch) {
-      if (e.row === null) remove++;
-      else restore++;
+  const { rowCount, entries } = await backupReader(session, c.backup.backupId);
+  if (opts.mode === 'dry-run') {
+    // The preview decrypts the whole backup (proving the key opens it) and counts what it holds.
+    let restore = 0;
+    let remove = 0;
+    for await (const batch of entries()) {
+      for (const e of batch) {
+        if (e.row === null) remove++;
+        else restore++;
+      }
     }
+    return { cutId, mode: 'dry-run', state: stateName(state), restore, remove };
   }
-  if (opts.mode === 'dry-run') return { cutId, mode: 'dry-run', state: stateName(state), restore, remove };
+  // A live revert decrypts once, while restoring: the counts come from the backup's record.
+  const restore = rowCount;
 
   return withCutLock(store, cutId, async () => {
     const meta = { actor: session.actor, correlationId: cutId };
@@ -84,7 +92,7 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
         type: 'CutReverted',
         data: { ...base, at: new Date().toISOString(), restoredHash: r.restoredHash, backupPreImageHash: c.backup!.preImageHash, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) },
       }], meta);
-      return { cutId, mode: 'live', runId, state: stateName(after.after), restore, remove, restoredHash: r.restoredHash };
+      return { cutId, mode: 'live', runId, state: stateName(after.after), restore, remove: r.rows - restore, restoredHash: r.restoredHash };
     } catch (err) {
       if (isInterruption(err)) {
         throw new InterruptedError(`revert interrupted (${err instanceof Error ? err.message : String(err)}); nothing was recorded as failed: run the same command again to resume`);
