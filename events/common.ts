@@ -24,6 +24,8 @@ export const LiveEvidence = z.strictObject({
   locks: LockEvidence,
   /** Approvers whose signatures were verified against the configured keys at call time. */
   approvals: z.array(z.string()),
+  /** The governance version the approvals were checked under. */
+  governance: z.number().int().min(1).optional(),
   dryRunId: z.string().optional(),
 });
 export type LiveEvidence = z.infer<typeof LiveEvidence>;

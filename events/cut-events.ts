@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ChangeSet, CUT_ID_PATTERN } from './plan.js';
+import { PublicKeyText } from './governance.js';
 import { Hash, Id, Iso, LiveEvidence, LiveExecutor, LockEvidence, Phase, Policy, SimExecutor } from './common.js';
 
 const RunRef = { runId: Id, planHash: Hash, at: Iso };
@@ -30,6 +31,8 @@ export const CutPlanned = z.strictObject({
   target: z.string(),
   table: z.string(),
   author: z.string(),
+  /** The author's enrolled public key (absent before governance). */
+  authorKey: PublicKeyText.optional(),
   reason: z.string(),
   rowCount: z.number().int().min(0),
   policy: Policy,
@@ -45,7 +48,9 @@ export const ApprovalGranted = z.strictObject({
   decision: z.literal('approve'),
   at: Iso,
   signature: z.string().min(1),
-  publicKey: z.string().regex(/^ed25519:[A-Za-z0-9+/]{43}=$/),
+  publicKey: PublicKeyText,
+  /** The governance version the approver was enrolled under; signed with the rest (absent before governance). */
+  governanceVersion: z.number().int().min(1).optional(),
 });
 /** Schema version 1 of ApprovalGranted had one `role`; upcast to `roles`. */
 export const ApprovalGrantedV1 = ApprovalGranted.omit({ roles: true }).extend({ role: z.string() });

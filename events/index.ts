@@ -9,6 +9,8 @@ import * as E from './cut-events.js';
 export * from './common.js';
 export * from './plan.js';
 export * from './canonical.js';
+export * from './governance.js';
+export * from './signature.js';
 export { ApprovalGrantedV1 } from './cut-events.js';
 
 const ev = <T extends string, S extends z.ZodType>(type: T, data: S) => z.strictObject({ type: z.literal(type), data });

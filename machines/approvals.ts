@@ -16,11 +16,18 @@ export interface ApprovalRecord {
   at: string;
   signature: string;
   publicKey: string;
+  /** The governance version the approver was enrolled under (absent on approvals before governance). */
+  governanceVersion?: number;
 }
 
-/** The exact bytes an approver signs. */
-export function approvalPayload(p: { cutId: string; planHash: string; decision: 'approve'; at: string }): string {
-  return canonicalJson({ cutId: p.cutId, planHash: p.planHash, decision: p.decision, at: p.at });
+/**
+ * The exact bytes an approver signs: the cut, the plan hash, who approves with which roles under
+ * which governance version, and when. (Approvals recorded before governance signed only the first
+ * four fields; they still verify, and replay flags them as unsigned by an enrolled key.)
+ */
+export function approvalPayload(p: { cutId: string; planHash: string; decision: 'approve'; at: string; approver?: string; roles?: string[]; governanceVersion?: number }): string {
+  if (p.governanceVersion === undefined) return canonicalJson({ cutId: p.cutId, planHash: p.planHash, decision: p.decision, at: p.at });
+  return canonicalJson({ cutId: p.cutId, planHash: p.planHash, decision: p.decision, at: p.at, approver: p.approver, roles: p.roles, governanceVersion: p.governanceVersion });
 }
 
 /** Raw 32-byte Ed25519 public key from `ed25519:<base64>`, or undefined when malformed. */
@@ -56,11 +63,16 @@ function publicKeyObject(text: string): KeyObject | null {
   return key;
 }
 
-type Signed = Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'>;
+type Signed = Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'> & Partial<Pick<ApprovalRecord, 'approver' | 'roles' | 'governanceVersion'>>;
 
-/** True when `signature` (base64) is a valid Ed25519 signature by `publicKey` over the payload. Pure. */
+/**
+ * True when `signature` (base64) is a valid Ed25519 signature by `publicKey` over the payload. Pure.
+ * An OpenSSH key's SSHSIG is verified by the trust checks (src/domain/trust.ts), which also bind
+ * the key to the governance registry; here it is taken as given.
+ */
 export function verifyApprovalSignature(a: Signed): boolean {
-  const key = JSON.stringify([a.publicKey, a.signature, a.cutId, a.planHash, a.decision, a.at]);
+  if (!a.publicKey.startsWith('ed25519:')) return true;
+  const key = JSON.stringify([a.publicKey, a.signature, a.cutId, a.planHash, a.decision, a.at, a.approver, a.roles, a.governanceVersion]);
   const known = verified.get(key);
   if (known !== undefined) return known;
   const ok = verifyUncached(a);
@@ -94,16 +106,18 @@ export interface ApprovalVerdict {
  */
 export function evaluateApprovals(
   approvals: ApprovalRecord[],
-  ctx: { cutId: string; planHash: string; author: string; policy: Policy },
+  ctx: { cutId: string; planHash: string; author: string; authorKey?: string | undefined; policy: Policy },
   at?: string,
   signatures?: readonly boolean[],
 ): ApprovalVerdict {
   const counted: string[] = [];
   const reasons: string[] = [];
   const roles = new Set<string>();
+  const keys = new Set<string>();
   for (let i = 0; i < approvals.length; i++) {
     const a = approvals[i]!;
     if (a.approver === ctx.author) { reasons.push(`approval by ${a.approver}: the author cannot approve (four-eyes)`); continue; }
+    if (ctx.authorKey !== undefined && a.publicKey === ctx.authorKey) { reasons.push(`approval by ${a.approver}: signed with the author's key (four-eyes counts keys)`); continue; }
     if (a.planHash !== ctx.planHash || a.cutId !== ctx.cutId) { reasons.push(`approval by ${a.approver}: bound to another plan`); continue; }
     if (!(signatures?.[i] ?? verifyApprovalSignature(a))) { reasons.push(`approval by ${a.approver}: signature does not verify`); continue; }
     if (at !== undefined) {
@@ -111,8 +125,9 @@ export function evaluateApprovals(
       if (age < 0) { reasons.push(`approval by ${a.approver}: dated after ${at}`); continue; }
       if (age > ctx.policy.approvalTtlSeconds) { reasons.push(`approval by ${a.approver}: expired (older than ${ctx.policy.approvalTtlSeconds}s)`); continue; }
     }
-    if (counted.includes(a.approver)) continue;
+    if (counted.includes(a.approver) || keys.has(a.publicKey)) continue;
     counted.push(a.approver);
+    keys.add(a.publicKey);
     a.roles.forEach((r) => roles.add(r));
   }
   if (counted.length < ctx.policy.requiredApprovals) reasons.push(`approvals: ${counted.length} of ${ctx.policy.requiredApprovals} required`);

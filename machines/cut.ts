@@ -17,6 +17,8 @@ export interface CutContext {
   cutId: string;
   planHash: string;
   author: string;
+  /** The author's enrolled public key, when the plan was signed under governance (four-eyes by key). */
+  authorKey?: string;
   target: string;
   policy: Policy;
   approvals: ApprovalRecord[];
@@ -52,7 +54,7 @@ const nextPhase = (p: Phase | undefined): Phase | undefined => (p ? PHASES[PHASE
 
 /** The approvals in context (with their recorded signature verdicts), plus `extra` if given, against the policy at `at`. */
 const approvalsAt = (context: CutContext, at?: string, extra?: ApprovalRecord) => {
-  const ctx = { cutId: context.cutId, planHash: context.planHash, author: context.author, policy: context.policy };
+  const ctx = { cutId: context.cutId, planHash: context.planHash, author: context.author, authorKey: context.authorKey, policy: context.policy };
   if (!extra) return evaluateApprovals(context.approvals, ctx, at, context.approvalSignatures);
   return evaluateApprovals([...context.approvals, extra], ctx, at, [...context.approvalSignatures, verifyApprovalSignature(extra)]);
 };
@@ -63,11 +65,11 @@ export const cutMachine = setup({
     // The new approval's signature is verified here (memoised: both guards and the action ask)
     // and its verdict recorded in context by `addApproval`; later guards read the verdicts.
     approvalAcceptable: g<'ApprovalGranted'>((context, event) => {
-      const probe = { cutId: context.cutId, planHash: context.planHash, author: context.author, policy: { ...context.policy, requiredApprovals: 1, roles: [] } };
-      return !context.approvals.some((a) => a.approver === event.data.approver) && evaluateApprovals([event.data], probe).ok;
+      const probe = { cutId: context.cutId, planHash: context.planHash, author: context.author, authorKey: context.authorKey, policy: { ...context.policy, requiredApprovals: 1, roles: [] } };
+      return !context.approvals.some((a) => a.approver === event.data.approver || a.publicKey === event.data.publicKey) && evaluateApprovals([event.data], probe).ok;
     }),
     approvalCompletesPolicy: g<'ApprovalGranted'>(
-      (context, event) => !context.approvals.some((a) => a.approver === event.data.approver) && approvalsAt(context, undefined, event.data).ok,
+      (context, event) => !context.approvals.some((a) => a.approver === event.data.approver || a.publicKey === event.data.publicKey) && approvalsAt(context, undefined, event.data).ok,
     ),
     dryRunStartAllowed: g<'DryRunStarted'>((context, event) => onPlan(context, event) && event.data.executor === SIM_EXECUTOR),
     simulatedPhaseInOrder: g<'PhaseSimulated'>(
@@ -98,7 +100,7 @@ export const cutMachine = setup({
   actions: {
     plan: assign(({ event }) => {
       const d = (event as Ev<'CutPlanned'>).data;
-      return { cutId: d.cutId, planHash: d.planHash, author: d.author, target: d.target, policy: d.policy, approvals: [], approvalSignatures: [], liveRuns: 0 };
+      return { cutId: d.cutId, planHash: d.planHash, author: d.author, ...(d.authorKey ? { authorKey: d.authorKey } : {}), target: d.target, policy: d.policy, approvals: [], approvalSignatures: [], liveRuns: 0 };
     }),
     addApproval: assign({
       approvals: ({ context, event }) => [...context.approvals, (event as Ev<'ApprovalGranted'>).data],

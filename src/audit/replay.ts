@@ -2,7 +2,10 @@
  * `cutter replay`: for each cut stream, the hash chain verified, every event re-checked by the
  * machine from the initial state with invariants 1–5, and the stored projection rows compared with
  * a fresh fold, and the evidence outside the log (change-set blobs, stored backups) re-hashed; across streams, invariant 6 (no two live runs overlapping on one target, in commit
- * order). The kill-switch stream is replayed through its own machine.
+ * order). Then authority (DESIGN §7, src/domain/trust.ts): the governance chain from the pinned
+ * trust root, every event's signature and role against the registry at the version it names, the
+ * kill-switch stream through its machine, lock evidence against it, approvals against the registry,
+ * the cut's policy against governance, and every stream present in the events table.
  */
 import { canonicalJson } from '../../events/canonical.js';
 import { replay as replayStream, type Violation } from '../domain/index.js';
@@ -12,21 +15,45 @@ import { loadBackup } from '../crypto/vault.js';
 import { changeSetBlobId } from '../cuts/changes.js';
 import { lines, readBlob } from '../store/blobs.js';
 import { START, type EventStore, type StoredEvent } from '../store/index.js';
+import { sql } from '../store/connection.js';
+import { GOVERNANCE_STREAM } from '../../events/governance.js';
+import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
+import { foldGovernance, type TrustViolation } from '../domain/governance.js';
+import { checkCutTrust, checkKillSwitchStream, knownStream } from '../domain/trust.js';
+import { nodeCrypto } from '../governance/authority.js';
 
 export interface ReplayReport {
   ok: boolean;
   streams: number;
   events: number;
-  violations: (Violation & { streamId: string })[];
+  /** The trust root replay checked governance from, and the governance version in force. */
+  trust: { root: string | null; governanceVersion: number };
+  violations: ((Violation | TrustViolation) & { streamId: string })[];
 }
 
-export async function replayStore(store: EventStore, cutId?: string): Promise<ReplayReport> {
-  const streams = cutId ? [{ streamId: `${CUT_PREFIX}${cutId}` }] : await store.listStreams(CUT_PREFIX);
+/**
+ * Replays one cut, or every stream (`cutId` undefined), checking authority from `trustRoot` (the
+ * config's pin or an auditor's `--trust-root`). Without a root nothing can be proven: that is a
+ * `trust-root` violation.
+ */
+export async function replayStore(store: EventStore, cutId?: string, opts: { trustRoot?: string | undefined } = {}): Promise<ReplayReport> {
   const violations: ReplayReport['violations'] = [];
+  const governance = foldGovernance(await store.readStream(GOVERNANCE_STREAM), nodeCrypto, opts.trustRoot);
+  if (!opts.trustRoot) violations.push({ streamId: GOVERNANCE_STREAM, version: 0, type: '-', rule: 'trust-root', message: 'no trust root pinned (trust.root) or given (--trust-root): authority cannot be checked' });
+  violations.push(...governance.violations);
+  if (opts.trustRoot && !governance.root && !governance.violations.some((v) => v.rule === 'trust-root')) {
+    violations.push({ streamId: GOVERNANCE_STREAM, version: 0, type: '-', rule: 'trust-root', message: 'the store has no governance genesis' });
+  }
+  const ks = checkKillSwitchStream((await store.readStream(KILL_SWITCH_STREAM)).map((e) => ({ ...e, streamId: KILL_SWITCH_STREAM })), governance, nodeCrypto);
+  violations.push(...ks.violations);
+  const present: string[] = (await store.db.query(sql`SELECT DISTINCT stream_id FROM cutter.events ORDER BY stream_id`)).map((r: { stream_id: string }) => r.stream_id);
+  if (!cutId) for (const id of present) if (!knownStream(id)) violations.push({ streamId: id, version: 0, type: '-', rule: 'unknown-stream', message: `stream ${id} is not one cutter writes` });
+  const streams = cutId ? [{ streamId: `${CUT_PREFIX}${cutId}` }] : present.filter((id) => id.startsWith(CUT_PREFIX)).map((streamId) => ({ streamId }));
   let events = 0;
   for (const { streamId } of streams) {
     const stored = await store.readStream(streamId);
     events += stored.length;
+    violations.push(...checkCutTrust(stored.map((e) => ({ ...e, streamId })), governance, nodeCrypto, ks.timeline));
     if (stored.length === 0) {
       violations.push({ streamId, version: 0, type: '-', rule: 'illegal-transition', message: 'no such cut' });
       continue;
@@ -45,7 +72,7 @@ export async function replayStore(store: EventStore, cutId?: string): Promise<Re
     if (!same) violations.push({ streamId, version: stored.length, type: '-', rule: 'projection', message: 'stored projection rows differ from a fresh fold of the log (run `cutter projections rebuild`)' });
   }
   if (!cutId) violations.push(...(await overlappingLiveRuns(store)));
-  return { ok: violations.length === 0, streams: streams.length, events, violations };
+  return { ok: violations.length === 0, streams: streams.length, events, trust: { root: governance.root ?? null, governanceVersion: governance.versions.length }, violations };
 }
 
 /**

@@ -122,8 +122,9 @@ function registerCommands(program: Command): void {
   example(
     program
       .command('approve <cut>')
-      .description('sign and record an approval as --as <approver> (key from $CUTTER_KEYS_DIR or ~/.config/cutter/keys)')
-      .action(async (cut: string) => act(program, async (s, out) => (await import('./commands/cuts.js')).approve(s, out, cut))()),
+      .description('sign and record an approval as --as <approver> (key from $CUTTER_KEYS_DIR or ~/.config/cutter/keys); shows the plan approved')
+      .option('--plan-hash <hash>', 'refuse unless the recorded plan hash is the one you reviewed')
+      .action(async (cut: string, opts: { planHash?: string }) => act(program, async (s, out) => (await import('./commands/cuts.js')).approve(s, out, cut, opts.planHash))()),
     'cutter approve kb-20261125-1a2b3c --as alice',
   );
   example(
@@ -168,8 +169,9 @@ function registerCommands(program: Command): void {
       .command('replay [cut]')
       .description('audit replay: hash chain, every transition re-checked by the machine, invariants, projections')
       .option('--all', 'every stream in the store')
-      .action(async (cut: string | undefined, opts: { all?: boolean }) =>
-        act(program, async (s, out) => (await import('./commands/audit.js')).replay(s, out, cut, Boolean(opts.all)))(),
+      .option('--trust-root <root>', 'check authority from this root instead of the config\'s trust.root (an auditor\'s copy)')
+      .action(async (cut: string | undefined, opts: { all?: boolean; trustRoot?: string }) =>
+        act(program, async (s, out) => (await import('./commands/audit.js')).replay(s, out, cut, Boolean(opts.all), opts.trustRoot))(),
       ),
     'cutter replay --all',
   );
@@ -216,6 +218,29 @@ function registerCommands(program: Command): void {
       act(program, async (s, out) => (await import('./commands/killswitch.js')).status(s, out))(),
     ),
     'cutter killswitch status --json',
+  );
+  const gov = program.command('governance').description('members, roles, policy and admin threshold, signed in the store (the trust root)');
+  example(
+    gov
+      .command('apply <file>')
+      .description('record genesis (first time; prints the trust root to pin) or propose the next version, signed by --as <admin>')
+      .action(async (file: string) => act(program, async (s, out) => (await import('./commands/governance.js')).apply(s, out, file))()),
+    'cutter governance apply governance.yaml --as root',
+  );
+  example(
+    gov
+      .command('approve <version>')
+      .description('sign a proposed governance version as --as <admin>; effective once admins.threshold admins signed')
+      .action(async (version: string) => act(program, async (s, out) => (await import('./commands/governance.js')).approve(s, out, version))()),
+    'cutter governance approve 2 --as root2',
+  );
+  example(
+    gov
+      .command('show')
+      .description('the governance in force: version, members and key fingerprints, policy, the trust root')
+      .option('--trust-root <root>', 'check against this root instead of the config\'s pin')
+      .action(async (opts: { trustRoot?: string }) => act(program, async (s, out) => (await import('./commands/governance.js')).show(s, out, opts.trustRoot))()),
+    'cutter governance show --json',
   );
   const keys = program.command('keys').description('approver and backup keys');
   example(

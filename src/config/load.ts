@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
 import { formatIssues } from './issues.js';
-import { CutterConfig, durationSeconds } from './schema.js';
+import { CutterConfig, MOVED_TO_GOVERNANCE } from './schema.js';
 import type { TargetSpec } from './target.js';
 
 export const CONFIG_FILE = 'cutter.config.yaml';
@@ -39,6 +39,13 @@ export function parseConfig(text: string, file = CONFIG_FILE): CutterConfig {
     raw = parseYaml(text, { uniqueKeys: true }) ?? {};
   } catch (err) {
     throw new InvalidInputError(`config ${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (raw && typeof raw === 'object') {
+    const moved = MOVED_TO_GOVERNANCE.filter((k) => k in raw);
+    if (moved.length > 0) {
+      const lines = moved.map((k) => `${k}: moved to the store's governance (members and policy are signed there: \`cutter governance apply <file> --as <admin>\`); remove it from the config`);
+      throw new InvalidInputError(`config ${file}: ${lines.join('; ')}`, { issues: lines });
+    }
   }
   const parsed = CutterConfig.safeParse(raw);
   if (!parsed.success) {
@@ -80,23 +87,5 @@ export function targetSpec(config: CutterConfig, name: string, env: NodeJS.Proce
     key: t.key,
     columns: t.columns,
     ...(t.lifecycle ? { lifecycle: t.lifecycle } : {}),
-  };
-}
-
-/** The policy snapshot a CutPlanned event records. */
-export function policySnapshot(config: CutterConfig): {
-  requiredApprovals: number;
-  approvalTtlSeconds: number;
-  requireDryRun: boolean;
-  maxRows: number;
-  roles?: string[];
-} {
-  const p = config.policy;
-  return {
-    requiredApprovals: p.requiredApprovals,
-    approvalTtlSeconds: durationSeconds(p.approvalTtl),
-    requireDryRun: p.requireDryRun,
-    maxRows: p.maxRows,
-    ...(p.roles ? { roles: p.roles } : {}),
   };
 }

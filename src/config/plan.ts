@@ -53,21 +53,23 @@ const resolved = (input: CutPlanInput, opts: { actor: string; now?: Date }) => (
 });
 
 /** Parses and validates a plan whose changes are inline (see loadPlan for change files). */
-export function parsePlan(text: string, config: CutterConfig, opts: { actor: string; file?: string; now?: Date }): CutPlan {
+export function parsePlan(text: string, config: CutterConfig, opts: { actor: string; file?: string; now?: Date; maxRows?: number }): CutPlan {
   const file = opts.file ?? 'plan';
+  const maxRows = opts.maxRows ?? Number.POSITIVE_INFINITY;
   const input = parseInput(text, config, file);
   if (!input.changes) throw new InvalidInputError(`plan ${file}: changesFile: a change file is read by \`cutter plan <file>\`, not from text`);
   const spec = config.targets[input.target]!;
   const keyOf = (c: Change) => canonicalJson(Object.fromEntries(spec.key.map((k) => [k, ('upsert' in c ? c.upsert : c.delete)[k] ?? null])));
   const check = changeChecker(input.target, config, (i) => `changes[${i}]`, (i, key) => keyOf(input.changes![i]!) === key);
   const problems = [...nulCharacters(input.changes, 'changes'), ...input.changes.flatMap((c, i) => check(c, i))];
-  if (input.changes.length > config.policy.maxRows) problems.unshift(`changes: ${input.changes.length} rows exceed policy.maxRows ${config.policy.maxRows}`);
+  if (input.changes.length > maxRows) problems.unshift(`changes: ${input.changes.length} rows exceed policy.maxRows ${maxRows}`);
   if (problems.length > 0) throw new InvalidInputError(`plan ${file}: ${problems.slice(0, 20).join('; ')}`, { issues: problems.slice(0, 20) });
   return { ...resolved(input, opts), changes: input.changes };
 }
 
 /** Reads a plan file from disk; a `changesFile` (relative to the plan) is validated line by line, streaming. */
-export async function loadPlan(file: string, config: CutterConfig, opts: { actor: string; now?: Date }): Promise<LoadedPlan> {
+/** `opts.maxRows` is the governance policy's limit (unlimited when absent). */
+export async function loadPlan(file: string, config: CutterConfig, opts: { actor: string; now?: Date; maxRows?: number }): Promise<LoadedPlan> {
   if (!existsSync(file)) throw new InvalidInputError(`plan: file ${file} not found`);
   const text = readFileSync(file, 'utf8');
   const input = parseInput(text, config, file);
@@ -77,12 +79,12 @@ export async function loadPlan(file: string, config: CutterConfig, opts: { actor
   }
   const changesFile = path.resolve(path.dirname(file), input.changesFile!);
   if (!existsSync(changesFile) || !statSync(changesFile).isFile()) throw new InvalidInputError(`plan ${file}: changesFile: ${input.changesFile} not found`);
-  const changeSet = await scanChangesFile(changesFile, input.target, config, file);
+  const changeSet = await scanChangesFile(changesFile, input.target, config, file, opts.maxRows ?? Number.POSITIVE_INFINITY);
   return { plan: { ...resolved(input, opts), changeSet }, changes: fileChanges(changesFile), changesFile };
 }
 
 /** Validates a change file (one JSON change per line) without holding it, and describes it. */
-async function scanChangesFile(changesFile: string, target: string, config: CutterConfig, planFile: string): Promise<ChangeSet> {
+async function scanChangesFile(changesFile: string, target: string, config: CutterConfig, planFile: string, maxRows: number): Promise<ChangeSet> {
   const hash = createHash('sha256');
   let bytes = 0;
   async function* tapped() {
@@ -108,8 +110,8 @@ async function scanChangesFile(changesFile: string, target: string, config: Cutt
       if (line.trim() === '') continue;
       const at = `changesFile line ${lineNo}`;
       count++;
-      if (count > config.policy.maxRows) {
-        problems.unshift(`changesFile: more than policy.maxRows ${config.policy.maxRows} changes`);
+      if (count > maxRows) {
+        problems.unshift(`changesFile: more than policy.maxRows ${maxRows} changes`);
         break;
       }
       let raw: unknown;

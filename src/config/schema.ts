@@ -44,7 +44,8 @@ const Duration = z.union([
   z.string().regex(/^\d+[smhd]$/, 'a duration like 30m, 24h or 7d'),
 ]);
 
-export const PolicyConfig = z.strictObject({
+/** The policy as written in a governance file (recorded with the TTL in seconds). */
+export const PolicyInput = z.strictObject({
   maxRows: z.number().int().positive().default(10_000),
   requiredApprovals: z.number().int().min(1).default(2),
   approvalTtl: Duration.default('24h'),
@@ -52,16 +53,16 @@ export const PolicyConfig = z.strictObject({
   roles: z.array(Name).optional(),
 });
 
-export const ApproverConfig = z.strictObject({
-  publicKey: z.string().regex(/^ed25519:[A-Za-z0-9+/]{43}=$/, 'ed25519:<base64 of the 32-byte public key>'),
-  roles: z.array(Name).default([]),
-});
+/** Keys that used to live in the config and moved to the store's governance (DESIGN §7). */
+export const MOVED_TO_GOVERNANCE = ['approvers', 'policy'] as const;
+
+/** The governance trust root (DESIGN §7): the SHA-256 of the store's governance genesis. */
+export const TrustRoot = z.string().regex(/^[0-9a-f]{64}$/, 'the 64-hex trust root printed by `cutter governance show`');
 
 export const CutterConfig = z.strictObject({
   store: z.strictObject({ url: UrlRef.optional() }).default({}),
   targets: z.record(Name, TargetConfig).default({}),
-  policy: PolicyConfig.default({ maxRows: 10_000, requiredApprovals: 2, approvalTtl: '24h', requireDryRun: true }),
-  approvers: z.record(Name, ApproverConfig).default({}),
+  trust: z.strictObject({ root: TrustRoot.optional() }).default({}),
   backup: z.strictObject({ recipients: z.array(z.string().min(1)).default([]) }).default({ recipients: [] }),
   execution: z.strictObject({ enabled: z.boolean().default(false) }).default({ enabled: false }),
 });

@@ -1,34 +1,48 @@
 /**
- * `cutter approve <cut> --as <approver>`: sign {cutId, planHash, decision, at} with the approver's
- * private key and record ApprovalGranted. The approver must be configured, and the key on disk must
- * be the configured one; the machine refuses the author (four-eyes) and duplicates.
+ * `cutter approve <cut> --as <approver>`: sign {cutId, planHash, approver, roles, governance
+ * version, at} with the approver's enrolled key and record ApprovalGranted (itself signed). The
+ * approver must be an enrolled member with role `approver`, and the key on disk the enrolled one;
+ * the machine refuses the author (by name and by key) and a second approval by the same key.
+ * `--plan-hash` confirms the plan the approver reviewed.
  */
-import { signApproval, publicKeyText } from '../crypto/approvals.js';
-import { keysDir, loadApproverKey } from '../crypto/keys.js';
+import { approvalPayload } from '../../machines/approvals.js';
 import { GovernanceRefusedError } from '../errors.js';
 import { stateName, summary } from '../domain/index.js';
 import type { Session } from '../workspace/session.js';
 import { handle, loadCut } from './handle.js';
 
-export async function approveCut(session: Session, cutId: string): Promise<{ cutId: string; approver: string; planHash: string; state: string; approvals: string[] }> {
-  const config = session.config();
-  const approver = session.actor;
-  const configured = config.approvers[approver];
-  if (!configured) throw new GovernanceRefusedError(`${approver} is not a configured approver`, [`approvers.${approver}: not in the config`]);
-  const key = await loadApproverKey(approver, { dir: keysDir(session.env) });
-  if (publicKeyText(key) !== configured.publicKey) {
-    throw new GovernanceRefusedError(`the key of ${approver} does not match approvers.${approver}.publicKey in the config`);
-  }
+export interface ApproveResult {
+  cutId: string;
+  approver: string;
+  planHash: string;
+  state: string;
+  approvals: string[];
+  governanceVersion: number;
+  key: string;
+  plan: { target: string; author: string; reason: string; rowCount: number };
+}
+
+export async function approveCut(session: Session, cutId: string, opts: { planHash?: string } = {}): Promise<ApproveResult> {
   const store = await session.store();
-  const { state } = await loadCut(store, cutId);
+  const auth = await session.authority();
+  const { state, events } = await loadCut(store, cutId);
+  const planned = events[0]!.data as { target: string; author: string; reason: string; rowCount: number };
+  const plan = { target: planned.target, author: planned.author, reason: planned.reason, rowCount: planned.rowCount };
   const planHash = state.snapshot.context.planHash;
+  if (opts.planHash !== undefined && opts.planHash !== planHash) {
+    throw new GovernanceRefusedError(`cut ${cutId}: you reviewed plan hash ${opts.planHash}, the recorded plan hash is ${planHash}`);
+  }
+  const approver = auth.signer.name;
+  const member = auth.registry.members[approver]!;
+  const roles = member.roles.filter((r) => r !== 'admin');
   const at = new Date().toISOString();
-  const signature = signApproval(key, { cutId, planHash, decision: 'approve', at });
+  const payload = { cutId, planHash, decision: 'approve' as const, at, approver, roles, governanceVersion: auth.version };
+  const signature = await auth.signer.sign(Buffer.from(approvalPayload(payload)));
   const result = await handle(
     store,
     cutId,
-    () => [{ type: 'ApprovalGranted', data: { cutId, planHash, approver, roles: configured.roles, decision: 'approve', at, signature, publicKey: configured.publicKey } }],
-    { actor: approver, correlationId: cutId },
+    () => [{ type: 'ApprovalGranted', data: { ...payload, signature, publicKey: member.publicKey } }],
+    { actor: approver, correlationId: cutId, auth },
   );
-  return { cutId, approver, planHash, state: stateName(result.after), approvals: summary(result.after).approvals };
+  return { cutId, approver, planHash, state: stateName(result.after), approvals: summary(result.after).approvals, governanceVersion: auth.version, key: auth.signer.fingerprint, plan };
 }

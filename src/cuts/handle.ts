@@ -1,10 +1,12 @@
 /**
- * The one command handler: read the stream → fold → decide → append with the expected version.
- * A lost race (ConcurrencyError) is retried from a fresh read, so decide always sees the latest
- * state; the store's expected-version check is what makes that safe.
+ * The one command handler: read the stream → fold → decide → sign → append with the expected
+ * version. A lost race (ConcurrencyError) is retried from a fresh read, so decide always sees the
+ * latest state; the store's expected-version check is what makes that safe. Every event is signed
+ * by the acting member (src/governance/authority.ts), who must hold the role its type needs.
  */
 import { ConcurrencyError } from '../errors.js';
 import type { AppendContext, EventStore, StoredEvent } from '../store/index.js';
+import { signEvents, type Authority } from '../governance/authority.js';
 import { decide, evolve, fold, MACHINE_VERSION, toStorable, type CutState, type DomainEvent } from '../domain/index.js';
 
 export interface Handled {
@@ -26,7 +28,7 @@ export async function handle(
   store: EventStore,
   cutId: string,
   propose: (state: CutState) => DomainEvent[],
-  context: AppendContext,
+  context: AppendContext & { auth: Authority },
   attempts = 3,
 ): Promise<Handled> {
   const streamId = cutStream(cutId);
@@ -42,11 +44,12 @@ export async function handle(
       }
     }
     try {
-      const result = await store.append(
-        streamId,
-        accepted.map((e) => toStorable(e, { machineVersion: MACHINE_VERSION })),
-        { expectedVersion: stored.length === 0 ? 'no_stream' : stored.length, context },
-      );
+      const { auth, ...appendContext } = context;
+      const signed = await signEvents(auth, streamId, stored.length, accepted.map((e) => toStorable(e, { machineVersion: MACHINE_VERSION })));
+      const result = await store.append(streamId, signed, {
+        expectedVersion: stored.length === 0 ? 'no_stream' : stored.length,
+        context: { ...appendContext, actor: auth.signer.name },
+      });
       return { before, after: state, events: result.events };
     } catch (err) {
       if (err instanceof ConcurrencyError && attempt < attempts) continue;

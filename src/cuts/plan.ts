@@ -1,14 +1,13 @@
 /**
  * `cutter plan`: validate the plan against its target, hash it, precheck read-only (the simulator:
  * how many planned keys exist now, and their pre-image hash), and record CutPlanned with the policy
- * snapshot that will govern the cut.
+ * in force in governance (never a local file's) and the author's enrolled key, signed by the author.
  */
 import { createReadStream } from 'node:fs';
 import { changeCount, planHash } from '../../events/plan.js';
-import { policySnapshot } from '../config/load.js';
 import { loadPlan } from '../config/plan.js';
 import { executorFor } from '../adapters/index.js';
-import { IllegalTransitionError, InvalidInputError } from '../errors.js';
+import { GovernanceRefusedError, IllegalTransitionError, InvalidInputError } from '../errors.js';
 import { blobInfo, putBlob } from '../store/blobs.js';
 import { changeSetBlobId } from './changes.js';
 import type { Session } from '../workspace/session.js';
@@ -25,7 +24,12 @@ export interface PlanResult {
 
 export async function planCut(session: Session, file: string): Promise<PlanResult> {
   const config = session.config();
-  const { plan, changes, changesFile } = await loadPlan(file, config, { actor: session.actor });
+  const auth = await session.authority();
+  const policy = auth.registry.policy;
+  const { plan, changes, changesFile } = await loadPlan(file, config, { actor: session.actor, maxRows: policy.maxRows });
+  if (plan.author !== auth.signer.name) {
+    throw new GovernanceRefusedError(`plan ${file}: names author ${plan.author}, but it is signed by ${auth.signer.name} (the author is whoever signs the plan)`);
+  }
   const spec = await session.target(plan.target);
   const store = await session.store();
   if ((await store.streamVersion(cutStream(plan.id))) > 0) {
@@ -59,11 +63,11 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
         type: 'CutPlanned',
         data: {
           cutId: plan.id, plan, planHash: hash, target: plan.target, table: spec.table, author: plan.author, reason: plan.reason,
-          rowCount: changeCount(plan), policy: policySnapshot(config), precheck, at,
+          authorKey: auth.registry.members[auth.signer.name]!.publicKey, rowCount: changeCount(plan), policy, precheck, at,
         },
       },
     ],
-    { actor: session.actor, correlationId: plan.id },
+    { actor: session.actor, correlationId: plan.id, auth },
   );
   return { cutId: plan.id, planHash: hash, target: plan.target, rowCount: changeCount(plan), precheck, state: result.after.snapshot.value as string };
 }

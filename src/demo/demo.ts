@@ -40,23 +40,25 @@ export async function runDemo(opts: { json?: boolean; dir?: string } = {}): Prom
   const { main } = await import('../cli/main.js');
 
   const steps: Step[] = [
-    { say: 'A fresh workspace: config, an example target database (300 documents), approver keys alice and bob, a backup keypair and a plan.', argv: ['init', '--example'] },
+    { say: 'A fresh workspace: an example target database (300 documents), member keys, governance signed by the admin root and pinned in the config, a backup keypair and a plan.', argv: ['init', '--example'] },
+    { say: 'Governance lives in the store, signed: who may plan, approve, run and administer, and the policy. Its genesis hash is the trust root.', argv: ['governance', 'show'] },
     { say: `The plan (${c.dim('plans/example.yaml')}): two new documents, two revisions, one withdrawal.`, before: async () => void process.stdout.write(await fs.readFile('plans/example.yaml', 'utf8')) },
     { say: 'erin records the plan: validated, hashed, prechecked read-only.', argv: ['plan', 'plans/example.yaml', '--as', 'erin'] },
-    { say: 'erin cannot approve her own cut (four-eyes).', argv: ['approve', CUT, '--as', 'erin'], expect: 3 },
+    { say: 'erin cannot approve her own cut: she is its author and holds no approver role (four-eyes, by key).', argv: ['approve', CUT, '--as', 'erin'], expect: 3 },
     { say: 'alice and bob sign approvals bound to the plan hash.', argv: ['approve', CUT, '--as', 'alice'] },
     { say: '', argv: ['approve', CUT, '--as', 'bob'] },
     { say: 'A dry run: the simulator reads the pre-image in READ ONLY transactions and shows the diff.', argv: ['run', CUT, '--dry-run', '--as', 'erin'] },
-    { say: 'Someone engages the kill-switch.', argv: ['killswitch', 'engage', '--reason', 'change freeze until review', '--as', 'dana'] },
+    { say: 'dana, an operator, engages the kill-switch (any member may).', argv: ['killswitch', 'engage', '--reason', 'change freeze until review', '--as', 'dana'] },
     { say: 'A live run now is refused, naming every closed lock.', argv: ['run', CUT, '--live', '--as', 'erin'], expect: 3 },
+    { say: 'dana cannot release it: only an admin may.', argv: ['killswitch', 'release', '--as', 'dana'], expect: 3 },
     {
-      say: 'Open the three locks: execution.enabled in the config, CUTTER_EXECUTION_ENABLED=1, and release the kill-switch.',
+      say: 'Open the three locks: execution.enabled in the config, CUTTER_EXECUTION_ENABLED=1, and the admin root releases the kill-switch.',
       before: async () => {
         const text = await fs.readFile('cutter.config.yaml', 'utf8');
         await fs.writeFile('cutter.config.yaml', text.replace(/enabled: false/, 'enabled: true'));
         process.stdout.write(`  cutter.config.yaml: execution.enabled: true\n  export CUTTER_EXECUTION_ENABLED=1\n`);
       },
-      argv: ['killswitch', 'release', '--as', 'dana'],
+      argv: ['killswitch', 'release', '--as', 'root'],
       env: { CUTTER_EXECUTION_ENABLED: '1' },
     },
     { say: 'The live run: backup (encrypted), leg A, leg B, verify, enact — each one transaction with a receipt.', argv: ['run', CUT, '--live', '--as', 'erin'] },
@@ -65,7 +67,7 @@ export async function runDemo(opts: { json?: boolean; dir?: string } = {}): Prom
     { say: 'The audit report, from events only: gates, approvals, lock evidence, attestation, the diagram with the path taken.', argv: ['report', CUT, '--format', 'html', '--out', 'reports/kb-2026-11-release.html'] },
     { say: '', argv: ['report', CUT, '--format', 'md', '--out', 'reports/kb-2026-11-release.md'] },
     { say: 'Revert: decrypt the backup and restore the pre-image exactly, in one transaction.', argv: ['revert', CUT, '--live', '--as', 'erin'] },
-    { say: 'Replay: every event re-checked by the machine, the hash chain verified, projections compared.', argv: ['replay', '--all'] },
+    { say: 'Replay: every event re-checked by the machine and its signature by an enrolled key checked from the pinned root; hash chains verified, projections compared.', argv: ['replay', '--all'] },
   ];
 
   let status = 0;

@@ -27,7 +27,7 @@ export async function dryRun(session: Session, cutId: string): Promise<DryRunRes
   const spec = await session.target(plan.target);
   const runId = `dry-${randomUUID().slice(0, 8)}`;
   const base = { runId, planHash: c.planHash, executor: 'simulator' as const };
-  const meta = { actor: session.actor, correlationId: runId };
+  const meta = { actor: session.actor, correlationId: runId, auth: await session.authority() };
   await handle(store, cutId, () => [{ type: 'DryRunStarted', data: { ...base, at: new Date().toISOString() } }], meta);
   const sim = executorFor('dry-run', spec, changesOf(plan, store.db));
   let simulation: Simulation;

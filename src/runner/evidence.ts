@@ -3,9 +3,11 @@
  * whose signatures verify against the keys configured now. The machine re-checks the recorded
  * evidence; this module is what makes the evidence true when it is recorded.
  */
-import { verifyApprovalSignature } from '../../machines/approvals.js';
+import { approvalPayload } from '../../machines/approvals.js';
+import { verifySignature } from '../crypto/signatures.js';
 import type { LiveEvidence } from '../../events/index.js';
 import type { CutterConfig } from '../config/schema.js';
+import { current, type GovernanceState } from '../domain/governance.js';
 import type { CutState } from '../domain/index.js';
 import type { EventStore } from '../store/index.js';
 import { evaluateLocks } from './locks.js';
@@ -16,20 +18,28 @@ export interface CallTimeEvidence {
   reasons: string[];
 }
 
-export async function gatherEvidence(store: EventStore, config: CutterConfig, env: NodeJS.ProcessEnv, state: CutState, at: string): Promise<CallTimeEvidence> {
+/**
+ * The three locks now, and each approval checked against the governance in force now (never
+ * against the key the approval carries): still a member, still an approver, the same key, its
+ * signature valid. `governance` is the pinned registry the caller read at call time.
+ */
+export async function gatherEvidence(store: EventStore, config: CutterConfig, env: NodeJS.ProcessEnv, state: CutState, at: string, governance: GovernanceState): Promise<CallTimeEvidence> {
   const locks = await evaluateLocks(store, config, env);
   const c = state.snapshot.context;
   const reasons = [...locks.closed];
   const approvals: string[] = [];
+  const gov = current(governance)!;
   for (const a of c.approvals) {
-    const configured = config.approvers[a.approver];
-    if (!configured) reasons.push(`approval by ${a.approver}: no longer a configured approver`);
-    else if (configured.publicKey !== a.publicKey) reasons.push(`approval by ${a.approver}: signed with a key that is no longer configured`);
-    else if (!verifyApprovalSignature(a)) reasons.push(`approval by ${a.approver}: signature does not verify`);
+    const member = gov.registry.members[a.approver];
+    if (!member) reasons.push(`approval by ${a.approver}: not a member of governance version ${gov.version}`);
+    else if (!member.roles.includes('approver')) reasons.push(`approval by ${a.approver}: no longer an approver at governance version ${gov.version}`);
+    else if (a.roles.some((r) => !member.roles.includes(r))) reasons.push(`approval by ${a.approver}: claims roles ${a.roles.join(', ')}, enrolled with ${member.roles.join(', ')}`);
+    else if (member.publicKey !== a.publicKey) reasons.push(`approval by ${a.approver}: signed with a key that is not the one enrolled now`);
+    else if (a.governanceVersion === undefined || !verifySignature(member.publicKey, Buffer.from(approvalPayload(a)), a.signature)) reasons.push(`approval by ${a.approver}: signature does not verify against the enrolled key`);
     else approvals.push(a.approver);
   }
   return {
-    evidence: { at, locks: locks.evidence, approvals, ...(c.lastDryRun ? { dryRunId: c.lastDryRun.runId } : {}) },
+    evidence: { at, locks: locks.evidence, approvals, governance: gov.version, ...(c.lastDryRun ? { dryRunId: c.lastDryRun.runId } : {}) },
     reasons,
   };
 }

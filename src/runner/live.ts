@@ -67,12 +67,12 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
     let { state } = await loadCut(store, cutId);
     const plan = planOf(await store.readStream(`cut-${cutId}`));
     const spec = await session.target(plan.target);
-    const meta = { actor: session.actor, correlationId: cutId };
+    const meta = { actor: session.actor, correlationId: cutId, auth: await session.authority() };
     const name = stateName(state);
     const at = now();
 
     if (name === 'approved' || name === 'planned' || name === 'halted') {
-      const { evidence, reasons } = await gatherEvidence(store, config, session.env, state, at);
+      const { evidence, reasons } = await gatherEvidence(store, config, session.env, state, at, meta.auth.governance);
       if (reasons.length > 0) throw new GovernanceRefusedError(`live run of cut ${cutId} refused`, reasons);
       const c = state.snapshot.context;
       const event: DomainEvent =
@@ -82,7 +82,7 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
       state = (await handle(store, cutId, () => [event], meta)).after;
     } else if (name.startsWith('live.')) {
       // A crashed run: the locks must be open now as well before anything else is written.
-      const { reasons } = await gatherEvidence(store, config, session.env, state, at);
+      const { reasons } = await gatherEvidence(store, config, session.env, state, at, meta.auth.governance);
       if (reasons.length > 0) throw new GovernanceRefusedError(`resuming the interrupted live run of cut ${cutId} refused`, reasons);
     } else {
       throw new IllegalTransitionError(`cut ${cutId} is ${name}: nothing to run live`);

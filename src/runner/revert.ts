@@ -69,7 +69,7 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
   const restore = rowCount;
 
   return withCutLock(store, cutId, async () => {
-    const meta = { actor: session.actor, correlationId: cutId };
+    const meta = { actor: session.actor, correlationId: cutId, auth: await session.authority() };
     let current = (await loadCut(store, cutId)).state;
     if (stateName(current) !== 'reverting') {
       const locks = await evaluateLocks(store, session.config(), session.env);

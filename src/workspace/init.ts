@@ -1,31 +1,29 @@
 /**
  * `cutter init [--example]`: a config if absent and a migrated store; with --example, the example
- * target database, approver keys alice and bob, a backup keypair, plans/example.yaml and a config
- * wired to them. Idempotent: what exists is kept (keys are never overwritten).
+ * target database, member keys (alice, bob, erin, dana, root), governance recorded and pinned, a
+ * backup keypair, plans/example.yaml and a config wired to them. Idempotent: what exists is kept (keys are never overwritten).
  */
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { generateApproverKey, generateBackupKey, keysDir, readApproverPublicKey } from '../crypto/keys.js';
-import { createExampleTarget, examplePlan, exampleConfig, writeIfAbsent } from './example.js';
+import { createExampleTarget, EXAMPLE_ADMIN, EXAMPLE_MEMBERS, exampleConfig, exampleGovernance, examplePlan, writeIfAbsent } from './example.js';
+import { applyGovernance } from '../governance/commands.js';
+import { readGovernance } from '../governance/authority.js';
 import type { Session } from './session.js';
 
 export interface InitResult {
   config: string;
   configWritten: boolean;
   store: { embedded: boolean };
-  example?: { database: string; plan: string; keysDir: string; approvers: string[]; backupFingerprint: string };
+  example?: { database: string; plan: string; keysDir: string; members: Record<string, string[]>; backupFingerprint: string; governance: string; trustRoot: string };
 }
 
 const MINIMAL_CONFIG = `# cutter configuration: see README.md "Configuration"
 targets: {}
-policy:
-  maxRows: 10000
-  requiredApprovals: 2
-  approvalTtl: 24h
-  requireDryRun: true
-approvers: {}
+# trust:
+#   root: <the trust root printed by \`cutter governance show\`>  (members and policy live in governance)
 backup:
   recipients: []
 execution:
@@ -39,22 +37,24 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
     await session.store();
     return { config: session.configFile, configWritten: written, store: { embedded: Boolean(session.location()?.embedded) } };
   }
-  await session.store();
+  const store = await session.store();
   const location = session.location();
   if (!location) throw new Error('init: store location unknown');
   await createExampleTarget(location.url);
   const dir = keysDir(session.env);
-  const approvers: Record<string, string> = {};
-  for (const name of ['alice', 'bob', 'erin']) {
-    approvers[name] = existsSync(path.join(dir, `${name}.ed25519.key`))
-      ? await readApproverPublicKey(name, { dir })
-      : (await generateApproverKey(name, { dir })).publicKey;
+  const publicKeys: Record<string, string> = {};
+  for (const name of Object.keys(EXAMPLE_MEMBERS)) {
+    publicKeys[name] = existsSync(path.join(dir, `${name}.ed25519.key`)) ? await readApproverPublicKey(name, { dir }) : (await generateApproverKey(name, { dir })).publicKey;
   }
   const backup = existsSync(path.join(dir, 'backup.backup.pub.asc'))
     ? { publicKeyPath: path.join(dir, 'backup.backup.pub.asc'), fingerprint: 'existing' }
     : await generateBackupKey('backup', { dir });
+  const governanceFile = path.join(session.root, 'governance.yaml');
+  await writeIfAbsent(governanceFile, exampleGovernance(publicKeys));
+  const existing = await readGovernance(store);
+  const trustRoot = existing.root ?? (await applyGovernance(session, governanceFile, { as: EXAMPLE_ADMIN })).root!;
   const targetUrl = location.embedded ? 'embedded:cutter_example' : exampleServerUrl(location.url);
-  const config = exampleConfig({ targetUrl, keys: { approvers, backupPublicKeyPath: backup.publicKeyPath }, root: session.root });
+  const config = exampleConfig({ targetUrl, keys: { backupPublicKeyPath: backup.publicKeyPath }, root: session.root, trustRoot });
   const configWritten = await writeIfAbsent(session.configFile, config);
   const planFile = path.join(session.root, 'plans', 'example.yaml');
   await fs.mkdir(path.dirname(planFile), { recursive: true });
@@ -63,7 +63,7 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
     config: session.configFile,
     configWritten,
     store: { embedded: location.embedded },
-    example: { database: 'cutter_example', plan: planFile, keysDir: dir, approvers: Object.keys(approvers), backupFingerprint: backup.fingerprint },
+    example: { database: 'cutter_example', plan: planFile, keysDir: dir, members: EXAMPLE_MEMBERS, backupFingerprint: backup.fingerprint, governance: governanceFile, trustRoot },
   };
 }
 

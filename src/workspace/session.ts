@@ -13,6 +13,10 @@ import { openStore, type EventStore } from '../store/index.js';
 import { targetSpec } from '../config/load.js';
 import type { TargetSpec } from '../config/target.js';
 import { locateStore, type StoreLocation } from './store-url.js';
+import { authorityOf, pinnedGovernance, type Authority } from '../governance/authority.js';
+import type { GovernanceState } from '../domain/governance.js';
+import { keysDir } from '../crypto/keys.js';
+import { loadSigner } from '../crypto/signer.js';
 
 export interface SessionOptions {
   /** --config: the config file (default ./cutter.config.yaml). */
@@ -39,6 +43,13 @@ export interface Session {
   target(name: string): Promise<TargetSpec>;
   /** Where the store is (embedded start-up time included). Only after store(). */
   location(): StoreLocation | undefined;
+  /**
+   * The governance in force, checked against the config's pinned trust root (exit 3 when it
+   * differs; when nothing is pinned, only read-only callers may pass `requirePin: false`).
+   */
+  governance(opts?: { requirePin?: boolean }): Promise<GovernanceState>;
+  /** The acting member's signer, checked against governance: enrolled, with that key. */
+  authority(): Promise<Authority>;
   close(): Promise<void>;
 }
 
@@ -91,6 +102,14 @@ export function openSession(opts: SessionOptions = {}): Session {
       return targetSpec(config(), name, env, location?.embedded ? location.url : undefined);
     },
     location: () => location,
+    async governance(o = {}) {
+      const pin = tryConfig()?.trust.root;
+      return pinnedGovernance(await this.store(), pin, { requirePin: o.requirePin ?? true });
+    },
+    async authority() {
+      const governance = await this.governance();
+      return authorityOf(await loadSigner(actor, { dir: keysDir(env), env }), governance);
+    },
     async close() {
       if (store) await (await store.catch(() => undefined))?.close();
       await location?.release();

@@ -1,6 +1,8 @@
 /**
  * A complete cutter workspace on real PostgreSQL for runner and CLI tests: a fresh store database,
- * a seeded target, approver keys alice and bob (and author erin), a backup keypair, and a config.
+ * a seeded target, member keys, governance recorded (genesis signed by dana) and pinned in the
+ * config, a backup keypair. Members: alice and bob (approver, dba), erin (author, operator), dana
+ * (admin, operator).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -8,6 +10,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { generateApproverKey, generateBackupKey } from '../../src/crypto/keys.js';
 import { openSession, type Session } from '../../src/workspace/session.js';
+import { applyGovernance } from '../../src/governance/commands.js';
 import { freshDatabase, type TestDatabase } from './db.js';
 import { seededTarget, type SeededTarget } from './target.js';
 
@@ -17,6 +20,9 @@ export interface TestWorkspace {
   store: TestDatabase;
   target: SeededTarget;
   env: Record<string, string>;
+  /** The pinned trust root (genesis signed by dana). */
+  root: string;
+  governanceFile: string;
   /** A session acting as `actor`; `env` overrides merge over the workspace env. */
   session(actor: string, env?: Record<string, string | undefined>): Session;
   /** Runs `fn` in a session acting as `actor`, closing it afterwards. */
@@ -35,16 +41,24 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
   // A second target (kb2) in the same database: a copy of the table, for multi-target campaigns.
   await target.query`CREATE TABLE public.documents2 AS SELECT * FROM public.documents`;
   await target.query`ALTER TABLE public.documents2 ADD PRIMARY KEY (id)`;
-  const approvers: Record<string, { publicKey: string; roles: string[] }> = {};
-  for (const name of ['alice', 'bob', 'erin']) approvers[name] = { publicKey: (await generateApproverKey(name, { dir: keys })).publicKey, roles: ['dba'] };
+  const roles: Record<string, string[]> = { alice: ['approver', 'dba'], bob: ['approver', 'dba'], erin: ['author', 'operator'], dana: ['admin', 'operator'] };
+  const members: Record<string, { publicKey: string; roles: string[] }> = {};
+  for (const [name, r] of Object.entries(roles)) members[name] = { publicKey: (await generateApproverKey(name, { dir: keys })).publicKey, roles: r };
+  const governance = {
+    members,
+    policy: { maxRows: 1_000_000, requiredApprovals: 2, approvalTtl: '1h', requireDryRun: opts.requireDryRun ?? true },
+    admins: { threshold: 1 },
+  };
+  const governanceFile = path.join(dir, 'governance.yaml');
+  writeFileSync(governanceFile, stringify(governance));
+  let root: string | undefined;
   const backup = await generateBackupKey('backup', { dir: keys, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) });
   const config = (enabled: boolean) => ({
     targets: {
       kb: { url: 'env:KB_URL', table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } },
       kb2: { url: 'env:KB_URL', table: 'public.documents2', key: ['id'], columns: ['title', 'body'] },
     },
-    policy: { maxRows: 1_000_000, requiredApprovals: 2, approvalTtl: '1h', requireDryRun: opts.requireDryRun ?? true },
-    approvers,
+    ...(root ? { trust: { root } } : {}),
     backup: { recipients: [backup.publicKeyPath] },
     execution: { enabled },
   });
@@ -60,8 +74,15 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
     for (const [k, v] of Object.entries(extra)) if (v === undefined) delete merged[k]; else merged[k] = v;
     return openSession({ cwd: dir, as: actor, env: merged });
   };
+  const genesis = session('dana');
+  try {
+    root = (await applyGovernance(genesis, governanceFile)).root!;
+  } finally {
+    await genesis.close();
+  }
+  write(true);
   return {
-    dir, keys, store, target, env, session,
+    dir, keys, store, target, env, session, root, governanceFile,
     as: async (actor, fn, extra) => {
       const s = session(actor, extra);
       try {

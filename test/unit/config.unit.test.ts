@@ -28,7 +28,7 @@ describe('config', () => {
   it('accepts a valid config and fills defaults', () => {
     const c = parseConfig(CONFIG);
     expect(c.execution.enabled).toBe(false);
-    expect(c.policy.requiredApprovals).toBe(2);
+    expect(c.trust).toEqual({});
     expect(c.targets.kb?.key).toEqual(['id']);
   });
 

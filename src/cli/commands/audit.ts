@@ -1,5 +1,5 @@
 /** `cutter replay`, `cutter report`, `cutter projections rebuild`: formatting only. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildReport } from '../../audit/report-model.js';
 import { renderHtml, renderJson, renderMarkdown } from '../../audit/render.js';
@@ -12,13 +12,15 @@ import { rebuildProjections } from '../../projections/store.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
 
-export async function replay(s: Session, out: Output, cutId: string | undefined, all: boolean): Promise<number> {
+export async function replay(s: Session, out: Output, cutId: string | undefined, all: boolean, trustRoot?: string): Promise<number> {
   if (!cutId && !all) throw new InvalidInputError('replay: name a cut or pass --all');
+  if (trustRoot !== undefined && !/^[0-9a-f]{64}$/.test(trustRoot)) throw new InvalidInputError('--trust-root: the 64-hex root printed by `cutter governance show`');
   const store = await s.store();
-  const r = await replayStore(store, all ? undefined : cutId);
+  const pin = trustRoot ?? (existsSync(s.configFile) ? s.config().trust.root : undefined);
+  const r = await replayStore(store, all ? undefined : cutId, { trustRoot: pin });
   out.result(r, () => {
     const head = r.ok
-      ? `  ${out.color.green('✓ replay clean')}: ${r.streams} cut stream(s), ${r.events} events — hash chains intact, every transition legal, invariants hold, projections equal`
+      ? `  ${out.color.green('✓ replay clean')}: ${r.streams} cut stream(s), ${r.events} events — hash chains intact, every transition legal, invariants hold, projections equal; every event signed by an enrolled member with its role under trust root ${r.trust.root?.slice(0, 16)}… (governance v${r.trust.governanceVersion})`
       : `  ${out.color.red(`✗ ${r.violations.length} violation(s)`)} in ${r.streams} stream(s), ${r.events} events`;
     return [head, ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`)].join('\n');
   });

@@ -18,8 +18,14 @@ export async function plan(s: Session, out: Output, file: string): Promise<numbe
   return 0;
 }
 
-export async function approve(s: Session, out: Output, cutId: string): Promise<number> {
-  const r = await approveCut(s, cutId);
-  out.result(r, () => `  ${out.color.green('✓')} ${r.approver} approved ${r.cutId} (plan ${r.planHash.slice(0, 12)}…); approvals: ${r.approvals.join(', ')}; state ${r.state}`);
+export async function approve(s: Session, out: Output, cutId: string, planHash?: string): Promise<number> {
+  const r = await approveCut(s, cutId, planHash === undefined ? {} : { planHash });
+  out.result(r, () =>
+    [
+      `  plan      ${r.plan.target}: ${r.plan.reason} (by ${r.plan.author}; ${r.plan.rowCount} change${r.plan.rowCount === 1 ? '' : 's'})`,
+      `  plan hash ${r.planHash}`,
+      `  ${out.color.green('✓')} ${r.approver} approved ${r.cutId} with key ${r.key} (governance v${r.governanceVersion}); approvals: ${r.approvals.join(', ')}; state ${r.state}`,
+    ].join('\n'),
+  );
   return 0;
 }

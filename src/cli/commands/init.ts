@@ -9,7 +9,8 @@ export async function init(s: Session, out: Output, opts: { example?: boolean })
     const lines = [`${r.configWritten ? 'wrote' : 'kept'} ${r.config}`, `store migrated (${r.store.embedded ? 'embedded PostgreSQL under .cutter/' : 'server'})`];
     if (r.example) {
       lines.push(`example target database ${r.example.database} seeded`);
-      lines.push(`approver keys ${r.example.approvers.join(', ')} and a backup keypair in ${r.example.keysDir}`);
+      lines.push(`member keys ${Object.entries(r.example.members).map(([n, roles]) => `${n} (${roles.join(', ')})`).join(', ')} and a backup keypair in ${r.example.keysDir}`);
+      lines.push(`governance ${r.example.governance} recorded, signed by root; trust root ${r.example.trustRoot} pinned in the config`);
       lines.push(`plan ${r.example.plan}`);
     }
     return lines.map((l) => `  ${out.color.green('✓')} ${l}`).join('\n');

@@ -1,0 +1,183 @@
+/**
+ * What replay checks beyond the machine (DESIGN §7), pure: every event signed by a member enrolled
+ * at the governance version it names, holding the role its type needs, not revoked at the point
+ * it was committed; a cut's author is its signer and its policy is governance's; approvals are
+ * checked against the registry (never against a key the event carries), four-eyes by key; lock
+ * evidence against the kill-switch stream as it stood. Signatures are verified by the injected
+ * `Crypto`; the caller supplies the folded governance and the kill-switch stream.
+ */
+import { approvalPayload, type ApprovalRecord } from '../../machines/approvals.js';
+import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
+import { canonicalJson } from '../../events/canonical.js';
+import { EventSignature } from '../../events/signature.js';
+import { GOVERNANCE_STREAM } from '../../events/governance.js';
+import { KillSwitchEvent, parseStored } from '../../events/index.js';
+import { checkSignature, holdsRole, versionInForceAt, versionOf, type CommitPoint, type Crypto, type GovernanceState, type GovernanceStored, type TrustRule, type TrustViolation } from './governance.js';
+
+export const CUT_STREAM_PREFIX = 'cut-';
+
+/** Roles that may record `type` on `streamId`; `null` means any enrolled member. */
+export function requiredRoles(streamId: string, type: string): readonly string[] | null {
+  if (streamId === KILL_SWITCH_STREAM) return type === 'KillSwitchReleased' ? ['admin'] : null;
+  if (streamId === GOVERNANCE_STREAM) return ['admin'];
+  switch (type) {
+    case 'CutPlanned':
+      return ['author'];
+    case 'ApprovalGranted':
+      return ['approver'];
+    case 'CutAborted':
+      return ['author', 'admin'];
+    case 'DryRunStarted':
+    case 'PhaseSimulated':
+    case 'DryRunCompleted':
+      return ['operator', 'author'];
+    default:
+      return ['operator'];
+  }
+}
+
+const point = (e: GovernanceStored): CommitPoint | undefined =>
+  e.transactionId && e.globalPosition ? { transactionId: e.transactionId, globalPosition: e.globalPosition } : undefined;
+
+/**
+ * The signature, role and revocation checks common to every stream. Returns the violations of
+ * `e` and, when its signature is valid, the signer's name and key fingerprint.
+ */
+export function checkEventTrust(e: GovernanceStored & { streamId: string }, gov: GovernanceState, crypto: Crypto): { violations: TrustViolation[]; signer?: { name: string; key: string; governance: number } } {
+  const at = { streamId: e.streamId, version: e.version, ...(e.eventId ? { eventId: e.eventId } : {}), type: e.type };
+  const violations: TrustViolation[] = [];
+  const flag = (rule: TrustRule, message: string) => violations.push({ ...at, rule, message });
+  const sig = EventSignature.safeParse(e.metadata?.signature);
+  const named = sig.success ? versionOf(gov, sig.data.governance) : undefined;
+  const bad = checkSignature(e, named?.registry, crypto);
+  if (bad || !sig.success) {
+    flag(bad?.rule ?? 'unsigned', bad?.message ?? `${e.type} carries no valid signature`);
+    return { violations };
+  }
+  const s = sig.data;
+  const roles = requiredRoles(e.streamId, e.type);
+  const member = named!.registry.members[s.signer];
+  if (roles && !holdsRole(member, roles)) flag('role', `${s.signer} lacks role ${roles.join(' or ')} for ${e.type} at governance version ${s.governance}`);
+  const p = point(e);
+  if (p) {
+    const inForce = versionInForceAt(gov, p);
+    if (s.governance > inForce) flag('governance', `signed under governance version ${s.governance}, not yet in force when it was committed (version ${inForce})`);
+    else if (inForce !== s.governance) {
+      const now = versionOf(gov, inForce)?.registry.members[s.signer];
+      if (!now || (roles && !holdsRole(now, roles)) || crypto.fingerprint(now.publicKey) !== s.key) {
+        flag('revoked', `${s.signer}'s key or role was revoked by governance version ${inForce} before this event was committed`);
+      }
+    }
+  }
+  return { violations, signer: { name: s.signer, key: s.key, governance: s.governance } };
+}
+
+export interface KillSwitchTimeline {
+  /** State after each version of the kill-switch stream (index = version). */
+  engagedAt: boolean[];
+  /** Commit point of each version (index = version; 0 unused). */
+  points: (CommitPoint | undefined)[];
+}
+
+/** The kill-switch stream's checks (signatures, roles, its machine) and its timeline for lock evidence. */
+export function checkKillSwitchStream(events: (GovernanceStored & { streamId: string })[], gov: GovernanceState, crypto: Crypto): { violations: TrustViolation[]; timeline: KillSwitchTimeline } {
+  const violations: TrustViolation[] = [];
+  const timeline: KillSwitchTimeline = { engagedAt: [false], points: [undefined] };
+  let engaged = false;
+  for (const e of events) {
+    violations.push(...checkEventTrust(e, gov, crypto).violations);
+    const parsed = KillSwitchEvent.safeParse({ type: e.type, data: e.data });
+    const flag = (message: string) =>
+      violations.push({ streamId: e.streamId, version: e.version, ...(e.eventId ? { eventId: e.eventId } : {}), type: e.type, rule: 'killswitch', message });
+    if (!parsed.success) flag(`not a kill-switch event`);
+    else if (parsed.data.type === 'KillSwitchEngaged' ? engaged : !engaged) flag(`${e.type} while the kill-switch is already ${engaged ? 'engaged' : 'released'}`);
+    else engaged = parsed.data.type === 'KillSwitchEngaged';
+    timeline.engagedAt[e.version] = engaged;
+    timeline.points[e.version] = point(e);
+  }
+  return { violations, timeline };
+}
+
+const cmp = (a: CommitPoint, b: CommitPoint) => {
+  const t = BigInt(a.transactionId) - BigInt(b.transactionId);
+  return t !== 0n ? (t < 0n ? -1 : 1) : BigInt(a.globalPosition) < BigInt(b.globalPosition) ? -1 : BigInt(a.globalPosition) > BigInt(b.globalPosition) ? 1 : 0;
+};
+
+/** Whether the kill-switch was engaged just before commit point `p`. */
+function engagedBefore(t: KillSwitchTimeline, p: CommitPoint): boolean {
+  let engaged = false;
+  for (let v = 1; v < t.points.length; v++) {
+    const q = t.points[v];
+    if (q && cmp(q, p) < 0) engaged = t.engagedAt[v] ?? engaged;
+  }
+  return engaged;
+}
+
+/** The trust checks of one cut stream (in version order). */
+export function checkCutTrust(events: (GovernanceStored & { streamId: string })[], gov: GovernanceState, crypto: Crypto, killSwitch: KillSwitchTimeline): TrustViolation[] {
+  const out: TrustViolation[] = [];
+  let author: { name: string; key: string } | undefined;
+  let cut: { cutId: string; planHash: string } | undefined;
+  const approvalKeys = new Map<string, string>();
+  for (const e of events) {
+    const at = { streamId: e.streamId, version: e.version, ...(e.eventId ? { eventId: e.eventId } : {}), type: e.type };
+    const flag = (rule: TrustRule, message: string) => out.push({ ...at, rule, message });
+    const { violations, signer } = checkEventTrust(e, gov, crypto);
+    out.push(...violations);
+    const parsed = parseStored(e);
+    if (!parsed.success || !signer) continue;
+    const ev = parsed.data;
+    const registry = versionOf(gov, signer.governance)!.registry;
+    switch (ev.type) {
+      case 'CutPlanned':
+        author = { name: signer.name, key: signer.key };
+        cut = { cutId: ev.data.cutId, planHash: ev.data.planHash };
+        if (ev.data.author !== signer.name) flag('role', `the plan names author ${ev.data.author} but was signed by ${signer.name}`);
+        if (canonicalJson(ev.data.policy) !== canonicalJson(registry.policy)) flag('policy', `the cut records a policy that is not governance version ${signer.governance}'s`);
+        break;
+      case 'ApprovalGranted': {
+        const a = ev.data as ApprovalRecord & { governanceVersion?: number };
+        const member = registry.members[a.approver];
+        if (a.approver !== signer.name) flag('approval', `approval names ${a.approver} but was signed by ${signer.name}`);
+        else if (!member || member.publicKey !== a.publicKey) flag('approval', `approval by ${a.approver} carries a key that is not the one enrolled for ${a.approver}`);
+        else if (a.roles.some((r) => !member.roles.includes(r))) flag('approval', `approval by ${a.approver} claims roles ${a.roles.join(', ')}; enrolled: ${member.roles.join(', ')}`);
+        else if (a.governanceVersion !== signer.governance) flag('approval', `approval by ${a.approver} names governance version ${String(a.governanceVersion)}, signed under ${signer.governance}`);
+        else if (!crypto.verify(member.publicKey, Buffer.from(approvalPayload(a)), a.signature)) flag('approval', `approval signature by ${a.approver} does not verify`);
+        if (author && signer.key === author.key) flag('four-eyes', `approval signed with the author's key (${signer.key})`);
+        approvalKeys.set(a.approver, signer.key);
+        if (cut && (a.cutId !== cut.cutId || a.planHash !== cut.planHash)) flag('approval', 'approval bound to another cut or plan');
+        break;
+      }
+      case 'LiveRunStarted':
+      case 'RunResumed':
+      case 'RevertStarted': {
+        const ev2 = ev.data.evidence;
+        const p = point(e);
+        if (ev2.locks.killSwitch) {
+          const v = ev2.locks.killSwitchVersion;
+          if (v >= killSwitch.engagedAt.length) flag('lock-evidence', `evidence names kill-switch version ${v}; the kill-switch stream has ${killSwitch.engagedAt.length - 1} event(s)`);
+          else if (killSwitch.engagedAt[v]) flag('lock-evidence', `evidence says the kill-switch was released at version ${v}; it was engaged`);
+          else if (p && engagedBefore(killSwitch, p)) flag('lock-evidence', `the kill-switch was engaged when ${ev.type} was committed`);
+        }
+        if (ev.type !== 'RevertStarted' && 'approvals' in ev2) {
+          const reg = versionOf(gov, p ? versionInForceAt(gov, p) : signer.governance)?.registry;
+          for (const name of ev2.approvals) {
+            const m = reg?.members[name];
+            if (!m || !m.roles.includes('approver') || (approvalKeys.has(name) && crypto.fingerprint(m.publicKey) !== approvalKeys.get(name))) {
+              flag('revoked', `approval by ${name} counted, but ${name} was no longer an enrolled approver with that key`);
+            }
+          }
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+/** Whether a stream id is one cutter writes. */
+export function knownStream(streamId: string): boolean {
+  return streamId === GOVERNANCE_STREAM || streamId === KILL_SWITCH_STREAM || streamId.startsWith(CUT_STREAM_PREFIX) || streamId === 'checkpoints';
+}
