@@ -11,7 +11,6 @@ targets:
     key: [id]
     columns: [title, body]
     lifecycle: { column: status, value: published }
-policy: { maxRows: 3, requiredApprovals: 2, approvalTtl: 24h, requireDryRun: true }
 `;
 
 function messageOf(fn: () => unknown): string {
@@ -30,6 +29,12 @@ describe('config', () => {
     expect(c.execution.enabled).toBe(false);
     expect(c.trust).toEqual({});
     expect(c.targets.kb?.key).toEqual(['id']);
+  });
+
+  it('refuses approvers and policy: they moved to governance', () => {
+    const msg = messageOf(() => parseConfig(CONFIG + 'policy: { maxRows: 3 }\napprovers: { alice: { publicKey: x } }\n'));
+    expect(msg).toContain('approvers: moved to the store\'s governance');
+    expect(msg).toContain('policy: moved to the store\'s governance');
   });
 
   it('rejects unknown keys with their path', () => {
@@ -71,7 +76,7 @@ describe('plan', () => {
     expect(messageOf(() => parsePlan(ok.replace('id: B', 'id: A'), config, { actor: 'e' }))).toContain('changes[1].delete: key {"id":"A"} already changed by changes[0]');
     expect(messageOf(() => parsePlan(ok.replace('target: kb', 'target: zz'), config, { actor: 'e' }))).toContain('target: unknown target "zz"');
     const many = ok + '  - delete: { id: C }\n  - delete: { id: D }\n';
-    expect(messageOf(() => parsePlan(many, config, { actor: 'e' }))).toContain('changes: 4 rows exceed policy.maxRows 3');
+    expect(messageOf(() => parsePlan(many, config, { actor: 'e', maxRows: 3 }))).toContain('changes: 4 rows exceed policy.maxRows 3');
     expect(messageOf(() => parsePlan('colour: red\n' + ok, config, { actor: 'e' }))).toContain('colour: unknown key');
     expect(messageOf(() => parsePlan(ok.replace('- delete:', '- remove:'), config, { actor: 'e' }))).toContain('changes[1]: expected { upsert');
   });

@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { parsePlan } from '../../src/config/plan.js';
 import { InvalidInputError } from '../../src/errors.js';
 
-const config = parseConfig(`targets:\n  kb: { url: "env:KB", table: public.documents, key: [id], columns: [title, body] }\npolicy: { maxRows: 50 }\n`);
+const config = parseConfig(`targets:\n  kb: { url: "env:KB", table: public.documents, key: [id], columns: [title, body] }\n`);
 const nasty = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.constantFrom("'; DROP TABLE documents; --", '"quoted"', '\\', '$1', '${x}', '%s', '\u202e', '0', '1e309', 'null', 'NaN', 'x'.repeat(5000), '\u0000'),
@@ -26,7 +26,7 @@ describe('fuzzed plans', () => {
     fc.assert(
       fc.property(planText, (text) => {
         try {
-          const plan = parsePlan(text, config, { actor: 'erin' });
+          const plan = parsePlan(text, config, { actor: 'erin', maxRows: 50 });
           const raw = JSON.parse(JSON.stringify(plan.changes));
           expect(plan.changes).toEqual(raw);
           const source = (text.trimStart().startsWith('{') ? JSON.parse(text) : null) as { changes: unknown[] } | null;
@@ -44,7 +44,7 @@ describe('fuzzed plans', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 300 }), (text) => {
         try {
-          parsePlan(text, config, { actor: 'erin' });
+          parsePlan(text, config, { actor: 'erin', maxRows: 50 });
         } catch (err) {
           expect(err).toBeInstanceOf(InvalidInputError);
         }
