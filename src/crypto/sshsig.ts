@@ -215,7 +215,7 @@ export async function signWithSshKeygen(args: { keyFile: string; message: Buffer
   const armored = stdout.trim() + '\n';
   const blob = dearmor(armored);
   const keyType = blob && embeddedKeyType(blob);
-  if (keyType !== undefined && keyType !== KEY_TYPE) throw new InvalidInputError(`ssh signature: ${keyFile} is a ${keyType} key, only ${KEY_TYPE} is supported`);
+  if (keyType !== undefined && keyType !== KEY_TYPE) throw new InvalidInputError(`ssh signature: ${keyFile}: key type ${keyType} is not supported, only ${KEY_TYPE}`);
   const sig = blob && parseSshSig(blob);
   if (!sig || !verifySshSig({ publicKey: sig.publicKey, message, signature: armored, namespace })) {
     throw new InvalidInputError(`ssh-keygen -Y sign -f ${keyFile} returned output that is not a valid ${KEY_TYPE} SSH signature`);
