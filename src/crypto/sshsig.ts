@@ -162,6 +162,7 @@ function parseSshSig(blob: Buffer): SshSig | undefined {
  * magic, version 1, that the embedded key is ssh-ed25519 and equals `publicKey` (a signature never
  * chooses its own key), the namespace, the hash algorithm (sha256 or sha512), an empty reserved
  * field, and the Ed25519 signature over the signed-data blob.
+ * The namespace must be 1-64 printable ASCII characters without spaces (what signWithSshKeygen accepts).
  * Pure and synchronous; never throws: any malformed input, of any type, returns false.
  */
 export function verifySshSig(args: { publicKey: Buffer; message: Buffer; signature: string; namespace: string }): boolean {
@@ -200,7 +201,9 @@ export function verifySshSig(args: { publicKey: Buffer; message: Buffer; signatu
 export async function signWithSshKeygen(args: { keyFile: string; message: Buffer; namespace: string; env?: NodeJS.ProcessEnv }): Promise<string> {
   const { keyFile, message, namespace } = args;
   const env = args.env ?? process.env;
-  if (!NAMESPACE.test(namespace)) throw new InvalidInputError(`ssh signature: namespace ${JSON.stringify(namespace)} must be 1-64 printable ASCII characters without spaces`);
+  if (!NAMESPACE.test(namespace)) {
+    throw new InvalidInputError(`ssh signature: namespace ${JSON.stringify(namespace)} must be 1-64 printable ASCII characters without spaces`);
+  }
   if (keyFile === '') throw new InvalidInputError('ssh signature: the key file is empty');
   const { status, stdout, stderr } = await runSshKeygen(['-Y', 'sign', '-f', keyFile, '-n', namespace], message, {
     ...env,
@@ -215,7 +218,9 @@ export async function signWithSshKeygen(args: { keyFile: string; message: Buffer
   const armored = stdout.trim() + '\n';
   const blob = dearmor(armored);
   const keyType = blob && embeddedKeyType(blob);
-  if (keyType !== undefined && keyType !== KEY_TYPE) throw new InvalidInputError(`ssh signature: ${keyFile}: key type ${keyType} is not supported, only ${KEY_TYPE}`);
+  if (keyType !== undefined && keyType !== KEY_TYPE) {
+    throw new InvalidInputError(`ssh signature: ${keyFile}: key type ${keyType} is not supported, only ${KEY_TYPE}`);
+  }
   const sig = blob && parseSshSig(blob);
   if (!sig || !verifySshSig({ publicKey: sig.publicKey, message, signature: armored, namespace })) {
     throw new InvalidInputError(`ssh-keygen -Y sign -f ${keyFile} returned output that is not a valid ${KEY_TYPE} SSH signature`);
@@ -239,7 +244,8 @@ function runSshKeygen(argv: string[], input: Buffer, env: NodeJS.ProcessEnv): Pr
       );
     });
     child.on('close', (code, signal) => {
-      resolve({ status: signal ? `signal ${signal}` : `exit ${code}`, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      const status = signal ? `signal ${signal}` : `exit ${code}`;
+      resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
     child.stdin.end(input);
   });

@@ -209,7 +209,7 @@ describe('signatures made by ssh-keygen, verified in pure node', () => {
     for (const args of bad) expect(verifySshSig(args)).toBe(false);
   });
 
-  it('refuses a structurally valid blob with a non-empty reserved field or an unknown hash algorithm', () => {
+  it('refuses a re-encoded blob with a non-empty reserved field, an unknown hash algorithm or a non-canonical inner signature', () => {
     // Rebuild the blob field by field: reserved = "x"; hash_algorithm = "sha384".
     const blob = dearmor(signature);
     const fields: Buffer[] = [];
@@ -226,6 +226,14 @@ describe('signatures made by ssh-keygen, verified in pure node', () => {
     const sha384 = [fields[0]!, fields[1]!, fields[2]!, Buffer.from('sha384'), fields[4]!];
     expect(verifySshSig({ publicKey: aliceKey, message, signature: rebuild(reserved), namespace: NS })).toBe(false);
     expect(verifySshSig({ publicKey: aliceKey, message, signature: rebuild(sha384), namespace: NS })).toBe(false);
+    // The inner signature (string type | string sig[64]): trailing bytes or another type name are refused.
+    const inner = fields[4]!;
+    const sig64 = inner.subarray(inner.length - 64);
+    const innerTrailing = [...fields.slice(0, 4), Buffer.concat([inner, Buffer.from([0])])];
+    const innerType = [...fields.slice(0, 4), Buffer.concat([wireString('ssh-ed448'), wireString(sig64)])];
+    expect(verifySshSig({ publicKey: aliceKey, message, signature: rebuild([...fields.slice(0, 4), Buffer.concat([wireString('ssh-ed25519'), wireString(sig64)])]), namespace: NS })).toBe(true);
+    expect(verifySshSig({ publicKey: aliceKey, message, signature: rebuild(innerTrailing), namespace: NS })).toBe(false);
+    expect(verifySshSig({ publicKey: aliceKey, message, signature: rebuild(innerType), namespace: NS })).toBe(false);
   });
 
   it('refuses a signature made with an RSA key (whatever key is expected)', () => {
