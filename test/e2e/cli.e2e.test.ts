@@ -43,7 +43,7 @@ describe('bad input', () => {
     const debug = await run(['plan', file, '--as', 'erin', '--debug']);
     expect(debug.stderr).toMatch(/\n\s+at /);
     const db = connect(ws.store.url, { poolSize: 1 });
-    const rows = await db.query(sql`SELECT count(*)::int AS n FROM cutter.events`).catch(() => [{ n: 0 }]);
+    const rows = await db.query(sql`SELECT count(*)::int AS n FROM cutter.events WHERE stream_id LIKE 'cut-%'`).catch(() => [{ n: 0 }]);
     await db.dispose();
     expect(rows[0]?.n).toBe(0);
   });
@@ -105,9 +105,9 @@ describe('the governed flow through the CLI', () => {
 
   it('engages and releases the kill-switch, refusing a double engage with exit 3', async () => {
     expect((await run(['killswitch', 'engage', '--reason', 'incident 1', '--as', 'dana', '--json'])).json).toMatchObject({ engaged: true, reason: 'incident 1' });
-    expect((await run(['killswitch', 'engage', '--reason', 'again'])).code).toBe(3);
+    expect((await run(['killswitch', 'engage', '--reason', 'again', '--as', 'dana'])).code).toBe(3);
     expect((await run(['killswitch', 'status', '--json'])).json).toMatchObject({ engaged: true, by: 'dana' });
-    expect((await run(['killswitch', 'release'])).code).toBe(0);
+    expect((await run(['killswitch', 'release', '--as', 'dana'])).code).toBe(0);
   });
 
   it('generates keys as JSON, never overwriting', async () => {

@@ -63,7 +63,7 @@ describe('concurrency campaign', () => {
     await flipper;
     expect(results).toEqual(Array(8).fill('completed'));
     for (const r of reasons) expect(r).toMatch(/halted: kill-switch|refused|being run by another runner|target busy|nothing to run live|not allowed/);
-    const report = await as('auditor', async (s) => replayStore(await s.store()));
+    const report = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
     expect(JSON.stringify(report.violations)).toBe('[]');
     expect(report.streams).toBe(4);
     console.log(`campaign: flips ${flips.length}, distinct refusals/halts: ${[...reasons].join(' | ')}`);

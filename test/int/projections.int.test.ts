@@ -61,7 +61,7 @@ describe('projections', () => {
       expect({ ...again, lastEventAt: null }).toEqual({ ...incremental, lastEventAt: null });
       const after = await store.db.query(sql`SELECT projection, row_key, row FROM cutter.projection_rows WHERE projection IN ('cuts','runs') ORDER BY projection, row_key`);
       expect(after).toEqual(before);
-      expect((await replayStore(store)).violations).toEqual([]);
+      expect((await replayStore(store, undefined, { trustRoot: ws.root })).violations).toEqual([]);
     });
   });
 

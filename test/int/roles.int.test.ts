@@ -76,7 +76,7 @@ describe('least privilege', () => {
     await run('erin', (s) => dryRun(s, 'c1'));
     expect((await run('erin', (s) => runLive(s, 'c1'))).state).toBe('completed');
     expect((await run('erin', (s) => revertCut(s, 'c1', { mode: 'live', force: false }))).state).toBe('reverted');
-    expect((await run('auditor', async (s) => replayStore(await s.store()))).violations).toEqual([]);
+    expect((await run('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }))).violations).toEqual([]);
 
     const writer = connect(ws.env.CUTTER_STORE_URL, { poolSize: 1 });
     await expect(writer.query(sql`UPDATE cutter.events SET type = 'X'`)).rejects.toThrow(/permission denied/);

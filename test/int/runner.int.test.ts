@@ -41,7 +41,7 @@ describe('a live cut', () => {
     const rv = await as('erin', (s) => revertCut(s, 'c1', { mode: 'live', force: false }));
     expect(rv.state).toBe('reverted');
     expect(await ws.target.snapshot()).toEqual(before);
-    const replay = await as('auditor', async (s) => replayStore(await s.store()));
+    const replay = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
     expect(replay.violations).toEqual([]);
   });
 
@@ -98,7 +98,7 @@ describe('the kill-switch mid-run', () => {
     expect(events.at(-1)).toMatchObject({ type: 'PhaseFailed', data: { phase: 'legA', error: { code: 'GovernanceRefused' } } });
     const rows = await ws.target.query`SELECT title FROM public.documents WHERE id = 'KB-0001'`;
     expect(rows[0].title).toBe('edited elsewhere');
-    const replay = await as('auditor', async (s) => replayStore(await s.store()));
+    const replay = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
     expect(replay.violations).toEqual([]);
   });
 });

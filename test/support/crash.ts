@@ -305,7 +305,7 @@ export async function checkRecovery(ws: TestWorkspace, cutId: string, tag: strin
   const deleted = await ws.target.query`SELECT id FROM public.documents WHERE id = ${`KB-${String(CRASH_SEEDED).padStart(4, '0')}`}`;
   if (deleted.length) v.push(`the planned delete of KB-${CRASH_SEEDED} is not applied`);
 
-  const report = await ws.as('auditor', async (s) => replayStore(await s.store(), cutId));
+  const report = await ws.as('auditor', async (s) => replayStore(await s.store(), cutId, { trustRoot: ws.root }));
   if (report.violations.length) v.push(`replay: ${JSON.stringify(report.violations)}`);
   return v;
 }
