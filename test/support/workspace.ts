@@ -23,6 +23,8 @@ export interface TestWorkspace {
   /** The pinned trust root (genesis signed by dana). */
   root: string;
   governanceFile: string;
+  /** Records governance genesis (signed by dana) with the workspace env as it is now, and pins it. */
+  recordGovernance(): Promise<string>;
   /** A session acting as `actor`; `env` overrides merge over the workspace env. */
   session(actor: string, env?: Record<string, string | undefined>): Session;
   /** Runs `fn` in a session acting as `actor`, closing it afterwards. */
@@ -33,7 +35,7 @@ export interface TestWorkspace {
 }
 
 /** `adminUrl` puts the workspace's databases on that server (default: the run's, see db.ts). */
-export async function testWorkspace(opts: { rows?: number; requireDryRun?: boolean; passphrase?: string; adminUrl?: string } = {}): Promise<TestWorkspace> {
+export async function testWorkspace(opts: { rows?: number; requireDryRun?: boolean; passphrase?: string; adminUrl?: string; governance?: boolean } = {}): Promise<TestWorkspace> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-ws-'));
   const keys = path.join(dir, 'keys');
   const store = await freshDatabase('cutter_store', opts.adminUrl);
@@ -74,15 +76,20 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
     for (const [k, v] of Object.entries(extra)) if (v === undefined) delete merged[k]; else merged[k] = v;
     return openSession({ cwd: dir, as: actor, env: merged });
   };
-  const genesis = session('dana');
-  try {
-    root = (await applyGovernance(genesis, governanceFile)).root!;
-  } finally {
-    await genesis.close();
-  }
-  write(true);
-  return {
-    dir, keys, store, target, env, session, root, governanceFile,
+  const recordGovernance = async () => {
+    const genesis = session('dana');
+    try {
+      root = (await applyGovernance(genesis, governanceFile)).root!;
+    } finally {
+      await genesis.close();
+    }
+    write(true);
+    ws.root = root;
+    return root;
+  };
+  if (opts.governance !== false) await recordGovernance();
+  const ws: TestWorkspace = {
+    dir, keys, store, target, env, session, root: root ?? '', governanceFile, recordGovernance,
     as: async (actor, fn, extra) => {
       const s = session(actor, extra);
       try {
@@ -102,6 +109,7 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
       await target.db.drop();
     },
   };
+  return ws;
 }
 
 /** A plan with `n` upserts (half new, half revisions) and a couple of deletes. */
