@@ -3,7 +3,7 @@
  * whose signatures verify against the keys configured now. The machine re-checks the recorded
  * evidence; this module is what makes the evidence true when it is recorded.
  */
-import { approvalPayload } from '../../machines/approvals.js';
+import { approvalPayload, evaluateApprovals } from '../../machines/approvals.js';
 import { verifySignature } from '../crypto/signatures.js';
 import type { LiveEvidence } from '../../events/index.js';
 import type { CutterConfig } from '../config/schema.js';
@@ -29,15 +29,21 @@ export async function gatherEvidence(store: EventStore, config: CutterConfig, en
   const reasons = [...locks.closed];
   const approvals: string[] = [];
   const gov = current(governance)!;
+  const valid: typeof c.approvals = [];
+  const invalid: string[] = [];
   for (const a of c.approvals) {
     const member = gov.registry.members[a.approver];
-    if (!member) reasons.push(`approval by ${a.approver}: not a member of governance version ${gov.version}`);
-    else if (!member.roles.includes('approver')) reasons.push(`approval by ${a.approver}: no longer an approver at governance version ${gov.version}`);
-    else if (a.roles.some((r) => !member.roles.includes(r))) reasons.push(`approval by ${a.approver}: claims roles ${a.roles.join(', ')}, enrolled with ${member.roles.join(', ')}`);
-    else if (member.publicKey !== a.publicKey) reasons.push(`approval by ${a.approver}: signed with a key that is not the one enrolled now`);
-    else if (a.governanceVersion === undefined || !verifySignature(member.publicKey, Buffer.from(approvalPayload(a)), a.signature)) reasons.push(`approval by ${a.approver}: signature does not verify against the enrolled key`);
-    else approvals.push(a.approver);
+    if (!member) invalid.push(`approval by ${a.approver}: not a member of governance version ${gov.version}`);
+    else if (!member.roles.includes('approver')) invalid.push(`approval by ${a.approver}: no longer an approver at governance version ${gov.version}`);
+    else if (a.roles.some((r) => !member.roles.includes(r))) invalid.push(`approval by ${a.approver}: claims roles ${a.roles.join(', ')}, enrolled with ${member.roles.join(', ')}`);
+    else if (member.publicKey !== a.publicKey) invalid.push(`approval by ${a.approver}: signed with a key that is not the one enrolled now`);
+    else if (a.governanceVersion === undefined || !verifySignature(member.publicKey, Buffer.from(approvalPayload(a)), a.signature)) invalid.push(`approval by ${a.approver}: signature does not verify against the enrolled key`);
+    else valid.push(a);
   }
+  // The approvals that still hold must satisfy the policy in force now (count, roles, TTL, four-eyes by key).
+  const verdict = evaluateApprovals(valid, { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: gov.registry.policy }, at);
+  if (!verdict.ok) reasons.push(...invalid, ...verdict.reasons);
+  approvals.push(...verdict.counted);
   return {
     evidence: { at, locks: locks.evidence, approvals, governance: gov.version, ...(c.lastDryRun ? { dryRunId: c.lastDryRun.runId } : {}) },
     reasons,
