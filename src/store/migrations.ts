@@ -3,6 +3,7 @@
  * advisory lock, so two processes opening the store at once apply each migration exactly once.
  */
 import { sql, type Queryable } from './connection.js';
+import { APPEND_DEFINER } from './sql/append-definer.js';
 import { APPEND_FUNCTION } from './sql/append-function.js';
 import { APPEND_V2 } from './sql/append-v2.js';
 import { BLOBS_SCHEMA } from './sql/blobs-schema.js';
@@ -21,6 +22,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 3, name: 'projections, checkpoints, active target runs', up: PROJECTIONS_SCHEMA },
   { version: 4, name: 'blobs: large change files and streamed backups', up: BLOBS_SCHEMA },
   { version: 5, name: 'cheaper appends: notify subscribers only, no head lock, cursor as primary key', up: APPEND_V2 },
+  { version: 6, name: 'append function as the only way in: SECURITY DEFINER, pinned search_path, no EXECUTE for PUBLIC', up: APPEND_DEFINER },
 ];
 
 /**
