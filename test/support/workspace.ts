@@ -87,7 +87,6 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
     ws.root = root;
     return root;
   };
-  if (opts.governance !== false) await recordGovernance();
   const ws: TestWorkspace = {
     dir, keys, store, target, env, session, root: root ?? '', governanceFile, recordGovernance,
     as: async (actor, fn, extra) => {
@@ -109,6 +108,7 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
       await target.db.drop();
     },
   };
+  if (opts.governance !== false) await recordGovernance();
   return ws;
 }
 
