@@ -15,8 +15,19 @@ export interface InitResult {
   config: string;
   configWritten: boolean;
   store: { embedded: boolean };
-  example?: { database: string; plan: string; keysDir: string; approvers: string[]; backupFingerprint: string };
+  example?: {
+    database: string;
+    plan: string;
+    keysDir: string;
+    approvers: string[];
+    backupFingerprint: string;
+    /** Set when the config refers to the target as `env:<variable>`: the variable to set, and its value with the password masked. */
+    targetEnv?: { variable: string; value: string };
+  };
 }
+
+/** The variable the example config names when the server's URL carries a password. */
+export const EXAMPLE_URL_VARIABLE = 'CUTTER_EXAMPLE_URL';
 
 const MINIMAL_CONFIG = `# cutter configuration: see README.md "Configuration"
 targets: {}
@@ -53,7 +64,10 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
   const backup = existsSync(path.join(dir, 'backup.backup.pub.asc'))
     ? { publicKeyPath: path.join(dir, 'backup.backup.pub.asc'), fingerprint: 'existing' }
     : await generateBackupKey('backup', { dir });
-  const targetUrl = location.embedded ? 'embedded:cutter_example' : exampleServerUrl(location.url);
+  // A password never goes into a file cutter writes: the config names a variable to hold the URL.
+  const serverUrl = location.embedded ? undefined : exampleServerUrl(location.url);
+  const targetEnv = serverUrl && new URL(serverUrl).password ? { variable: EXAMPLE_URL_VARIABLE, value: masked(serverUrl) } : undefined;
+  const targetUrl = location.embedded ? 'embedded:cutter_example' : targetEnv ? `env:${targetEnv.variable}` : serverUrl!;
   const config = exampleConfig({ targetUrl, keys: { approvers, backupPublicKeyPath: backup.publicKeyPath }, root: session.root });
   const configWritten = await writeIfAbsent(session.configFile, config);
   const planFile = path.join(session.root, 'plans', 'example.yaml');
@@ -63,12 +77,18 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
     config: session.configFile,
     configWritten,
     store: { embedded: location.embedded },
-    example: { database: 'cutter_example', plan: planFile, keysDir: dir, approvers: Object.keys(approvers), backupFingerprint: backup.fingerprint },
+    example: { database: 'cutter_example', plan: planFile, keysDir: dir, approvers: Object.keys(approvers), backupFingerprint: backup.fingerprint, ...(targetEnv && configWritten ? { targetEnv } : {}) },
   };
 }
 
 function exampleServerUrl(storeUrl: string): string {
   const u = new URL(storeUrl);
   u.pathname = '/cutter_example';
+  return u.toString();
+}
+
+function masked(url: string): string {
+  const u = new URL(url);
+  u.password = '***';
   return u.toString();
 }

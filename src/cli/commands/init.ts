@@ -12,7 +12,13 @@ export async function init(s: Session, out: Output, opts: { example?: boolean })
       lines.push(`approver keys ${r.example.approvers.join(', ')} and a backup keypair in ${r.example.keysDir}`);
       lines.push(`plan ${r.example.plan}`);
     }
-    return lines.map((l) => `  ${out.color.green('✓')} ${l}`).join('\n');
+    const done = lines.map((l) => `  ${out.color.green('✓')} ${l}`);
+    const env = r.example?.targetEnv;
+    if (env) {
+      done.push(`  ! the config names the example target as env:${env.variable} (its URL holds a password); before planning:`);
+      done.push(`      export ${env.variable}='${env.value}'   # with the real password in place of ***`);
+    }
+    return done.join('\n');
   });
   return 0;
 }

@@ -1,0 +1,82 @@
+/**
+ * First contact (issue #17): what a new user types first must not leave a password in the process
+ * list or in the config cutter writes. (The run's server trusts loopback: any password is accepted.)
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cutter, workspace } from '../support/cli.js';
+import { freshDatabase, type TestDatabase } from '../support/db.js';
+
+const PASSWORD = 'Pw-first-contact-7d2e';
+let db: TestDatabase;
+let storeUrl: string;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  const u = new URL(db.url);
+  u.password = PASSWORD;
+  storeUrl = u.toString();
+});
+afterAll(async () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await db?.drop();
+});
+
+function ws(): { dir: string; keys: string } {
+  const w = workspace('cutter-first-');
+  dirs.push(w.dir);
+  return w;
+}
+
+describe('a password in --store', () => {
+  it.each([
+    ['a URL', (url: string) => url],
+    ['a password query parameter', (url: string) => `${url.replace(`:${PASSWORD}@`, '@')}?password=${PASSWORD}`],
+    ['a key=value connection string', () => `host=127.0.0.1 user=postgres password=${PASSWORD}`],
+  ])('is refused in %s with exit 2, pointing to env:VAR and CUTTER_STORE_URL, without echoing it', async (_, form) => {
+    const { dir, keys } = ws();
+    const r = await cutter(['--store', form(storeUrl), 'status'], { cwd: dir, env: { CUTTER_KEYS_DIR: keys, CUTTER_STORE_URL: undefined } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cutter: invalid input: --store: a password on the command line is visible');
+    expect(r.stderr).toContain('CUTTER_STORE_URL');
+    expect(r.stderr).toContain('--store env:VAR');
+    expect(r.stderr).not.toContain(PASSWORD);
+    expect(r.stderr).not.toContain('    at ');
+  });
+
+  it('is accepted through --store env:VAR and through CUTTER_STORE_URL', async () => {
+    const { dir, keys } = ws();
+    const viaRef = await cutter(['--store', 'env:MY_STORE', 'init'], { cwd: dir, env: { CUTTER_KEYS_DIR: keys, MY_STORE: storeUrl } });
+    expect(viaRef.stderr).toBe('');
+    expect(viaRef.code).toBe(0);
+    const viaEnv = await cutter(['status'], { cwd: dir, env: { CUTTER_KEYS_DIR: keys, CUTTER_STORE_URL: storeUrl } });
+    expect(viaEnv.code).toBe(0);
+  });
+});
+
+describe('init --example against a server store with a password', () => {
+  it('writes an env: reference for the example target, not the password, and says which variable to set', async () => {
+    const { dir, keys } = ws();
+    const r = await cutter(['init', '--example'], { cwd: dir, env: { CUTTER_KEYS_DIR: keys, CUTTER_STORE_URL: storeUrl } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const config = readFileSync(path.join(dir, 'cutter.config.yaml'), 'utf8');
+    expect(config).not.toContain(PASSWORD);
+    expect(config).toMatch(/url: env:CUTTER_EXAMPLE_URL/);
+    expect(r.stdout).toContain('CUTTER_EXAMPLE_URL');
+    expect(r.stdout).not.toContain(PASSWORD);
+
+    // With the variable set as told, the example plan is accepted against the target.
+    const target = new URL(storeUrl);
+    target.pathname = '/cutter_example';
+    const env = { CUTTER_KEYS_DIR: keys, CUTTER_STORE_URL: storeUrl, CUTTER_EXAMPLE_URL: target.toString() };
+    const plan = await cutter(['plan', 'plans/example.yaml', '--as', 'erin', '--json'], { cwd: dir, env });
+    expect(plan.stderr).toBe('');
+    expect(plan.code).toBe(0);
+    const missing = await cutter(['run', 'kb-2026-11-release', '--dry-run', '--as', 'erin'], { cwd: dir, env: { ...env, CUTTER_EXAMPLE_URL: undefined } });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('targets.kb.url: environment variable CUTTER_EXAMPLE_URL is not set');
+  });
+});
