@@ -1,10 +1,13 @@
 /**
- * First contact (issue #17): what a new user types first must not leave a password in the process
- * list or in the config cutter writes. (The run's server trusts loopback: any password is accepted.)
+ * First contact (issue #17): what a new user types first works where a new user types it (a 0700
+ * home directory, as root) and leaves no password in the process list or in the config cutter
+ * writes. (The run's server trusts loopback: any password is accepted.)
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeEmbedded } from '../../src/store/embedded.js';
 import { cutter, workspace } from '../support/cli.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
 
@@ -78,5 +81,30 @@ describe('init --example against a server store with a password', () => {
     const missing = await cutter(['run', 'kb-2026-11-release', '--dry-run', '--as', 'erin'], { cwd: dir, env: { ...env, CUTTER_EXAMPLE_URL: undefined } });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('targets.kb.url: environment variable CUTTER_EXAMPLE_URL is not set');
+  });
+});
+
+describe('the embedded default in a workspace under a 0700 directory, as root', () => {
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  it.runIf(asRoot)('initialises, runs the example and leaves the parent directory 0700', async () => {
+    const parent = mkdtempSync(path.join(os.tmpdir(), 'cutter-private-'));
+    dirs.push(parent);
+    chmodSync(parent, 0o700);
+    const dir = path.join(parent, 'work');
+    mkdirSync(dir);
+    const env = { CUTTER_KEYS_DIR: path.join(dir, 'keys'), CUTTER_STORE_URL: undefined };
+    try {
+      const init = await cutter(['init', '--example'], { cwd: dir, env });
+      expect(init.stderr).toBe('');
+      expect(init.code).toBe(0);
+      const plan = await cutter(['plan', 'plans/example.yaml', '--as', 'erin', '--json'], { cwd: dir, env });
+      expect(plan.code, plan.stderr).toBe(0);
+      const status = await cutter(['status', '--json'], { cwd: dir, env });
+      expect(status.code, status.stderr).toBe(0);
+      expect(JSON.stringify(status.json)).toContain('kb-2026-11-release');
+      expect(statSync(parent).mode & 0o777).toBe(0o700);
+    } finally {
+      await removeEmbedded(path.join(dir, '.cutter'));
+    }
   });
 });
