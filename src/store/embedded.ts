@@ -197,7 +197,12 @@ async function openTree(dir: string): Promise<void> {
 async function systemDir(ids: { uid: number; gid: number }): Promise<void> {
   const systemRoot = embeddedSystemDir();
   try {
-    await fs.mkdir(systemRoot, { recursive: true, mode: 0o755 });
+    // What this call creates is 0755 whatever the umask: postgres must traverse it.
+    const first = await fs.mkdir(systemRoot, { recursive: true, mode: 0o755 });
+    if (first) for (let dir = systemRoot; ; dir = path.dirname(dir)) {
+      await fs.chmod(dir, 0o755);
+      if (dir === first || dir === path.dirname(dir)) break;
+    }
   } catch (err) {
     throw new Error(
       `embedded PostgreSQL: cannot create ${systemRoot} (${(err as Error).message}); ` +
