@@ -82,12 +82,16 @@ function buildProgram(): Command {
   const program = new Command('cutter')
     .description('Governed, event-sourced cuts to production PostgreSQL data.')
     .option('--as <actor>', 'who is acting (default: CUTTER_ACTOR, else the OS user)')
-    .option('--store <url>', 'event store URL (default: CUTTER_STORE_URL, config store.url, else embedded PostgreSQL under ./.cutter)')
+    .option('--store <url>', 'event store URL or env:VAR, without a password (default: CUTTER_STORE_URL, config store.url, else embedded PostgreSQL under ./.cutter)')
     .option('--config <file>', 'config file', 'cutter.config.yaml')
     .option('--json', 'machine output: stdout holds only JSON')
     .option('--debug', 'print stack traces on errors')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\nExample:\n  $ cutter init --example && cutter plan plans/example.yaml --as erin\n\nExit codes: 0 done, 1 fault, 2 bad input, 3 refused by governance, 4 verification failed.');
+  program.hook('preAction', async () => {
+    const { store } = program.opts<GlobalOptions>();
+    if (store) (await import('../workspace/store-url.js')).refusePasswordOnCommandLine(store);
+  });
   registerCommands(program);
   return program;
 }

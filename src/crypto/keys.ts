@@ -79,14 +79,42 @@ export async function generateBackupKey(
 }
 
 /**
- * The backup private key, decrypted: path from CUTTER_BACKUP_KEY or `<dir>/<name>.backup.key.asc`,
- * passphrase from the argument or CUTTER_BACKUP_PASSPHRASE. Never logged.
+ * The backup private key that opens a backup encrypted to `recipients` (OpenPGP fingerprints, as the
+ * stored backup records them), decrypted: CUTTER_BACKUP_KEY when set, else the first
+ * `<dir>/*.backup.key.asc` whose fingerprint (primary key or subkey) is a recipient. Passphrase from
+ * CUTTER_BACKUP_PASSPHRASE. Throws InvalidInputError naming the fingerprints it needs when no key
+ * matches. Never logged.
  */
-export async function loadBackupPrivateKey(opts: { dir: string; name?: string; env?: NodeJS.ProcessEnv }): Promise<openpgp.PrivateKey> {
+export async function loadBackupPrivateKey(opts: { dir: string; recipients: string[]; env?: NodeJS.ProcessEnv }): Promise<openpgp.PrivateKey> {
   const env = opts.env ?? process.env;
-  const file = env.CUTTER_BACKUP_KEY ?? backupKeyPaths(opts.dir, opts.name ?? 'backup').privateKeyPath;
-  if (!existsSync(file)) throw new InvalidInputError(`backup key: no private key at ${file} (set CUTTER_BACKUP_KEY or CUTTER_KEYS_DIR)`);
-  const key = await openpgp.readPrivateKey({ armoredKey: await fs.readFile(file, 'utf8') });
+  const wanted = new Set(opts.recipients.map((f) => f.toLowerCase()));
+  const explicit = env.CUTTER_BACKUP_KEY;
+  if (explicit && !existsSync(explicit)) throw new InvalidInputError(`CUTTER_BACKUP_KEY: no private key at ${explicit}`);
+  const files = explicit
+    ? [explicit]
+    : (await fs.readdir(opts.dir).catch(() => [] as string[]))
+        .filter((f) => f.endsWith('.backup.key.asc'))
+        .sort()
+        .map((f) => path.join(opts.dir, f));
+  for (const file of files) {
+    let key: openpgp.PrivateKey;
+    try {
+      key = await openpgp.readPrivateKey({ armoredKey: await fs.readFile(file, 'utf8') });
+    } catch {
+      if (explicit) throw new InvalidInputError(`CUTTER_BACKUP_KEY: ${file} is not an armored OpenPGP private key`);
+      continue;
+    }
+    const fingerprints = [key.getFingerprint(), ...key.getSubkeys().map((k) => k.getFingerprint())];
+    if (fingerprints.some((f) => wanted.has(f.toLowerCase()))) return unlock(key, env);
+  }
+  const where = explicit ? `CUTTER_BACKUP_KEY (${explicit})` : `${opts.dir}/*.backup.key.asc (${files.length} found)`;
+  throw new InvalidInputError(
+    `backup key: no private key in ${where} matches the backup's recipients; it needs the private key of ` +
+      `${opts.recipients.join(' or ') || 'an unrecorded recipient'} (set CUTTER_KEYS_DIR or CUTTER_BACKUP_KEY)`,
+  );
+}
+
+async function unlock(key: openpgp.PrivateKey, env: NodeJS.ProcessEnv): Promise<openpgp.PrivateKey> {
   if (key.isDecrypted()) return key;
   const passphrase = env.CUTTER_BACKUP_PASSPHRASE;
   if (!passphrase) throw new InvalidInputError('backup key: it is passphrase-protected; set CUTTER_BACKUP_PASSPHRASE');

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { acquireEmbedded, stopEmbedded } from '../store/embedded.js';
+import { acquireEmbedded, removeEmbedded } from '../store/embedded.js';
 import { colors } from '../cli/output.js';
 import { embeddedDir } from '../workspace/store-url.js';
 
@@ -28,7 +28,8 @@ export async function runDemo(opts: { json?: boolean; dir?: string } = {}): Prom
   const root = path.resolve(opts.dir ?? DEMO_DIR);
   const say = (s: string) => process.stdout.write(`\n${c.bold(c.cyan('▸'))} ${s}\n`);
 
-  if (existsSync(root)) await stopEmbedded(embeddedDir(root)).catch(() => undefined);
+  // The previous run's server and data go too, also when they were kept outside the workspace (as root).
+  if (existsSync(root)) await removeEmbedded(embeddedDir(root)).catch(() => undefined);
   await fs.rm(root, { recursive: true, force: true });
   await fs.mkdir(root, { recursive: true });
   const previousCwd = process.cwd();

@@ -36,7 +36,7 @@ async function backupReader(session: Session, backupId: string): Promise<{ rowCo
   const store = await session.store();
   const row = await loadBackup(store.db, backupId);
   if (!row) throw new IllegalTransitionError(`backup ${backupId} is not in the store`);
-  const key = await loadBackupPrivateKey({ dir: keysDir(session.env), env: session.env });
+  const key = await loadBackupPrivateKey({ dir: keysDir(session.env), recipients: row.recipients, env: session.env });
   return {
     rowCount: row.rowCount,
     entries: async function* () {

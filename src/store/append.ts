@@ -11,6 +11,21 @@ import type { AppendContext, AppendResult, ExpectedVersion, NewEvent, StoredEven
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HOST = os.hostname();
+/** Stream versions are PostgreSQL `integer`s: a stream holds at most 2^31 - 1 events. */
+export const MAX_STREAM_VERSION = 2 ** 31 - 1;
+
+/**
+ * The expected version as the append function reads it: `'any'`, `'no_stream'`, `'exists'` (exactly
+ * these spellings) or an integer 0 ≤ n ≤ 2^31 - 1. Anything else throws InvalidInputError naming it.
+ */
+export function expectedVersionText(value: unknown): string {
+  if (value === 'any' || value === 'no_stream' || value === 'exists') return value;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_STREAM_VERSION) return String(value);
+  const shown = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
+  throw new InvalidInputError(
+    `append: expectedVersion ${shown} is not one of 'any', 'no_stream', 'exists' or an integer from 0 to ${MAX_STREAM_VERSION}`,
+  );
+}
 
 /** The digest an event's chain link covers. */
 export function eventDigest(e: { eventId: string; type: string; data: unknown; metadata: unknown; recordedAt: string }): string {
@@ -29,7 +44,7 @@ export async function appendToStream(
 ): Promise<AppendResult> {
   if (events.length === 0) throw new InvalidInputError('append: no events');
   if (!streamId) throw new InvalidInputError('append: streamId is required');
-  const expected = opts.expectedVersion ?? 'any';
+  const expected = expectedVersionText(opts.expectedVersion === undefined ? 'any' : opts.expectedVersion);
   const recordedAt = new Date().toISOString();
   const prepared = events.map((e) => {
     const eventId = e.id ?? randomUUID();
@@ -50,13 +65,13 @@ export async function appendToStream(
   try {
     rows = await q.query(sql`
       SELECT * FROM cutter.append_events(
-        ${streamId}, ${String(expected)},
+        ${streamId}, ${expected},
         ${prepared.map((p) => p.eventId)}::uuid[], ${prepared.map((p) => p.type)}::text[],
         ${prepared.map((p) => JSON.stringify(p.data))}::jsonb[], ${prepared.map((p) => JSON.stringify(p.metadata))}::jsonb[],
         ${prepared.map((p) => p.digest)}::text[], ${recordedAt}::timestamptz)`);
   } catch (err) {
     if ((err as { code?: string })?.code === 'CT409') {
-      throw new ConcurrencyError(streamId, String(expected), Number((err as Error).message.match(/\d+/)?.[0] ?? -1));
+      throw new ConcurrencyError(streamId, expected, Number((err as Error).message.match(/\d+/)?.[0] ?? -1));
     }
     if ((err as { code?: string })?.code === 'CT422') {
       throw new CutterError('InvalidInput', `append to ${streamId}: an event id was already used for different content`);

@@ -17,8 +17,21 @@ export interface InitResult {
   config: string;
   configWritten: boolean;
   store: { embedded: boolean };
-  example?: { database: string; plan: string; keysDir: string; members: Record<string, string[]>; backupFingerprint: string; governance: string; trustRoot: string };
+  example?: {
+    database: string;
+    plan: string;
+    keysDir: string;
+    members: Record<string, string[]>;
+    backupFingerprint: string;
+    governance: string;
+    trustRoot: string;
+    /** Set when the config refers to the target as `env:<variable>`: the variable to set, and its value with the password masked. */
+    targetEnv?: { variable: string; value: string };
+  };
 }
+
+/** The variable the example config names when the server's URL carries a password. */
+export const EXAMPLE_URL_VARIABLE = 'CUTTER_EXAMPLE_URL';
 
 const MINIMAL_CONFIG = `# cutter configuration: see README.md "Configuration"
 targets: {}
@@ -53,7 +66,10 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
   await writeIfAbsent(governanceFile, exampleGovernance(publicKeys));
   const existing = await readGovernance(store);
   const trustRoot = existing.root ?? (await applyGovernance(session, governanceFile, { as: EXAMPLE_ADMIN })).root!;
-  const targetUrl = location.embedded ? 'embedded:cutter_example' : exampleServerUrl(location.url);
+  // A password never goes into a file cutter writes: the config names a variable to hold the URL.
+  const serverUrl = location.embedded ? undefined : exampleServerUrl(location.url);
+  const targetEnv = serverUrl && new URL(serverUrl).password ? { variable: EXAMPLE_URL_VARIABLE, value: masked(serverUrl) } : undefined;
+  const targetUrl = location.embedded ? 'embedded:cutter_example' : targetEnv ? `env:${targetEnv.variable}` : serverUrl!;
   const config = exampleConfig({ targetUrl, keys: { backupPublicKeyPath: backup.publicKeyPath }, root: session.root, trustRoot });
   const configWritten = await writeIfAbsent(session.configFile, config);
   const planFile = path.join(session.root, 'plans', 'example.yaml');
@@ -63,12 +79,21 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
     config: session.configFile,
     configWritten,
     store: { embedded: location.embedded },
-    example: { database: 'cutter_example', plan: planFile, keysDir: dir, members: EXAMPLE_MEMBERS, backupFingerprint: backup.fingerprint, governance: governanceFile, trustRoot },
+    example: {
+      database: 'cutter_example', plan: planFile, keysDir: dir, members: EXAMPLE_MEMBERS, backupFingerprint: backup.fingerprint, governance: governanceFile, trustRoot,
+      ...(targetEnv && configWritten ? { targetEnv } : {}),
+    },
   };
 }
 
 function exampleServerUrl(storeUrl: string): string {
   const u = new URL(storeUrl);
   u.pathname = '/cutter_example';
+  return u.toString();
+}
+
+function masked(url: string): string {
+  const u = new URL(url);
+  u.password = '***';
   return u.toString();
 }

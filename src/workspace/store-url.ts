@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { resolveUrl } from '../config/load.js';
+import { InvalidInputError } from '../errors.js';
 import type { CutterConfig } from '../config/schema.js';
 import { acquireEmbedded } from '../store/embedded.js';
 
@@ -18,6 +19,34 @@ export interface StoreLocation {
 /** The directory that holds the embedded server's data for a workspace rooted at `root`. */
 export function embeddedDir(root: string): string {
   return path.join(root, '.cutter');
+}
+
+/**
+ * Throws InvalidInputError when `store` (the `--store` value) carries a password: process arguments
+ * are readable by every user of the machine (`ps -eo args`). The message never repeats the value.
+ */
+export function refusePasswordOnCommandLine(store: string): void {
+  if (hasPassword(store)) {
+    throw new InvalidInputError(
+      '--store: a password on the command line is visible to every user in the process list; ' +
+        'set CUTTER_STORE_URL instead, or pass --store env:VAR with the URL in the environment variable VAR',
+    );
+  }
+}
+
+/** Whether a PostgreSQL URL or key=value connection string carries a password. */
+export function hasPassword(conn: string): boolean {
+  if (/^postgres(ql)?:\/\//i.test(conn)) {
+    try {
+      const u = new URL(conn);
+      if (u.password) return true;
+      return [...u.searchParams.keys()].some((k) => k.toLowerCase() === 'password');
+    } catch {
+      // Unparseable as a URL: fall back to a plain search, erring on the side of refusing.
+      return /:[^@/]*@/.test(conn.replace(/^postgres(ql)?:\/\//i, '')) || /password=/i.test(conn);
+    }
+  }
+  return /(^|\s)password\s*=/i.test(conn);
 }
 
 /** Resolves (and, for the embedded default, starts) the store. */

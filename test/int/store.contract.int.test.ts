@@ -39,6 +39,22 @@ describe('expected versions', () => {
     await store.append(s, [ev('C')], { expectedVersion: 'any' });
     expect(await store.streamVersion(s)).toBe(3);
   });
+  it.each([-1, 1.5, Number.NaN, Infinity, 2 ** 31, 2 ** 53, '', ' 1', '1', 'no-stream', 'NO_STREAM', 'Exists', null, {}])(
+    'refuses the expected version %j with InvalidInput naming it, before writing anything',
+    async (bad) => {
+      const s = `s-${randomUUID()}`;
+      await store.append(s, [ev('A')]);
+      const err = await store.append(s, [ev('B')], { expectedVersion: bad as never }).catch((e) => e);
+      expect(err).toMatchObject({ code: 'InvalidInput' });
+      expect(err.message).toContain(`expectedVersion ${typeof bad === 'number' ? String(bad) : JSON.stringify(bad)}`);
+      expect(await store.streamVersion(s)).toBe(1);
+    },
+  );
+
+  it('accepts the largest version a stream can hold (2^31 - 1) as a plain expected-version conflict', async () => {
+    const s = `s-${randomUUID()}`;
+    await expect(store.append(s, [ev('A')], { expectedVersion: 2 ** 31 - 1 })).rejects.toMatchObject({ code: 'Concurrency', actual: 0 });
+  });
 });
 
 describe('idempotency', () => {

@@ -44,9 +44,9 @@ describe('backups', () => {
     const { armored, recipients } = await encryptBackup(plaintext, [readFileSync(k.publicKeyPath, 'utf8')]);
     expect(recipients).toEqual([k.fingerprint]);
     expect(armored).not.toContain('KB-1');
-    await expect(loadBackupPrivateKey({ dir, env: {} })).rejects.toThrow(/CUTTER_BACKUP_PASSPHRASE/);
-    await expect(loadBackupPrivateKey({ dir, env: { CUTTER_BACKUP_PASSPHRASE: 'wrong' } })).rejects.toThrow(/does not unlock/);
-    const key = await loadBackupPrivateKey({ dir, env: { CUTTER_BACKUP_PASSPHRASE: 'correct horse' } });
+    await expect(loadBackupPrivateKey({ dir, recipients, env: {} })).rejects.toThrow(/CUTTER_BACKUP_PASSPHRASE/);
+    await expect(loadBackupPrivateKey({ dir, recipients, env: { CUTTER_BACKUP_PASSPHRASE: 'wrong' } })).rejects.toThrow(/does not unlock/);
+    const key = await loadBackupPrivateKey({ dir, recipients, env: { CUTTER_BACKUP_PASSPHRASE: 'correct horse' } });
     expect(await decryptBackup(armored, key, sha256(plaintext))).toBe(plaintext);
     await expect(decryptBackup(armored, key, sha256('other'))).rejects.toThrow(/differs/);
   });

@@ -13,7 +13,13 @@ export async function init(s: Session, out: Output, opts: { example?: boolean })
       lines.push(`governance ${r.example.governance} recorded, signed by root; trust root ${r.example.trustRoot} pinned in the config`);
       lines.push(`plan ${r.example.plan}`);
     }
-    return lines.map((l) => `  ${out.color.green('✓')} ${l}`).join('\n');
+    const done = lines.map((l) => `  ${out.color.green('✓')} ${l}`);
+    const env = r.example?.targetEnv;
+    if (env) {
+      done.push(`  ! the config names the example target as env:${env.variable} (its URL holds a password); before planning:`);
+      done.push(`      export ${env.variable}='${env.value}'   # with the real password in place of ***`);
+    }
+    return done.join('\n');
   });
   return 0;
 }
