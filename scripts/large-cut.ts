@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { generateApproverKey, generateBackupKey } from '../src/crypto/keys.js';
+import { generateBackupKey } from '../src/crypto/keys.js';
+import { recordGenesis } from '../src/workspace/governed.js';
 import { connect, sql } from '../src/store/connection.js';
 import { acquireEmbedded } from '../src/store/embedded.js';
 
@@ -98,13 +99,16 @@ async function main(): Promise<number> {
 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-large-'));
     const keys = path.join(dir, 'keys');
-    const approvers: Record<string, { publicKey: string; roles: string[] }> = {};
-    for (const a of ['alice', 'bob']) approvers[a] = { publicKey: (await generateApproverKey(a, { dir: keys })).publicKey, roles: ['dba'] };
     const backup = await generateBackupKey('backup', { dir: keys });
+    const env = { ...process.env, CUTTER_STORE_URL: at(dbs.store), TARGET_URL: at(dbs.target), CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1', NO_COLOR: '1' };
+    const { root } = await recordGenesis({
+      cwd: dir, env, keysDir: keys, admin: 'root',
+      members: { alice: ['approver', 'dba'], bob: ['approver', 'dba'], erin: ['author', 'operator'], root: ['admin'] },
+      policy: { maxRows: rows + deletes, requiredApprovals: 2, approvalTtl: '4h', requireDryRun: true },
+    });
     writeFileSync(path.join(dir, 'cutter.config.yaml'), stringify({
       targets: { docs: { url: 'env:TARGET_URL', table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } } },
-      policy: { maxRows: rows + deletes, requiredApprovals: 2, approvalTtl: '4h', requireDryRun: true },
-      approvers, backup: { recipients: [backup.publicKeyPath] }, execution: { enabled: true },
+      trust: { root }, backup: { recipients: [backup.publicKeyPath] }, execution: { enabled: true },
     }));
     const out = createWriteStream(path.join(dir, 'changes.ndjson'));
     const write = async (line: string) => {
@@ -114,7 +118,6 @@ async function main(): Promise<number> {
     for (let i = 1; i <= deletes; i++) await write(`${JSON.stringify({ delete: { id: `D-${String(i).padStart(8, '0')}` } })}\n`);
     await new Promise((resolve) => out.end(resolve));
     writeFileSync(path.join(dir, 'plan.yaml'), 'id: large\ntarget: docs\nreason: bounded-memory campaign\nchangesFile: changes.ndjson\n');
-    const env = { ...process.env, CUTTER_STORE_URL: at(dbs.store), TARGET_URL: at(dbs.target), CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1', NO_COLOR: '1' };
 
     const step = async (name: string, args: string[], expectCode = 0) => {
       const s = await cutter(name, args, dir, env);

@@ -11,11 +11,12 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { approveCut } from '../../src/cuts/approve.js';
 import { planCut } from '../../src/cuts/plan.js';
-import { generateApproverKey, generateBackupKey } from '../../src/crypto/keys.js';
+import { generateBackupKey } from '../../src/crypto/keys.js';
 import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { connect, sql } from '../../src/store/connection.js';
 import { openSession } from '../../src/workspace/session.js';
+import { recordGenesis } from '../../src/workspace/governed.js';
 import { timeRow, type BenchRow } from './measure.js';
 
 export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: number }): Promise<BenchRow[]> {
@@ -36,20 +37,22 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
     const row = (i: number) => ({ id: `R-${String(i + 1).padStart(7, '0')}`, title: `title v2 ${i}`, body: `body v2 ${i} — revised` });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-bench-live-'));
     const keys = path.join(dir, 'keys');
-    const approvers: Record<string, { publicKey: string; roles: string[] }> = {};
-    for (const a of ['alice', 'bob']) approvers[a] = { publicKey: (await generateApproverKey(a, { dir: keys })).publicKey, roles: ['dba'] };
     const backup = await generateBackupKey('backup', { dir: keys });
+    const env = { ...process.env, CUTTER_STORE_URL: at(storeDb), CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1' };
+    const { root } = await recordGenesis({
+      cwd: dir, env, keysDir: keys, admin: 'root',
+      members: { alice: ['approver', 'dba'], bob: ['approver', 'dba'], erin: ['author', 'operator'], root: ['admin'] },
+      policy: { maxRows: 1_000_000, requiredApprovals: 2, approvalTtl: '1h', requireDryRun: true },
+    });
     writeFileSync(path.join(dir, 'cutter.config.yaml'), stringify({
       targets: { t: { url: at(targetDb), table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } } },
-      policy: { maxRows: 1_000_000, requiredApprovals: 2, approvalTtl: '1h', requireDryRun: true },
-      approvers, backup: { recipients: [backup.publicKeyPath] }, execution: { enabled: true },
+      trust: { root }, backup: { recipients: [backup.publicKeyPath] }, execution: { enabled: true },
     }));
     // A large cut names a change file (one JSON change per line), streamed everywhere.
     const out = createWriteStream(path.join(dir, 'changes.ndjson'));
     for (let i = 0; i < n; i++) if (!out.write(`${JSON.stringify({ upsert: row(i) })}\n`)) await once(out, 'drain');
     await new Promise((resolve) => out.end(resolve));
     writeFileSync(path.join(dir, 'plan.json'), JSON.stringify({ id: 'bench', target: 't', author: 'erin', reason: 'bench', changesFile: 'changes.ndjson' }));
-    const env = { ...process.env, CUTTER_STORE_URL: at(storeDb), CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1' };
     const as = async <T>(actor: string, fn: (s: ReturnType<typeof openSession>) => Promise<T>) => {
       const s = openSession({ cwd: dir, as: actor, env });
       try { return await fn(s); } finally { await s.close(); }
