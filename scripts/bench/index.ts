@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --only cli,appends]`: every figure beside a floor measured in the
  * same run on the same server. The server is DATABASE_URL / CUTTER_BENCH_URL when set, else an
- * embedded PostgreSQL. --only runs the named sections (appends, replay, rebuild, live, cli).
+ * embedded PostgreSQL. --only runs the named sections (appends, replay, signing, rebuild, live, cli).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -11,6 +11,7 @@ import { benchAppends } from './appends.js';
 import { benchCli } from './cli.js';
 import { benchRebuild, benchReplay } from './core.js';
 import { benchLiveCut } from './live.js';
+import { benchSigning } from './signing.js';
 import { formatRows, type BenchRow } from './measure.js';
 
 async function main(): Promise<void> {
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   try {
     await section('appends', () => benchAppends(url!, { quick }));
     await section('replay', () => benchReplay({ quick }));
+    await section('signing', () => benchSigning({ quick }));
     await section('rebuild', () => benchRebuild(url!, { quick }));
     await section('live cut', () => benchLiveCut(url!, { quick }));
     await section('cli', () => benchCli(url!, { quick }));

@@ -37,10 +37,18 @@ function wireBlob(raw: Buffer): Buffer {
  * shows the fingerprint cutter records.
  */
 export function keyFingerprint(text: string): string {
+  const known = fingerprints.get(text);
+  if (known) return known;
   const raw = rawKeyOf(text);
   if (!raw) throw new TypeError('keyFingerprint: not an Ed25519 public key');
-  return `SHA256:${createHash('sha256').update(wireBlob(raw)).digest('base64').replace(/=+$/, '')}`;
+  const fp = `SHA256:${createHash('sha256').update(wireBlob(raw)).digest('base64').replace(/=+$/, '')}`;
+  if (fingerprints.size >= 1024) fingerprints.clear();
+  fingerprints.set(text, fp);
+  return fp;
 }
+
+/** Fingerprints by key text: members are few and every event's check asks again. */
+const fingerprints = new Map<string, string>();
 
 /** The signature scheme a member key signs with. */
 export function schemeOf(publicKey: string): SignatureScheme {
