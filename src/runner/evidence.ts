@@ -5,10 +5,10 @@
  */
 import { verifyApprovalSignature } from '../../machines/approvals.js';
 import type { LiveEvidence } from '../../events/index.js';
-import type { CutterConfig } from '../config/schema.js';
 import type { CutState } from '../domain/index.js';
 import type { EventStore } from '../store/index.js';
-import { evaluateLocks } from './locks.js';
+import { approvalReasonsAt } from './checks.js';
+import { locksNow } from './locks.js';
 
 export interface CallTimeEvidence {
   evidence: LiveEvidence;
@@ -16,18 +16,25 @@ export interface CallTimeEvidence {
   reasons: string[];
 }
 
-export async function gatherEvidence(store: EventStore, config: CutterConfig, env: NodeJS.ProcessEnv, state: CutState, at: string): Promise<CallTimeEvidence> {
-  const locks = await evaluateLocks(store, config, env);
+/**
+ * Reads the locks now (the config file re-read from disk), and checks the cut's approvals against
+ * the approvers configured now and against the policy at `at` (expiry included), so a resume that
+ * records no start event re-checks them too.
+ */
+export async function gatherEvidence(store: EventStore, configFile: string, env: NodeJS.ProcessEnv, state: CutState, at: string): Promise<CallTimeEvidence> {
+  const locks = await locksNow(store, configFile, env);
   const c = state.snapshot.context;
   const reasons = [...locks.closed];
   const approvals: string[] = [];
   for (const a of c.approvals) {
-    const configured = config.approvers[a.approver];
+    const configured = locks.config?.approvers[a.approver];
+    if (!locks.config) break;
     if (!configured) reasons.push(`approval by ${a.approver}: no longer a configured approver`);
     else if (configured.publicKey !== a.publicKey) reasons.push(`approval by ${a.approver}: signed with a key that is no longer configured`);
     else if (!verifyApprovalSignature(a)) reasons.push(`approval by ${a.approver}: signature does not verify`);
     else approvals.push(a.approver);
   }
+  reasons.push(...approvalReasonsAt(state, at));
   return {
     evidence: { at, locks: locks.evidence, approvals, ...(c.lastDryRun ? { dryRunId: c.lastDryRun.runId } : {}) },
     reasons,
