@@ -11,7 +11,7 @@ import { IsolationLevel } from '@databases/pg';
 import { connect, sql, type ConnectionPool, type Transaction } from '../store/connection.js';
 import { entryLine, headerLine } from './backup-format.js';
 import { Chain, compareBatch, currentImage, enactBatch, mismatchOf, planKeys, restoreBatch, restoreManagedBatch, unmanagedChange, writeBatch, type ChangeSource } from './images.js';
-import { BackupScope } from './backup-scope.js';
+import { BackupScope, canonicalKey } from './backup-scope.js';
 import type { BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
 
 type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
@@ -206,7 +206,7 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
             const problem = scope.check(keys);
             if (problem) throw refuse(problem);
             const column = await unmanagedChange(tx, spec, entries.flatMap((e) => (e.row === null ? [] : [e.row])));
-            if (column) throw refuse(`the backup would change column ${column.column} of key ${column.key}, which the target does not manage`);
+            if (column) throw refuse(`the backup would change column ${column.column} of key ${canonicalKey(column.key)}, which the target does not manage`);
           }
           if (!already) {
             if (opts.force) await restoreBatch(tx, spec, keys, entries.flatMap((e) => (e.row === null ? [] : [e.row])));
