@@ -35,7 +35,7 @@ function outcomeOf(state: string, events: StoredEvent[]): string {
   const last = (t: string) => [...events].reverse().find((e) => e.type === t);
   if (state === 'completed') return 'COMPLETED — live cut applied, verified and enacted';
   if (state === 'reverted') return 'REVERTED — live cut applied, then restored from its backup';
-  if (state === 'halted') return `HALTED before ${last('RunHalted')?.data.phase} — kill-switch`;
+  if (state === 'halted') return `HALTED before ${last('RunHalted')?.data.phase} — ${last('RunHalted')?.data.reason ?? 'a lock closed'}`;
   if (state === 'failed') return `FAILED at ${last('PhaseFailed')?.data.phase}: ${last('PhaseFailed')?.data.error.message}`;
   if (state === 'verifyFailed') return 'VERIFY FAILED — the target does not match the plan';
   return state.toUpperCase();
