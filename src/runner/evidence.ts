@@ -26,9 +26,9 @@ export async function gatherEvidence(store: EventStore, configFile: string, env:
   const c = state.snapshot.context;
   const reasons = [...locks.closed];
   const approvals: string[] = [];
-  for (const a of c.approvals) {
+  // An unreadable config has already closed lock 1: there are no configured keys to check against.
+  for (const a of locks.config ? c.approvals : []) {
     const configured = locks.config?.approvers[a.approver];
-    if (!locks.config) break;
     if (!configured) reasons.push(`approval by ${a.approver}: no longer a configured approver`);
     else if (configured.publicKey !== a.publicKey) reasons.push(`approval by ${a.approver}: signed with a key that is no longer configured`);
     else if (!verifyApprovalSignature(a)) reasons.push(`approval by ${a.approver}: signature does not verify`);

@@ -1,8 +1,11 @@
 /**
  * `cutter revert <cut>`: decrypt the backup taken before the cut (private key and passphrase from the
- * keys directory or environment, never logged) and restore the pre-image exactly in one target
- * transaction, behind the same three locks. `--dry-run` shows what would be restored and records
- * nothing; `--force` restores even when the rows changed since the cut.
+ * keys directory or environment, never logged) and restore the plan's keys in one target
+ * transaction, behind the three locks read at call time (resuming an interrupted revert included).
+ * The recorded plan is re-hashed first; the backup must be the one BackupTaken bound to the run;
+ * only the plan's keys and the target's managed columns are restored. `--dry-run` shows what would
+ * be restored and records nothing; `--force` restores even when the rows changed since the cut or
+ * the backup reaches beyond the plan.
  */
 import { randomUUID } from 'node:crypto';
 import { executorFor } from '../adapters/index.js';
