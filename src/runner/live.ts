@@ -4,7 +4,8 @@
  * target transaction each, re-reading all three locks before every phase (lock 1 from the config
  * file on disk) and halting at the boundary when one closed. The recorded plan is re-hashed
  * first. A run killed at any point is resumed by running the same command (locks and approvals,
- * expiry included, re-checked first): the adapter's receipts say whether a phase already committed (its event is then appended, marked reconciled), so no phase applies twice.
+ * expiry included, re-checked first): the adapter's receipts say whether a phase already
+ * committed (its event is then appended, marked reconciled), so no phase applies twice.
  * One runner per cut (a session advisory lock in the store); one live cut per target (the
  * active-run projection's primary key, inside the append's transaction).
  */
