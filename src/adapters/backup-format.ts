@@ -25,14 +25,18 @@ export const headerLine = (h: Omit<BackupHeader, 'format'>) => `${canonicalJson(
 
 export const entryLine = (key: string, row: string | null) => `${key}\t${row ?? 'null'}\n`;
 
-/** Reads a decrypted backup's lines: the header, then the entries in batches. */
-export async function* backupEntries(lines: AsyncIterable<string>, size = BATCH): AsyncGenerator<BackupEntry[], BackupHeader | undefined> {
+/**
+ * Reads a decrypted backup's lines: the header, then the entries in batches. `onHeader` sees the
+ * header before any entry is yielded (and may throw to refuse a backup of another cut).
+ */
+export async function* backupEntries(lines: AsyncIterable<string>, size = BATCH, onHeader?: (h: BackupHeader) => void): AsyncGenerator<BackupEntry[], BackupHeader | undefined> {
   let header: BackupHeader | undefined;
   let batch: BackupEntry[] = [];
   for await (const line of lines) {
     if (!header) {
       const first = JSON.parse(line) as BackupHeader & { preImage?: { key: Row; row: Row | null }[] };
       if (first.preImage) {
+        onHeader?.({ ...first, format: 'cutter-backup/1' });
         // cutter-backup/1: the whole pre-image as one canonical JSON document.
         for (let i = 0; i < first.preImage.length; i += size) {
           yield first.preImage.slice(i, i + size).map((p) => ({ key: JSON.stringify(p.key), row: p.row ? JSON.stringify(p.row) : null }));
@@ -41,6 +45,7 @@ export async function* backupEntries(lines: AsyncIterable<string>, size = BATCH)
       }
       if (first.format !== BACKUP_FORMAT) throw new VerificationFailedError(`backup: unknown format ${JSON.stringify(first.format)}`);
       header = first;
+      onHeader?.(first);
       continue;
     }
     if (line === '') continue;

@@ -61,6 +61,12 @@ export interface LiveExecutionAdapter {
   recordLegB(ctx: PhaseContext, governance: Record<string, unknown>): Promise<LegBResult>;
   verify(ctx: PhaseContext, opts?: { onRows?: OnRows }): Promise<VerifyResult>;
   enactLifecycle(ctx: PhaseContext, opts?: { onRows?: OnRows }): Promise<EnactResult>;
+  /**
+   * Restores the backup in one transaction. Unless `force`: refused (GovernanceRefused, nothing
+   * restored) when the rows drifted since the cut, when the backup holds a key the plan does not
+   * name at that position, or when it would change a column the target does not manage; only the
+   * managed columns (content and lifecycle) of rows present now are written.
+   */
   revert(ctx: PhaseContext, backup: { entries: () => AsyncIterable<BackupEntry[]>; preImageHash: string }, opts: { force: boolean; onRows?: OnRows }): Promise<RevertResult>;
   receipt(runId: string, phase: string): Promise<Receipt | null>;
   close(): Promise<void>;

@@ -10,7 +10,8 @@ import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } fr
 import { IsolationLevel } from '@databases/pg';
 import { connect, sql, type ConnectionPool, type Transaction } from '../store/connection.js';
 import { entryLine, headerLine } from './backup-format.js';
-import { Chain, compareBatch, currentImage, enactBatch, mismatchOf, restoreBatch, writeBatch, type ChangeSource } from './images.js';
+import { Chain, compareBatch, currentImage, enactBatch, mismatchOf, planKeys, restoreBatch, restoreManagedBatch, unmanagedChange, writeBatch, type ChangeSource } from './images.js';
+import { BackupScope, canonicalKey } from './backup-scope.js';
 import type { BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
 
 type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
@@ -186,14 +187,39 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         if (!already && !asCut && !opts.force) {
           throw new GovernanceRefusedError(`drift: the rows of ${spec.table} changed since the cut; revert refused (use --force to restore anyway)`);
         }
+        // Scope: unless forced, the backup may hold only the plan's keys, in plan order, and may
+        // change only the managed columns; the first entry beyond that refuses the whole revert
+        // (one transaction: nothing is restored).
+        const scope = new BackupScope();
+        const planned = changes()[Symbol.asyncIterator]();
+        const refuse = (why: string) => new GovernanceRefusedError(`revert of ${spec.table} refused: ${why}; nothing was restored (an out-of-scope restore needs --force)`, [why]);
         const restored = new Chain();
         let rows = 0;
         for await (const entries of backup.entries()) {
           const keys = entries.map((e) => e.key);
-          if (!already) await restoreBatch(tx, spec, keys, entries.flatMap((e) => (e.row === null ? [] : [e.row])));
+          if (!opts.force) {
+            while (scope.pending() < keys.length) {
+              const next = await planned.next();
+              if (next.done) break;
+              scope.addPlanned(await planKeys(tx, spec, next.value.json));
+            }
+            const problem = scope.check(keys);
+            if (problem) throw refuse(problem);
+            const column = await unmanagedChange(tx, spec, entries.flatMap((e) => (e.row === null ? [] : [e.row])));
+            if (column) throw refuse(`the backup would change column ${column.column} of key ${canonicalKey(column.key)}, which the target does not manage`);
+          }
+          if (!already) {
+            if (opts.force) await restoreBatch(tx, spec, keys, entries.flatMap((e) => (e.row === null ? [] : [e.row])));
+            else await restoreManagedBatch(tx, spec, entries);
+          }
           restored.add((await currentImage(tx, spec, `[${keys.join(',')}]`, 'rows')).part);
           rows += entries.length;
           opts.onRows?.(entries.length);
+        }
+        if (!opts.force) {
+          for (let next = await planned.next(); !next.done; next = await planned.next()) scope.addPlanned(await planKeys(tx, spec, next.value.json));
+          const problem = scope.finish();
+          if (problem) throw refuse(problem);
         }
         const restoredHash = restored.digest();
         if (restoredHash !== backup.preImageHash) throw new VerificationFailedError(`revert: restored rows hash ${restoredHash} differs from the backup's ${backup.preImageHash}`);

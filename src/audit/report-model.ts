@@ -7,7 +7,8 @@
 import { verifyApprovalSignature } from '../../machines/approvals.js';
 import { cutMachine } from '../../machines/cut.js';
 import { machineGraph, toDot, type Edge } from '../../machines/diagram.js';
-import { fold, replay, stateName, toDomain, type Violation } from '../domain/index.js';
+import { foldLenient, initialState, replay, stateName, tryEvolve, type Violation } from '../domain/index.js';
+import { parseStored } from '../../events/index.js';
 import type { StoredEvent } from '../store/index.js';
 
 export interface EventRef { streamId: string; version: number; type: string; hash: string }
@@ -34,7 +35,7 @@ function outcomeOf(state: string, events: StoredEvent[]): string {
   const last = (t: string) => [...events].reverse().find((e) => e.type === t);
   if (state === 'completed') return 'COMPLETED — live cut applied, verified and enacted';
   if (state === 'reverted') return 'REVERTED — live cut applied, then restored from its backup';
-  if (state === 'halted') return `HALTED before ${last('RunHalted')?.data.phase} — kill-switch`;
+  if (state === 'halted') return `HALTED before ${last('RunHalted')?.data.phase} — ${last('RunHalted')?.data.reason ?? 'a lock closed'}`;
   if (state === 'failed') return `FAILED at ${last('PhaseFailed')?.data.phase}: ${last('PhaseFailed')?.data.error.message}`;
   if (state === 'verifyFailed') return 'VERIFY FAILED — the target does not match the plan';
   return state.toUpperCase();
@@ -44,7 +45,8 @@ function outcomeOf(state: string, events: StoredEvent[]): string {
 export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt: string): ReportModel {
   const ref = (e: StoredEvent): EventRef => ({ streamId: e.streamId, version: e.version, type: e.type, hash: e.hash });
   const planned = events.find((e) => e.type === 'CutPlanned')!;
-  const state = fold(events);
+  // Lenient: an illegal event is a violation listed below (replay flags it), not a reason to fail.
+  const { state } = foldLenient(events);
   const name = stateName(state);
   const { violations } = replay(events);
   const of = (t: string) => events.filter((e) => e.type === t);
@@ -95,16 +97,13 @@ export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt
   const graph = machineGraph(cutMachine);
   const visited: string[] = [];
   const taken: Edge[] = [];
-  let s = fold([]);
+  let s = initialState();
   let prev = stateName(s);
   for (const e of events) {
-    try {
-      const d = toDomain(e);
-      if (!s.snapshot.can(d)) continue;
-      s = fold(events.slice(0, events.indexOf(e) + 1));
-    } catch {
-      continue;
-    }
+    const parsed = parseStored(e);
+    const moved = parsed.success ? tryEvolve(s, parsed.data) : undefined;
+    if (!moved) continue;
+    s = moved;
     const next = stateName(s);
     const within = (st: string, node: string) => st === node || st.startsWith(`${node}.`) || (node.endsWith('.hist') && st.startsWith(node.slice(0, -5)));
     const edge = graph.edges.find((g) => g.event === e.type && within(prev, g.from) && within(next, g.to));

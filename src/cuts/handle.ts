@@ -7,7 +7,7 @@
 import { ConcurrencyError } from '../errors.js';
 import type { AppendContext, EventStore, StoredEvent } from '../store/index.js';
 import { signEvents, type Authority } from '../governance/authority.js';
-import { decide, evolve, fold, MACHINE_VERSION, toStorable, type CutState, type DomainEvent } from '../domain/index.js';
+import { decide, evolve, foldLenient, MACHINE_VERSION, toStorable, type CutState, type DomainEvent, type SkippedEvent } from '../domain/index.js';
 
 export interface Handled {
   before: CutState;
@@ -34,7 +34,9 @@ export async function handle(
   const streamId = cutStream(cutId);
   for (let attempt = 1; ; attempt++) {
     const stored = await store.readStream(streamId);
-    const before = fold(stored);
+    // Lenient: an illegal event someone appended is left out (status and report show it), so it
+    // can never stop the cut's legal commands, a revert above all.
+    const before = foldLenient(stored).state;
     let state = before;
     const accepted: DomainEvent[] = [];
     for (const e of propose(before)) {
@@ -58,12 +60,16 @@ export async function handle(
   }
 }
 
-/** The cut's stored events and folded state; throws when no such cut exists. */
-export async function loadCut(store: EventStore, cutId: string): Promise<{ events: StoredEvent[]; state: CutState }> {
+/**
+ * The cut's stored events and state, folded leniently: `skipped` lists the events the machine
+ * refused or whose schema failed (violations to show, never a reason to fail). Throws when no such
+ * cut exists.
+ */
+export async function loadCut(store: EventStore, cutId: string): Promise<{ events: StoredEvent[]; state: CutState; skipped: SkippedEvent[] }> {
   const events = await store.readStream(cutStream(cutId));
   if (events.length === 0) {
     const { InvalidInputError } = await import('../errors.js');
     throw new InvalidInputError(`cut: no cut ${JSON.stringify(cutId)} in this store`);
   }
-  return { events, state: fold(events) };
+  return { events, ...foldLenient(events) };
 }

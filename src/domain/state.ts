@@ -106,6 +106,42 @@ export function fold(events: StoredLike[]): CutState {
   return state;
 }
 
+/** An event a lenient fold left out, and why. */
+export interface SkippedEvent {
+  version: number;
+  type: string;
+  reason: string;
+}
+
+/**
+ * Folds stored events from the initial state, skipping (and listing) every event whose schema
+ * fails or that the machine refuses, as replay does: one illegal event appended to a stream must
+ * not make the cut unreadable or unrevertable. Pure.
+ */
+export function foldLenient(events: StoredLike[]): { state: CutState; skipped: SkippedEvent[] } {
+  let state = initialState();
+  const skipped: SkippedEvent[] = [];
+  events.forEach((stored, i) => {
+    const version = stored.version ?? i + 1;
+    const parsed = parseStored(stored);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 3).map((x) => `${x.path.join('.')}: ${x.message}`).join('; ');
+      skipped.push({ version, type: stored.type, reason: `does not match its schema (${issues})` });
+      return;
+    }
+    const next = tryEvolve(state, parsed.data);
+    if (!next) {
+      skipped.push({ version, type: stored.type, reason: `${stored.type} is not allowed in state ${stateName(state)}` });
+      return;
+    }
+    // The state's version counts the stream's events, skipped ones included, so an append after a
+    // skipped event still carries the stream's version.
+    next.version = version;
+    state = next;
+  });
+  return { state, skipped };
+}
+
 /** The live phase the runner must run next, or null when the cut is not mid-run. */
 export function nextLivePhase(state: CutState): (typeof PHASES)[number] | null {
   return stateName(state).startsWith('live.') ? (context(state).phase ?? null) : null;

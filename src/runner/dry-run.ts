@@ -10,6 +10,7 @@ import { changesOf } from '../cuts/changes.js';
 import { handle, loadCut } from '../cuts/handle.js';
 import { stateName, type DomainEvent } from '../domain/index.js';
 import type { Session } from '../workspace/session.js';
+import { verifiedPlan } from './plan-integrity.js';
 
 export interface DryRunResult {
   cutId: string;
@@ -21,9 +22,9 @@ export interface DryRunResult {
 
 export async function dryRun(session: Session, cutId: string): Promise<DryRunResult> {
   const store = await session.store();
-  const { state } = await loadCut(store, cutId);
+  const { state, events: recorded } = await loadCut(store, cutId);
   const c = state.snapshot.context;
-  const plan = planOf(await store.readStream(`cut-${cutId}`));
+  const plan = await verifiedPlan(store, recorded, state);
   const spec = await session.target(plan.target);
   const runId = `dry-${randomUUID().slice(0, 8)}`;
   const base = { runId, planHash: c.planHash, executor: 'simulator' as const };

@@ -6,11 +6,10 @@
 import { approvalPayload, evaluateApprovals } from '../../machines/approvals.js';
 import { verifySignature } from '../crypto/signatures.js';
 import type { LiveEvidence } from '../../events/index.js';
-import type { CutterConfig } from '../config/schema.js';
 import { current, type GovernanceState } from '../domain/governance.js';
 import type { CutState } from '../domain/index.js';
 import type { EventStore } from '../store/index.js';
-import { evaluateLocks } from './locks.js';
+import { locksNow } from './locks.js';
 
 export interface CallTimeEvidence {
   evidence: LiveEvidence;
@@ -19,12 +18,13 @@ export interface CallTimeEvidence {
 }
 
 /**
- * The three locks now, and each approval checked against the governance in force now (never
- * against the key the approval carries): still a member, still an approver, the same key, its
- * signature valid. `governance` is the pinned registry the caller read at call time.
+ * The three locks now (the config file re-read from disk), and each approval checked against the
+ * governance in force now (never against the key the approval carries): still a member, still an
+ * approver, the same key, its signature valid; the approvals that hold must satisfy the policy in
+ * force at `at` (expiry included), so a resume that records no start event re-checks them too.
  */
-export async function gatherEvidence(store: EventStore, config: CutterConfig, env: NodeJS.ProcessEnv, state: CutState, at: string, governance: GovernanceState): Promise<CallTimeEvidence> {
-  const locks = await evaluateLocks(store, config, env);
+export async function gatherEvidence(store: EventStore, configFile: string, env: NodeJS.ProcessEnv, state: CutState, at: string, governance: GovernanceState): Promise<CallTimeEvidence> {
+  const locks = await locksNow(store, configFile, env);
   const c = state.snapshot.context;
   const reasons = [...locks.closed];
   const approvals: string[] = [];
@@ -40,7 +40,6 @@ export async function gatherEvidence(store: EventStore, config: CutterConfig, en
     else if (a.governanceVersion === undefined || !verifySignature(member.publicKey, Buffer.from(approvalPayload(a)), a.signature)) invalid.push(`approval by ${a.approver}: signature does not verify against the enrolled key`);
     else valid.push(a);
   }
-  // The approvals that still hold must satisfy the policy in force now (count, roles, TTL, four-eyes by key).
   const verdict = evaluateApprovals(valid, { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: gov.registry.policy }, at);
   if (!verdict.ok) reasons.push(...invalid, ...verdict.reasons);
   approvals.push(...verdict.counted);

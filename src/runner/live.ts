@@ -1,8 +1,10 @@
 /**
  * `cutter run <cut> --live`: evaluates the locks and approvals at call time, records the evidence
  * (LiveRunStarted, or RunResumed after a halt), then runs the remaining phases in fixed order, one
- * target transaction each, re-reading the kill-switch before every phase. A run killed at any point
- * is resumed by running the same command: the adapter's receipts say whether a phase already
+ * target transaction each, re-reading all three locks before every phase (lock 1 from the config
+ * file on disk) and halting at the boundary when one closed. The recorded plan is re-hashed
+ * first. A run killed at any point is resumed by running the same command (locks and approvals,
+ * expiry included, re-checked first): the adapter's receipts say whether a phase already
  * committed (its event is then appended, marked reconciled), so no phase applies twice.
  * One runner per cut (a session advisory lock in the store); one live cut per target (the
  * active-run projection's primary key, inside the append's transaction).
@@ -23,9 +25,9 @@ import { CutterError, GovernanceRefusedError, IllegalTransitionError, Interrupte
 import { sql } from '../store/connection.js';
 import type { EventStore } from '../store/index.js';
 import type { Session } from '../workspace/session.js';
-import { planOf } from './dry-run.js';
 import { gatherEvidence } from './evidence.js';
-import { killSwitchState } from './locks.js';
+import { locksNow, type LockCheck } from './locks.js';
+import { verifiedPlan } from './plan-integrity.js';
 import { silentProgress, type Progress } from './progress.js';
 
 export interface LiveRunResult {
@@ -62,17 +64,17 @@ export interface LiveRunOptions {
 export async function runLive(session: Session, cutId: string, opts: LiveRunOptions = {}): Promise<LiveRunResult> {
   const progress = opts.progress ?? silentProgress;
   const store = await session.store();
-  const config = session.config();
   return withCutLock(store, cutId, async () => {
-    let { state } = await loadCut(store, cutId);
-    const plan = planOf(await store.readStream(`cut-${cutId}`));
+    const loaded = await loadCut(store, cutId);
+    let state = loaded.state;
+    const plan = await verifiedPlan(store, loaded.events, state);
     const spec = await session.target(plan.target);
     const meta = { actor: session.actor, correlationId: cutId, auth: await session.authority() };
     const name = stateName(state);
     const at = now();
 
     if (name === 'approved' || name === 'planned' || name === 'halted') {
-      const { evidence, reasons } = await gatherEvidence(store, config, session.env, state, at, meta.auth.governance);
+      const { evidence, reasons } = await gatherEvidence(store, session.configFile, session.env, state, at, meta.auth.governance);
       if (reasons.length > 0) throw new GovernanceRefusedError(`live run of cut ${cutId} refused`, reasons);
       const c = state.snapshot.context;
       const event: DomainEvent =
@@ -81,8 +83,9 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
           : { type: 'LiveRunStarted', data: { runId: `live-${randomUUID().slice(0, 8)}`, planHash: c.planHash, executor: 'postgres-table', at, evidence } };
       state = (await handle(store, cutId, () => [event], meta)).after;
     } else if (name.startsWith('live.')) {
-      // A crashed run: the locks must be open now as well before anything else is written.
-      const { reasons } = await gatherEvidence(store, config, session.env, state, at, meta.auth.governance);
+      // A crashed run: the locks must be open now, and the approvals still satisfy the policy now
+      // (expiry included), before anything else is written.
+      const { reasons } = await gatherEvidence(store, session.configFile, session.env, state, at, meta.auth.governance);
       if (reasons.length > 0) throw new GovernanceRefusedError(`resuming the interrupted live run of cut ${cutId} refused`, reasons);
     } else {
       throw new IllegalTransitionError(`cut ${cutId} is ${name}: nothing to run live`);
@@ -94,13 +97,14 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
       await adapter.prepare();
       for (let phase = nextLivePhase(state); phase; phase = nextLivePhase(state)) {
         await opts.atBoundary?.(phase);
-        const ks = await killSwitchState(store);
+        // All three locks, read again before every phase: lock 1 from the config file on disk,
+        // lock 2 from the environment, lock 3 from the kill-switch stream.
+        const locks = await locksNow(store, session.configFile, session.env);
         const c = state.snapshot.context;
         const base = { runId: c.runId!, planHash: c.planHash, executor: 'postgres-table' as const };
-        if (ks.engaged) {
-          const reason = `kill-switch engaged${ks.reason ? `: ${ks.reason}` : ''}`;
-          const locks = { config: config.execution.enabled, env: session.env.CUTTER_EXECUTION_ENABLED === '1', killSwitch: false, killSwitchVersion: ks.version };
-          state = (await handle(store, cutId, () => [{ type: 'RunHalted', data: { ...base, at: now(), phase, reason, locks } }], meta)).after;
+        if (locks.closed.length > 0) {
+          const reason = haltReason(locks);
+          state = (await handle(store, cutId, () => [{ type: 'RunHalted', data: { ...base, at: now(), phase, reason, locks: locks.evidence } }], meta)).after;
           result.halted = { phase, reason };
           break;
         }
@@ -133,6 +137,13 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
     result.state = stateName(state);
     return result;
   });
+}
+
+/** Why a run halts: the kill-switch's own words, and each other closed lock. */
+function haltReason(locks: LockCheck): string {
+  const parts = locks.closed.filter((r) => !r.startsWith('lock 3'));
+  if (locks.killSwitchReason !== undefined) parts.unshift(`kill-switch engaged${locks.killSwitchReason ? `: ${locks.killSwitchReason}` : ''}`);
+  return parts.join('; ');
 }
 
 async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: CutState, session: Session, store: EventStore, rows: number, progress: Progress): Promise<DomainEvent> {

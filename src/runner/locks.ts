@@ -4,9 +4,11 @@
  * (3) the store's kill-switch stream released. The result is evidence the runner records in
  * LiveRunStarted / RunResumed / RevertStarted, and the reasons it refuses with when any is closed.
  */
+import { loadConfig } from '../config/load.js';
 import type { CutterConfig } from '../config/schema.js';
 import type { EventStore } from '../store/index.js';
 import { foldKillSwitch, KILL_SWITCH_STREAM } from '../domain/index.js';
+import { closedLockReasons } from './checks.js';
 
 export interface LockEvidence {
   config: boolean;
@@ -19,9 +21,11 @@ export interface LockCheck {
   evidence: LockEvidence;
   /** One line per closed lock; empty when all three are open. */
   closed: string[];
+  /** The kill-switch's engage reason, when it is engaged. */
+  killSwitchReason?: string;
 }
 
-/** Reads the kill-switch stream and the environment now, and returns the evidence. */
+/** Evaluates the locks with `config` as lock 1's source (prefer `locksNow`, which reads the file). */
 export async function evaluateLocks(store: EventStore, config: CutterConfig, env: NodeJS.ProcessEnv): Promise<LockCheck> {
   const ks = await killSwitchState(store);
   const evidence: LockEvidence = {
@@ -30,11 +34,25 @@ export async function evaluateLocks(store: EventStore, config: CutterConfig, env
     killSwitch: !ks.engaged,
     killSwitchVersion: ks.version,
   };
-  const closed: string[] = [];
-  if (!evidence.config) closed.push('lock 1 closed: execution.enabled is not true in the config');
-  if (!evidence.env) closed.push('lock 2 closed: CUTTER_EXECUTION_ENABLED is not 1 in the environment');
-  if (!evidence.killSwitch) closed.push(`lock 3 closed: the kill-switch is engaged${ks.reason ? ` (${ks.reason})` : ''}`);
-  return { evidence, closed };
+  return { evidence, closed: closedLockReasons(evidence, ks.reason), ...(ks.engaged ? { killSwitchReason: ks.reason ?? '' } : {}) };
+}
+
+/**
+ * The three locks as they are NOW: lock 1 from the config file on disk (re-read, never the copy
+ * the process loaded at start; an unreadable file closes it), lock 2 from the environment, lock 3
+ * from the kill-switch stream. Called before every start, resume, phase and revert.
+ */
+export async function locksNow(store: EventStore, configFile: string, env: NodeJS.ProcessEnv): Promise<LockCheck & { config?: CutterConfig }> {
+  let config: CutterConfig | undefined;
+  let problem: string | undefined;
+  try {
+    config = loadConfig(configFile).config;
+  } catch (err) {
+    problem = err instanceof Error ? err.message : String(err);
+  }
+  const check = await evaluateLocks(store, config ?? ({ execution: { enabled: false } } as CutterConfig), env);
+  if (problem) check.closed[0] = `lock 1 closed: the config cannot be read now (${problem})`;
+  return { ...check, ...(config ? { config } : {}) };
 }
 
 /** The kill-switch's current state, folded from its stream. */

@@ -1,8 +1,11 @@
 /**
  * `cutter revert <cut>`: decrypt the backup taken before the cut (private key and passphrase from the
- * keys directory or environment, never logged) and restore the pre-image exactly in one target
- * transaction, behind the same three locks. `--dry-run` shows what would be restored and records
- * nothing; `--force` restores even when the rows changed since the cut.
+ * keys directory or environment, never logged) and restore the plan's keys in one target
+ * transaction, behind the three locks read at call time (resuming an interrupted revert included).
+ * The recorded plan is re-hashed first; the backup must be the one BackupTaken bound to the run;
+ * only the plan's keys and the target's managed columns are restored. `--dry-run` shows what would
+ * be restored and records nothing; `--force` restores even when the rows changed since the cut or
+ * the backup reaches beyond the plan.
  */
 import { randomUUID } from 'node:crypto';
 import { executorFor } from '../adapters/index.js';
@@ -14,12 +17,15 @@ import { ciphertextOf, loadBackup } from '../crypto/vault.js';
 import { changesOf } from '../cuts/changes.js';
 import { lines } from '../store/blobs.js';
 import { handle, loadCut } from '../cuts/handle.js';
-import { stateName } from '../domain/index.js';
-import { CutterError, GovernanceRefusedError, IllegalTransitionError, InterruptedError, isInterruption } from '../errors.js';
+import { BATCH } from '../adapters/images.js';
+import type { TargetSpec } from '../config/target.js';
+import { stateName, type CutState } from '../domain/index.js';
+import { CutterError, GovernanceRefusedError, IllegalTransitionError, InterruptedError, isInterruption, VerificationFailedError } from '../errors.js';
 import type { Session } from '../workspace/session.js';
-import { planOf } from './dry-run.js';
+import { backupHeaderProblem, backupRecordProblem, type BackupBinding } from './checks.js';
 import { withCutLock } from './live.js';
-import { evaluateLocks } from './locks.js';
+import { locksNow } from './locks.js';
+import { verifiedPlan } from './plan-integrity.js';
 
 export interface RevertOutcome {
   cutId: string;
@@ -31,28 +37,50 @@ export interface RevertOutcome {
   restoredHash?: string;
 }
 
-/** The backup's entries, decrypted and hash-checked as they stream (re-readable). */
-async function backupReader(session: Session, backupId: string): Promise<{ rowCount: number; entries: () => AsyncGenerator<BackupEntry[]> }> {
+/**
+ * The backup's entries, decrypted and checked as they stream (re-readable): the vault row must be
+ * the backup BackupTaken bound to the run (id, cut, run, plaintext hash as recorded in the event),
+ * the plaintext must hash to the event's plaintext hash, and its header must name this cut, plan
+ * and table. Throws VerificationFailedError otherwise.
+ */
+async function backupReader(session: Session, state: CutState, spec: TargetSpec): Promise<{ rowCount: number; entries: () => AsyncGenerator<BackupEntry[]> }> {
   const store = await session.store();
-  const row = await loadBackup(store.db, backupId);
-  if (!row) throw new IllegalTransitionError(`backup ${backupId} is not in the store`);
+  const c = state.snapshot.context;
+  const taken = c.backup!;
+  const row = await loadBackup(store.db, taken.backupId);
+  if (!row) throw new IllegalTransitionError(`backup ${taken.backupId} is not in the store`);
+  const bound = backupRecordProblem(row, c.cutId, taken);
+  if (bound) throw new VerificationFailedError(`revert of cut ${c.cutId} refused: ${bound}`);
   const key = await loadBackupPrivateKey({ dir: keysDir(session.env), recipients: row.recipients, env: session.env });
+  const want = { cutId: c.cutId, planHash: c.planHash, table: spec.table, key: spec.key };
+  const onHeader = (h: Partial<BackupBinding>) => {
+    const problem = backupHeaderProblem(h, want);
+    if (problem) throw new VerificationFailedError(`revert of cut ${c.cutId} refused: ${problem}`);
+  };
   return {
     rowCount: row.rowCount,
     entries: async function* () {
-      yield* backupEntries(lines(decryptBackupStream(ciphertextOf(store.db, row), key, row.plaintextSha256)));
+      yield* backupEntries(lines(decryptBackupStream(ciphertextOf(store.db, row), key, taken.plaintextHash)), BATCH, onHeader);
     },
   };
 }
 
+/**
+ * `revert --dry-run` previews; `revert --live` restores, behind the three locks read now (on a
+ * fresh revert and on the resume of an interrupted one alike), after re-hashing the recorded plan,
+ * from the backup bound to the run, within the plan's keys and the target's managed columns
+ * unless `force`. Throws GovernanceRefusedError (a lock, the scope), VerificationFailedError (the
+ * plan or the backup is not what was recorded).
+ */
 export async function revertCut(session: Session, cutId: string, opts: { mode: 'dry-run' | 'live'; force: boolean }): Promise<RevertOutcome> {
   const store = await session.store();
-  const { state } = await loadCut(store, cutId);
+  const loaded = await loadCut(store, cutId);
+  const { state } = loaded;
   const c = state.snapshot.context;
   if (!c.backup) throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, ['no backup was taken: nothing to revert to']);
-  const plan = planOf(await store.readStream(`cut-${cutId}`));
+  const plan = await verifiedPlan(store, loaded.events, state);
   const spec = await session.target(plan.target);
-  const { rowCount, entries } = await backupReader(session, c.backup.backupId);
+  const { rowCount, entries } = await backupReader(session, state, spec);
   if (opts.mode === 'dry-run') {
     // The preview decrypts the whole backup (proving the key opens it) and counts what it holds.
     let restore = 0;
@@ -71,9 +99,11 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
   return withCutLock(store, cutId, async () => {
     const meta = { actor: session.actor, correlationId: cutId, auth: await session.authority() };
     let current = (await loadCut(store, cutId)).state;
-    if (stateName(current) !== 'reverting') {
-      const locks = await evaluateLocks(store, session.config(), session.env);
-      if (locks.closed.length) throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, locks.closed);
+    const resuming = stateName(current) === 'reverting';
+    // All three locks, now, whether this starts a revert or resumes an interrupted one.
+    const locks = await locksNow(store, session.configFile, session.env);
+    if (locks.closed.length) throw new GovernanceRefusedError(`${resuming ? 'resuming the interrupted revert' : 'revert'} of cut ${cutId} refused`, locks.closed);
+    if (!resuming) {
       const runId = `revert-${randomUUID().slice(0, 8)}`;
       current = (
         await handle(store, cutId, () => [{

@@ -7,6 +7,7 @@ import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { revertCut } from '../../src/runner/revert.js';
 import { replayStore } from '../../src/audit/replay.js';
+import type { Session } from '../../src/workspace/session.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
@@ -79,6 +80,30 @@ describe('the kill-switch mid-run', () => {
     expect(second.state).toBe('completed');
     const done = [...first.phases, ...second.phases].map((p) => p.phase);
     expect(done).toEqual(['backup', 'legA', 'legB', 'verify', 'enact']);
+  });
+
+  // Locks 1 and 2 are read again before every phase too: lock 1 from the config file on disk (an
+  // operator flips execution.enabled mid-run), lock 2 from the environment the runner sees.
+  const midRun: [string, string, (s: Session) => void, () => void][] = [
+    ['execution.enabled is set false in the config file', 'lock 1 closed', () => ws.setExecution(false), () => ws.setExecution(true)],
+    ['CUTTER_EXECUTION_ENABLED is unset', 'lock 2 closed', (s) => delete s.env.CUTTER_EXECUTION_ENABLED, () => undefined],
+  ];
+  it.each(midRun)('halts at the next phase boundary when %s, writing no further phase, then resumes', async (_name, reason, close, reopen) => {
+    ws = await testWorkspace({ rows: 10 });
+    await ready('c1');
+    const first = await as('erin', (s) => runLive(s, 'c1', { atBoundary: async (phase) => (phase === 'legB' ? close(s) : undefined) }));
+    expect(first.state).toBe('halted');
+    expect(first.halted?.phase).toBe('legB');
+    expect(first.halted?.reason).toContain(reason);
+    expect(first.phases.map((p) => p.phase)).toEqual(['backup', 'legA']);
+    const events = await as('auditor', async (s) => (await s.store()).readStream('cut-c1'));
+    expect(events.at(-1)).toMatchObject({ type: 'RunHalted', data: { phase: 'legB' } });
+    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger`)[0].n).toBe(0);
+    reopen();
+    const second = await as('erin', (s) => runLive(s, 'c1'));
+    expect(second.state).toBe('completed');
+    const replay = await as('auditor', async (s) => replayStore(await s.store()));
+    expect(replay.violations).toEqual([]);
   });
 
   it('refuses leg A after a halt when the rows drifted, recording PhaseFailed', async () => {

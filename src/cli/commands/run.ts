@@ -30,7 +30,7 @@ export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run
   out.result(r, () => {
     const rows = r.phases.map((p) => [p.phase, p.reconciled ? 'reconciled' : 'applied', summarise(p.detail)]);
     const lines = [`  live run ${r.runId}`, table(['phase', 'outcome', 'detail'], rows).replace(/^/gm, '  ')];
-    if (r.halted) lines.push(`  ${out.color.yellow('halted')} before ${r.halted.phase}: ${r.halted.reason} — release the kill-switch and run again to resume`);
+    if (r.halted) lines.push(`  ${out.color.yellow('halted')} before ${r.halted.phase}: ${r.halted.reason} — open the lock(s) and run again to resume`);
     lines.push(`  state ${r.state}`);
     return lines.join('\n');
   });

@@ -23,11 +23,12 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
     );
     return 0;
   }
-  await loadCut(store, cutId);
+  const { skipped } = await loadCut(store, cutId);
   const [cut] = await projectionRows(store.db, 'cuts', `cut-${cutId}`);
   const runs = await projectionRows(store.db, 'runs', `cut-${cutId}`);
   runs.sort((a, b) => String(a.startedAt).localeCompare(String(b.startedAt)));
-  out.result({ ...cut, runs }, () => {
+  const violations = skipped.map((v) => ({ ...v, rule: 'illegal-event' }));
+  out.result({ ...cut, runs, violations }, () => {
     const lines = [
       `  cut        ${out.color.bold(String(cut?.cutId))}  state ${out.color.bold(String(cut?.state))}`,
       `  target     ${cut?.target} (${cut?.table})   author ${cut?.author}`,
@@ -38,6 +39,7 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
       lines.push(`  run ${r.runId} (${r.mode}) ${r.outcome}  ${r.startedAt}${r.endedAt ? ` → ${r.endedAt}` : ''}`);
       for (const p of r.phases) lines.push(`      ${String(p.phase).padEnd(7)} ${p.at}${p.reconciled ? ' reconciled' : ''}${p.receipt ? ` receipt ${String(p.receipt).slice(0, 12)}…` : ''}`);
     }
+    for (const v of violations) lines.push(`  ${out.color.red('violation')}  #${v.version} ${v.type}: skipped — ${v.reason}`);
     return lines.join('\n');
   });
   return 0;
