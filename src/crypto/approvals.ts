@@ -28,7 +28,7 @@ export function parsePrivateKey(pem: string, where: string): KeyObject {
 }
 
 /** Base64 Ed25519 signature over the approval payload. */
-export function signApproval(privateKey: KeyObject, p: { cutId: string; planHash: string; decision: 'approve'; at: string }): string {
+export function signApproval(privateKey: KeyObject, p: Parameters<typeof approvalPayload>[0]): string {
   return sign(null, Buffer.from(approvalPayload(p)), privateKey).toString('base64');
 }
 

@@ -57,7 +57,7 @@ describe('item 5: all three locks on every live mutation, every resume included'
     expect([lock3.code, lock3.stderr]).toEqual([3, expect.stringContaining('lock 3 closed')]);
     expect(lock3.stderr).not.toMatch(/\n\s+at /);
     expect(await ws.target.snapshot()).toEqual(cut);
-    expect((await run(['killswitch', 'release'])).code).toBe(0);
+    expect((await run(['killswitch', 'release', '--as', 'dana'])).code).toBe(0);
 
     const resumed = await run(['revert', 'c5', '--live', '--as', 'erin', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);

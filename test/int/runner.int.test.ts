@@ -102,7 +102,7 @@ describe('the kill-switch mid-run', () => {
     reopen();
     const second = await as('erin', (s) => runLive(s, 'c1'));
     expect(second.state).toBe('completed');
-    const replay = await as('auditor', async (s) => replayStore(await s.store()));
+    const replay = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
     expect(replay.violations).toEqual([]);
   });
 

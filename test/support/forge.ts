@@ -60,8 +60,8 @@ export async function readCut(ws: TestWorkspace, cutId: string) {
 /** An approval signed with the workspace's real key of `who`. */
 export async function signedApproval(ws: TestWorkspace, cutId: string, planHash: string, who: string, at: string): Promise<DomainEvent> {
   const key = await loadApproverKey(who, { dir: ws.keys });
-  const p = { cutId, planHash, decision: 'approve' as const, at };
-  return { type: 'ApprovalGranted', data: { ...p, approver: who, roles: ['dba'], signature: signApproval(key, p), publicKey: publicKeyText(key) } };
+  const p = { cutId, planHash, decision: 'approve' as const, at, approver: who, roles: ['approver', 'dba'], governanceVersion: 1 };
+  return { type: 'ApprovalGranted', data: { ...p, signature: signApproval(key, p), publicKey: publicKeyText(key) } };
 }
 
 /**
