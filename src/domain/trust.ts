@@ -31,6 +31,10 @@ export function requiredRoles(streamId: string, type: string): readonly string[]
     case 'PhaseSimulated':
     case 'DryRunCompleted':
       return ['operator', 'author'];
+    case 'RevertStarted':
+    case 'CutReverted':
+    case 'RevertFailed':
+      return ['operator', 'admin'];
     default:
       return ['operator'];
   }
@@ -152,6 +156,9 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
       case 'RunResumed':
       case 'RevertStarted': {
         const ev2 = ev.data.evidence;
+        if (ev.type === 'RevertStarted' && ev.data.force && !registry.members[signer.name]?.roles.includes('admin')) {
+          flag('role', `a forced revert signed by ${signer.name}, who is not an admin`);
+        }
         const p = point(e);
         if (ev2.locks.killSwitch) {
           const v = ev2.locks.killSwitchVersion;

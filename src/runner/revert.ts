@@ -98,8 +98,14 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
 
   return withCutLock(store, cutId, async () => {
     const meta = { actor: session.actor, correlationId: cutId, auth: await session.authority() };
-    let current = (await loadCut(store, cutId)).state;
+    const loaded = await loadCut(store, cutId);
+    let current = loaded.state;
     const resuming = stateName(current) === 'reverting';
+    // A resumed revert keeps the force its signed RevertStarted recorded; a forced one needs an admin.
+    const force = resuming ? [...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data.force === true : opts.force;
+    if (force && !meta.auth.registry.members[meta.auth.signer.name]!.roles.includes('admin')) {
+      throw new GovernanceRefusedError(`revert --force of cut ${cutId} refused: a forced revert must be signed by an admin (${meta.auth.signer.name} is not one)`);
+    }
     // All three locks, now, whether this starts a revert or resumes an interrupted one.
     const locks = await locksNow(store, session.configFile, session.env);
     if (locks.closed.length) throw new GovernanceRefusedError(`${resuming ? 'resuming the interrupted revert' : 'revert'} of cut ${cutId} refused`, locks.closed);
@@ -108,7 +114,7 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
       current = (
         await handle(store, cutId, () => [{
           type: 'RevertStarted',
-          data: { runId, planHash: c.planHash, executor: 'postgres-table', at: new Date().toISOString(), backupId: c.backup!.backupId, force: opts.force, evidence: { at: new Date().toISOString(), locks: locks.evidence } },
+          data: { runId, planHash: c.planHash, executor: 'postgres-table', at: new Date().toISOString(), backupId: c.backup!.backupId, force, evidence: { at: new Date().toISOString(), locks: locks.evidence } },
         }], meta)
       ).after;
     }
@@ -117,7 +123,7 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
     const adapter = executorFor('live', spec, changesOf(plan, store.db));
     try {
       await adapter.prepare();
-      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { entries, preImageHash: c.backup!.preImageHash }, { force: opts.force });
+      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { entries, preImageHash: c.backup!.preImageHash }, { force });
       const after = await handle(store, cutId, () => [{
         type: 'CutReverted',
         data: { ...base, at: new Date().toISOString(), restoredHash: r.restoredHash, backupPreImageHash: c.backup!.preImageHash, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) },
