@@ -25,7 +25,29 @@ export const PublicKeyText = z
     'ed25519:<base64 of the 32-byte key>, or an OpenSSH "ssh-ed25519 AAAA…" public key',
   );
 
-export const Member = z.strictObject({ publicKey: PublicKeyText, roles: z.array(RoleName).min(1) });
+/**
+ * The raw 32-byte Ed25519 key of a member key text (`ed25519:<base64>` or `ssh-ed25519 AAAA…`),
+ * or undefined when malformed or not in canonical base64 (one key, one spelling).
+ */
+export function rawKeyOf(text: string): Buffer | undefined {
+  if (text.startsWith('ed25519:')) {
+    const b64 = text.slice('ed25519:'.length);
+    const raw = Buffer.from(b64, 'base64');
+    return raw.length === 32 && raw.toString('base64') === b64 ? raw : undefined;
+  }
+  const [type, b64] = text.split(' ');
+  if (type !== 'ssh-ed25519' || !b64) return undefined;
+  const blob = Buffer.from(b64, 'base64');
+  if (blob.toString('base64') !== b64) return undefined;
+  // string "ssh-ed25519" || string key(32)
+  if (blob.length !== 4 + 11 + 4 + 32 || blob.readUInt32BE(0) !== 11 || blob.toString('latin1', 4, 15) !== 'ssh-ed25519' || blob.readUInt32BE(15) !== 32) return undefined;
+  return blob.subarray(19);
+}
+
+export const Member = z.strictObject({
+  publicKey: PublicKeyText.refine((k) => rawKeyOf(k) !== undefined, 'not a valid Ed25519 public key in canonical base64'),
+  roles: z.array(RoleName).min(1),
+});
 export type Member = z.infer<typeof Member>;
 
 export const Registry = z
@@ -41,7 +63,8 @@ export const Registry = z
     }
     const seen = new Map<string, string>();
     for (const [name, m] of Object.entries(r.members)) {
-      const key = m.publicKey.split(' ').slice(0, 2).join(' ');
+      // The same key written two ways (cutter and OpenSSH form) is the same key.
+      const key = rawKeyOf(m.publicKey)?.toString('hex') ?? m.publicKey;
       const other = seen.get(key);
       if (other) ctx.addIssue({ code: 'custom', path: ['members', name, 'publicKey'], message: `the same key as member ${other} (one key, one member: four-eyes counts keys)` });
       seen.set(key, name);
@@ -66,6 +89,11 @@ export const GovernanceEvent = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('GovernanceApproved'), data: GovernanceApproved }),
 ]);
 export type GovernanceEvent = z.infer<typeof GovernanceEvent>;
+
+/** The member of that name, never an inherited property (`constructor`, `__proto__`). */
+export function memberOf(registry: Registry | undefined, name: string): Member | undefined {
+  return registry && Object.hasOwn(registry.members, name) ? registry.members[name] : undefined;
+}
 
 /** The hash that identifies a registry's content. */
 export function registryHash(registry: Registry): string {

@@ -44,6 +44,11 @@ export async function replayStore(store: EventStore, cutId?: string, opts: { tru
   if (opts.trustRoot && !governance.root && !governance.violations.some((v) => v.rule === 'trust-root')) {
     violations.push({ streamId: GOVERNANCE_STREAM, version: 0, type: '-', rule: 'trust-root', message: 'the store has no governance genesis' });
   }
+  // The governance and kill-switch streams' own hash chains (a deleted middle event, an edit).
+  for (const streamId of [GOVERNANCE_STREAM, KILL_SWITCH_STREAM]) {
+    const chain = await store.verifyChain(streamId);
+    if (!chain.ok && chain.firstBroken) violations.push({ streamId, version: chain.firstBroken.version, eventId: chain.firstBroken.eventId, type: '-', rule: 'hash-chain', message: chain.firstBroken.reason });
+  }
   const ks = checkKillSwitchStream((await store.readStream(KILL_SWITCH_STREAM)).map((e) => ({ ...e, streamId: KILL_SWITCH_STREAM })), governance, nodeCrypto);
   violations.push(...ks.violations);
   const present: string[] = (await store.db.query(sql`SELECT DISTINCT stream_id FROM cutter.events ORDER BY stream_id`)).map((r: { stream_id: string }) => r.stream_id);

@@ -4,22 +4,11 @@
  * auditor needs no ssh-keygen). Pure: no I/O, no clock. Signing needs a private key: signer.ts.
  */
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { rawKeyOf } from '../../events/governance.js';
 import { SSHSIG_NAMESPACE, type SignatureScheme } from '../../events/signature.js';
-import { verifySshSig } from './sshsig.js';
 
-/** The raw 32-byte Ed25519 key of a member's public key text, or undefined when malformed. */
-export function rawKeyOf(text: string): Buffer | undefined {
-  if (text.startsWith('ed25519:')) {
-    const raw = Buffer.from(text.slice('ed25519:'.length), 'base64');
-    return raw.length === 32 ? raw : undefined;
-  }
-  const [type, b64] = text.split(' ');
-  if (type !== 'ssh-ed25519' || !b64) return undefined;
-  const blob = Buffer.from(b64, 'base64');
-  // string "ssh-ed25519" || string key(32)
-  if (blob.length !== 4 + 11 + 4 + 32 || blob.readUInt32BE(0) !== 11 || blob.toString('latin1', 4, 15) !== 'ssh-ed25519' || blob.readUInt32BE(15) !== 32) return undefined;
-  return blob.subarray(19);
-}
+export { rawKeyOf };
+import { verifySshSig } from './sshsig.js';
 
 /** The OpenSSH wire blob of an Ed25519 key (what `ssh-keygen -l` hashes). */
 function wireBlob(raw: Buffer): Buffer {

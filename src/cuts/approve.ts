@@ -5,6 +5,7 @@
  * the machine refuses the author (by name and by key) and a second approval by the same key.
  * `--plan-hash` confirms the plan the approver reviewed.
  */
+import { memberOf } from '../../events/governance.js';
 import { approvalPayload } from '../../machines/approvals.js';
 import { GovernanceRefusedError } from '../errors.js';
 import { stateName, summary } from '../domain/index.js';
@@ -33,7 +34,7 @@ export async function approveCut(session: Session, cutId: string, opts: { planHa
     throw new GovernanceRefusedError(`cut ${cutId}: you reviewed plan hash ${opts.planHash}, the recorded plan hash is ${planHash}`);
   }
   const approver = auth.signer.name;
-  const member = auth.registry.members[approver]!;
+  const member = memberOf(auth.registry, approver)!;
   const roles = member.roles.filter((r) => r !== 'admin');
   const at = new Date().toISOString();
   const payload = { cutId, planHash, decision: 'approve' as const, at, approver, roles, governanceVersion: auth.version };

@@ -6,7 +6,7 @@
  */
 import { ConcurrencyError } from '../errors.js';
 import type { AppendContext, EventStore, StoredEvent } from '../store/index.js';
-import { signEvents, type Authority } from '../governance/authority.js';
+import { refreshAuthority, signEvents, type Authority } from '../governance/authority.js';
 import { decide, evolve, foldLenient, MACHINE_VERSION, toStorable, type CutState, type DomainEvent, type SkippedEvent } from '../domain/index.js';
 
 export interface Handled {
@@ -46,7 +46,8 @@ export async function handle(
       }
     }
     try {
-      const { auth, ...appendContext } = context;
+      const { auth: given, ...appendContext } = context;
+      const auth = await refreshAuthority(store, given);
       const signed = await signEvents(auth, streamId, stored.length, accepted.map((e) => toStorable(e, { machineVersion: MACHINE_VERSION })));
       const result = await store.append(streamId, signed, {
         expectedVersion: stored.length === 0 ? 'no_stream' : stored.length,

@@ -3,6 +3,7 @@
  * how many planned keys exist now, and their pre-image hash), and record CutPlanned with the policy
  * in force in governance (never a local file's) and the author's enrolled key, signed by the author.
  */
+import { memberOf } from '../../events/governance.js';
 import { createReadStream } from 'node:fs';
 import { changeCount, planHash } from '../../events/plan.js';
 import { loadPlan } from '../config/plan.js';
@@ -63,7 +64,7 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
         type: 'CutPlanned',
         data: {
           cutId: plan.id, plan, planHash: hash, target: plan.target, table: spec.table, author: plan.author, reason: plan.reason,
-          authorKey: auth.registry.members[auth.signer.name]!.publicKey, rowCount: changeCount(plan), policy, precheck, at,
+          authorKey: memberOf(auth.registry, auth.signer.name)!.publicKey, rowCount: changeCount(plan), policy, precheck, at,
         },
       },
     ],

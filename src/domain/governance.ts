@@ -6,6 +6,7 @@
  * it (the proposal counts as its proposer's signature). Anything else is a named violation, and
  * the event is ignored: a forged proposal never changes who may do what.
  */
+import { memberOf } from '../../events/governance.js';
 import { GovernanceEvent, registryHash, trustRoot, type Member, type Registry } from '../../events/governance.js';
 import { EventSignature, signedMessage } from '../../events/signature.js';
 
@@ -122,7 +123,7 @@ export function checkSignature(
   if (!parsed.success) return { rule: 'unsigned', message: `${e.type} carries no valid signature` };
   const s = parsed.data;
   if (!registry) return { rule: 'governance', message: `signed under governance version ${s.governance}, which is not in force` };
-  const member = registry.members[s.signer];
+  const member = memberOf(registry, s.signer);
   if (!member) return { rule: 'unknown-signer', message: `signed by ${s.signer}, not a member at governance version ${s.governance}` };
   if (crypto.fingerprint(member.publicKey) !== s.key) return { rule: 'unknown-signer', message: `signed by ${s.signer} with key ${s.key}, not the key enrolled for ${s.signer}` };
   const message = signedMessage({
@@ -163,7 +164,7 @@ export function foldGovernance(events: GovernanceStored[], crypto: Crypto, pin?:
         flag(bad.rule, bad.message);
         return undefined;
       }
-      const member = registry?.members[signer!];
+      const member = memberOf(registry, signer!);
       if (!holdsRole(member, ['admin'])) {
         flag('role', `${signer} is not an admin at governance version ${version}`);
         return undefined;

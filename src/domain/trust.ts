@@ -6,6 +6,7 @@
  * evidence against the kill-switch stream as it stood. Signatures are verified by the injected
  * `Crypto`; the caller supplies the folded governance and the kill-switch stream.
  */
+import { memberOf } from '../../events/governance.js';
 import { approvalPayload, type ApprovalRecord } from '../../machines/approvals.js';
 import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { canonicalJson } from '../../events/canonical.js';
@@ -60,17 +61,19 @@ export function checkEventTrust(e: GovernanceStored & { streamId: string }, gov:
   }
   const s = sig.data;
   const roles = requiredRoles(e.streamId, e.type);
-  const member = named!.registry.members[s.signer];
+  const member = memberOf(named!.registry, s.signer);
   if (roles && !holdsRole(member, roles)) flag('role', `${s.signer} lacks role ${roles.join(' or ')} for ${e.type} at governance version ${s.governance}`);
   const p = point(e);
   if (p) {
+    // An event is checked under the governance in force when it was committed: a signer who names
+    // an older version (a runner that never read the newer one) or a newer one is a violation.
     const inForce = versionInForceAt(gov, p);
-    if (s.governance > inForce) flag('governance', `signed under governance version ${s.governance}, not yet in force when it was committed (version ${inForce})`);
-    else if (inForce !== s.governance) {
-      const now = versionOf(gov, inForce)?.registry.members[s.signer];
-      if (!now || (roles && !holdsRole(now, roles)) || crypto.fingerprint(now.publicKey) !== s.key) {
-        flag('revoked', `${s.signer}'s key or role was revoked by governance version ${inForce} before this event was committed`);
-      }
+    if (s.governance !== inForce) {
+      const now = memberOf(versionOf(gov, inForce)?.registry, s.signer);
+      const revoked = !now || (roles && !holdsRole(now, roles)) || crypto.fingerprint(now.publicKey) !== s.key;
+      flag(revoked ? 'revoked' : 'governance', revoked
+        ? `${s.signer}'s key or role was revoked by governance version ${inForce} before this event was committed`
+        : `signed under governance version ${s.governance}, but version ${inForce} was in force when it was committed`);
     }
   }
   return { violations, signer: { name: s.signer, key: s.key, governance: s.governance } };
@@ -141,13 +144,15 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
         break;
       case 'ApprovalGranted': {
         const a = ev.data as ApprovalRecord & { governanceVersion?: number };
-        const member = registry.members[a.approver];
+        const member = memberOf(registry, a.approver);
         if (a.approver !== signer.name) flag('approval', `approval names ${a.approver} but was signed by ${signer.name}`);
         else if (!member || member.publicKey !== a.publicKey) flag('approval', `approval by ${a.approver} carries a key that is not the one enrolled for ${a.approver}`);
         else if (a.roles.some((r) => !member.roles.includes(r))) flag('approval', `approval by ${a.approver} claims roles ${a.roles.join(', ')}; enrolled: ${member.roles.join(', ')}`);
         else if (a.governanceVersion !== signer.governance) flag('approval', `approval by ${a.approver} names governance version ${String(a.governanceVersion)}, signed under ${signer.governance}`);
         else if (!crypto.verify(member.publicKey, Buffer.from(approvalPayload(a)), a.signature)) flag('approval', `approval signature by ${a.approver} does not verify`);
         if (author && signer.key === author.key) flag('four-eyes', `approval signed with the author's key (${signer.key})`);
+        const sameKey = [...approvalKeys].find(([name, key]) => key === signer.key && name !== a.approver);
+        if (sameKey) flag('four-eyes', `approval by ${a.approver} signed with the key that already approved as ${sameKey[0]}`);
         approvalKeys.set(a.approver, signer.key);
         if (cut && (a.cutId !== cut.cutId || a.planHash !== cut.planHash)) flag('approval', 'approval bound to another cut or plan');
         break;
@@ -156,7 +161,7 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
       case 'RunResumed':
       case 'RevertStarted': {
         const ev2 = ev.data.evidence;
-        if (ev.type === 'RevertStarted' && ev.data.force && !registry.members[signer.name]?.roles.includes('admin')) {
+        if (ev.type === 'RevertStarted' && ev.data.force && !memberOf(registry, signer.name)?.roles.includes('admin')) {
           flag('role', `a forced revert signed by ${signer.name}, who is not an admin`);
         }
         const p = point(e);
@@ -169,7 +174,7 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
         if (ev.type !== 'RevertStarted' && 'approvals' in ev2) {
           const reg = versionOf(gov, p ? versionInForceAt(gov, p) : signer.governance)?.registry;
           for (const name of ev2.approvals) {
-            const m = reg?.members[name];
+            const m = memberOf(reg, name);
             if (!m || !m.roles.includes('approver') || (approvalKeys.has(name) && crypto.fingerprint(m.publicKey) !== approvalKeys.get(name))) {
               flag('revoked', `approval by ${name} counted, but ${name} was no longer an enrolled approver with that key`);
             }
@@ -186,5 +191,5 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
 
 /** Whether a stream id is one cutter writes. */
 export function knownStream(streamId: string): boolean {
-  return streamId === GOVERNANCE_STREAM || streamId === KILL_SWITCH_STREAM || streamId.startsWith(CUT_STREAM_PREFIX) || streamId === 'checkpoints';
+  return streamId === GOVERNANCE_STREAM || streamId === KILL_SWITCH_STREAM || streamId.startsWith(CUT_STREAM_PREFIX);
 }

@@ -4,6 +4,7 @@
  * signed here, after checking that the signer's key is the one enrolled for them and that they hold
  * the role the event needs. `--as` only chooses which private key signs; the key decides.
  */
+import { memberOf } from '../../events/governance.js';
 import { randomUUID } from 'node:crypto';
 import { GOVERNANCE_STREAM, type Registry } from '../../events/governance.js';
 import { signedMessage, type EventSignature } from '../../events/signature.js';
@@ -49,7 +50,7 @@ export interface Authority {
 export function authorityOf(signer: Signer, governance: GovernanceState): Authority {
   const cur = current(governance);
   if (!cur) throw new GovernanceRefusedError('this store has no governance in force');
-  const member = cur.registry.members[signer.name];
+  const member = memberOf(cur.registry, signer.name);
   if (!member) throw new GovernanceRefusedError(`${signer.name} is not a member of governance version ${cur.version}`);
   if (keyFingerprint(member.publicKey) !== signer.fingerprint) {
     throw new GovernanceRefusedError(`the key of ${signer.name} (${signer.fingerprint}) is not the key enrolled for ${signer.name} (${keyFingerprint(member.publicKey)})`);
@@ -57,10 +58,21 @@ export function authorityOf(signer: Signer, governance: GovernanceState): Author
   return { signer, governance, version: cur.version, registry: cur.registry };
 }
 
+/**
+ * The authority re-derived when governance changed since it was read (a long live run spans
+ * minutes): events are signed under the version in force now, and a signer removed meanwhile is
+ * refused. The pin was checked when `auth` was made; genesis cannot change after that.
+ */
+export async function refreshAuthority(store: EventStore, auth: Authority): Promise<Authority> {
+  if ((await store.streamVersion(GOVERNANCE_STREAM)) === auth.governance.streamVersion) return auth;
+  const governance = await readGovernance(store, auth.governance.root);
+  return authorityOf(auth.signer, governance);
+}
+
 /** Refuses unless the signer holds one of the roles `type` needs on `streamId`. */
 export function requireRole(auth: Authority, streamId: string, type: string): void {
   const roles = requiredRoles(streamId, type);
-  const member = auth.registry.members[auth.signer.name]!;
+  const member = memberOf(auth.registry, auth.signer.name)!;
   if (roles && !roles.some((r) => member.roles.includes(r))) {
     throw new GovernanceRefusedError(`${auth.signer.name} may not record ${type}: it needs role ${roles.join(' or ')} (has ${member.roles.join(', ')})`);
   }

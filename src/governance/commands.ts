@@ -4,6 +4,7 @@
  * a proposal by an admin of the version in force, effective once `admins.threshold` admins of that
  * version signed it (`governance approve <version>`). Every event is signed (authority.ts).
  */
+import { memberOf } from '../../events/governance.js';
 import { GOVERNANCE_STREAM, registryHash, type Registry } from '../../events/governance.js';
 import { toStorable } from '../../events/index.js';
 import { MACHINE_VERSION } from '../domain/index.js';
@@ -56,7 +57,7 @@ export async function applyGovernance(session: Session, file: string, opts: { as
   const at = new Date().toISOString();
   const signer = await loadSigner(opts.as ?? session.actor, { dir: keysDir(session.env), env: session.env });
   if (raw.streamVersion === 0) {
-    const member = registry.members[signer.name];
+    const member = memberOf(registry, signer.name);
     if (!member || !member.roles.includes('admin')) throw new GovernanceRefusedError(`genesis must be signed by an admin it lists: ${signer.name} is not an admin in ${file}`);
     if (keyFingerprint(member.publicKey) !== signer.fingerprint) throw new GovernanceRefusedError(`the key of ${signer.name} (${signer.fingerprint}) is not the key ${file} enrols for ${signer.name}`);
     const auth: Authority = { signer, governance: raw, version: 1, registry };

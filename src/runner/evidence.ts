@@ -3,6 +3,7 @@
  * whose signatures verify against the keys configured now. The machine re-checks the recorded
  * evidence; this module is what makes the evidence true when it is recorded.
  */
+import { memberOf } from '../../events/governance.js';
 import { approvalPayload, evaluateApprovals } from '../../machines/approvals.js';
 import { verifySignature } from '../crypto/signatures.js';
 import type { LiveEvidence } from '../../events/index.js';
@@ -32,7 +33,7 @@ export async function gatherEvidence(store: EventStore, configFile: string, env:
   const valid: typeof c.approvals = [];
   const invalid: string[] = [];
   for (const a of c.approvals) {
-    const member = gov.registry.members[a.approver];
+    const member = memberOf(gov.registry, a.approver);
     if (!member) invalid.push(`approval by ${a.approver}: not a member of governance version ${gov.version}`);
     else if (!member.roles.includes('approver')) invalid.push(`approval by ${a.approver}: no longer an approver at governance version ${gov.version}`);
     else if (a.roles.some((r) => !member.roles.includes(r))) invalid.push(`approval by ${a.approver}: claims roles ${a.roles.join(', ')}, enrolled with ${member.roles.join(', ')}`);

@@ -8,6 +8,8 @@ import { loadConfig } from '../config/load.js';
 import type { CutterConfig } from '../config/schema.js';
 import type { EventStore } from '../store/index.js';
 import { foldKillSwitch, KILL_SWITCH_STREAM } from '../domain/index.js';
+import { checkKillSwitchStream } from '../domain/trust.js';
+import { nodeCrypto, readGovernance } from '../governance/authority.js';
 import { closedLockReasons } from './checks.js';
 
 export interface LockEvidence {
@@ -55,8 +57,17 @@ export async function locksNow(store: EventStore, configFile: string, env: NodeJ
   return { ...check, ...(config ? { config } : {}) };
 }
 
-/** The kill-switch's current state, folded from its stream. */
+/**
+ * The kill-switch's current state, folded from its stream — failing closed: if any event in the
+ * stream is not validly signed by a member holding its role (a release written through the bare
+ * store API, say), the switch is treated as engaged until an admin's signed events settle it.
+ */
 export async function killSwitchState(store: EventStore): Promise<{ engaged: boolean; reason?: string; version: number; since?: string; by?: string }> {
   const events = await store.readStream(KILL_SWITCH_STREAM);
-  return foldKillSwitch(events);
+  const state = foldKillSwitch(events);
+  const governance = await readGovernance(store);
+  const { violations } = checkKillSwitchStream(events.map((e) => ({ ...e, streamId: KILL_SWITCH_STREAM })), governance, nodeCrypto);
+  const bad = violations[0];
+  if (!bad) return state;
+  return { ...state, engaged: true, reason: `treated as engaged: kill-switch event ${bad.version} (${bad.type}) fails ${bad.rule}: ${bad.message}` };
 }

@@ -7,6 +7,7 @@
  * be restored and records nothing; `--force` restores even when the rows changed since the cut or
  * the backup reaches beyond the plan.
  */
+import { memberOf } from '../../events/governance.js';
 import { randomUUID } from 'node:crypto';
 import { executorFor } from '../adapters/index.js';
 import { backupEntries } from '../adapters/backup-format.js';
@@ -103,7 +104,7 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
     const resuming = stateName(current) === 'reverting';
     // A resumed revert keeps the force its signed RevertStarted recorded; a forced one needs an admin.
     const force = resuming ? [...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data.force === true : opts.force;
-    if (force && !meta.auth.registry.members[meta.auth.signer.name]!.roles.includes('admin')) {
+    if (force && !memberOf(meta.auth.registry, meta.auth.signer.name)?.roles.includes('admin')) {
       throw new GovernanceRefusedError(`revert --force of cut ${cutId} refused: a forced revert must be signed by an admin (${meta.auth.signer.name} is not one)`);
     }
     // All three locks, now, whether this starts a revert or resumes an interrupted one.

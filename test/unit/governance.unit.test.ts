@@ -5,7 +5,7 @@
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { approvalPayload, evaluateApprovals } from '../../machines/approvals.js';
-import { registryHash, trustRoot, type Registry } from '../../events/governance.js';
+import { Registry, registryHash, trustRoot } from '../../events/governance.js';
 import { signedMessage } from '../../events/signature.js';
 import { foldGovernance, type GovernanceStored } from '../../src/domain/governance.js';
 import { checkCutTrust, checkEventTrust, checkKillSwitchStream } from '../../src/domain/trust.js';
@@ -94,6 +94,18 @@ describe('the governance fold', () => {
     expect(foldGovernance([genesis(), v2, v3, again, byErin, byRoot2], nodeCrypto).versions.map((v) => v.version)).toEqual([1, 2, 3]);
   });
 
+  it('refuses one key enrolled twice, whatever its spelling (a flipped padding bit, the OpenSSH form)', () => {
+    const bob = pub('bob');
+    const raw = Buffer.from(bob.slice('ed25519:'.length), 'base64');
+    const flipped = `ed25519:${bob.slice('ed25519:'.length, -2)}${String.fromCharCode(bob.charCodeAt(bob.length - 2) + 1)}=`;
+    expect(Buffer.from(flipped.slice(8), 'base64').equals(raw)).toBe(true); // the same 32 bytes
+    const len = (n: number) => Buffer.from([0, 0, 0, n]);
+    const ssh = `ssh-ed25519 ${Buffer.concat([len(11), Buffer.from('ssh-ed25519'), len(32), raw]).toString('base64')} bob@laptop`;
+    const twice = (key: string) => Registry.safeParse(registry({ members: { ...registry().members, bob2: { publicKey: key, roles: ['approver'] } } }));
+    expect(twice(flipped).error?.issues.map((i) => i.message)).toContain('not a valid Ed25519 public key in canonical base64');
+    expect(twice(ssh).error?.issues.map((i) => i.message).join()).toContain('the same key as member bob');
+  });
+
   it('refuses a proposal that does not extend the version in force', () => {
     const r = registry({ admins: { threshold: 1 } });
     const bad = signed('governance', 2, 'GovernanceProposed', { version: 3, registry: r, registryHash: registryHash(r), previous: registryHash(registry()), at: '2026-11-30T11:00:00.000Z' }, 'root');
@@ -114,6 +126,22 @@ describe('per-event authority', () => {
     expect(rules(checkEventTrust(signed('cut-c1', 1, 'CutPlanned', {}, 'mallory'), gov, nodeCrypto).violations)).toEqual(['unknown-signer']);
     expect(rules(checkEventTrust(signed('cut-c1', 1, 'CutPlanned', {}, 'alice'), gov, nodeCrypto).violations)).toEqual(['role']);
     expect(rules(checkEventTrust(signed('cut-c1', 1, 'LiveRunStarted', {}, 'erin', { governance: 2 }), gov, nodeCrypto).violations)).toEqual(['governance']);
+  });
+
+  it('never takes an inherited property for a member (signer "constructor", "__proto__")', () => {
+    for (const signer of ['constructor', '__proto__', 'toString']) {
+      const e = signed('cut-c1', 1, 'CutPlanned', {}, 'mallory');
+      (e.metadata!.signature as { signer: string }).signer = signer;
+      expect(rules(checkEventTrust(e, gov, nodeCrypto).violations)).toEqual(['unknown-signer']);
+    }
+  });
+
+  it('names an event signed under an older version than the one in force when it was committed', () => {
+    const v2reg = registry({ policy: { ...POLICY, roles: ['owner'] } });
+    const v2 = signed('governance', 2, 'GovernanceProposed', { version: 2, registry: v2reg, registryHash: registryHash(v2reg), previous: registryHash(registry()), at: '2026-11-30T11:00:00.000Z' }, 'root');
+    const g = foldGovernance([genesis(), v2], nodeCrypto);
+    expect(rules(checkEventTrust(signed('cut-c1', 1, 'CutPlanned', {}, 'erin', { governance: 1 }), g, nodeCrypto).violations)).toEqual(['governance']);
+    expect(checkEventTrust(signed('cut-c1', 1, 'CutPlanned', {}, 'erin', { governance: 2 }), g, nodeCrypto).violations).toEqual([]);
   });
 
   it('names a signature moved to another stream or position', () => {
