@@ -31,9 +31,14 @@ export function renderMarkdown(m: ReportModel): string {
     '',
     '## Approvals',
     '',
-    '| Approver | Roles | At | Signature |',
-    '|---|---|---|---|',
-    ...m.approvals.map((a) => `| ${md(a.approver)} | ${md(a.roles.join(', '))} | ${a.at} | ${a.signatureVerified ? 'verified (Ed25519)' : '**INVALID**'} |`),
+    '| Approver | Roles | At | Key | Governance | Signature |',
+    '|---|---|---|---|---|---|',
+    ...m.approvals.map((a) => `| ${md(a.approver)} | ${md(a.roles.join(', '))} | ${a.at} | \`${a.key ?? 'unsigned'}\` | ${a.governanceVersion ? `v${a.governanceVersion}` : '-'} | ${a.signatureVerified ? (m.trust.checked ? 'verified against governance' : 'verified (self-consistent only)') : '**INVALID**'} |`),
+    '',
+    '## Authority',
+    '',
+    `- Trust root: ${m.trust.root ? `\`${m.trust.root}\`` : m.trust.checked ? '**none found**' : 'not checked (no trust root pinned or given)'}`,
+    `- Events signed under governance version(s): ${m.trust.governanceVersions.map((v) => `v${v}`).join(', ') || 'none'}`,
     '',
     '## Lock evidence',
     '',
@@ -104,8 +109,9 @@ export async function renderHtml(m: ReportModel): Promise<string> {
 <dt>reason</dt><dd>${esc(c.reason)}</dd><dt>plan hash</dt><dd class="mono">${esc(c.planHash)}</dd><dt>generated</dt><dd>${esc(c.generatedAt)} from ${m.timeline.length} events</dd></dl>
 <h2>Gate roll-up</h2><table id="gates"><tr><th>Gate</th><th>Outcome</th><th>At</th><th>Receipt</th><th>Detail</th><th>Events</th></tr>
 ${rows(m.gates.map((g) => [esc(g.gate), `<span class="gate-${esc(g.outcome.split(' ')[0])}">${esc(g.outcome)}</span>${g.reconciled ? ' (reconciled)' : ''}`, esc(g.at ?? ''), `<code>${esc((g.receipt ?? '').slice(0, 16))}</code>`, esc(g.detail ?? ''), cite2(g.events)]))}</table>
-<h2>Approvals</h2><table id="approvals"><tr><th>Approver</th><th>Roles</th><th>At</th><th>Signature</th></tr>
-${rows(m.approvals.map((a) => [esc(a.approver), esc(a.roles.join(', ')), esc(a.at), a.signatureVerified ? 'verified (Ed25519)' : '<span class="VIOLATED">INVALID</span>']))}</table>
+<h2>Approvals</h2><table id="approvals"><tr><th>Approver</th><th>Roles</th><th>At</th><th>Key</th><th>Governance</th><th>Signature</th></tr>
+${rows(m.approvals.map((a) => [esc(a.approver), esc(a.roles.join(', ')), esc(a.at), `<code>${esc(a.key ?? 'unsigned')}</code>`, a.governanceVersion ? `v${a.governanceVersion}` : '-', a.signatureVerified ? (m.trust.checked ? 'verified against governance' : 'verified (self-consistent only)') : '<span class="VIOLATED">INVALID</span>']))}</table>
+<h2>Authority</h2><p id="trust">Trust root: ${m.trust.root ? `<code>${esc(m.trust.root)}</code>` : m.trust.checked ? '<span class="VIOLATED">none found</span>' : 'not checked (no trust root pinned or given)'}. Events signed under governance version(s): ${esc(m.trust.governanceVersions.map((v) => `v${v}`).join(', ') || 'none')}.</p>
 <h2>Lock evidence</h2><table id="locks"><tr><th>Event</th><th>At</th><th>config</th><th>env</th><th>kill-switch</th></tr>
 ${rows(m.lockEvidence.map((l) => [`#${l.event.version} ${esc(l.kind)}`, esc(l.at), l.config ? 'open' : 'CLOSED', l.env ? 'open' : 'CLOSED', l.killSwitch ? 'released' : 'ENGAGED']))}</table>
 <h2>Dry runs and non-mutation evidence</h2><table id="dryruns"><tr><th>Run</th><th>Result</th><th>Diff</th><th>Pre-image before = after</th></tr>
@@ -116,8 +122,8 @@ ${rows(m.attestations.map((a) => [esc(a.forbidden), `<span class="${a.status.rep
 Replay: ${m.violations.length === 0 ? 'clean — every transition legal.' : `<span class="VIOLATED">${m.violations.length} violation(s)</span>`}</p>
 ${m.violations.length ? `<ul>${m.violations.map((v) => `<li>#${v.version} ${esc(v.type)}: ${esc(v.rule)} — ${esc(v.message)}</li>`).join('')}</ul>` : ''}
 <h2>State diagram — the path this cut took</h2><div id="diagram">${svg}</div>
-<h2>Timeline</h2><table id="timeline"><tr><th>#</th><th>Recorded</th><th>Event</th><th>Actor</th></tr>
-${rows(m.timeline.map((t) => [t.version, esc(t.at), esc(t.type), esc(t.actor)]))}</table>
+<h2>Timeline</h2><table id="timeline"><tr><th>#</th><th>Recorded</th><th>Event</th><th>Actor</th><th>Key</th></tr>
+${rows(m.timeline.map((t) => [t.version, esc(t.at), esc(t.type), esc(t.actor), `<code>${esc(t.key ?? 'unsigned')}</code>`]))}</table>
 </body></html>
 `;
 }

@@ -10,6 +10,12 @@ import { machineGraph, toDot, type Edge } from '../../machines/diagram.js';
 import { foldLenient, initialState, replay, stateName, tryEvolve, type Violation } from '../domain/index.js';
 import { parseStored } from '../../events/index.js';
 import type { StoredEvent } from '../store/index.js';
+import type { TrustViolation } from '../domain/governance.js';
+
+const sigOf = (e: StoredEvent): { key: string; governance: number } | undefined => {
+  const s = e.metadata?.signature as { key?: unknown; governance?: unknown } | undefined;
+  return typeof s?.key === 'string' && typeof s.governance === 'number' ? { key: s.key, governance: s.governance } : undefined;
+};
 
 export interface EventRef { streamId: string; version: number; type: string; hash: string }
 export interface Gate { gate: string; outcome: 'PASS' | 'FAIL' | 'SKIPPED' | 'NOT RUN' | 'HALTED'; at?: string; receipt?: string; detail?: string; reconciled?: boolean; events: EventRef[] }
@@ -18,13 +24,15 @@ export interface Attestation { forbidden: string; status: 'NOT DONE' | 'VIOLATED
 export interface ReportModel {
   cut: { cutId: string; target: string; table: string; planHash: string; author: string; reason: string; rowCount: number; state: string; outcome: string; generatedAt: string };
   gates: Gate[];
-  approvals: { approver: string; roles: string[]; at: string; signatureVerified: boolean; event: EventRef }[];
+  approvals: { approver: string; roles: string[]; at: string; signatureVerified: boolean; key: string | null; governanceVersion: number | null; event: EventRef }[];
+  /** Authority: the trust root replay checked from, and the governance versions the events were signed under. */
+  trust: { root: string | null; governanceVersions: number[]; checked: boolean };
   lockEvidence: { kind: string; at: string; config: boolean; env: boolean; killSwitch: boolean; event: EventRef }[];
   dryRuns: { runId: string; passed: boolean; diff: Record<string, number>; expectedPostImageHash: string; nonMutation: { before: string; after: string; equal: boolean }; event: EventRef }[];
   attestations: Attestation[];
   chain: { streamId: string; headVersion: number; headHash: string; verified: boolean };
-  violations: Violation[];
-  timeline: { version: number; at: string; type: string; actor: string }[];
+  violations: (Violation | TrustViolation)[];
+  timeline: { version: number; at: string; type: string; actor: string; key: string | null }[];
   diagram: { dot: string; path: string[] };
 }
 
@@ -42,7 +50,12 @@ function outcomeOf(state: string, events: StoredEvent[]): string {
 }
 
 /** Builds the model of one cut's report from its events and the store's chain verdict. */
-export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt: string): ReportModel {
+/**
+ * `trust`, when given, is replay's authority verdict on this cut (src/audit/replay.ts): the root it
+ * checked from and the trust violations of this stream; an approval then counts as verified only
+ * when replay found nothing wrong with it.
+ */
+export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt: string, trust?: { root: string | null; violations: TrustViolation[] }): ReportModel {
   const ref = (e: StoredEvent): EventRef => ({ streamId: e.streamId, version: e.version, type: e.type, hash: e.hash });
   const planned = events.find((e) => e.type === 'CutPlanned')!;
   // Lenient: an illegal event is a violation listed below (replay flags it), not a reason to fail.
@@ -115,13 +128,18 @@ export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt
   return {
     cut: { cutId: planned.data.cutId, target: planned.data.target, table: planned.data.table, planHash: planned.data.planHash, author: planned.data.author, reason: planned.data.reason, rowCount: planned.data.rowCount, state: name, outcome: outcomeOf(name, events), generatedAt },
     gates,
-    approvals: approvals.map((a) => ({ approver: a.data.approver, roles: a.data.roles ?? [a.data.role], at: a.data.at, signatureVerified: verifyApprovalSignature(a.data), event: ref(a) })),
+    approvals: approvals.map((a) => ({
+      approver: a.data.approver, roles: a.data.roles ?? [a.data.role], at: a.data.at,
+      signatureVerified: trust ? !trust.violations.some((v) => v.version === a.version) : verifyApprovalSignature(a.data),
+      key: sigOf(a)?.key ?? null, governanceVersion: sigOf(a)?.governance ?? null, event: ref(a),
+    })),
+    trust: { root: trust?.root ?? null, governanceVersions: [...new Set(events.map((e) => sigOf(e)?.governance).filter((v): v is number => v !== undefined))], checked: Boolean(trust) },
     lockEvidence: starts.map((e) => ({ kind: e.type, at: e.data.evidence.at, ...e.data.evidence.locks, event: ref(e) })),
     dryRuns: of('DryRunCompleted').map((e) => ({ runId: e.data.runId, passed: e.data.passed, diff: e.data.diff, expectedPostImageHash: e.data.expectedPostImageHash, nonMutation: { before: e.data.nonMutation.preImageHashBefore, after: e.data.nonMutation.preImageHashAfter, equal: e.data.nonMutation.preImageHashBefore === e.data.nonMutation.preImageHashAfter }, event: ref(e) })),
     attestations,
     chain: { streamId: head.streamId, headVersion: head.version, headHash: head.hash, verified: chainOk },
-    violations,
-    timeline: events.map((e) => ({ version: e.version, at: e.recordedAt, type: e.type, actor: String(e.metadata.actor ?? '-') })),
+    violations: [...violations, ...(trust?.violations ?? [])],
+    timeline: events.map((e) => ({ version: e.version, at: e.recordedAt, type: e.type, actor: String(e.metadata.actor ?? '-'), key: sigOf(e)?.key ?? null })),
     diagram: { dot: toDot(cutMachine, { highlight: { states: [...new Set(visited)], transitions: taken } }), path: [...new Set(visited)] },
   };
 }

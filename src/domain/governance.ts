@@ -29,20 +29,12 @@ export interface TrustViolation {
   message: string;
 }
 
-export type TrustRule =
-  | 'unsigned'
-  | 'signature'
-  | 'unknown-signer'
-  | 'role'
-  | 'revoked'
-  | 'governance'
-  | 'trust-root'
-  | 'policy'
-  | 'approval'
-  | 'four-eyes'
-  | 'killswitch'
-  | 'lock-evidence'
-  | 'unknown-stream';
+/** The rules replay's authority checks name (DESIGN §7). */
+export const TRUST_RULES = [
+  'unsigned', 'signature', 'unknown-signer', 'role', 'revoked', 'governance', 'trust-root',
+  'policy', 'approval', 'four-eyes', 'killswitch', 'lock-evidence', 'unknown-stream',
+] as const;
+export type TrustRule = (typeof TRUST_RULES)[number];
 
 /** Where an event sits in commit order: (transaction id, global position), compared as bigints. */
 export interface CommitPoint {

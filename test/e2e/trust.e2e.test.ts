@@ -206,6 +206,11 @@ describe('the bare store API and SQL', () => {
     expect(replay.code).toBe(4);
     const rules = replay.json.violations.map((v: { rule: string; type: string }) => `${v.type}:${v.rule}`);
     expect(rules).toContain('ApprovalGranted:unknown-signer');
+    const report = await run(['report', 'forge-1', '--format', 'json']);
+    expect(report.code).toBe(4);
+    const model = JSON.parse(report.stdout);
+    expect(model.approvals.map((a: { signatureVerified: boolean }) => a.signatureVerified)).toEqual([false, false]);
+    expect(model.trust).toMatchObject({ root: ws.root, governanceVersions: [1], checked: true });
   });
 
   it('an unsigned event and a member signing outside her role are replay violations', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { buildReport } from '../../audit/report-model.js';
 import { renderHtml, renderJson, renderMarkdown } from '../../audit/render.js';
 import { replayStore } from '../../audit/replay.js';
+import { TRUST_RULES, type TrustViolation } from '../../domain/governance.js';
 import { loadCut } from '../../cuts/handle.js';
 import { InvalidInputError } from '../../errors.js';
 import { activityProjector } from '../../projections/activity.js';
@@ -31,7 +32,11 @@ export async function report(s: Session, out: Output, cutId: string, opts: { for
   const store = await s.store();
   const { events } = await loadCut(store, cutId);
   const chain = await store.verifyChain(`cut-${cutId}`);
-  const model = buildReport(events, chain.ok, new Date().toISOString());
+  const pin = existsSync(s.configFile) ? s.config().trust.root : undefined;
+  const replayed = await replayStore(store, cutId, { trustRoot: pin });
+  const trustRules = new Set<string>(TRUST_RULES);
+  const trust = { root: replayed.trust.root, violations: replayed.violations.filter((v): v is TrustViolation => v.streamId === `cut-${cutId}` && trustRules.has(v.rule)) };
+  const model = buildReport(events, chain.ok, new Date().toISOString(), pin ? trust : undefined);
   const text = opts.format === 'html' ? await renderHtml(model) : opts.format === 'json' ? renderJson(model) : renderMarkdown(model);
   if (opts.out) {
     mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
