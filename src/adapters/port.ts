@@ -67,7 +67,7 @@ export interface LiveExecutionAdapter {
    * name at that position, or when it would change a column the target does not manage; only the
    * managed columns (content and lifecycle) of rows present now are written.
    */
-  revert(ctx: PhaseContext, backup: { entries: () => AsyncIterable<BackupEntry[]>; preImageHash: string }, opts: { force: boolean; onRows?: OnRows }): Promise<RevertResult>;
+  revert(ctx: PhaseContext, backup: { entries: () => AsyncIterable<BackupEntry[]>; preImageHash: string }, opts: { force: boolean; onRows?: OnRows; /** Written into the revert's ledger row: the cut stream head and the latest checkpoint. */ anchor?: Record<string, unknown> }): Promise<RevertResult>;
   receipt(runId: string, phase: string): Promise<Receipt | null>;
   close(): Promise<void>;
 }

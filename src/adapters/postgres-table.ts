@@ -224,7 +224,7 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         const restoredHash = restored.digest();
         if (restoredHash !== backup.preImageHash) throw new VerificationFailedError(`revert: restored rows hash ${restoredHash} differs from the backup's ${backup.preImageHash}`);
         await tx.query(sql`INSERT INTO ${ledger} (cut_id, run_id, kind, plan_hash, payload)
-          VALUES (${ctx.cutId}, ${ctx.runId}, 'revert', ${ctx.planHash}, ${JSON.stringify({ restoredHash, rows, forced: opts.force })}::jsonb)`);
+          VALUES (${ctx.cutId}, ${ctx.runId}, 'revert', ${ctx.planHash}, ${JSON.stringify({ restoredHash, rows, forced: opts.force, ...opts.anchor })}::jsonb)`);
         return { rows, restoredHash };
       });
       return r as RevertResult;

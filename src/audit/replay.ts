@@ -19,8 +19,12 @@ import { sql } from '../store/connection.js';
 import { GOVERNANCE_STREAM } from '../../events/governance.js';
 import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { foldGovernance, type TrustViolation } from '../domain/governance.js';
-import { checkCutTrust, checkKillSwitchStream, knownStream } from '../domain/trust.js';
+import { checkCutTrust, checkEventTrust, checkKillSwitchStream, knownStream } from '../domain/trust.js';
 import { nodeCrypto } from '../governance/authority.js';
+import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot, type CheckpointFile } from '../../events/checkpoint.js';
+import { splitTable, type TargetSpec } from '../config/target.js';
+import { checkCheckpointFile, checkHeads, type AnchorViolation } from './checkpoints.js';
+import { checkLedger } from './ledger.js';
 
 export interface ReplayReport {
   ok: boolean;
@@ -28,7 +32,9 @@ export interface ReplayReport {
   events: number;
   /** The trust root replay checked governance from, and the governance version in force. */
   trust: { root: string | null; governanceVersion: number };
-  violations: ((Violation | TrustViolation) & { streamId: string })[];
+  /** Which anchors outside the log were checked: kept checkpoint file, target ledgers. */
+  anchors: { checkpointsInStore: number; checkpointFile: boolean; targets: { target: string; rows: number }[] | null };
+  violations: ((Violation | TrustViolation | AnchorViolation) & { streamId: string })[];
 }
 
 /**
@@ -36,7 +42,11 @@ export interface ReplayReport {
  * config's pin or an auditor's `--trust-root`). Without a root nothing can be proven: that is a
  * `trust-root` violation.
  */
-export async function replayStore(store: EventStore, cutId?: string, opts: { trustRoot?: string | undefined } = {}): Promise<ReplayReport> {
+export async function replayStore(
+  store: EventStore,
+  cutId?: string,
+  opts: { trustRoot?: string | undefined; checkpoint?: CheckpointFile; targets?: TargetSpec[] } = {},
+): Promise<ReplayReport> {
   const violations: ReplayReport['violations'] = [];
   const governance = foldGovernance(await store.readStream(GOVERNANCE_STREAM), nodeCrypto, opts.trustRoot);
   if (!opts.trustRoot) violations.push({ streamId: GOVERNANCE_STREAM, version: 0, type: '-', rule: 'trust-root', message: 'no trust root pinned (trust.root) or given (--trust-root): authority cannot be checked' });
@@ -54,6 +64,37 @@ export async function replayStore(store: EventStore, cutId?: string, opts: { tru
   const present: string[] = (await store.db.query(sql`SELECT DISTINCT stream_id FROM cutter.events ORDER BY stream_id`)).map((r: { stream_id: string }) => r.stream_id);
   if (!cutId) for (const id of present) if (!knownStream(id)) violations.push({ streamId: id, version: 0, type: '-', rule: 'unknown-stream', message: `stream ${id} is not one cutter writes` });
   const streams = cutId ? [{ streamId: `${CUT_PREFIX}${cutId}` }] : present.filter((id) => id.startsWith(CUT_PREFIX)).map((streamId) => ({ streamId }));
+  // Checkpoints recorded in the store: each signed by a member, each still extended by the log.
+  const checkpoints = (await store.readStream(CHECKPOINT_STREAM)).map((e) => ({ ...e, streamId: CHECKPOINT_STREAM }));
+  if (checkpoints.length) {
+    const chain = await store.verifyChain(CHECKPOINT_STREAM);
+    if (!chain.ok && chain.firstBroken) violations.push({ streamId: CHECKPOINT_STREAM, version: chain.firstBroken.version, type: '-', rule: 'hash-chain', message: chain.firstBroken.reason });
+  }
+  for (const e of checkpoints) {
+    violations.push(...checkEventTrust(e, governance, nodeCrypto).violations);
+    const cp = CheckpointRecorded.safeParse(e.data);
+    if (!cp.success || headsRoot(cp.data.streams) !== cp.data.root) {
+      violations.push({ streamId: CHECKPOINT_STREAM, version: e.version, type: e.type, rule: 'checkpoint', message: 'a malformed checkpoint, or its root is not the hash of its heads' });
+      continue;
+    }
+    const heads = cutId ? cp.data.streams.filter((h) => h.streamId === `${CUT_PREFIX}${cutId}`) : cp.data.streams;
+    violations.push(...(await checkHeads(store, heads, `checkpoint ${e.version}`)));
+  }
+  if (opts.checkpoint) {
+    const r = await checkCheckpointFile(store, opts.checkpoint, opts.trustRoot);
+    violations.push(...r.violations, ...r.trust.map((message) => ({ streamId: CHECKPOINT_STREAM, version: opts.checkpoint!.event.version, type: '-', rule: 'checkpoint' as const, message })));
+  }
+  const targets: { target: string; rows: number }[] = [];
+  const ledgers = new Set<string>();
+  for (const spec of opts.targets ?? []) {
+    // Targets in one schema of one database share a ledger: read it once.
+    const where = `${spec.url}|${splitTable(spec.table).schema}`;
+    if (ledgers.has(where)) continue;
+    ledgers.add(where);
+    const r = await checkLedger(store, spec);
+    targets.push({ target: r.target, rows: r.rows });
+    violations.push(...(cutId ? r.violations.filter((v) => v.streamId === `${CUT_PREFIX}${cutId}`) : r.violations));
+  }
   let events = 0;
   for (const { streamId } of streams) {
     const stored = await store.readStream(streamId);
@@ -77,7 +118,10 @@ export async function replayStore(store: EventStore, cutId?: string, opts: { tru
     if (!same) violations.push({ streamId, version: stored.length, type: '-', rule: 'projection', message: 'stored projection rows differ from a fresh fold of the log (run `cutter projections rebuild`)' });
   }
   if (!cutId) violations.push(...(await overlappingLiveRuns(store)));
-  return { ok: violations.length === 0, streams: streams.length, events, trust: { root: governance.root ?? null, governanceVersion: governance.versions.length }, violations };
+  return { ok: violations.length === 0, streams: streams.length, events, trust: { root: governance.root ?? null, governanceVersion: governance.versions.length },
+    anchors: { checkpointsInStore: checkpoints.length, checkpointFile: Boolean(opts.checkpoint), targets: opts.targets ? targets : null },
+    violations,
+  };
 }
 
 /**

@@ -174,8 +174,15 @@ function registerCommands(program: Command): void {
       .description('audit replay: hash chain, every transition re-checked by the machine, invariants, projections')
       .option('--all', 'every stream in the store')
       .option('--trust-root <root>', 'check authority from this root instead of the config\'s trust.root (an auditor\'s copy)')
-      .action(async (cut: string | undefined, opts: { all?: boolean; trustRoot?: string }) =>
-        act(program, async (s, out) => (await import('./commands/audit.js')).replay(s, out, cut, Boolean(opts.all), opts.trustRoot))(),
+      .option('--checkpoint <file>', 'also hold the log against a checkpoint kept outside the store')
+      .option('--targets', 'also hold the log against every configured target\'s cutter_ledger rows')
+      .action(async (cut: string | undefined, opts: { all?: boolean; trustRoot?: string; checkpoint?: string; targets?: boolean }) =>
+        act(program, async (s, out) =>
+          (await import('./commands/audit.js')).replay(s, out, cut, Boolean(opts.all), opts.trustRoot, {
+            ...(opts.checkpoint !== undefined ? { checkpoint: opts.checkpoint } : {}),
+            ...(opts.targets ? { targets: true } : {}),
+          }),
+        )(),
       ),
     'cutter replay --all',
   );
@@ -245,6 +252,15 @@ function registerCommands(program: Command): void {
       .option('--trust-root <root>', 'check against this root instead of the config\'s pin')
       .action(async (opts: { trustRoot?: string }) => act(program, async (s, out) => (await import('./commands/governance.js')).show(s, out, opts.trustRoot))()),
     'cutter governance show --json',
+  );
+  example(
+    program
+      .command('checkpoint')
+      .description('record a signed checkpoint of every stream head (after proving the log extends the previous one); --out keeps it as a file')
+      .option('--out <file>', 'also write the checkpoint to this file (keep it outside the store)')
+      .option('--verify <file>', 'check a kept checkpoint against the store instead of recording one')
+      .action(async (opts: { out?: string; verify?: string }) => act(program, async (s, out) => (await import('./commands/anchors.js')).checkpoint(s, out, opts))()),
+    'cutter checkpoint --out checkpoints/2026-11-30.json --as dana',
   );
   const keys = program.command('keys').description('approver and backup keys');
   example(

@@ -12,6 +12,7 @@ import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { canonicalJson } from '../../events/canonical.js';
 import { EventSignature } from '../../events/signature.js';
 import { GOVERNANCE_STREAM } from '../../events/governance.js';
+import { CHECKPOINT_STREAM } from '../../events/checkpoint.js';
 import { KillSwitchEvent, parseStored } from '../../events/index.js';
 import { checkSignature, holdsRole, versionInForceAt, versionOf, type CommitPoint, type Crypto, type GovernanceState, type GovernanceStored, type TrustRule, type TrustViolation } from './governance.js';
 
@@ -21,6 +22,7 @@ export const CUT_STREAM_PREFIX = 'cut-';
 export function requiredRoles(streamId: string, type: string): readonly string[] | null {
   if (streamId === KILL_SWITCH_STREAM) return type === 'KillSwitchReleased' ? ['admin'] : null;
   if (streamId === GOVERNANCE_STREAM) return ['admin'];
+  if (streamId === CHECKPOINT_STREAM) return null;
   switch (type) {
     case 'CutPlanned':
       return ['author'];
@@ -191,5 +193,5 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
 
 /** Whether a stream id is one cutter writes. */
 export function knownStream(streamId: string): boolean {
-  return streamId === GOVERNANCE_STREAM || streamId === KILL_SWITCH_STREAM || streamId.startsWith(CUT_STREAM_PREFIX);
+  return streamId === GOVERNANCE_STREAM || streamId === KILL_SWITCH_STREAM || streamId === CHECKPOINT_STREAM || streamId.startsWith(CUT_STREAM_PREFIX);
 }

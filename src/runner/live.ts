@@ -25,6 +25,7 @@ import { CutterError, GovernanceRefusedError, IllegalTransitionError, Interrupte
 import { sql } from '../store/connection.js';
 import type { EventStore } from '../store/index.js';
 import type { Session } from '../workspace/session.js';
+import { anchorOf } from './anchor.js';
 import { gatherEvidence } from './evidence.js';
 import { locksNow, type LockCheck } from './locks.js';
 import { verifiedPlan } from './plan-integrity.js';
@@ -199,11 +200,10 @@ async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: Cut
     }
     case 'legB': {
       progress.phase('leg_b_record', 1);
-      const head = (await store.readStream(`cut-${ctx.cutId}`)).at(-1);
       const governance = {
         cutId: ctx.cutId, planHash: ctx.planHash, runId: ctx.runId,
-        approvals: c.approvals.map((a) => ({ approver: a.approver, roles: a.roles, at: a.at, signature: a.signature, publicKey: a.publicKey })),
-        backupId: c.backup?.backupId, storeHead: head ? { version: head.version, hash: head.hash } : null,
+        approvals: c.approvals.map((a) => ({ approver: a.approver, roles: a.roles, at: a.at, signature: a.signature, publicKey: a.publicKey, governanceVersion: a.governanceVersion })),
+        backupId: c.backup?.backupId, ...(await anchorOf(store, ctx.cutId)),
       };
       const r = await adapter.recordLegB(ctx, governance);
       progress.tick(1);

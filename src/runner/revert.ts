@@ -7,6 +7,7 @@
  * be restored and records nothing; `--force` restores even when the rows changed since the cut or
  * the backup reaches beyond the plan.
  */
+import { anchorOf } from './anchor.js';
 import { memberOf } from '../../events/governance.js';
 import { randomUUID } from 'node:crypto';
 import { executorFor } from '../adapters/index.js';
@@ -124,7 +125,7 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
     const adapter = executorFor('live', spec, changesOf(plan, store.db));
     try {
       await adapter.prepare();
-      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { entries, preImageHash: c.backup!.preImageHash }, { force });
+      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { entries, preImageHash: c.backup!.preImageHash }, { force, anchor: { ...(await anchorOf(store, cutId)) } });
       const after = await handle(store, cutId, () => [{
         type: 'CutReverted',
         data: { ...base, at: new Date().toISOString(), restoredHash: r.restoredHash, backupPreImageHash: c.backup!.preImageHash, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) },

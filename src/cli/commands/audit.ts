@@ -4,6 +4,7 @@ import path from 'node:path';
 import { buildReport } from '../../audit/report-model.js';
 import { renderHtml, renderJson, renderMarkdown } from '../../audit/render.js';
 import { replayStore } from '../../audit/replay.js';
+import { readCheckpointFile } from '../../audit/checkpoints.js';
 import { TRUST_RULES, type TrustViolation } from '../../domain/governance.js';
 import { loadCut } from '../../cuts/handle.js';
 import { InvalidInputError } from '../../errors.js';
@@ -13,17 +14,24 @@ import { rebuildProjections } from '../../projections/store.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
 
-export async function replay(s: Session, out: Output, cutId: string | undefined, all: boolean, trustRoot?: string): Promise<number> {
+export async function replay(s: Session, out: Output, cutId: string | undefined, all: boolean, trustRoot?: string, anchors: { checkpoint?: string; targets?: boolean } = {}): Promise<number> {
   if (!cutId && !all) throw new InvalidInputError('replay: name a cut or pass --all');
   if (trustRoot !== undefined && !/^[0-9a-f]{64}$/.test(trustRoot)) throw new InvalidInputError('--trust-root: the 64-hex root printed by `cutter governance show`');
   const store = await s.store();
   const pin = trustRoot ?? (existsSync(s.configFile) ? s.config().trust.root : undefined);
-  const r = await replayStore(store, all ? undefined : cutId, { trustRoot: pin });
+  const checkpoint = anchors.checkpoint === undefined ? undefined : readCheckpointFile(anchors.checkpoint);
+  const targets = anchors.targets ? await Promise.all(Object.keys(s.config().targets).map((name) => s.target(name))) : undefined;
+  const r = await replayStore(store, all ? undefined : cutId, { trustRoot: pin, ...(checkpoint ? { checkpoint } : {}), ...(targets ? { targets } : {}) });
   out.result(r, () => {
     const head = r.ok
       ? `  ${out.color.green('✓ replay clean')}: ${r.streams} cut stream(s), ${r.events} events — hash chains intact, every transition legal, invariants hold, projections equal; every event signed by an enrolled member with its role under trust root ${r.trust.root?.slice(0, 16)}… (governance v${r.trust.governanceVersion})`
       : `  ${out.color.red(`✗ ${r.violations.length} violation(s)`)} in ${r.streams} stream(s), ${r.events} events`;
-    return [head, ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`)].join('\n');
+    const anchorsLine = [
+      `${r.anchors.checkpointsInStore} checkpoint(s) in the store checked`,
+      r.anchors.checkpointFile ? 'the kept checkpoint file checked' : 'no kept checkpoint checked (--checkpoint <file>)',
+      r.anchors.targets ? `target ledgers checked (${r.anchors.targets.map((t) => `${t.target}: ${t.rows} row(s)`).join(', ') || 'none configured'})` : 'target ledgers not checked (--targets)',
+    ].join('; ');
+    return [head, `  anchors: ${anchorsLine}`, ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`)].join('\n');
   });
   return r.ok ? 0 : 4;
 }

@@ -1,0 +1,146 @@
+/**
+ * Checkpoints: record a signed statement of every stream head (after proving the log still
+ * extends the previous checkpoint), export it as a file, and check any checkpoint — recorded or
+ * kept outside the store — against the log as it is now.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { CHECKPOINT_STREAM, CheckpointFile, CheckpointRecorded, headsRoot, type StreamHead } from '../../events/checkpoint.js';
+import { toStorable } from '../../events/index.js';
+import { MACHINE_VERSION } from '../domain/index.js';
+import { checkEventTrust } from '../domain/trust.js';
+import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } from '../errors.js';
+import { nodeCrypto, signEvents } from '../governance/authority.js';
+import { formatIssues } from '../config/issues.js';
+import { sql } from '../store/connection.js';
+import type { EventStore, StoredEvent } from '../store/index.js';
+import type { Session } from '../workspace/session.js';
+
+export interface AnchorViolation {
+  streamId: string;
+  version: number;
+  type: string;
+  rule: 'checkpoint' | 'ledger';
+  message: string;
+}
+
+/** Every stream's head as the events table holds it (not the heads table), but the checkpoints stream. */
+export async function storeHeads(store: EventStore): Promise<StreamHead[]> {
+  const rows = await store.db.query(sql`
+    SELECT DISTINCT ON (stream_id) stream_id, version, hash FROM cutter.events
+    WHERE stream_id <> ${CHECKPOINT_STREAM} ORDER BY stream_id, version DESC`);
+  return rows.map((r: { stream_id: string; version: number; hash: string }) => ({ streamId: r.stream_id, version: Number(r.version), hash: r.hash }));
+}
+
+/**
+ * The ways the log no longer extends `heads`: a stream missing, shorter than its checkpointed
+ * version, or holding another hash at that version. One query for all the streams.
+ */
+export async function checkHeads(store: EventStore, heads: StreamHead[], label: string): Promise<AnchorViolation[]> {
+  if (heads.length === 0) return [];
+  const rows = await store.db.query(sql`
+    SELECT h.stream_id, h.version AS want, h.hash AS want_hash, e.hash AS have_hash,
+           (SELECT max(x.version) FROM cutter.events x WHERE x.stream_id = h.stream_id) AS have_version
+    FROM unnest(${heads.map((h) => h.streamId)}::text[], ${heads.map((h) => h.version)}::int[], ${heads.map((h) => h.hash)}::text[]) AS h(stream_id, version, hash)
+    LEFT JOIN cutter.events e ON e.stream_id = h.stream_id AND e.version = h.version`);
+  const out: AnchorViolation[] = [];
+  for (const r of rows) {
+    const at = { streamId: r.stream_id as string, version: Number(r.want), type: '-', rule: 'checkpoint' as const };
+    if (r.have_version === null) out.push({ ...at, message: `${label} names stream ${r.stream_id} at version ${r.want}; the stream is missing (deleted or hidden)` });
+    else if (r.have_hash === null) out.push({ ...at, message: `${label} names stream ${r.stream_id} at version ${r.want}; it now ends at version ${r.have_version} (truncated)` });
+    else if (r.have_hash !== r.want_hash) out.push({ ...at, message: `${label} names stream ${r.stream_id} version ${r.want} with hash ${String(r.want_hash).slice(0, 12)}…; the log holds ${String(r.have_hash).slice(0, 12)}… (rewritten)` });
+  }
+  return out;
+}
+
+export interface CheckpointResult {
+  version: number;
+  root: string;
+  streams: number;
+  governanceVersion: number;
+  file: CheckpointFile;
+  out?: string;
+}
+
+/**
+ * `cutter checkpoint`: verifies the log still extends the previous checkpoint (VerificationFailed,
+ * exit 4, naming the stream and version, when it does not), then records a new one signed by the
+ * acting member and, with `out`, writes it as a file.
+ */
+export async function recordCheckpoint(session: Session, opts: { out?: string } = {}): Promise<CheckpointResult> {
+  const store = await session.store();
+  const auth = await session.authority();
+  const existing = await store.readStream(CHECKPOINT_STREAM);
+  const last = existing.at(-1);
+  let previous: CheckpointRecorded['previous'] = null;
+  if (last) {
+    const prev = CheckpointRecorded.safeParse(last.data);
+    if (!prev.success) throw new VerificationFailedError(`checkpoint ${last.version} in the store is malformed`);
+    const broken = await checkHeads(store, prev.data.streams, `checkpoint ${last.version}`);
+    if (broken.length) throw new VerificationFailedError(`the log no longer extends checkpoint ${last.version}: ${broken[0]!.message}`, { reasons: broken.map((b) => b.message) });
+    previous = { version: last.version, root: prev.data.root };
+  }
+  const streams = await storeHeads(store);
+  const data: CheckpointRecorded = { streams, root: headsRoot(streams), governanceVersion: auth.version, previous, at: new Date().toISOString() };
+  const signed = await signEvents(auth, CHECKPOINT_STREAM, existing.length, [toStorable({ type: 'CheckpointRecorded', data } as never, { machineVersion: MACHINE_VERSION })]);
+  const result = await store.append(CHECKPOINT_STREAM, signed, { expectedVersion: existing.length === 0 ? 'no_stream' : existing.length, context: { actor: auth.signer.name } });
+  const stored = result.events[0]!;
+  const file = fileOf(stored, auth.governance.root!);
+  if (opts.out) writeFileSync(opts.out, `${JSON.stringify(file, null, 2)}\n`);
+  return { version: stored.version, root: data.root, streams: streams.length, governanceVersion: auth.version, file, ...(opts.out ? { out: opts.out } : {}) };
+}
+
+function fileOf(e: StoredEvent, trustRoot: string): CheckpointFile {
+  return {
+    format: 'cutter-checkpoint/1',
+    trustRoot,
+    event: {
+      streamId: CHECKPOINT_STREAM, version: e.version, eventId: e.eventId, type: 'CheckpointRecorded',
+      schemaVersion: Number(e.metadata.schemaVersion ?? 1), data: e.data, signature: e.metadata.signature, hash: e.hash,
+    },
+  };
+}
+
+/** Reads and validates a checkpoint file (exit 2 naming the field when it is not one). */
+export function readCheckpointFile(file: string): CheckpointFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new InvalidInputError(`checkpoint ${file}: not a JSON file (${(err as Error).message})`);
+  }
+  const parsed = CheckpointFile.safeParse(raw);
+  if (!parsed.success) throw new InvalidInputError(`checkpoint ${file}: ${formatIssues(parsed.error).join('; ')}`);
+  return parsed.data;
+}
+
+/**
+ * A kept checkpoint checked against the store: signed by a member enrolled under the pinned
+ * governance (the file's trust root must be the pin), its root the hash of its heads, and the log
+ * still extending every head it names.
+ */
+export async function checkCheckpointFile(store: EventStore, cp: CheckpointFile, pin: string | undefined): Promise<{ violations: AnchorViolation[]; trust: string[] }> {
+  const label = `checkpoint file (store version ${cp.event.version})`;
+  const trust: string[] = [];
+  if (pin && cp.trustRoot !== pin) trust.push(`${label} descends from trust root ${cp.trustRoot.slice(0, 16)}…, not the pinned ${pin.slice(0, 16)}…`);
+  if (headsRoot(cp.event.data.streams) !== cp.event.data.root) trust.push(`${label}: its root is not the hash of the heads it lists`);
+  const { readGovernance } = await import('../governance/authority.js');
+  const governance = await readGovernance(store, pin ?? cp.trustRoot);
+  const e = { streamId: CHECKPOINT_STREAM, version: cp.event.version, eventId: cp.event.eventId, type: cp.event.type, data: cp.event.data, metadata: { schemaVersion: cp.event.schemaVersion, signature: cp.event.signature } };
+  for (const v of checkEventTrust(e, governance, nodeCrypto).violations) trust.push(`${label}: ${v.rule}: ${v.message}`);
+  const violations = await checkHeads(store, cp.event.data.streams, label);
+  // The checkpoint itself must still be in the log, unchanged.
+  violations.push(...(await checkHeads(store, [{ streamId: CHECKPOINT_STREAM, version: cp.event.version, hash: cp.event.hash }], label)));
+  return { violations, trust };
+}
+
+/** `cutter checkpoint --verify <file>`: exit 4 (VerificationFailed) naming what no longer holds. */
+export async function verifyCheckpoint(session: Session, file: string): Promise<{ file: string; version: number; streams: number; ok: true }> {
+  const cp = readCheckpointFile(file);
+  const store = await session.store();
+  const pin = session.config().trust.root;
+  if (!pin) throw new GovernanceRefusedError('no trust root is pinned: set trust.root in the config');
+  const { violations, trust } = await checkCheckpointFile(store, cp, pin);
+  const reasons = [...trust, ...violations.map((v) => v.message)];
+  if (reasons.length) throw new VerificationFailedError(`the store does not extend ${file}: ${reasons[0]}`, { reasons });
+  return { file, version: cp.event.version, streams: cp.event.data.streams.length, ok: true };
+}
