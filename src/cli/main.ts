@@ -192,7 +192,9 @@ function registerCommands(program: Command): void {
       .description('the audit report, generated from events')
       .addOption(new Option('--format <format>', 'md, html or json').choices(['md', 'html', 'json']).default('md'))
       .option('--out <file>', 'write to a file instead of stdout')
-      .action(async (cut: string, opts: { format: 'md' | 'html' | 'json'; out?: string }) =>
+      .option('--from <bundle>', 'build the report from an audit bundle (no database), verified from --trust-root or the config\'s pin')
+      .option('--trust-root <root>', 'with --from: the trust root to verify the bundle from')
+      .action(async (cut: string, opts: { format: 'md' | 'html' | 'json'; out?: string; from?: string; trustRoot?: string }) =>
         act(program, async (s, out) => (await import('./commands/audit.js')).report(s, out, cut, opts))(),
       ),
     'cutter report kb-20261125-1a2b3c --format html --out report.html',
@@ -261,6 +263,22 @@ function registerCommands(program: Command): void {
       .option('--verify <file>', 'check a kept checkpoint against the store instead of recording one')
       .action(async (opts: { out?: string; verify?: string }) => act(program, async (s, out) => (await import('./commands/anchors.js')).checkpoint(s, out, opts))()),
     'cutter checkpoint --out checkpoints/2026-11-30.json --as dana',
+  );
+  example(
+    program
+      .command('export <cut>')
+      .description('write an offline audit bundle: the cut, governance, kill-switch and the checkpoint covering it, with evidence hashes')
+      .requiredOption('--out <file>', 'the bundle file')
+      .action(async (cut: string, opts: { out: string }) => act(program, async (s, out) => (await import('./commands/anchors.js')).exportCut(s, out, cut, opts.out))()),
+    'cutter export kb-2026-11-release --out kb-2026-11-release.bundle.json',
+  );
+  example(
+    program
+      .command('verify <file>')
+      .description('verify an audit bundle offline, from the trust root alone: no database is opened')
+      .option('--trust-root <root>', 'the trust root to verify from (default: the config\'s trust.root)')
+      .action(async (file: string, opts: { trustRoot?: string }) => act(program, async (s, out) => (await import('./commands/anchors.js')).verify(s, out, file, opts.trustRoot))()),
+    'cutter verify kb-2026-11-release.bundle.json --trust-root 9f2c…',
   );
   const keys = program.command('keys').description('approver and backup keys');
   example(

@@ -5,6 +5,9 @@ import { buildReport } from '../../audit/report-model.js';
 import { renderHtml, renderJson, renderMarkdown } from '../../audit/render.js';
 import { replayStore } from '../../audit/replay.js';
 import { readCheckpointFile } from '../../audit/checkpoints.js';
+import { readBundle, verifyBundle } from '../../audit/bundle.js';
+import type { StoredEvent } from '../../store/index.js';
+import { rootFor } from './anchors.js';
 import { TRUST_RULES, type TrustViolation } from '../../domain/governance.js';
 import { loadCut } from '../../cuts/handle.js';
 import { InvalidInputError } from '../../errors.js';
@@ -36,7 +39,18 @@ export async function replay(s: Session, out: Output, cutId: string | undefined,
   return r.ok ? 0 : 4;
 }
 
-export async function report(s: Session, out: Output, cutId: string, opts: { format: 'md' | 'html' | 'json'; out?: string }): Promise<number> {
+export async function report(s: Session, out: Output, cutId: string, opts: { format: 'md' | 'html' | 'json'; out?: string; from?: string; trustRoot?: string }): Promise<number> {
+  if (opts.from !== undefined) {
+    // From an audit bundle: no database; verified from the trust root first.
+    const bundle = readBundle(opts.from);
+    if (bundle.cutId !== cutId) throw new InvalidInputError(`--from: ${opts.from} is the bundle of cut ${bundle.cutId}, not ${cutId}`);
+    const root = rootFor(s, opts.trustRoot);
+    const verdict = verifyBundle(bundle, root);
+    const events = bundle.streams.cut as StoredEvent[];
+    const trustViolations = verdict.violations.filter((v): v is TrustViolation => (TRUST_RULES as readonly string[]).includes(v.rule));
+    const model = buildReport(events, !verdict.violations.some((v) => v.rule === 'hash-chain'), new Date().toISOString(), { root, violations: trustViolations });
+    return emitReport(out, cutId, opts, model, verdict.ok);
+  }
   const store = await s.store();
   const { events } = await loadCut(store, cutId);
   const chain = await store.verifyChain(`cut-${cutId}`);
@@ -45,13 +59,17 @@ export async function report(s: Session, out: Output, cutId: string, opts: { for
   const trustRules = new Set<string>(TRUST_RULES);
   const trust = { root: replayed.trust.root, violations: replayed.violations.filter((v): v is TrustViolation => v.streamId === `cut-${cutId}` && trustRules.has(v.rule)) };
   const model = buildReport(events, chain.ok, new Date().toISOString(), pin ? trust : undefined);
+  return emitReport(out, cutId, opts, model, chain.ok);
+}
+
+async function emitReport(out: Output, cutId: string, opts: { format: 'md' | 'html' | 'json'; out?: string }, model: ReturnType<typeof buildReport>, chainOk: boolean): Promise<number> {
   const text = opts.format === 'html' ? await renderHtml(model) : opts.format === 'json' ? renderJson(model) : renderMarkdown(model);
   if (opts.out) {
     mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
     writeFileSync(opts.out, text);
     out.result({ cutId, format: opts.format, out: opts.out, outcome: model.cut.outcome, violations: model.violations.length }, () => `  ${out.color.green('✓')} report written to ${opts.out} (${model.cut.outcome})`);
   } else process.stdout.write(text);
-  return model.violations.length || !chain.ok ? 4 : 0;
+  return model.violations.length || !chainOk ? 4 : 0;
 }
 
 export async function rebuild(s: Session, out: Output): Promise<number> {
