@@ -5,7 +5,7 @@
  * names — that an auditor verifies with nothing but the trust root: no database, no network.
  * Every check replay makes that the bundle allows is made again by `verifyBundle`, which is pure.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot } from '../../events/checkpoint.js';
 import { GOVERNANCE_STREAM } from '../../events/governance.js';
@@ -13,9 +13,9 @@ import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { replay as replayCut, type Violation } from '../domain/index.js';
 import { foldGovernance, type TrustViolation } from '../domain/governance.js';
 import { checkCutTrust, checkEventTrust, checkKillSwitchStream } from '../domain/trust.js';
-import { GovernanceRefusedError, InvalidInputError } from '../errors.js';
+import { GovernanceRefusedError } from '../errors.js';
 import { nodeCrypto } from '../governance/authority.js';
-import { formatIssues } from '../config/issues.js';
+import { readJsonFile } from '../config/json-file.js';
 import { loadBackup } from '../crypto/vault.js';
 import { checkLinks } from '../store/chain.js';
 import type { StoredEvent } from '../store/index.js';
@@ -107,15 +107,7 @@ export async function exportBundle(session: Session, cutId: string, out: string)
 
 /** Reads a bundle file (exit 2 naming the field when it is not one). */
 export function readBundle(file: string): Bundle {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new InvalidInputError(`bundle ${file}: not a JSON file (${(err as Error).message})`);
-  }
-  const parsed = Bundle.safeParse(raw);
-  if (!parsed.success) throw new InvalidInputError(`bundle ${file}: ${formatIssues(parsed.error).slice(0, 5).join('; ')}`);
-  return parsed.data;
+  return readJsonFile(file, Bundle, 'bundle');
 }
 
 /**

@@ -3,14 +3,14 @@
  * extends the previous checkpoint), export it as a file, and check any checkpoint — recorded or
  * kept outside the store — against the log as it is now.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { CHECKPOINT_STREAM, CheckpointFile, CheckpointRecorded, headsRoot, type StreamHead } from '../../events/checkpoint.js';
 import { toStorable } from '../../events/index.js';
 import { MACHINE_VERSION } from '../domain/index.js';
 import { checkEventTrust } from '../domain/trust.js';
-import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } from '../errors.js';
+import { GovernanceRefusedError, VerificationFailedError } from '../errors.js';
 import { nodeCrypto, signEvents } from '../governance/authority.js';
-import { formatIssues } from '../config/issues.js';
+import { readJsonFile } from '../config/json-file.js';
 import { sql } from '../store/connection.js';
 import type { EventStore, StoredEvent } from '../store/index.js';
 import type { Session } from '../workspace/session.js';
@@ -102,15 +102,7 @@ function fileOf(e: StoredEvent, trustRoot: string): CheckpointFile {
 
 /** Reads and validates a checkpoint file (exit 2 naming the field when it is not one). */
 export function readCheckpointFile(file: string): CheckpointFile {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new InvalidInputError(`checkpoint ${file}: not a JSON file (${(err as Error).message})`);
-  }
-  const parsed = CheckpointFile.safeParse(raw);
-  if (!parsed.success) throw new InvalidInputError(`checkpoint ${file}: ${formatIssues(parsed.error).join('; ')}`);
-  return parsed.data;
+  return readJsonFile(file, CheckpointFile, 'checkpoint');
 }
 
 /**
