@@ -88,6 +88,12 @@ export const LifecycleEnacted = z.strictObject({ ...RunRef, executor: LiveExecut
 export const PhaseFailed = z.strictObject({ ...RunRef, executor: LiveExecutor, phase: Phase, error: z.strictObject({ code: z.string(), message: z.string() }) });
 export const RunHalted = z.strictObject({ ...RunRef, executor: LiveExecutor, phase: Phase, reason: z.string(), locks: LockEvidence });
 export const RunResumed = z.strictObject({ ...RunRef, executor: LiveExecutor, evidence: LiveEvidence });
+/**
+ * A live run or revert interrupted by a crash or a lost connection, taken up again: the call-time
+ * evidence (all three locks, approvals against governance now) recorded before anything else is
+ * written. Changes no state: the run goes on at the phase it stopped at.
+ */
+export const RunContinued = z.strictObject({ ...RunRef, executor: LiveExecutor, evidence: LiveEvidence });
 
 export const RevertStarted = z.strictObject({
   ...RunRef, executor: LiveExecutor, backupId: z.string(), force: z.boolean(),

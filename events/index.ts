@@ -33,6 +33,7 @@ export const DomainEvent = z.discriminatedUnion('type', [
   ev('PhaseFailed', E.PhaseFailed),
   ev('RunHalted', E.RunHalted),
   ev('RunResumed', E.RunResumed),
+  ev('RunContinued', E.RunContinued),
   ev('RevertStarted', E.RevertStarted),
   ev('CutReverted', E.CutReverted),
   ev('RevertFailed', E.RevertFailed),

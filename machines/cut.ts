@@ -8,7 +8,7 @@ import { assign, setup } from 'xstate';
 import type { DomainEvent, EventOf, LockEvidence, Phase, Policy } from '../events/index.js';
 import { evaluateApprovals, verifyApprovalSignature, type ApprovalRecord } from './approvals.js';
 
-export const MACHINE_VERSION = '1.0.0';
+export const MACHINE_VERSION = '1.1.0';
 export const LIVE_EXECUTOR = 'postgres-table';
 export const SIM_EXECUTOR = 'simulator';
 export const PHASES: readonly Phase[] = ['backup', 'legA', 'legB', 'verify', 'enact'];
@@ -31,6 +31,8 @@ export interface CutContext {
   phase?: Phase;
   backup?: { backupId: string; runId: string; preImageHash: string; plaintextHash: string };
   liveRuns: number;
+  /** How many times an interrupted run or revert was taken up again (RunContinued). */
+  continuations?: number;
 }
 
 const EMPTY_POLICY: Policy = { requiredApprovals: 1, approvalTtlSeconds: 1, requireDryRun: true, maxRows: 1 };
@@ -85,6 +87,10 @@ export const cutMachine = setup({
     resumeAllowed: g<'RunResumed'>(
       (context, event) => liveRun(context, event) && locksOpen(event.data.evidence.locks) && approvalsAt(context, event.data.evidence.at).ok,
     ),
+    continueAllowed: g<'RunContinued'>(
+      (context, event) => liveRun(context, event) && locksOpen(event.data.evidence.locks) && approvalsAt(context, event.data.evidence.at).ok,
+    ),
+    revertContinueAllowed: g<'RunContinued'>((context, event) => liveRun(context, event) && locksOpen(event.data.evidence.locks)),
     backupPhase: g<'BackupTaken'>((context, event) => liveRun(context, event)),
     livePhase: g<'LegAWritten' | 'LegBRecorded' | 'WriteVerified' | 'VerifyFailed' | 'LifecycleEnacted'>(
       (context, event) => liveRun(context, event) && context.backup?.runId === context.runId,
@@ -125,6 +131,7 @@ export const cutMachine = setup({
       phase: () => 'legA' as Phase,
     }),
     advance: assign({ phase: ({ context }) => nextPhase(context.phase) }),
+    continueRun: assign({ continuations: ({ context }) => (context.continuations ?? 0) + 1 }),
     startRevert: assign({ runId: ({ event }) => (event as Ev<'RevertStarted'>).data.runId, phase: () => undefined }),
   },
 }).createMachine({
@@ -165,6 +172,7 @@ export const cutMachine = setup({
       on: {
         PhaseFailed: { guard: 'phaseEventMatches', target: 'failed' },
         RunHalted: { guard: 'phaseEventMatches', target: 'halted' },
+        RunContinued: { guard: 'continueAllowed', actions: 'continueRun' },
       },
       states: {
         backingUp: { on: { BackupTaken: { guard: 'backupPhase', target: 'legA', actions: 'recordBackup' } } },
@@ -192,6 +200,7 @@ export const cutMachine = setup({
     reverting: {
       on: {
         CutReverted: { guard: 'revertRun', target: 'reverted' },
+        RunContinued: { guard: 'revertContinueAllowed', actions: 'continueRun' },
         RevertFailed: { guard: 'revertRun', target: 'revertFailed' },
       },
     },

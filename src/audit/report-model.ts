@@ -87,7 +87,7 @@ export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt
   const reverted = of('CutReverted').at(-1);
   gates.push(reverted ? { gate: 'revert', outcome: 'PASS', at: reverted.data.at, receipt: reverted.data.receipt, detail: `${reverted.data.rows} rows restored; hash equals backup`, events: [ref(reverted)] } : { gate: 'revert', outcome: 'NOT RUN', events: [] });
 
-  const starts = events.filter((e) => ['LiveRunStarted', 'RunResumed', 'RevertStarted'].includes(e.type));
+  const starts = events.filter((e) => ['LiveRunStarted', 'RunResumed', 'RunContinued', 'RevertStarted'].includes(e.type));
   const byRule = (r: string) => violations.filter((v) => v.rule === r);
   let halted = false;
   let writeAfterHalt: StoredEvent | undefined;

@@ -55,6 +55,13 @@ export function refusal(event: DomainEvent, state: CutState): Error {
       if (reasons.length === 0) return illegal(`${event.type} is not allowed`);
       return new GovernanceRefusedError(`live run of cut ${cut} refused`, reasons);
     }
+    case 'RunContinued': {
+      if (!name.startsWith('live.') && name !== 'reverting') return illegal('RunContinued needs an interrupted live run or revert');
+      const reasons = [...lockReasons(event.data.evidence.locks)];
+      if (name !== 'reverting') reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
+      if (reasons.length === 0) return illegal('RunContinued is not allowed (another run?)');
+      return new GovernanceRefusedError(`continuing the interrupted run of cut ${cut} refused`, reasons);
+    }
     case 'RevertStarted': {
       if (!['completed', 'failed', 'verifyFailed', 'halted', 'revertFailed'].includes(name)) return illegal('revert needs a finished, failed or halted live run');
       const reasons = lockReasons(event.data.evidence.locks);

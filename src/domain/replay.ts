@@ -26,7 +26,7 @@ export interface ReplayInput extends StoredLike {
 
 const LIVE_MUTATIONS = new Set(['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'VerifyFailed', 'LifecycleEnacted']);
 const DRY_EVENTS = new Set(['DryRunStarted', 'PhaseSimulated', 'DryRunCompleted']);
-const LIVE_EXECUTOR_EVENTS = new Set([...LIVE_MUTATIONS, 'LiveRunStarted', 'RunResumed', 'RunHalted', 'PhaseFailed', 'RevertStarted', 'CutReverted', 'RevertFailed']);
+const LIVE_EXECUTOR_EVENTS = new Set([...LIVE_MUTATIONS, 'LiveRunStarted', 'RunResumed', 'RunContinued', 'RunHalted', 'PhaseFailed', 'RevertStarted', 'CutReverted', 'RevertFailed']);
 const LIVE_PHASE_ORDER = ['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted'];
 
 /** Replays `events` (one stream, in version order). Pure. */
@@ -64,6 +64,13 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
     else if (typeof d.planHash === 'string' && planHash && d.planHash !== planHash) flag('plan-hash', `plan hash ${d.planHash.slice(0, 12)}… differs from the planned ${planHash.slice(0, 12)}…`);
 
 
+    if (event.type === 'RunContinued') {
+      // Taking up an interrupted run keeps its gate; closed locks in its evidence close it.
+      if (!locksOpen(event.data.evidence.locks)) {
+        flag('locks-evidence', 'RunContinued recorded with a closed lock');
+        gate = { open: false };
+      }
+    }
     if (event.type === 'LiveRunStarted' || event.type === 'RunResumed' || event.type === 'RevertStarted') {
       const ok = locksOpen(event.data.evidence.locks);
       if (!ok) flag('locks-evidence', `${event.type} recorded with a closed lock`);

@@ -37,6 +37,7 @@ export function requiredRoles(streamId: string, type: string): readonly string[]
     case 'RevertStarted':
     case 'CutReverted':
     case 'RevertFailed':
+    case 'RunContinued':
       return ['operator', 'admin'];
     default:
       return ['operator'];
@@ -161,6 +162,7 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
       }
       case 'LiveRunStarted':
       case 'RunResumed':
+      case 'RunContinued':
       case 'RevertStarted': {
         const ev2 = ev.data.evidence;
         if (ev.type === 'RevertStarted' && ev.data.force && !memberOf(registry, signer.name)?.roles.includes('admin')) {

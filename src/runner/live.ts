@@ -86,8 +86,10 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
     } else if (name.startsWith('live.')) {
       // A crashed run: the locks must be open now, and the approvals still satisfy the policy now
       // (expiry included), before anything else is written.
-      const { reasons } = await gatherEvidence(store, session.configFile, session.env, state, at, meta.auth.governance);
+      const { evidence, reasons } = await gatherEvidence(store, session.configFile, session.env, state, at, meta.auth.governance);
       if (reasons.length > 0) throw new GovernanceRefusedError(`resuming the interrupted live run of cut ${cutId} refused`, reasons);
+      const c = state.snapshot.context;
+      state = (await handle(store, cutId, () => [{ type: 'RunContinued', data: { runId: c.runId!, planHash: c.planHash, executor: 'postgres-table', at, evidence } }], meta)).after;
     } else {
       throw new IllegalTransitionError(`cut ${cutId} is ${name}: nothing to run live`);
     }

@@ -119,6 +119,13 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
           data: { runId, planHash: c.planHash, executor: 'postgres-table', at: new Date().toISOString(), backupId: c.backup!.backupId, force, evidence: { at: new Date().toISOString(), locks: locks.evidence } },
         }], meta)
       ).after;
+    } else {
+      // Taking up an interrupted revert: the evidence that all three locks are open now, recorded first.
+      const at = new Date().toISOString();
+      current = (await handle(store, cutId, () => [{
+        type: 'RunContinued',
+        data: { runId: current.snapshot.context.runId!, planHash: c.planHash, executor: 'postgres-table', at, evidence: { at, locks: locks.evidence, approvals: [] } },
+      }], meta)).after;
     }
     const runId = current.snapshot.context.runId!;
     const base = { runId, planHash: c.planHash, executor: 'postgres-table' as const };

@@ -1,5 +1,7 @@
 /** Decider specs for every transition and every refusal, grouped by state. */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { DomainEvent } from '../../events/index.js';
+import { evolve, stateName } from '../../src/domain/index.js';
 import { given } from '../support/decider-spec.js';
 import {
   approval, at, dryRun, halted, happy, liveStart, OPEN, phaseEvents, planned, resumed, reverted, revertStart,
@@ -94,4 +96,23 @@ describe('when reverted or aborted', () => {
   it('refuses a revert of a cut that never took a backup', () => given([planned()]).when(revertStart()).thenThrows('IllegalTransition'));
   it('refuses approvals after an abort', () =>
     given([planned(), { type: 'CutAborted', data: { planHash: planned().data.planHash as string, reason: 'x', at: at(1) } }]).when(approval('alice')).thenThrows('IllegalTransition'));
+});
+
+describe('when a live run or a revert was interrupted (a crash, a lost connection)', () => {
+  const started = [planned(), approval('alice'), approval('bob', 2), ...dryRun(), liveStart(), P.backup!];
+  const continued = (locks = OPEN, runId = 'l1', t = 20): DomainEvent => ({
+    type: 'RunContinued', data: { runId, planHash: planned().data.planHash as string, executor: 'postgres-table', at: at(t), evidence: { at: at(t), locks, approvals: ['alice', 'bob'] } },
+  });
+  it('records the evidence of taking the run up again, staying at its phase', () => {
+    given(started).when(continued()).then([continued()]);
+    expect(stateName(evolve(given(started).state, continued()))).toBe('live.legA');
+  });
+  it('refuses it with a closed lock', () => given(started).when(continued({ ...OPEN, env: false })).thenThrows('GovernanceRefused', /lock 2 closed/));
+  it('refuses it once the approvals expired', () => given(started).when(continued(OPEN, 'l1', 3600 * 3)).thenThrows('GovernanceRefused', /expired/));
+  it('refuses it for another run', () => given(started).when(continued(OPEN, 'other')).thenThrows('IllegalTransition', /another run/));
+  it('refuses it when nothing was interrupted', () => given([planned()]).when(continued()).thenThrows('IllegalTransition', /interrupted live run or revert/));
+  it('takes up an interrupted revert with open locks, whatever the approvals', () => {
+    const reverting = [...happy(), revertStart()];
+    given(reverting).when(continued(OPEN, 'rv1', 3600 * 3)).then([continued(OPEN, 'rv1', 3600 * 3)]);
+  });
 });
