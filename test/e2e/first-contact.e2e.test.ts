@@ -1,7 +1,7 @@
 /**
  * First contact (issue #17): what a new user types first works where a new user types it (a 0700
  * home directory, as root) and leaves no password in the process list or in the config cutter
- * writes. (The run's server trusts loopback: any password is accepted.)
+ * writes. (Against the local server any password is accepted; against the embedded one, its own.)
  */
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
@@ -11,7 +11,8 @@ import { removeEmbedded } from '../../src/store/embedded.js';
 import { cutter, workspace } from '../support/cli.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
 
-const PASSWORD = 'Pw-first-contact-7d2e';
+// The local server trusts loopback (any password works); the embedded one checks its own, so use it.
+let PASSWORD = 'Pw-first-contact-7d2e';
 let db: TestDatabase;
 let storeUrl: string;
 const dirs: string[] = [];
@@ -19,7 +20,8 @@ const dirs: string[] = [];
 beforeAll(async () => {
   db = await freshDatabase();
   const u = new URL(db.url);
-  u.password = PASSWORD;
+  if (u.password) PASSWORD = decodeURIComponent(u.password);
+  else u.password = PASSWORD;
   storeUrl = u.toString();
 });
 afterAll(async () => {
