@@ -5,7 +5,8 @@
  * names — that an auditor verifies with nothing but the trust root: no database, no network.
  * Every check replay makes that the bundle allows is made again by `verifyBundle`, which is pure.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot } from '../../events/checkpoint.js';
 import { GOVERNANCE_STREAM } from '../../events/governance.js';
@@ -101,6 +102,7 @@ export async function exportBundle(session: Session, cutId: string, out: string)
     },
     evidence: { changeSet: set ? { sha256: set.sha256, count: set.count } : null, backups },
   };
+  mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileSync(out, `${JSON.stringify(bundle)}\n`);
   return { cutId, out, events: events.length, checkpoint: covering.version };
 }

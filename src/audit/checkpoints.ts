@@ -3,7 +3,8 @@
  * extends the previous checkpoint), export it as a file, and check any checkpoint — recorded or
  * kept outside the store — against the log as it is now.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { CHECKPOINT_STREAM, CheckpointFile, CheckpointRecorded, headsRoot, type StreamHead } from '../../events/checkpoint.js';
 import { toStorable } from '../../events/index.js';
 import { MACHINE_VERSION } from '../domain/index.js';
@@ -85,6 +86,7 @@ export async function recordCheckpoint(session: Session, opts: { out?: string } 
   const result = await store.append(CHECKPOINT_STREAM, signed, { expectedVersion: existing.length === 0 ? 'no_stream' : existing.length, context: { actor: auth.signer.name } });
   const stored = result.events[0]!;
   const file = fileOf(stored, auth.governance.root!);
+  if (opts.out) mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
   if (opts.out) writeFileSync(opts.out, `${JSON.stringify(file, null, 2)}\n`);
   return { version: stored.version, root: data.root, streams: streams.length, governanceVersion: auth.version, file, ...(opts.out ? { out: opts.out } : {}) };
 }
