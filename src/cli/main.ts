@@ -111,8 +111,8 @@ function registerCommands(program: Command): void {
   );
   example(
     program.command('demo').description('the whole story, narrated, on the embedded default').action(async () => {
-      const { runDemo } = await import('../demo/demo.js');
-      pendingStatus = await runDemo({ json: Boolean(program.opts<GlobalOptions>().json) });
+      const { runDemo } = await import('./demo.js');
+      pendingStatus = await runDemo({ json: Boolean(program.opts<GlobalOptions>().json), main });
     }),
     'cutter demo',
   );

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { acquireEmbedded, removeEmbedded } from '../store/embedded.js';
-import { colors } from '../cli/output.js';
+import { colors } from './output.js';
 import { embeddedDir } from '../workspace/store-url.js';
 
 export const DEMO_DIR = 'cutter-demo';
@@ -23,7 +23,7 @@ interface Step {
 }
 
 /** Runs the narrated demo; resolves to the exit status (0 when every step did what it should). */
-export async function runDemo(opts: { json?: boolean; dir?: string } = {}): Promise<number> {
+export async function runDemo(opts: { json?: boolean; dir?: string; /** The CLI entry each step runs through (injected: no import cycle). */ main: (argv: string[]) => Promise<number> }): Promise<number> {
   const c = colors(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR);
   const root = path.resolve(opts.dir ?? DEMO_DIR);
   const say = (s: string) => process.stdout.write(`\n${c.bold(c.cyan('▸'))} ${s}\n`);
@@ -38,7 +38,7 @@ export async function runDemo(opts: { json?: boolean; dir?: string } = {}): Prom
   for (const k of ['CUTTER_STORE_URL', 'CUTTER_EXECUTION_ENABLED', 'CUTTER_ACTOR', 'CUTTER_BACKUP_PASSPHRASE', 'CUTTER_BACKUP_KEY']) delete process.env[k];
   process.env.CUTTER_KEYS_DIR = path.join(root, 'keys');
   const lease = await acquireEmbedded(embeddedDir(root));
-  const { main } = await import('../cli/main.js');
+  const { main } = opts;
 
   const steps: Step[] = [
     { say: 'A fresh workspace: an example target database (300 documents), member keys, governance signed by the admin root and pinned in the config, a backup keypair and a plan.', argv: ['init', '--example'] },
