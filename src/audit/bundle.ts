@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot } from '../../events/checkpoint.js';
+import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot, type CheckpointFile } from '../../events/checkpoint.js';
 import { GOVERNANCE_STREAM } from '../../events/governance.js';
 import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { replay as replayCut, type Violation } from '../domain/index.js';
@@ -120,7 +120,7 @@ export function readBundle(file: string): Bundle {
  * changed event disagrees); one checkpoint must cover the cut's last event; the evidence hashes
  * must be the ones the events record.
  */
-export function verifyBundle(bundle: Bundle, trustRoot: string): BundleVerdict {
+export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: CheckpointFile } = {}): BundleVerdict {
   const v: BundleViolation[] = [];
   const streams: Record<string, StoredEvent[]> = {
     [`cut-${bundle.cutId}`]: bundle.streams.cut as StoredEvent[],
@@ -162,6 +162,15 @@ export function verifyBundle(bundle: Bundle, trustRoot: string): BundleVerdict {
     }
   }
   if (!coveredBy) v.push({ streamId: cutStream, version: cut.length, type: '-', rule: 'checkpoint', message: `no checkpoint in the bundle covers the cut's last event (version ${cut.length})` });
+  // Freshness: a consistent older prefix is an honest older bundle; a checkpoint the auditor kept
+  // binds it — the bundle must carry that very checkpoint (and so everything it names).
+  if (opts.kept) {
+    const k = opts.kept.event;
+    const carried = streams[CHECKPOINT_STREAM]!.find((c) => c.version === k.version);
+    if (opts.kept.trustRoot !== trustRoot) v.push({ streamId: CHECKPOINT_STREAM, version: k.version, type: '-', rule: 'checkpoint', message: 'the kept checkpoint descends from another trust root' });
+    else if (!carried) v.push({ streamId: CHECKPOINT_STREAM, version: k.version, type: '-', rule: 'checkpoint', message: `the bundle is older than the kept checkpoint ${k.version}: it ends at checkpoint ${streams[CHECKPOINT_STREAM]!.length}` });
+    else if (carried.hash !== k.hash || carried.eventId !== k.eventId) v.push({ streamId: CHECKPOINT_STREAM, version: k.version, type: '-', rule: 'checkpoint', message: `the bundle's checkpoint ${k.version} is not the kept one (forked)` });
+  }
 
   const planned = cut[0]?.data as { plan?: { changeSet?: { sha256: string; count: number } } } | undefined;
   const set = planned?.plan?.changeSet;
@@ -176,7 +185,7 @@ export function verifyBundle(bundle: Bundle, trustRoot: string): BundleVerdict {
 }
 
 /** `cutter verify <file> --trust-root <root>`: never opens a store. */
-export function verifyBundleFile(file: string, trustRoot: string): BundleVerdict {
-  return verifyBundle(readBundle(file), trustRoot);
+export function verifyBundleFile(file: string, trustRoot: string, opts: { kept?: CheckpointFile } = {}): BundleVerdict {
+  return verifyBundle(readBundle(file), trustRoot, opts);
 }
 

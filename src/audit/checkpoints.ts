@@ -3,7 +3,7 @@
  * extends the previous checkpoint), export it as a file, and check any checkpoint — recorded or
  * kept outside the store — against the log as it is now.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CHECKPOINT_STREAM, CheckpointFile, CheckpointRecorded, headsRoot, type StreamHead } from '../../events/checkpoint.js';
 import { toStorable } from '../../events/index.js';
@@ -14,6 +14,7 @@ import { nodeCrypto, signEvents } from '../governance/authority.js';
 import { readJsonFile } from '../config/json-file.js';
 import { sql } from '../store/connection.js';
 import type { EventStore, StoredEvent } from '../store/index.js';
+import { checkLinks } from '../store/chain.js';
 import type { Session } from '../workspace/session.js';
 
 export interface AnchorViolation {
@@ -36,8 +37,9 @@ export async function storeHeads(store: EventStore): Promise<StreamHead[]> {
  * The ways the log no longer extends `heads`: a stream missing, shorter than its checkpointed
  * version, or holding another hash at that version. One query for all the streams.
  */
-export async function checkHeads(store: EventStore, heads: StreamHead[], label: string): Promise<AnchorViolation[]> {
+export async function checkHeads(store: EventStore, heads: StreamHead[], label: string, opts: { chain?: boolean } = {}): Promise<AnchorViolation[]> {
   if (heads.length === 0) return [];
+  if (opts.chain) return checkHeadsWithChains(store, heads, label);
   const rows = await store.db.query(sql`
     SELECT h.stream_id, h.version AS want, h.hash AS want_hash, e.hash AS have_hash,
            (SELECT max(x.version) FROM cutter.events x WHERE x.stream_id = h.stream_id) AS have_version
@@ -49,6 +51,24 @@ export async function checkHeads(store: EventStore, heads: StreamHead[], label: 
     if (r.have_version === null) out.push({ ...at, message: `${label} names stream ${r.stream_id} at version ${r.want}; the stream is missing (deleted or hidden)` });
     else if (r.have_hash === null) out.push({ ...at, message: `${label} names stream ${r.stream_id} at version ${r.want}; it now ends at version ${r.have_version} (truncated)` });
     else if (r.have_hash !== r.want_hash) out.push({ ...at, message: `${label} names stream ${r.stream_id} version ${r.want} with hash ${String(r.want_hash).slice(0, 12)}…; the log holds ${String(r.have_hash).slice(0, 12)}… (rewritten)` });
+  }
+  return out;
+}
+
+/**
+ * The same, with every event up to each named version re-hashed and re-linked (not only the stored
+ * hash column compared): what a checkpoint check does when no replay walks the chains beside it.
+ */
+async function checkHeadsWithChains(store: EventStore, heads: StreamHead[], label: string): Promise<AnchorViolation[]> {
+  const out: AnchorViolation[] = [];
+  for (const h of heads) {
+    const at = { streamId: h.streamId, version: h.version, type: '-', rule: 'checkpoint' as const };
+    const events = await store.readStream(h.streamId, { toVersion: h.version });
+    const broken = checkLinks(events);
+    if (events.length === 0) out.push({ ...at, message: `${label} names stream ${h.streamId} at version ${h.version}; the stream is missing (deleted or hidden)` });
+    else if (broken) out.push({ ...at, version: broken.version, message: `${label} names stream ${h.streamId} at version ${h.version}; the log's chain breaks at version ${broken.version}: ${broken.reason}` });
+    else if (events.length < h.version) out.push({ ...at, message: `${label} names stream ${h.streamId} at version ${h.version}; it now ends at version ${events.length} (truncated)` });
+    else if (events.at(-1)!.hash !== h.hash) out.push({ ...at, message: `${label} names stream ${h.streamId} version ${h.version} with hash ${h.hash.slice(0, 12)}…; the log holds ${events.at(-1)!.hash.slice(0, 12)}… (rewritten)` });
   }
   return out;
 }
@@ -70,13 +90,21 @@ export interface CheckpointResult {
 export async function recordCheckpoint(session: Session, opts: { out?: string } = {}): Promise<CheckpointResult> {
   const store = await session.store();
   const auth = await session.authority();
+  // Like immudb's clients, the workspace keeps the last checkpoint it saw: the store must still
+  // extend it (a truncated checkpoints stream cannot make "the previous one" an older one).
+  const seen = lastSeenCheckpoint(session);
+  if (seen) {
+    const { violations, trust } = await checkCheckpointFile(store, seen.file, auth.governance.root);
+    const reasons = [...trust, ...violations.map((v) => v.message)];
+    if (reasons.length) throw new VerificationFailedError(`the log no longer extends the checkpoint this workspace last saw (${seen.path}): ${reasons[0]}`, { reasons });
+  }
   const existing = await store.readStream(CHECKPOINT_STREAM);
   const last = existing.at(-1);
   let previous: CheckpointRecorded['previous'] = null;
   if (last) {
     const prev = CheckpointRecorded.safeParse(last.data);
     if (!prev.success) throw new VerificationFailedError(`checkpoint ${last.version} in the store is malformed`);
-    const broken = await checkHeads(store, prev.data.streams, `checkpoint ${last.version}`);
+    const broken = await checkHeads(store, prev.data.streams, `checkpoint ${last.version}`, { chain: true });
     if (broken.length) throw new VerificationFailedError(`the log no longer extends checkpoint ${last.version}: ${broken[0]!.message}`, { reasons: broken.map((b) => b.message) });
     previous = { version: last.version, root: prev.data.root };
   }
@@ -86,9 +114,27 @@ export async function recordCheckpoint(session: Session, opts: { out?: string } 
   const result = await store.append(CHECKPOINT_STREAM, signed, { expectedVersion: existing.length === 0 ? 'no_stream' : existing.length, context: { actor: auth.signer.name } });
   const stored = result.events[0]!;
   const file = fileOf(stored, auth.governance.root!);
+  rememberCheckpoint(session, file);
   if (opts.out) mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
   if (opts.out) writeFileSync(opts.out, `${JSON.stringify(file, null, 2)}\n`);
   return { version: stored.version, root: data.root, streams: streams.length, governanceVersion: auth.version, file, ...(opts.out ? { out: opts.out } : {}) };
+}
+
+/** Where a workspace keeps the last checkpoint it recorded or verified. */
+export const lastSeenPath = (session: Session) => path.join(session.root, '.cutter', 'last-checkpoint.json');
+
+/** The workspace's last seen checkpoint, if any (a malformed one is an error, not ignored). */
+export function lastSeenCheckpoint(session: Session): { path: string; file: CheckpointFile } | undefined {
+  const file = lastSeenPath(session);
+  return existsSync(file) ? { path: file, file: readCheckpointFile(file) } : undefined;
+}
+
+/** Remembers `file` as the newest checkpoint this workspace saw (only ever forward). */
+export function rememberCheckpoint(session: Session, file: CheckpointFile): void {
+  const seen = lastSeenCheckpoint(session);
+  if (seen && seen.file.event.version >= file.event.version) return;
+  mkdirSync(path.dirname(lastSeenPath(session)), { recursive: true });
+  writeFileSync(lastSeenPath(session), `${JSON.stringify(file, null, 2)}\n`);
 }
 
 function fileOf(e: StoredEvent, trustRoot: string): CheckpointFile {
@@ -112,7 +158,7 @@ export function readCheckpointFile(file: string): CheckpointFile {
  * governance (the file's trust root must be the pin), its root the hash of its heads, and the log
  * still extending every head it names.
  */
-export async function checkCheckpointFile(store: EventStore, cp: CheckpointFile, pin: string | undefined): Promise<{ violations: AnchorViolation[]; trust: string[] }> {
+export async function checkCheckpointFile(store: EventStore, cp: CheckpointFile, pin: string | undefined, opts: { chain?: boolean } = {}): Promise<{ violations: AnchorViolation[]; trust: string[] }> {
   const label = `checkpoint file (store version ${cp.event.version})`;
   const trust: string[] = [];
   if (pin && cp.trustRoot !== pin) trust.push(`${label} descends from trust root ${cp.trustRoot.slice(0, 16)}…, not the pinned ${pin.slice(0, 16)}…`);
@@ -121,9 +167,9 @@ export async function checkCheckpointFile(store: EventStore, cp: CheckpointFile,
   const governance = await readGovernance(store, pin ?? cp.trustRoot);
   const e = { streamId: CHECKPOINT_STREAM, version: cp.event.version, eventId: cp.event.eventId, type: cp.event.type, data: cp.event.data, metadata: { schemaVersion: cp.event.schemaVersion, signature: cp.event.signature } };
   for (const v of checkEventTrust(e, governance, nodeCrypto).violations) trust.push(`${label}: ${v.rule}: ${v.message}`);
-  const violations = await checkHeads(store, cp.event.data.streams, label);
+  const violations = await checkHeads(store, cp.event.data.streams, label, { chain: opts.chain ?? true });
   // The checkpoint itself must still be in the log, unchanged.
-  violations.push(...(await checkHeads(store, [{ streamId: CHECKPOINT_STREAM, version: cp.event.version, hash: cp.event.hash }], label)));
+  violations.push(...(await checkHeads(store, [{ streamId: CHECKPOINT_STREAM, version: cp.event.version, hash: cp.event.hash }], label, { chain: opts.chain ?? true })));
   return { violations, trust };
 }
 
@@ -136,5 +182,6 @@ export async function verifyCheckpoint(session: Session, file: string): Promise<
   const { violations, trust } = await checkCheckpointFile(store, cp, pin);
   const reasons = [...trust, ...violations.map((v) => v.message)];
   if (reasons.length) throw new VerificationFailedError(`the store does not extend ${file}: ${reasons[0]}`, { reasons });
+  rememberCheckpoint(session, cp);
   return { file, version: cp.event.version, streams: cp.event.data.streams.length, ok: true };
 }

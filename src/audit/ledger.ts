@@ -8,6 +8,7 @@ import { splitTable, type TargetSpec } from '../config/target.js';
 import { connect, sql } from '../store/connection.js';
 import type { EventStore } from '../store/index.js';
 import type { AnchorViolation } from './checkpoints.js';
+import { CHECKPOINT_STREAM } from '../../events/checkpoint.js';
 
 export interface LedgerCheck {
   target: string;
@@ -16,7 +17,8 @@ export interface LedgerCheck {
 }
 
 /** Checks every ledger row of `spec` against the log. A target without a ledger has nothing to check. */
-export async function checkLedger(store: EventStore, spec: TargetSpec): Promise<LedgerCheck> {
+/** `sharing`: the names of every configured target whose table lives beside this ledger (same database and schema). */
+export async function checkLedger(store: EventStore, spec: TargetSpec, sharing: string[] = [spec.name]): Promise<LedgerCheck> {
   const { schema } = splitTable(spec.table);
   const db = connect(spec.url, { poolSize: 1, applicationName: 'cutter-replay' });
   const out: AnchorViolation[] = [];
@@ -42,10 +44,27 @@ export async function checkLedger(store: EventStore, spec: TargetSpec): Promise<
       if (!e) flag(head.version, `records the cut stream at version ${head.version}; the log ends at ${events.length} (truncated)`);
       else if (e.hash !== head.hash) flag(head.version, `records hash ${String(head.hash).slice(0, 12)}… at version ${head.version}; the log holds ${e.hash.slice(0, 12)}… (rewritten)`);
     }
+    // The checkpoint the runner saw: the store's checkpoints stream must still hold it.
+    const cp = row.payload?.checkpoint as { version?: number; root?: string } | undefined;
+    if (cp && typeof cp.version === 'number') {
+      const [have] = await store.readStream(CHECKPOINT_STREAM, { fromVersion: cp.version, toVersion: cp.version });
+      if (!have) flag(events.length, `names checkpoint ${cp.version}; the store's checkpoints stream no longer holds it (truncated)`);
+      else if (have.data?.root !== cp.root) flag(events.length, `names checkpoint ${cp.version} with root ${String(cp.root).slice(0, 12)}…; the store holds another (rewritten)`);
+    }
     const recorded = row.kind === 'leg_b'
       ? events.some((e) => e.type === 'LegBRecorded' && e.data?.runId === row.run_id && e.data?.ledgerId === row.id)
       : row.kind === 'revert' ? events.some((e) => e.type === 'CutReverted' && e.data?.runId === row.run_id) : true;
     if (!recorded) flag(events.length, `the log records no ${row.kind === 'leg_b' ? 'LegBRecorded' : 'CutReverted'} for this run (deleted, or a run interrupted before it was recorded: run it again to reconcile)`);
+  }
+  // And the other way: every leg B and revert the log records for this target's cuts has its row.
+  const ids = new Set(rows.map((r) => `${r.kind}|${r.kind === 'leg_b' ? r.id : r.run_id}`));
+  const logged = await store.db.query(sql`
+    SELECT e.stream_id, e.version, e.type, e.data->>'ledgerId' AS ledger_id, e.data->>'runId' AS run_id
+    FROM cutter.events e JOIN cutter.events p ON p.stream_id = e.stream_id AND p.version = 1 AND p.type = 'CutPlanned'
+    WHERE e.type IN ('LegBRecorded', 'CutReverted') AND p.data->>'target' = ANY(${sharing}::text[])`);
+  for (const e of logged) {
+    const key = e.type === 'LegBRecorded' ? `leg_b|${e.ledger_id}` : `revert|${e.run_id}`;
+    if (!ids.has(key)) out.push({ streamId: e.stream_id, version: Number(e.version), type: e.type, rule: 'ledger', message: `target ${spec.name}: the log records ${e.type} of run ${e.run_id}, but the target's ledger has no such row (deleted in the target)` });
   }
   return { target: spec.name, rows: rows.length, violations: out };
 }

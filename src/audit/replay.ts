@@ -85,13 +85,15 @@ export async function replayStore(
     violations.push(...r.violations, ...r.trust.map((message) => ({ streamId: CHECKPOINT_STREAM, version: opts.checkpoint!.event.version, type: '-', rule: 'checkpoint' as const, message })));
   }
   const targets: { target: string; rows: number }[] = [];
-  const ledgers = new Set<string>();
+  // Targets in one schema of one database share a ledger: read it once, for all of them.
+  const ledgers = new Map<string, TargetSpec[]>();
   for (const spec of opts.targets ?? []) {
-    // Targets in one schema of one database share a ledger: read it once.
     const where = `${spec.url}|${splitTable(spec.table).schema}`;
-    if (ledgers.has(where)) continue;
-    ledgers.add(where);
-    const r = await checkLedger(store, spec);
+    ledgers.set(where, [...(ledgers.get(where) ?? []), spec]);
+  }
+  for (const specs of ledgers.values()) {
+    const spec = specs[0]!;
+    const r = await checkLedger(store, spec, specs.map((s) => s.name));
     targets.push({ target: r.target, rows: r.rows });
     violations.push(...(cutId ? r.violations.filter((v) => v.streamId === `${CUT_PREFIX}${cutId}`) : r.violations));
   }

@@ -277,7 +277,8 @@ function registerCommands(program: Command): void {
       .command('verify <file>')
       .description('verify an audit bundle offline, from the trust root alone: no database is opened')
       .option('--trust-root <root>', 'the trust root to verify from (default: the config\'s trust.root)')
-      .action(async (file: string, opts: { trustRoot?: string }) => act(program, async (s, out) => (await import('./commands/anchors.js')).verify(s, out, file, opts.trustRoot))()),
+      .option('--checkpoint <file>', 'a checkpoint you kept: the bundle must carry it (not an older one)')
+      .action(async (file: string, opts: { trustRoot?: string; checkpoint?: string }) => act(program, async (s, out) => (await import('./commands/anchors.js')).verify(s, out, file, opts.trustRoot, opts.checkpoint))()),
     'cutter verify kb-2026-11-release.bundle.json --trust-root 9f2c…',
   );
   const keys = program.command('keys').description('approver and backup keys');

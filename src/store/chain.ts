@@ -35,15 +35,25 @@ export function checkLinks(events: StoredEvent[], head?: { version: number; hash
   return undefined;
 }
 
-/** Walks one stream, or every stream, in batches. */
+/**
+ * Walks one stream, or every stream, in batches. Streams are taken from the events table as well
+ * as the heads table, so a stream whose head row was deleted is still walked (and named: a stream
+ * with events has a head).
+ */
 export async function verifyChain(q: Queryable, streamId?: string): Promise<ChainReport> {
   const heads = await q.query(
     streamId
-      ? sql`SELECT stream_id, version, head_hash FROM cutter.streams WHERE stream_id = ${streamId}`
-      : sql`SELECT stream_id, version, head_hash FROM cutter.streams WHERE version > 0 ORDER BY stream_id`,
+      ? sql`SELECT ${streamId}::text AS stream_id, s.version, s.head_hash FROM (SELECT 1) one LEFT JOIN cutter.streams s ON s.stream_id = ${streamId}`
+      : sql`SELECT e.stream_id, s.version, s.head_hash FROM (SELECT DISTINCT stream_id FROM cutter.events) e
+            LEFT JOIN cutter.streams s ON s.stream_id = e.stream_id ORDER BY e.stream_id`,
   );
   let checked = 0;
   for (const head of heads) {
+    if (head.version === null || head.version === undefined) {
+      const [any] = await q.query(sql`SELECT event_id::text AS event_id, version FROM cutter.events WHERE stream_id = ${head.stream_id} ORDER BY version DESC LIMIT 1`);
+      if (!any) continue;
+      return { ok: false, checked, firstBroken: { streamId: head.stream_id, version: Number(any.version), eventId: any.event_id, reason: 'the stream has events but no head row (deleted?)' } };
+    }
     const rows = await q.query(sql`
       SELECT global_position, transaction_id::text AS transaction_id, stream_id, version, event_id::text AS event_id,
              type, data, metadata, recorded_at, prev_hash, hash

@@ -4,7 +4,8 @@
  * triggers off, rows deleted or rewritten with the chain recomputed, stream heads reset, a stream
  * hidden — and the anchor that catches it is shown.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventDigest } from '../../src/store/append.js';
@@ -68,8 +69,10 @@ describe('checkpoints and target ledgers', () => {
     // kb and kb2 share schema public, so one ledger, read once: leg B and verify rows of a1 and a2, a1's revert.
     expect(clean.json.anchors).toEqual({ checkpointsInStore: 2, checkpointFile: true, targets: [{ target: 'kb', rows: 5 }] });
     const said = await run(['replay', '--all']);
-    expect(said.stdout).toContain('no kept checkpoint checked (--checkpoint <file>)');
+    expect(said.stdout).toContain('the checkpoint this workspace last saw');
     expect(said.stdout).toContain('target ledgers not checked (--targets)');
+    const elsewhere = await cutter(['replay', '--all', '--trust-root', ws.root], { cwd: mkdtempSync(path.join(os.tmpdir(), 'cutter-elsewhere-')), env: { CUTTER_STORE_URL: ws.env.CUTTER_STORE_URL } });
+    expect(elsewhere.stdout).toContain('no kept checkpoint checked (--checkpoint <file>)');
     // The ledger rows carry the checkpoint and the cut stream head.
     const [revertRow] = await ws.target.query`SELECT payload FROM public.cutter_ledger WHERE kind = 'revert'`;
     expect(revertRow.payload).toMatchObject({ storeHead: { version: expect.any(Number) }, checkpoint: { version: 1, root: file.event.data.root } });
@@ -85,8 +88,17 @@ describe('checkpoints and target ledgers', () => {
     expect((await run(['status', 'a1', '--json'])).json.state).toBe('completed');
     // The store alone cannot tell: checkpoint 2 (recorded after the revert) is the only store anchor left, so delete it too.
     await asOwner((tx) => truncate(tx, 'checkpoints', 2));
-    const storeOnly = await run(['replay', '--all', '--json']);
+    // This workspace remembers checkpoint 2 (.cutter/last-checkpoint.json): its replay and its next checkpoint object.
+    const here = await run(['replay', '--all', '--json']);
+    expect(here.code).toBe(4);
+    expect(rulesOf(here)).toEqual(expect.arrayContaining(['cut-a1:checkpoint', 'checkpoints:checkpoint']));
+    const next = await run(['checkpoint', '--as', 'alice']);
+    expect(next.code).toBe(4);
+    expect(next.stderr).toContain('the checkpoint this workspace last saw');
+    // Another machine, with neither the file nor the targets, sees a clean store.
+    const storeOnly = await cutter(['replay', '--all', '--trust-root', ws.root, '--json'], { cwd: mkdtempSync(path.join(os.tmpdir(), 'cutter-elsewhere-')), env: { CUTTER_STORE_URL: ws.env.CUTTER_STORE_URL } });
     expect(storeOnly.json.violations).toEqual([]);
+    rmSync(path.join(ws.dir, '.cutter', 'last-checkpoint.json'));
     const withFile = await run(['replay', '--all', '--checkpoint', path.join(ws.dir, 'cp2.json'), '--json']);
     expect(withFile.code).toBe(4);
     expect(withFile.json.violations.find((v: { streamId: string }) => v.streamId === 'cut-a1')).toMatchObject({ rule: 'checkpoint', message: expect.stringContaining('truncated') });
@@ -130,5 +142,30 @@ describe('checkpoints and target ledgers', () => {
     const r = await run(['replay', '--all', '--checkpoint', path.join(ws.dir, 'cp1.json'), '--json']);
     expect(r.code).toBe(4);
     expect(r.json.violations.find((v: { streamId: string; rule: string }) => v.streamId === 'cut-a2' && v.rule === 'checkpoint').message).toContain('missing');
+  });
+
+  it('a deleted head row, an edit under a kept hash, or a deleted ledger row in the target is named', async () => {
+    // A fresh store: the one above is tampered with beyond what a new checkpoint would sign over.
+    await ws.drop();
+    ws = await testWorkspace({ rows: 20 });
+    await fullCut('a3');
+    expect((await run(['checkpoint', '--out', path.join(ws.dir, 'cp3.json'), '--as', 'bob'])).code).toBe(0);
+    // 1. The head row deleted and a field the signature does not cover edited: the chain still names it.
+    await asOwner(async (tx) => {
+      await tx.query(sql`UPDATE cutter.events SET recorded_at = recorded_at - interval '400 days' WHERE stream_id = 'cut-a3' AND version = 2`);
+      await tx.query(sql`DELETE FROM cutter.streams WHERE stream_id = 'cut-a3'`);
+    });
+    const headless = await run(['replay', 'a3', '--json']);
+    expect(headless.code).toBe(4);
+    expect(rulesOf(headless)).toContain('cut-a3:hash-chain');
+    // 2. An edit below a checkpointed version with the stored hash kept: a kept checkpoint re-hashes the chain.
+    await asOwner((tx) => tx.query(sql`UPDATE cutter.events SET data = jsonb_set(data, '{reason}', '"rewritten"') WHERE stream_id = 'cut-a3' AND version = 1`).then(() => undefined));
+    const verify = await run(['checkpoint', '--verify', path.join(ws.dir, 'cp3.json')]);
+    expect(verify.code).toBe(4);
+    expect(verify.stderr).toContain('chain breaks');
+    // 3. A leg-B row deleted in the target: the log's LegBRecorded names the row that is gone.
+    await ws.target.query`DELETE FROM public.cutter_ledger WHERE cut_id = 'a3' AND kind = 'leg_b'`;
+    const targets = await run(['replay', '--all', '--targets', '--json']);
+    expect(targets.json.violations.find((v: { streamId: string; rule: string; type: string }) => v.streamId === 'cut-a3' && v.rule === 'ledger' && v.type === 'LegBRecorded').message).toContain('no such row');
   });
 });

@@ -85,6 +85,21 @@ describe('audit bundles', () => {
     }
   });
 
+  it('is bound to a newer kept checkpoint: an older (consistent) bundle is refused against it', async () => {
+    expect((await run(['killswitch', 'release', '--as', 'dana'])).code).toBe(0);
+    expect((await run(['revert', 'b1', '--live', '--as', 'erin'])).code).toBe(0);
+    const kept = path.join(ws.dir, 'kept.json');
+    expect((await run(['checkpoint', '--out', kept, '--as', 'alice'])).code).toBe(0);
+    const stale = await offline(['verify', file, '--trust-root', ws.root, '--checkpoint', kept, '--json']);
+    expect(stale.code).toBe(4);
+    expect(stale.json.violations.map((v: { message: string }) => v.message).join()).toContain('older than the kept checkpoint 2');
+    const fresh = path.join(ws.dir, 'b1-fresh.bundle.json');
+    expect((await run(['export', 'b1', '--out', fresh])).code).toBe(0);
+    const ok = await offline(['verify', fresh, '--trust-root', ws.root, '--checkpoint', kept, '--json']);
+    expect(ok.json.violations).toEqual([]);
+    expect(ok.json.events).toBe(18);
+  });
+
   it('verifies iff untouched (property over edits of every kind to every stream)', () => {
     const bundle = Bundle.parse(JSON.parse(readFileSync(file, 'utf8')));
     expect(verifyBundle(bundle, ws.root).violations).toEqual([]);

@@ -1,6 +1,6 @@
 /** `cutter checkpoint`, `cutter export`, `cutter verify`: formatting only. */
 import { existsSync } from 'node:fs';
-import { recordCheckpoint, verifyCheckpoint } from '../../audit/checkpoints.js';
+import { readCheckpointFile, recordCheckpoint, verifyCheckpoint } from '../../audit/checkpoints.js';
 import { exportBundle, verifyBundleFile } from '../../audit/bundle.js';
 import { InvalidInputError } from '../../errors.js';
 import type { Session } from '../../workspace/session.js';
@@ -42,8 +42,8 @@ export function rootFor(s: Session, flag: string | undefined): string {
   return pin;
 }
 
-export async function verify(s: Session, out: Output, file: string, trustRoot: string | undefined): Promise<number> {
-  const r = verifyBundleFile(file, rootFor(s, trustRoot));
+export async function verify(s: Session, out: Output, file: string, trustRoot: string | undefined, kept?: string): Promise<number> {
+  const r = verifyBundleFile(file, rootFor(s, trustRoot), kept === undefined ? {} : { kept: readCheckpointFile(kept) });
   out.result(r, () =>
     r.ok
       ? `  ${out.color.green('✓ bundle verified')}: cut ${r.cutId}, ${r.events} events, covered by checkpoint ${r.coveredBy?.version}; governance v${r.governanceVersion} from the trust root; every event signed, every transition legal, chains intact`

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { buildReport } from '../../audit/report-model.js';
 import { renderHtml, renderJson, renderMarkdown } from '../../audit/render.js';
 import { replayStore } from '../../audit/replay.js';
-import { readCheckpointFile } from '../../audit/checkpoints.js';
+import { lastSeenCheckpoint, readCheckpointFile } from '../../audit/checkpoints.js';
 import { readBundle, verifyBundle } from '../../audit/bundle.js';
 import type { StoredEvent } from '../../store/index.js';
 import { rootFor } from './anchors.js';
@@ -22,7 +22,9 @@ export async function replay(s: Session, out: Output, cutId: string | undefined,
   if (trustRoot !== undefined && !/^[0-9a-f]{64}$/.test(trustRoot)) throw new InvalidInputError('--trust-root: the 64-hex root printed by `cutter governance show`');
   const store = await s.store();
   const pin = trustRoot ?? (existsSync(s.configFile) ? s.config().trust.root : undefined);
-  const checkpoint = anchors.checkpoint === undefined ? undefined : readCheckpointFile(anchors.checkpoint);
+  // A kept file when given; else the checkpoint this workspace last saw, when it has one.
+  const seen = anchors.checkpoint === undefined ? lastSeenCheckpoint(s) : undefined;
+  const checkpoint = anchors.checkpoint === undefined ? seen?.file : readCheckpointFile(anchors.checkpoint);
   const targets = anchors.targets ? await Promise.all(Object.keys(s.config().targets).map((name) => s.target(name))) : undefined;
   const r = await replayStore(store, all ? undefined : cutId, { trustRoot: pin, ...(checkpoint ? { checkpoint } : {}), ...(targets ? { targets } : {}) });
   out.result(r, () => {
@@ -31,7 +33,7 @@ export async function replay(s: Session, out: Output, cutId: string | undefined,
       : `  ${out.color.red(`✗ ${r.violations.length} violation(s)`)} in ${r.streams} stream(s), ${r.events} events`;
     const anchorsLine = [
       `${r.anchors.checkpointsInStore} checkpoint(s) in the store checked`,
-      r.anchors.checkpointFile ? 'the kept checkpoint file checked' : 'no kept checkpoint checked (--checkpoint <file>)',
+      r.anchors.checkpointFile ? (seen ? `the checkpoint this workspace last saw (${seen.path}) checked` : 'the kept checkpoint file checked') : 'no kept checkpoint checked (--checkpoint <file>)',
       r.anchors.targets ? `target ledgers checked (${r.anchors.targets.map((t) => `${t.target}: ${t.rows} row(s)`).join(', ') || 'none configured'})` : 'target ledgers not checked (--targets)',
     ].join('; ');
     return [head, `  anchors: ${anchorsLine}`, ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`)].join('\n');
