@@ -77,6 +77,9 @@ for (const statuses of merged.values()) {
     if (statuses.includes('passed')) mixed += 1;
   }
 }
+for (const [key, statuses] of merged) {
+  if (statuses.includes('failed')) console.log(`ci: FAILED: ${key}`);
+}
 const runs = process.argv.length - 2;
 console.log(`ci: distinct tests over ${runs} run(s): ${passed} passed, ${failed} failed, ${skipped} skipped` +
   (mixed ? ` (${mixed} passed in one run and skipped in another: counted skipped)` : ''));
