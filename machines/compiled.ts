@@ -18,6 +18,11 @@
  * (`Object.assign({}, context, partial)`); an event is accepted (`can`) when an enabled transition
  * has a target or actions; shallow/deep history is recorded when its parent is exited and
  * restored (or defaulted) on entry. Snapshots are materialised on demand with `resolveState`.
+ *
+ * It reads XState's state-node internals (`transitions`, `initial`, `_nodes`, `historyValue`, the
+ * assign action's `assignment`), which are not a public contract: xstate is pinned to an exact
+ * version in package.json, and test/unit/compiled.unit.test.ts fails naming the internal whose
+ * shape changed, besides comparing both engines step by step.
  */
 import type { AnyStateMachine, AnyStateNode, EventObject, MachineContext, SnapshotFrom, StateValue } from 'xstate';
 

@@ -34,6 +34,55 @@ const EVENTS: DomainEvent[] = [
 const historyIds = (h: Record<string, { id: string }[]> | undefined) => Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k, v.map((n) => n.id)]));
 
 describe('compiled transition table', () => {
+  // machines/compiled.ts reads XState's state-node internals (xstate is pinned exactly in
+  // package.json for that reason). When an upgrade changes their shape, this says which one.
+  it('finds the XState internals it reads in the shape it was written against', () => {
+    const nodes: any[] = [];
+    const walk = (n: any) => {
+      nodes.push(n);
+      for (const c of Object.values(n.states ?? {})) walk(c);
+    };
+    walk(cutMachine.root);
+    const shape: [string, (n: any) => boolean][] = [
+      ['node.id is a string', (n) => typeof n.id === 'string'],
+      ['node.type is one of atomic/compound/parallel/final/history', (n) => ['atomic', 'compound', 'parallel', 'final', 'history'].includes(n.type)],
+      ['node.path is a string[]', (n) => Array.isArray(n.path) && n.path.every((p: unknown) => typeof p === 'string')],
+      ['node.states is an object', (n) => typeof n.states === 'object' && n.states !== null],
+      ['node.entry/exit/invoke/after are arrays', (n) => [n.entry, n.exit, n.invoke, n.after].every(Array.isArray)],
+      ['node.always is undefined or an array', (n) => n.always === undefined || Array.isArray(n.always)],
+      ['node.transitions is a Map of arrays', (n) => n.transitions instanceof Map && [...n.transitions.values()].every(Array.isArray)],
+      ['a transition has target (array or undefined), actions (array), reenter', (n) =>
+        [...n.transitions.values()].flat().every((t: any) => (t.target === undefined || Array.isArray(t.target)) && Array.isArray(t.actions) && 'reenter' in t)],
+      ['a compound node has initial.target[0] and initial.actions', (n) =>
+        n.type !== 'compound' || (Array.isArray(n.initial?.target) && n.initial.target[0]?.parent === n && Array.isArray(n.initial.actions))],
+      ['a history node has history and config', (n) => n.type !== 'history' || ([false, 'shallow', 'deep'].includes(n.history) && typeof n.config === 'object')],
+      ['a child points to its parent', (n) => Object.values(n.states ?? {}).every((c: any) => c.parent === n)],
+    ];
+    const broken = shape.filter(([, ok]) => !nodes.every(ok)).map(([what]) => what);
+    expect(broken, `XState internals changed shape: ${broken.join('; ')}`).toEqual([]);
+    expect(nodes.some((n) => n.type === 'history'), 'the cut machine has a history node').toBe(true);
+    const impl = cutMachine.implementations as any;
+    expect(typeof impl.guards, 'machine.implementations.guards').toBe('object');
+    const assigns = Object.values(impl.actions ?? {}) as any[];
+    expect(assigns.length).toBeGreaterThan(0);
+    for (const a of assigns) {
+      expect(a.type, 'an assign action object has type xstate.assign').toBe('xstate.assign');
+      expect(typeof a.assignment, 'an assign action object carries its assignment').not.toBe('undefined');
+    }
+    const snap = getInitialSnapshot(cutMachine) as any;
+    expect(Array.isArray(snap._nodes) && snap._nodes.includes(cutMachine.root), 'snapshot._nodes lists the active nodes').toBe(true);
+    expect(typeof snap.historyValue, 'snapshot.historyValue').toBe('object');
+    expect(typeof cutMachine.resolveState, 'machine.resolveState').toBe('function');
+  });
+
+  it('runs on the exact xstate version it was checked against', async () => {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const installed = JSON.parse(readFileSync(new URL('../../node_modules/xstate/package.json', import.meta.url), 'utf8'));
+    expect(pkg.dependencies.xstate, 'xstate is pinned to an exact version').toMatch(/^\d+\.\d+\.\d+$/);
+    expect(installed.version).toBe(pkg.dependencies.xstate);
+  });
+
   it('agrees with XState step by step on random sequences (acceptance, value, context, history)', () => {
     // Each step is either any event (mostly refused) or, to reach deep states, the k-th event XState accepts now.
     const seq = fc.array(fc.tuple(fc.nat({ max: EVENTS.length - 1 }), fc.boolean()), { minLength: 20, maxLength: 80, size: 'max' });

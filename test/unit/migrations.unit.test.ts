@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/migrations.js';
+
+// An applied migration is history: a store migrated yesterday must mean the same schema as one
+// migrated today. Each migration's text is frozen by its SHA-256; a change is a new migration.
+const FROZEN: Record<number, string> = {
+  1: 'b320da8b621bcdbb7fd285be39a85022319c4f4eb2fc13b2f31a403c8a6a3c3e',
+  2: '32fd31135bbfccff04e47dd83c91edce213fddad3b3408a9d67adf45d1c94c5b',
+  3: 'ad7327a358ee27836497bea95a2aa503a048283cb0e499205f9c2236b905c15a',
+  4: '26ac39af689eb6488d32793338f103b24dfcd2629f6787f6707da165f4f85814',
+  5: '7d13637829effde4a2e1871536da67d4a5efbf1d61fb0484409b12eff070f9f2',
+  6: 'e6a726dc0d34086d5598f1c3f01919ca0890d5f2803d6726107510ba9ad9d434',
+};
+
+describe('migrations', () => {
+  it('are numbered 1..n without gaps', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  });
+
+  it.each(MIGRATIONS.map((m) => [m.version, m] as const))('migration %i keeps the text it was applied with', (version, m) => {
+    const frozen = FROZEN[version];
+    expect(frozen, `migration ${version} (${m.name}) has no frozen checksum: add it once, never edit it`).toBeDefined();
+    expect(createHash('sha256').update(m.up).digest('hex')).toBe(frozen);
+  });
+});
