@@ -3,11 +3,10 @@
  * then one line per planned key, in plan order: the key and, after a tab, the full row, both as
  * PostgreSQL's jsonb text (exact: numbers are never parsed), or `null` when the key was absent.
  * Any stock `gpg --decrypt` shows it; revert streams it back batch by batch.
- * Backups written before streaming (`preImage` array in one JSON document) are still read.
  */
 import { canonicalJson } from '../../events/canonical.js';
 import { VerificationFailedError } from '../errors.js';
-import type { BackupEntry, Row } from './port.js';
+import type { BackupEntry } from './port.js';
 import { BATCH } from './images.js';
 
 export const BACKUP_FORMAT = 'cutter-backup/2';
@@ -34,15 +33,7 @@ export async function* backupEntries(lines: AsyncIterable<string>, size = BATCH,
   let batch: BackupEntry[] = [];
   for await (const line of lines) {
     if (!header) {
-      const first = JSON.parse(line) as BackupHeader & { preImage?: { key: Row; row: Row | null }[] };
-      if (first.preImage) {
-        onHeader?.({ ...first, format: 'cutter-backup/1' });
-        // cutter-backup/1: the whole pre-image as one canonical JSON document.
-        for (let i = 0; i < first.preImage.length; i += size) {
-          yield first.preImage.slice(i, i + size).map((p) => ({ key: JSON.stringify(p.key), row: p.row ? JSON.stringify(p.row) : null }));
-        }
-        return { ...first, format: 'cutter-backup/1' };
-      }
+      const first = JSON.parse(line) as BackupHeader;
       if (first.format !== BACKUP_FORMAT) throw new VerificationFailedError(`backup: unknown format ${JSON.stringify(first.format)}`);
       header = first;
       onHeader?.(first);

@@ -5,7 +5,6 @@
  */
 import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { approvalPayload } from '../../machines/approvals.js';
-import { sha256 } from '../../events/canonical.js';
 import { InvalidInputError } from '../errors.js';
 
 /** `ed25519:<base64>` text of a public key (or of the public half of a private key). */
@@ -30,9 +29,4 @@ export function parsePrivateKey(pem: string, where: string): KeyObject {
 /** Base64 Ed25519 signature over the approval payload. */
 export function signApproval(privateKey: KeyObject, p: Parameters<typeof approvalPayload>[0]): string {
   return sign(null, Buffer.from(approvalPayload(p)), privateKey).toString('base64');
-}
-
-/** A short fingerprint of a public key text, for reports. */
-export function fingerprintOf(publicKey: string): string {
-  return sha256(publicKey).slice(0, 16);
 }

@@ -26,14 +26,3 @@ export function connect(url: string, options: ConnectOptions = {}): ConnectionPo
     ssl: false,
   });
 }
-
-/** Replaces a URL's password with `***` so it can be shown, logged or recorded. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
-}
