@@ -65,14 +65,27 @@ export class VerificationFailedError extends CutterError {
   }
 }
 
+/** The CLI's exit statuses (DESIGN.md, CLI contract), defined here once. */
+export const EXIT = {
+  ok: 0,
+  /** An internal error, or a run interrupted by its infrastructure (resumable). */
+  failed: 1,
+  /** Bad input: a usage error, or a plan, config or option that does not validate. */
+  invalidInput: 2,
+  /** Governance refused: locks, approvals, roles, an illegal transition, a busy target, a halt. */
+  refused: 3,
+  /** A verification failure or a replay violation. */
+  verificationFailed: 4,
+} as const;
+
 export const EXIT_CODES: Record<ErrorCode, number> = {
-  InvalidInput: 2,
-  IllegalTransition: 3,
-  GovernanceRefused: 3,
-  Concurrency: 3,
-  VerificationFailed: 4,
-  Interrupted: 1,
-  Internal: 1,
+  InvalidInput: EXIT.invalidInput,
+  IllegalTransition: EXIT.refused,
+  GovernanceRefused: EXIT.refused,
+  Concurrency: EXIT.refused,
+  VerificationFailed: EXIT.verificationFailed,
+  Interrupted: EXIT.failed,
+  Internal: EXIT.failed,
 };
 
 /** A run stopped by its infrastructure (a lost connection, a server restart): resumable. Exit 1. */
@@ -105,5 +118,5 @@ export function isInterruption(err: unknown): boolean {
 
 /** The process exit status for any thrown value: a CutterError's code, else 1. */
 export function exitCodeFor(err: unknown): number {
-  return err instanceof CutterError ? EXIT_CODES[err.code] : 1;
+  return err instanceof CutterError ? EXIT_CODES[err.code] : EXIT.failed;
 }

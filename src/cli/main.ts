@@ -5,7 +5,7 @@
  * imported lazily so `cutter --help` starts fast.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { CutterError, InvalidInputError, exitCodeFor } from '../errors.js';
+import { CutterError, InvalidInputError, exitCodeFor, EXIT } from '../errors.js';
 import { makeOutput, type Output } from './output.js';
 import type { Session } from '../workspace/session.js';
 
@@ -30,8 +30,8 @@ export async function main(argv: string[]): Promise<number> {
     status = pendingStatus;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return 2;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.invalidInput;
     }
     status = report(err, program.opts<GlobalOptions>());
   }

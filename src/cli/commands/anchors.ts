@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readCheckpointFile, recordCheckpoint, verifyCheckpoint } from '../../audit/checkpoints.js';
 import { exportBundle, verifyBundleFile } from '../../audit/bundle.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, EXIT } from '../../errors.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
 
@@ -11,7 +11,7 @@ export async function checkpoint(s: Session, out: Output, opts: { out?: string; 
     if (opts.out !== undefined) throw new InvalidInputError('checkpoint: --verify and --out do not go together');
     const r = await verifyCheckpoint(s, opts.verify);
     out.result(r, () => `  ${out.color.green('✓')} the store extends ${r.file}: ${r.streams} stream head(s) of checkpoint ${r.version} hold, its signature verifies`);
-    return 0;
+    return EXIT.ok;
   }
   const r = await recordCheckpoint(s, opts.out === undefined ? {} : { out: opts.out });
   out.result(
@@ -22,13 +22,13 @@ export async function checkpoint(s: Session, out: Output, opts: { out?: string; 
         r.out ? `  written to ${r.out}: keep it outside the store (git, object storage with a retention lock)` : '  (--out <file> keeps it as a file outside the store)',
       ].join('\n'),
   );
-  return 0;
+  return EXIT.ok;
 }
 
 export async function exportCut(s: Session, out: Output, cutId: string, file: string): Promise<number> {
   const r = await exportBundle(s, cutId, file);
   out.result(r, () => `  ${out.color.green('✓')} bundle of cut ${r.cutId} (${r.events} events, covered by checkpoint ${r.checkpoint}) written to ${r.out}: verify it anywhere with \`cutter verify ${r.out} --trust-root <root>\``);
-  return 0;
+  return EXIT.ok;
 }
 
 /** The trust root to verify from: the flag, else the config's pin (never the bundle's own claim). */
@@ -49,5 +49,5 @@ export async function verify(s: Session, out: Output, file: string, trustRoot: s
       ? `  ${out.color.green('✓ bundle verified')}: cut ${r.cutId}, ${r.events} events, covered by checkpoint ${r.coveredBy?.version}; governance v${r.governanceVersion} from the trust root; every event signed, every transition legal, chains intact`
       : [`  ${out.color.red(`✗ ${r.violations.length} violation(s)`)} in the bundle of cut ${r.cutId}`, ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`)].join('\n'),
   );
-  return r.ok ? 0 : 4;
+  return r.ok ? EXIT.ok : EXIT.verificationFailed;
 }

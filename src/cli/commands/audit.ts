@@ -10,7 +10,7 @@ import type { StoredEvent } from '../../store/index.js';
 import { rootFor } from './anchors.js';
 import { TRUST_RULES, type TrustViolation } from '../../domain/governance.js';
 import { loadCut } from '../../cuts/handle.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, EXIT } from '../../errors.js';
 import { activityProjector } from '../../projections/activity.js';
 import { catchUp, follow as follow_ } from '../../projections/follower.js';
 import { rebuildProjections } from '../../projections/store.js';
@@ -38,7 +38,7 @@ export async function replay(s: Session, out: Output, cutId: string | undefined,
     ].join('; ');
     return [head, `  anchors: ${anchorsLine}`, ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`)].join('\n');
   });
-  return r.ok ? 0 : 4;
+  return r.ok ? EXIT.ok : EXIT.verificationFailed;
 }
 
 export async function report(s: Session, out: Output, cutId: string, opts: { format: 'md' | 'html' | 'json'; out?: string; from?: string; trustRoot?: string }): Promise<number> {
@@ -71,7 +71,7 @@ async function emitReport(out: Output, cutId: string, opts: { format: 'md' | 'ht
     writeFileSync(opts.out, text);
     out.result({ cutId, format: opts.format, out: opts.out, outcome: model.cut.outcome, violations: model.violations.length }, () => `  ${out.color.green('✓')} report written to ${opts.out} (${model.cut.outcome})`);
   } else process.stdout.write(text);
-  return model.violations.length || !chainOk ? 4 : 0;
+  return model.violations.length || !chainOk ? EXIT.verificationFailed : EXIT.ok;
 }
 
 export async function rebuild(s: Session, out: Output): Promise<number> {
@@ -81,7 +81,7 @@ export async function rebuild(s: Session, out: Output): Promise<number> {
   const refolded = await catchUp(store, activityProjector);
   const ms = performance.now() - t;
   out.result({ ...r, asyncEvents: refolded, ms: Math.round(ms) }, () => `  ${out.color.green('✓')} projections rebuilt from ${r.events} events in ${r.streams} stream(s), async projectors refolded ${refolded} events, in ${Math.round(ms)} ms`);
-  return 0;
+  return EXIT.ok;
 }
 
 export async function follow(s: Session, out: Output, once: boolean): Promise<number> {
@@ -89,12 +89,12 @@ export async function follow(s: Session, out: Output, once: boolean): Promise<nu
   if (once) {
     const n = await catchUp(store, activityProjector);
     out.result({ projector: activityProjector.name, applied: n }, () => `  ${out.color.green('✓')} ${activityProjector.name}: applied ${n} event(s)`);
-    return 0;
+    return EXIT.ok;
   }
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   process.once('SIGTERM', () => controller.abort());
   out.info(`following the log for ${activityProjector.name} (ctrl-c to stop)`);
   await follow_(store, activityProjector, controller.signal);
-  return 0;
+  return EXIT.ok;
 }

@@ -4,6 +4,7 @@ import { approveCut } from '../../cuts/approve.js';
 import { planCut } from '../../cuts/plan.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
+import { EXIT } from '../../errors.js';
 
 export async function plan(s: Session, out: Output, file: string): Promise<number> {
   const r = await planCut(s, path.resolve(file));
@@ -15,7 +16,7 @@ export async function plan(s: Session, out: Output, file: string): Promise<numbe
       `  state     ${r.state}`,
     ].join('\n'),
   );
-  return 0;
+  return EXIT.ok;
 }
 
 export async function approve(s: Session, out: Output, cutId: string, planHash?: string): Promise<number> {
@@ -27,5 +28,5 @@ export async function approve(s: Session, out: Output, cutId: string, planHash?:
       `  ${out.color.green('✓')} ${r.approver} approved ${r.cutId} with key ${r.key} (governance v${r.governanceVersion}); approvals: ${r.approvals.join(', ')}; state ${r.state}`,
     ].join('\n'),
   );
-  return 0;
+  return EXIT.ok;
 }

@@ -1,7 +1,7 @@
 /** `cutter governance apply | approve | show`: formatting only. */
 import path from 'node:path';
 import { applyGovernance, approveGovernance, showGovernance, type GovernanceView } from '../../governance/commands.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, EXIT } from '../../errors.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
 
@@ -29,19 +29,19 @@ export async function apply(s: Session, out: Output, file: string): Promise<numb
         ? `  ${out.color.green('✓')} governance version ${r.version} is in force`
         : `  proposed version ${r.pending?.version}: ${r.pending?.signatures} of ${r.pending?.needed} admin signature(s); others sign with \`cutter governance approve ${r.pending?.version} --as <admin>\``;
   out.result(r, () => [head, ...lines(r)].join('\n'));
-  return 0;
+  return EXIT.ok;
 }
 
 export async function approve(s: Session, out: Output, version: string): Promise<number> {
   if (!/^[1-9][0-9]{0,8}$/.test(version)) throw new InvalidInputError(`version: ${JSON.stringify(version)} is not a governance version number`);
   const r = await approveGovernance(s, Number(version));
   out.result(r, () => [r.effective ? `  ${out.color.green('✓')} governance version ${version} is in force` : `  signed version ${version}`, ...lines(r)].join('\n'));
-  return 0;
+  return EXIT.ok;
 }
 
 export async function show(s: Session, out: Output, trustRoot?: string): Promise<number> {
   if (trustRoot !== undefined && !/^[0-9a-f]{64}$/.test(trustRoot)) throw new InvalidInputError('--trust-root: the 64-hex root printed by `cutter governance show`');
   const r = await showGovernance(s, trustRoot === undefined ? {} : { trustRoot });
   out.result(r, () => lines(r).join('\n'));
-  return 0;
+  return EXIT.ok;
 }

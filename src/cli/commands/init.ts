@@ -2,6 +2,7 @@
 import { initWorkspace } from '../../workspace/init.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
+import { EXIT } from '../../errors.js';
 
 export async function init(s: Session, out: Output, opts: { example?: boolean }): Promise<number> {
   const r = await initWorkspace(s, opts);
@@ -21,5 +22,5 @@ export async function init(s: Session, out: Output, opts: { example?: boolean })
     }
     return done.join('\n');
   });
-  return 0;
+  return EXIT.ok;
 }

@@ -2,6 +2,7 @@
 import { generateApproverKey, generateBackupKey, keysDir } from '../../crypto/keys.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
+import { EXIT } from '../../errors.js';
 
 export async function generate(s: Session, out: Output, name: string, backup: boolean): Promise<number> {
   const dir = keysDir(s.env);
@@ -12,5 +13,5 @@ export async function generate(s: Session, out: Output, name: string, backup: bo
     const k = await generateApproverKey(name, { dir });
     out.result(k, () => `  approver key ${name}\n  private: ${k.privateKeyPath}\n  config:  approvers.${name}.publicKey: "${k.publicKey}"`);
   }
-  return 0;
+  return EXIT.ok;
 }

@@ -3,6 +3,7 @@ import { killSwitchStatus, setKillSwitch } from '../../killswitch/index.js';
 import type { KillSwitchState } from '../../domain/index.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
+import { EXIT } from '../../errors.js';
 
 const human = (out: Output, k: KillSwitchState) =>
   k.engaged ? `  kill-switch ${out.color.red('ENGAGED')}${k.reason ? `: ${k.reason}` : ''}${k.by ? ` (by ${k.by}` : ''}${k.since ? `${k.by ? ', ' : ' ('}since ${k.since})` : k.by ? ')' : ''}` : `  kill-switch ${out.color.green('released')}`;
@@ -10,17 +11,17 @@ const human = (out: Output, k: KillSwitchState) =>
 export async function engage(s: Session, out: Output, reason: string): Promise<number> {
   const k = await setKillSwitch(s, { action: 'engage', reason });
   out.result(k, () => human(out, k));
-  return 0;
+  return EXIT.ok;
 }
 
 export async function release(s: Session, out: Output): Promise<number> {
   const k = await setKillSwitch(s, { action: 'release' });
   out.result(k, () => human(out, k));
-  return 0;
+  return EXIT.ok;
 }
 
 export async function status(s: Session, out: Output): Promise<number> {
   const k = await killSwitchStatus(s);
   out.result(k, () => human(out, k));
-  return 0;
+  return EXIT.ok;
 }

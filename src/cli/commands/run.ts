@@ -7,6 +7,7 @@ import { progressFor } from '../../runner/progress.js';
 import { revertCut } from '../../runner/revert.js';
 import type { Session } from '../../workspace/session.js';
 import { table, type Output } from '../output.js';
+import { EXIT } from '../../errors.js';
 
 const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}…` : v) : JSON.stringify(v));
 
@@ -24,7 +25,7 @@ export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run
       lines.push(`  state ${r.state}`);
       return lines.join('\n');
     });
-    return r.passed ? 0 : 4;
+    return r.passed ? EXIT.ok : EXIT.verificationFailed;
   }
   const r = await runLive(s, cutId, { progress: progressFor(process.stderr, !out.json) });
   out.result(r, () => {
@@ -34,7 +35,7 @@ export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run
     lines.push(`  state ${r.state}`);
     return lines.join('\n');
   });
-  return r.halted ? 3 : 0;
+  return r.halted ? EXIT.refused : EXIT.ok;
 }
 
 function summarise(d: Record<string, unknown>): string {
@@ -49,7 +50,7 @@ export async function revert(s: Session, out: Output, cutId: string, mode: 'dry-
       ? `  revert (preview): would restore ${r.restore} row(s) and remove ${r.remove} row(s) the cut inserted; nothing written`
       : `  ${out.color.green('✓')} reverted ${cutId} (${r.runId}): ${r.restore} row(s) restored, ${r.remove} removed; restored hash ${r.restoredHash?.slice(0, 16)}… equals the backup's; state ${r.state}`,
   );
-  return 0;
+  return EXIT.ok;
 }
 
 export async function prepare(s: Session, out: Output, name: string): Promise<number> {
@@ -61,5 +62,5 @@ export async function prepare(s: Session, out: Output, name: string): Promise<nu
     await adapter.close();
   }
   out.result({ target: name, table: spec.table, prepared: true }, () => `  ${out.color.green('✓')} ${name}: cutter_ledger and cutter_receipts ready beside ${spec.table}`);
-  return 0;
+  return EXIT.ok;
 }

@@ -1,7 +1,7 @@
 /** `cutter status` and `cutter history`: read models and the event timeline, formatted. */
 import { loadCut } from '../../cuts/handle.js';
 import { watch } from '../../audit/watch.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, EXIT } from '../../errors.js';
 import { killSwitchStatus } from '../../killswitch/index.js';
 import { projectionRows } from '../../projections/store.js';
 import type { Session } from '../../workspace/session.js';
@@ -21,7 +21,7 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
           : table(['cut', 'state', 'target', 'author', 'approvals', 'last run'], cuts.map((c) => [c.cutId, c.state, c.target, c.author, (c.approvals as string[]).join(','), c.lastRun ? `${c.lastRun.mode} ${c.lastRun.outcome}` : '-'])).replace(/^/gm, '  '),
       ].join('\n'),
     );
-    return 0;
+    return EXIT.ok;
   }
   const { skipped } = await loadCut(store, cutId);
   const [cut] = await projectionRows(store.db, 'cuts', `cut-${cutId}`);
@@ -42,7 +42,7 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
     for (const v of violations) lines.push(`  ${out.color.red('violation')}  #${v.version} ${v.type}: skipped — ${v.reason}`);
     return lines.join('\n');
   });
-  return 0;
+  return EXIT.ok;
 }
 
 export async function watchCut(s: Session, out: Output, cutId: string | undefined, timeoutSeconds: number): Promise<number> {
@@ -60,7 +60,7 @@ export async function watchCut(s: Session, out: Output, cutId: string | undefine
       ),
   });
   if (!out.json) out.info(r.settled ? 'settled' : `stopped after ${timeoutSeconds}s`);
-  return 0;
+  return EXIT.ok;
 }
 
 export async function history(s: Session, out: Output, cutId: string): Promise<number> {
@@ -70,5 +70,5 @@ export async function history(s: Session, out: Output, cutId: string): Promise<n
   out.result({ cutId, events: timeline }, () =>
     table(['#', 'recorded', 'event', 'actor', 'run', 'hash'], timeline.map((t) => [String(t.version), t.recordedAt, t.type, String(t.actor ?? '-'), String(t.runId ?? '-'), t.hash.slice(0, 12)])).replace(/^/gm, '  '),
   );
-  return 0;
+  return EXIT.ok;
 }
