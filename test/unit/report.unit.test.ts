@@ -68,12 +68,12 @@ describe('rendering', () => {
     writeFileSync(file, await renderHtml(buildReport(hostile(), true, 'now')));
     const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(dir, 'profile')}`];
     const png = path.join(dir, 'report.png');
-    execFileSync(chromium, [...flags, `--screenshot=${png}`, '--window-size=1280,2400', `file://${file}`], { stdio: 'ignore', timeout: 60_000 });
+    execFileSync(chromium, [...flags, `--screenshot=${png}`, '--window-size=1280,2400', `file://${file}`], { stdio: 'ignore', timeout: 150_000 });
     expect(statSync(png).size).toBeGreaterThan(50_000);
-    const dom = execFileSync(chromium, [...flags, '--dump-dom', `file://${file}`], { timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const dom = execFileSync(chromium, [...flags, '--dump-dom', `file://${file}`], { timeout: 150_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     for (const phase of ['pre_write_backup', 'cut_leg_a', 'leg_b_record', 'write_verify', 'lifecycle_enact']) expect(dom).toContain(phase);
     expect(dom).toMatch(/<g id="[^"]*" class="node path">/);
     expect(dom).toMatch(/<g id="[^"]*" class="edge path">/);
     expect(dom).not.toContain('<script>alert(1)</script>');
-  });
+  }, 330_000); // two Chromium starts on a loaded 2-core CI machine
 });
