@@ -9,8 +9,9 @@ import { z } from 'zod';
 import { hashOf } from './canonical.js';
 import { Hash, Iso } from './common.js';
 import { EventSignature } from './signature.js';
+import { CHECKPOINT_STREAM } from './streams.js';
 
-export const CHECKPOINT_STREAM = 'checkpoints';
+export { CHECKPOINT_STREAM };
 
 export const StreamHead = z.strictObject({ streamId: z.string().min(1), version: z.number().int().min(1), hash: Hash });
 export type StreamHead = z.infer<typeof StreamHead>;

@@ -7,8 +7,9 @@
 import { z } from 'zod';
 import { hashOf } from './canonical.js';
 import { Hash, Iso, Policy } from './common.js';
+import { GOVERNANCE_STREAM } from './streams.js';
 
-export const GOVERNANCE_STREAM = 'governance';
+export { GOVERNANCE_STREAM };
 
 /** Built-in roles; any other name is a business role that `policy.roles` may require. */
 export const ROLES = ['author', 'approver', 'operator', 'admin'] as const;

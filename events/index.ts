@@ -12,6 +12,7 @@ export * from './canonical.js';
 export * from './governance.js';
 export * from './signature.js';
 export * from './checkpoint.js';
+export * from './streams.js';
 export { ApprovalGrantedV1 } from './cut-events.js';
 
 const ev = <T extends string, S extends z.ZodType>(type: T, data: S) => z.strictObject({ type: z.literal(type), data });

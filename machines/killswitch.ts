@@ -4,8 +4,9 @@
  */
 import { assign, setup } from 'xstate';
 import type { KillSwitchEvent } from '../events/index.js';
+import { KILL_SWITCH_STREAM } from '../events/streams.js';
 
-export const KILL_SWITCH_STREAM = 'killswitch';
+export { KILL_SWITCH_STREAM };
 
 export interface KillSwitchContext {
   reason?: string;

@@ -22,6 +22,7 @@ import { checkLinks } from '../store/chain.js';
 import type { StoredEvent } from '../store/index.js';
 import type { Session } from '../workspace/session.js';
 import { loadCut } from '../cuts/handle.js';
+import { cutStreamId } from '../../events/streams.js';
 
 export const BUNDLE_FORMAT = 'cutter-bundle/1';
 
@@ -79,7 +80,7 @@ export async function exportBundle(session: Session, cutId: string, out: string)
   const governance = await session.governance({ requirePin: true });
   const { events } = await loadCut(store, cutId);
   const checkpoints = await store.readStream(CHECKPOINT_STREAM);
-  const streamId = `cut-${cutId}`;
+  const streamId = cutStreamId(cutId);
   const head = events.at(-1)!;
   const covering = [...checkpoints].reverse().find((c) => (c.data?.streams as { streamId: string; version: number }[] | undefined)?.some((h) => h.streamId === streamId && h.version === head.version));
   if (!covering) throw new GovernanceRefusedError(`cut ${cutId} has events after the latest checkpoint: record one first (\`cutter checkpoint --as <member>\`), then export`);
@@ -123,7 +124,7 @@ export function readBundle(file: string): Bundle {
 export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: CheckpointFile } = {}): BundleVerdict {
   const v: BundleViolation[] = [];
   const streams: Record<string, StoredEvent[]> = {
-    [`cut-${bundle.cutId}`]: bundle.streams.cut as StoredEvent[],
+    [cutStreamId(bundle.cutId)]: bundle.streams.cut as StoredEvent[],
     [GOVERNANCE_STREAM]: bundle.streams.governance as StoredEvent[],
     [KILL_SWITCH_STREAM]: bundle.streams.killswitch as StoredEvent[],
     [CHECKPOINT_STREAM]: bundle.streams.checkpoints as StoredEvent[],
@@ -139,7 +140,7 @@ export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: C
   if (!governance.root && !governance.violations.some((x) => x.rule === 'trust-root')) v.push({ streamId: GOVERNANCE_STREAM, version: 0, type: '-', rule: 'trust-root', message: 'the bundle holds no governance genesis' });
   const ks = checkKillSwitchStream(streams[KILL_SWITCH_STREAM]!, governance, nodeCrypto);
   v.push(...ks.violations);
-  const cutStream = `cut-${bundle.cutId}`;
+  const cutStream = cutStreamId(bundle.cutId);
   const cut = streams[cutStream]!;
   v.push(...replayCut(cut).violations.map((x) => ({ ...x, streamId: cutStream })));
   v.push(...checkCutTrust(cut, governance, nodeCrypto, ks.timeline));

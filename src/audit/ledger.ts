@@ -9,6 +9,7 @@ import { connect, sql } from '../store/connection.js';
 import type { EventStore } from '../store/index.js';
 import type { AnchorViolation } from './checkpoints.js';
 import { CHECKPOINT_STREAM } from '../../events/checkpoint.js';
+import { cutStreamId } from '../../events/streams.js';
 
 export interface LedgerCheck {
   target: string;
@@ -30,7 +31,7 @@ export async function checkLedger(store: EventStore, spec: TargetSpec, sharing: 
     await db.dispose();
   }
   for (const row of rows) {
-    const streamId = `cut-${row.cut_id}`;
+    const streamId = cutStreamId(row.cut_id);
     const events = await store.readStream(streamId);
     const flag = (version: number, message: string) => out.push({ streamId, version, type: row.kind, rule: 'ledger', message: `target ${spec.name} ledger row ${row.id} (${row.kind}, run ${row.run_id}): ${message}` });
     if (events.length === 0) {

@@ -9,7 +9,8 @@
  */
 import { canonicalJson } from '../../events/canonical.js';
 import { replay as replayStream, type Violation } from '../domain/index.js';
-import { projectCut, CUT_PREFIX } from '../projections/cuts.js';
+import { projectCut } from '../projections/cuts.js';
+import { cutIdOf, cutStreamId, isCutStream } from '../../events/streams.js';
 import { projectionRows } from '../projections/store.js';
 import { loadBackup } from '../crypto/vault.js';
 import { changeSetBlobId } from '../cuts/changes.js';
@@ -63,7 +64,7 @@ export async function replayStore(
   violations.push(...ks.violations);
   const present: string[] = (await store.db.query(sql`SELECT DISTINCT stream_id FROM cutter.events ORDER BY stream_id`)).map((r: { stream_id: string }) => r.stream_id);
   if (!cutId) for (const id of present) if (!knownStream(id)) violations.push({ streamId: id, version: 0, type: '-', rule: 'unknown-stream', message: `stream ${id} is not one cutter writes` });
-  const streams = cutId ? [{ streamId: `${CUT_PREFIX}${cutId}` }] : present.filter((id) => id.startsWith(CUT_PREFIX)).map((streamId) => ({ streamId }));
+  const streams = cutId ? [{ streamId: cutStreamId(cutId) }] : present.filter((id) => isCutStream(id)).map((streamId) => ({ streamId }));
   // Checkpoints recorded in the store: each signed by a member, each still extended by the log.
   const checkpoints = (await store.readStream(CHECKPOINT_STREAM)).map((e) => ({ ...e, streamId: CHECKPOINT_STREAM }));
   if (checkpoints.length) {
@@ -77,7 +78,7 @@ export async function replayStore(
       violations.push({ streamId: CHECKPOINT_STREAM, version: e.version, type: e.type, rule: 'checkpoint', message: 'a malformed checkpoint, or its root is not the hash of its heads' });
       continue;
     }
-    const heads = cutId ? cp.data.streams.filter((h) => h.streamId === `${CUT_PREFIX}${cutId}`) : cp.data.streams;
+    const heads = cutId ? cp.data.streams.filter((h) => h.streamId === cutStreamId(cutId)) : cp.data.streams;
     violations.push(...(await checkHeads(store, heads, `checkpoint ${e.version}`)));
   }
   if (opts.checkpoint) {
@@ -95,7 +96,7 @@ export async function replayStore(
     const spec = specs[0]!;
     const r = await checkLedger(store, spec, specs.map((s) => s.name));
     targets.push({ target: r.target, rows: r.rows });
-    violations.push(...(cutId ? r.violations.filter((v) => v.streamId === `${CUT_PREFIX}${cutId}`) : r.violations));
+    violations.push(...(cutId ? r.violations.filter((v) => v.streamId === cutStreamId(cutId)) : r.violations));
   }
   let events = 0;
   for (const { streamId } of streams) {
@@ -167,8 +168,8 @@ async function overlappingLiveRuns(store: EventStore): Promise<ReplayReport['vio
     if (page.events.length === 0) break;
     after = page.next;
     for (const e of page.events as StoredEvent[]) {
-      if (!e.streamId.startsWith(CUT_PREFIX)) continue;
-      const cut = e.streamId.slice(CUT_PREFIX.length);
+      if (!isCutStream(e.streamId)) continue;
+      const cut = cutIdOf(e.streamId);
       if (e.type === 'CutPlanned') targetOf.set(cut, e.data.target);
       const target = targetOf.get(cut);
       if (!target) continue;

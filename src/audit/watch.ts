@@ -3,6 +3,7 @@
  * gapless global cursor — until the cut settles (completed, failed, halted, reverted…) or a timeout.
  */
 import { START, type Cursor, type EventStore, type StoredEvent } from '../store/index.js';
+import { cutStreamId } from '../../events/streams.js';
 
 const SETTLED = new Set(['LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'RunHalted', 'CutReverted', 'RevertFailed', 'CutAborted', 'DryRunCompleted']);
 
@@ -20,7 +21,7 @@ export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs
         if (page.events.length === 0) break;
         cursor = page.next;
         for (const e of page.events) {
-          if (opts.cutId && e.streamId !== `cut-${opts.cutId}`) continue;
+          if (opts.cutId && e.streamId !== cutStreamId(opts.cutId)) continue;
           events++;
           opts.onEvent(e);
           if (opts.cutId && SETTLED.has(e.type)) settled = true;

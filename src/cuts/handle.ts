@@ -8,16 +8,12 @@ import { ConcurrencyError } from '../errors.js';
 import type { AppendContext, EventStore, StoredEvent } from '../store/index.js';
 import { refreshAuthority, signEvents, type Authority } from '../governance/authority.js';
 import { decide, evolve, foldLenient, MACHINE_VERSION, toStorable, type CutState, type DomainEvent, type SkippedEvent } from '../domain/index.js';
+import { cutStreamId } from '../../events/streams.js';
 
 export interface Handled {
   before: CutState;
   after: CutState;
   events: StoredEvent[];
-}
-
-/** Stream id of a cut. */
-export function cutStream(cutId: string): string {
-  return `cut-${cutId}`;
 }
 
 /**
@@ -31,7 +27,7 @@ export async function handle(
   context: AppendContext & { auth: Authority },
   attempts = 3,
 ): Promise<Handled> {
-  const streamId = cutStream(cutId);
+  const streamId = cutStreamId(cutId);
   for (let attempt = 1; ; attempt++) {
     const stored = await store.readStream(streamId);
     // Lenient: an illegal event someone appended is left out (status and report show it), so it
@@ -67,7 +63,7 @@ export async function handle(
  * cut exists.
  */
 export async function loadCut(store: EventStore, cutId: string): Promise<{ events: StoredEvent[]; state: CutState; skipped: SkippedEvent[] }> {
-  const events = await store.readStream(cutStream(cutId));
+  const events = await store.readStream(cutStreamId(cutId));
   if (events.length === 0) {
     const { InvalidInputError } = await import('../errors.js');
     throw new InvalidInputError(`cut: no cut ${JSON.stringify(cutId)} in this store`);

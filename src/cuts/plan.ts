@@ -12,7 +12,8 @@ import { GovernanceRefusedError, IllegalTransitionError, InvalidInputError } fro
 import { blobInfo, putBlob } from '../store/blobs.js';
 import { changeSetBlobId } from './changes.js';
 import type { Session } from '../workspace/session.js';
-import { cutStream, handle } from './handle.js';
+import { handle } from './handle.js';
+import { cutStreamId } from '../../events/streams.js';
 
 export interface PlanResult {
   cutId: string;
@@ -33,7 +34,7 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
   }
   const spec = await session.target(plan.target);
   const store = await session.store();
-  if ((await store.streamVersion(cutStream(plan.id))) > 0) {
+  if ((await store.streamVersion(cutStreamId(plan.id))) > 0) {
     throw new IllegalTransitionError(`cut ${plan.id} already exists (plans are immutable: give the new plan another id)`);
   }
   const sim = executorFor('dry-run', spec, changes);

@@ -15,8 +15,9 @@ import { GOVERNANCE_STREAM } from '../../events/governance.js';
 import { CHECKPOINT_STREAM } from '../../events/checkpoint.js';
 import { KillSwitchEvent, parseStored } from '../../events/index.js';
 import { checkSignature, holdsRole, versionInForceAt, versionOf, type CommitPoint, type Crypto, type GovernanceState, type GovernanceStored, type TrustRule, type TrustViolation } from './governance.js';
+import { CUT_STREAM_PREFIX, isCutStream } from '../../events/streams.js';
 
-export const CUT_STREAM_PREFIX = 'cut-';
+export { CUT_STREAM_PREFIX };
 
 /** Roles that may record `type` on `streamId`; `null` means any enrolled member. */
 export function requiredRoles(streamId: string, type: string): readonly string[] | null {
@@ -195,5 +196,5 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
 
 /** Whether a stream id is one cutter writes. */
 export function knownStream(streamId: string): boolean {
-  return streamId === GOVERNANCE_STREAM || streamId === KILL_SWITCH_STREAM || streamId === CHECKPOINT_STREAM || streamId.startsWith(CUT_STREAM_PREFIX);
+  return streamId === GOVERNANCE_STREAM || streamId === KILL_SWITCH_STREAM || streamId === CHECKPOINT_STREAM || isCutStream(streamId);
 }

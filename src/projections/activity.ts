@@ -4,15 +4,15 @@
  */
 import { sql } from '../store/connection.js';
 import type { AsyncProjector } from './follower.js';
-import { CUT_PREFIX } from './cuts.js';
+import { cutIdOf, isCutStream } from '../../events/streams.js';
 
 export const activityProjector: AsyncProjector = {
   name: 'target_activity',
   async apply(tx, events) {
     const targets = new Map<string, string>();
     for (const e of events) {
-      if (!e.streamId.startsWith(CUT_PREFIX)) continue;
-      const cutId = e.streamId.slice(CUT_PREFIX.length);
+      if (!isCutStream(e.streamId)) continue;
+      const cutId = cutIdOf(e.streamId);
       let target = e.type === 'CutPlanned' ? String(e.data.target) : targets.get(cutId);
       if (!target) {
         const [row] = await tx.query(sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${cutId}`);

@@ -7,8 +7,8 @@ import type { DomainEvent } from '../../events/index.js';
 import { parseStored } from '../../events/index.js';
 import { context, initialState, summary, tryEvolve, type CutState } from '../domain/state.js';
 import type { ProjectionEvent, ProjectionRow } from './projection.js';
+import { cutIdOf } from '../../events/streams.js';
 
-export const CUT_PREFIX = 'cut-';
 
 export interface RunRow {
   runId: string;
@@ -83,10 +83,10 @@ export function projectCut(streamId: string, events: ProjectionEvent[]): CutRows
   const lastRun = [...runs.values()].at(-1);
   return {
     cut: {
-      key: streamId.slice(CUT_PREFIX.length),
+      key: cutIdOf(streamId),
       row: { ...s, ...planned, updatedAt, lastRun: lastRun ? { runId: lastRun.runId, mode: lastRun.mode, outcome: lastRun.outcome } : null },
     },
-    runs: [...runs.values()].map((r) => ({ key: `${streamId.slice(CUT_PREFIX.length)}/${r.runId}`, row: r as unknown as Record<string, unknown> })),
+    runs: [...runs.values()].map((r) => ({ key: `${cutIdOf(streamId)}/${r.runId}`, row: r as unknown as Record<string, unknown> })),
   };
 }
 

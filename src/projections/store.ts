@@ -9,7 +9,8 @@ import { sql, type Queryable } from '../store/connection.js';
 import type { InlineProjection, StoredEvent } from '../store/index.js';
 import { readStream } from '../store/read.js';
 import type { ProjectionEvent } from './projection.js';
-import { CUT_PREFIX, holdsTarget, projectCut } from './cuts.js';
+import { holdsTarget, projectCut } from './cuts.js';
+import { CUT_STREAM_PREFIX, cutIdOf, isCutStream } from '../../events/streams.js';
 
 /** Writes the rows of one cut stream (replacing its previous rows) and claims or frees its target. */
 export async function writeCutRows(q: Queryable, streamId: string, events: StoredEvent[]): Promise<void> {
@@ -45,14 +46,14 @@ export const cutProjection: InlineProjection = {
    * the commit-safe global order.
    */
   async before(tx, streamId, events) {
-    if (!streamId.startsWith(CUT_PREFIX) || !events.some((e) => TARGET_EVENTS.has(e.type))) return;
+    if (!isCutStream(streamId) || !events.some((e) => TARGET_EVENTS.has(e.type))) return;
     const planned = events.find((e) => e.type === 'CutPlanned')?.data as { target?: string } | undefined;
-    const [row] = planned ? [] : await tx.query(sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${streamId.slice(CUT_PREFIX.length)}`);
+    const [row] = planned ? [] : await tx.query(sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${cutIdOf(streamId)}`);
     const target = planned?.target ?? row?.target;
     if (target) await tx.query(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`cutter.target-claim:${target}`}, 0))`);
   },
   async handle(tx, events) {
-    const streams = [...new Set(events.map((e) => e.streamId).filter((s) => s.startsWith(CUT_PREFIX)))];
+    const streams = [...new Set(events.map((e) => e.streamId).filter((s) => isCutStream(s)))];
     for (const streamId of streams) await writeCutRows(tx, streamId, await readStream(tx, streamId));
   },
 };
@@ -92,7 +93,7 @@ export async function rebuildProjections(
     await tx.query(sql`
       DECLARE cutter_rebuild NO SCROLL CURSOR FOR
       SELECT stream_id, version, type, data, metadata, recorded_at, global_position FROM cutter.events
-      WHERE stream_id LIKE ${CUT_PREFIX + '%'} ORDER BY stream_id, version`);
+      WHERE stream_id LIKE ${CUT_STREAM_PREFIX + '%'} ORDER BY stream_id, version`);
     await tx.query(sql`SELECT set_config('enable_sort', ${String(sort)}, true)`);
     const fetch = () => {
       const page = tx.query(sql`FETCH ${sql.__dangerous__rawValue(String(fetchEvents))} FROM cutter_rebuild`);

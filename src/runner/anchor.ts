@@ -5,6 +5,7 @@
  */
 import { CHECKPOINT_STREAM } from '../../events/checkpoint.js';
 import type { EventStore } from '../store/index.js';
+import { cutStreamId } from '../../events/streams.js';
 
 export interface LedgerAnchor {
   storeHead: { version: number; hash: string } | null;
@@ -12,7 +13,7 @@ export interface LedgerAnchor {
 }
 
 export async function anchorOf(store: EventStore, cutId: string): Promise<LedgerAnchor> {
-  const head = (await store.readStream(`cut-${cutId}`)).at(-1);
+  const head = (await store.readStream(cutStreamId(cutId))).at(-1);
   const v = await store.streamVersion(CHECKPOINT_STREAM);
   const last = v > 0 ? (await store.readStream(CHECKPOINT_STREAM, { fromVersion: v })).at(-1) : undefined;
   return {

@@ -16,6 +16,7 @@ import { catchUp, follow as follow_ } from '../../projections/follower.js';
 import { rebuildProjections } from '../../projections/store.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
+import { cutStreamId } from '../../../events/streams.js';
 
 export async function replay(s: Session, out: Output, cutId: string | undefined, all: boolean, trustRoot?: string, anchors: { checkpoint?: string; targets?: boolean } = {}): Promise<number> {
   if (!cutId && !all) throw new InvalidInputError('replay: name a cut or pass --all');
@@ -55,11 +56,11 @@ export async function report(s: Session, out: Output, cutId: string, opts: { for
   }
   const store = await s.store();
   const { events } = await loadCut(store, cutId);
-  const chain = await store.verifyChain(`cut-${cutId}`);
+  const chain = await store.verifyChain(cutStreamId(cutId));
   const pin = existsSync(s.configFile) ? s.config().trust.root : undefined;
   const replayed = await replayStore(store, cutId, { trustRoot: pin });
   const trustRules = new Set<string>(TRUST_RULES);
-  const trust = { root: replayed.trust.root, violations: replayed.violations.filter((v): v is TrustViolation => v.streamId === `cut-${cutId}` && trustRules.has(v.rule)) };
+  const trust = { root: replayed.trust.root, violations: replayed.violations.filter((v): v is TrustViolation => v.streamId === cutStreamId(cutId) && trustRules.has(v.rule)) };
   const model = buildReport(events, chain.ok, new Date().toISOString(), pin ? trust : undefined);
   return emitReport(out, cutId, opts, model, chain.ok);
 }

@@ -6,6 +6,7 @@ import { killSwitchStatus } from '../../killswitch/index.js';
 import { projectionRows } from '../../projections/store.js';
 import type { Session } from '../../workspace/session.js';
 import { table, type Output } from '../output.js';
+import { cutStreamId } from '../../../events/streams.js';
 
 export async function status(s: Session, out: Output, cutId?: string): Promise<number> {
   const store = await s.store();
@@ -24,8 +25,8 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
     return EXIT.ok;
   }
   const { skipped } = await loadCut(store, cutId);
-  const [cut] = await projectionRows(store.db, 'cuts', `cut-${cutId}`);
-  const runs = await projectionRows(store.db, 'runs', `cut-${cutId}`);
+  const [cut] = await projectionRows(store.db, 'cuts', cutStreamId(cutId));
+  const runs = await projectionRows(store.db, 'runs', cutStreamId(cutId));
   runs.sort((a, b) => String(a.startedAt).localeCompare(String(b.startedAt)));
   const violations = skipped.map((v) => ({ ...v, rule: 'illegal-event' }));
   out.result({ ...cut, runs, violations }, () => {
