@@ -6,9 +6,23 @@ export const Hash = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
 export const Id = z.string().min(1).max(200);
 export const Phase = z.enum(['backup', 'legA', 'legB', 'verify', 'enact']);
 export type Phase = z.infer<typeof Phase>;
+
+/**
+ * The five live phases, in order, with the name an operator and the report give each gate and the
+ * event that records it.
+ */
+export const PHASE_GATES = {
+  backup: { gate: 'pre_write_backup', event: 'BackupTaken' },
+  legA: { gate: 'cut_leg_a', event: 'LegAWritten' },
+  legB: { gate: 'leg_b_record', event: 'LegBRecorded' },
+  verify: { gate: 'write_verify', event: 'WriteVerified' },
+  enact: { gate: 'lifecycle_enact', event: 'LifecycleEnacted' },
+} as const satisfies Record<Phase, { gate: string; event: string }>;
 /** Names the executor of a run: the simulator for dry runs, a live adapter for live runs (invariant 3). */
-export const LiveExecutor = z.literal('postgres-table');
-export const SimExecutor = z.literal('simulator');
+export const LIVE_EXECUTOR = 'postgres-table' as const;
+export const SIM_EXECUTOR = 'simulator' as const;
+export const LiveExecutor = z.literal(LIVE_EXECUTOR);
+export const SimExecutor = z.literal(SIM_EXECUTOR);
 
 export const LockEvidence = z.strictObject({
   config: z.boolean(),

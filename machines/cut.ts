@@ -5,13 +5,12 @@
  * valid approvals. Events are the source of truth; a snapshot is never persisted.
  */
 import { assign, setup } from 'xstate';
-import type { DomainEvent, EventOf, LockEvidence, Phase, Policy } from '../events/index.js';
+import { LIVE_EXECUTOR, Phase, SIM_EXECUTOR, type DomainEvent, type EventOf, type LockEvidence, type Policy } from '../events/index.js';
 import { evaluateApprovals, verifyApprovalSignature, type ApprovalRecord } from './approvals.js';
 
 export const MACHINE_VERSION = '1.1.0';
-export const LIVE_EXECUTOR = 'postgres-table';
-export const SIM_EXECUTOR = 'simulator';
-export const PHASES: readonly Phase[] = ['backup', 'legA', 'legB', 'verify', 'enact'];
+export { LIVE_EXECUTOR, SIM_EXECUTOR };
+export const PHASES: readonly Phase[] = Phase.options;
 
 export interface CutContext {
   cutId: string;

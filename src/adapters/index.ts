@@ -8,6 +8,7 @@ import type { ChangeSource } from './images.js';
 import type { LiveExecutionAdapter, Simulator } from './port.js';
 import { createPostgresTableAdapter } from './postgres-table.js';
 import { createSimulator } from './simulator.js';
+import { LIVE_EXECUTOR } from '../../events/index.js';
 
 export type Mode = 'live' | 'dry-run';
 export type ExecutorFor<M extends Mode> = M extends 'live' ? LiveExecutionAdapter : Simulator;
@@ -19,7 +20,7 @@ export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, changes: 
 
 /** Runtime guard for code paths that receive an executor from elsewhere. */
 export function assertLive(executor: LiveExecutionAdapter | Simulator): asserts executor is LiveExecutionAdapter {
-  if (executor.executor !== 'postgres-table') throw new Error(`invariant 3: a live run cannot use executor ${executor.executor}`);
+  if (executor.executor !== LIVE_EXECUTOR) throw new Error(`invariant 3: a live run cannot use executor ${executor.executor}`);
 }
 
 export type { LiveExecutionAdapter, Simulator } from './port.js';

@@ -13,6 +13,7 @@ import { entryLine, headerLine } from './backup-format.js';
 import { Chain, compareBatch, currentImage, enactBatch, mismatchOf, planKeys, restoreBatch, restoreManagedBatch, unmanagedChange, writeBatch, type ChangeSource } from './images.js';
 import { BackupScope, canonicalKey } from './backup-scope.js';
 import type { BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
+import { LIVE_EXECUTOR } from '../../events/index.js';
 
 type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
 
@@ -50,7 +51,7 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
   }
 
   return {
-    executor: 'postgres-table',
+    executor: LIVE_EXECUTOR,
 
     async prepare() {
       // Create only what is missing, so a least-privilege runner (no CREATE) passes when prepared.

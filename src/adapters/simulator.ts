@@ -11,6 +11,7 @@ import { connect, type ConnectionPool, type Transaction } from '../store/connect
 import { IsolationLevel } from '@databases/pg';
 import { Chain, compareBatch, type ChangeSource } from './images.js';
 import type { DryRunDiff, OnRows, Simulation, Simulator } from './port.js';
+import { SIM_EXECUTOR } from '../../events/index.js';
 
 export const SAMPLES = 100;
 
@@ -33,7 +34,7 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
     });
 
   return {
-    executor: 'simulator',
+    executor: SIM_EXECUTOR,
 
     precheck: preImage,
 

@@ -8,7 +8,7 @@ import { verifyApprovalSignature } from '../../machines/approvals.js';
 import { cutMachine } from '../../machines/cut.js';
 import { machineGraph, toDot, type Edge } from '../../machines/diagram.js';
 import { foldLenient, initialState, replay, stateName, tryEvolve, type Violation } from '../domain/index.js';
-import { parseStored } from '../../events/index.js';
+import { LIVE_EXECUTOR, PHASE_GATES, parseStored } from '../../events/index.js';
 import type { StoredEvent } from '../store/index.js';
 import type { TrustViolation } from '../domain/governance.js';
 
@@ -36,7 +36,7 @@ export interface ReportModel {
   diagram: { dot: string; path: string[] };
 }
 
-const LIVE_PHASES: [string, string][] = [['pre_write_backup', 'BackupTaken'], ['cut_leg_a', 'LegAWritten'], ['leg_b_record', 'LegBRecorded'], ['write_verify', 'WriteVerified'], ['lifecycle_enact', 'LifecycleEnacted']];
+const LIVE_PHASES: [string, string][] = Object.values(PHASE_GATES).map(({ gate, event }) => [gate, event]);
 const MUTATIONS = new Set(['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted', 'CutReverted']);
 
 function outcomeOf(state: string, events: StoredEvent[]): string {
@@ -96,7 +96,7 @@ export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt
     if (e.type === 'RunResumed' || e.type === 'RevertStarted') halted = false;
     if (halted && MUTATIONS.has(e.type)) writeAfterHalt = e;
   }
-  const liveEvents = events.filter((e) => e.data?.executor === 'postgres-table');
+  const liveEvents = events.filter((e) => e.data?.executor === LIVE_EXECUTOR);
   const attestations: Attestation[] = [
     { forbidden: 'Live execution through the simulator', status: byRule('executor-mode').length ? 'VIOLATED' : 'NOT DONE', evidence: liveEvents.slice(0, 8).map(ref), note: 'every live event names the postgres-table adapter; the simulator type cannot be obtained in live mode' },
     { forbidden: 'Mutation without the three locks open', status: byRule('locks-evidence').length ? 'VIOLATED' : 'NOT DONE', evidence: starts.map(ref), note: 'each start, resume and revert records config, env and kill-switch open' },

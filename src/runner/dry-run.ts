@@ -11,6 +11,7 @@ import { handle, loadCut } from '../cuts/handle.js';
 import { stateName, type DomainEvent } from '../domain/index.js';
 import type { Session } from '../workspace/session.js';
 import { verifiedPlan } from './plan-integrity.js';
+import { SIM_EXECUTOR } from '../../events/index.js';
 
 export interface DryRunResult {
   cutId: string;
@@ -27,7 +28,7 @@ export async function dryRun(session: Session, cutId: string): Promise<DryRunRes
   const plan = await verifiedPlan(store, recorded, state);
   const spec = await session.target(plan.target);
   const runId = `dry-${randomUUID().slice(0, 8)}`;
-  const base = { runId, planHash: c.planHash, executor: 'simulator' as const };
+  const base = { runId, planHash: c.planHash, executor: SIM_EXECUTOR };
   const meta = { actor: session.actor, correlationId: runId, auth: await session.authority() };
   await handle(store, cutId, () => [{ type: 'DryRunStarted', data: { ...base, at: new Date().toISOString() } }], meta);
   const sim = executorFor('dry-run', spec, changesOf(plan, store.db));

@@ -30,6 +30,7 @@ import { gatherEvidence } from './evidence.js';
 import { locksNow, type LockCheck } from './locks.js';
 import { verifiedPlan } from './plan-integrity.js';
 import { silentProgress, type Progress } from './progress.js';
+import { LIVE_EXECUTOR, PHASE_GATES } from '../../events/index.js';
 
 export interface LiveRunResult {
   cutId: string;
@@ -80,8 +81,8 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
       const c = state.snapshot.context;
       const event: DomainEvent =
         name === 'halted'
-          ? { type: 'RunResumed', data: { runId: c.runId!, planHash: c.planHash, executor: 'postgres-table', at, evidence } }
-          : { type: 'LiveRunStarted', data: { runId: `live-${randomUUID().slice(0, 8)}`, planHash: c.planHash, executor: 'postgres-table', at, evidence } };
+          ? { type: 'RunResumed', data: { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence } }
+          : { type: 'LiveRunStarted', data: { runId: `live-${randomUUID().slice(0, 8)}`, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence } };
       state = (await handle(store, cutId, () => [event], meta)).after;
     } else if (name.startsWith('live.')) {
       // A crashed run: the locks must be open now, and the approvals still satisfy the policy now
@@ -89,7 +90,7 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
       const { evidence, reasons } = await gatherEvidence(store, session.configFile, session.env, state, at, meta.auth.governance);
       if (reasons.length > 0) throw new GovernanceRefusedError(`resuming the interrupted live run of cut ${cutId} refused`, reasons);
       const c = state.snapshot.context;
-      state = (await handle(store, cutId, () => [{ type: 'RunContinued', data: { runId: c.runId!, planHash: c.planHash, executor: 'postgres-table', at, evidence } }], meta)).after;
+      state = (await handle(store, cutId, () => [{ type: 'RunContinued', data: { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence } }], meta)).after;
     } else {
       throw new IllegalTransitionError(`cut ${cutId} is ${name}: nothing to run live`);
     }
@@ -104,7 +105,7 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
         // lock 2 from the environment, lock 3 from the kill-switch stream.
         const locks = await locksNow(store, session.configFile, session.env);
         const c = state.snapshot.context;
-        const base = { runId: c.runId!, planHash: c.planHash, executor: 'postgres-table' as const };
+        const base = { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR };
         if (locks.closed.length > 0) {
           const reason = haltReason(locks);
           state = (await handle(store, cutId, () => [{ type: 'RunHalted', data: { ...base, at: now(), phase, reason, locks: locks.evidence } }], meta)).after;
@@ -152,10 +153,10 @@ function haltReason(locks: LockCheck): string {
 async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: CutState, session: Session, store: EventStore, rows: number, progress: Progress): Promise<DomainEvent> {
   const c = state.snapshot.context;
   const ctx = { cutId: c.cutId, runId: c.runId!, planHash: c.planHash };
-  const base = { runId: ctx.runId, planHash: ctx.planHash, executor: 'postgres-table' as const };
+  const base = { runId: ctx.runId, planHash: ctx.planHash, executor: LIVE_EXECUTOR };
   switch (phase) {
     case 'backup': {
-      progress.phase('pre_write_backup', rows);
+      progress.phase(PHASE_GATES.backup.gate, rows);
       const backupId = backupIdFor(ctx.cutId, ctx.runId);
       const existing = await loadBackup(store.db, backupId);
       const onRows = (n: number) => progress.tick(n);
@@ -196,12 +197,12 @@ async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: Cut
       };
     }
     case 'legA': {
-      progress.phase('cut_leg_a', rows);
+      progress.phase(PHASE_GATES.legA.gate, rows);
       const r = await adapter.writeLegA(ctx, { preImageHash: c.backup!.preImageHash, onRows: (n) => progress.tick(n) });
       return { type: 'LegAWritten', data: { ...base, at: now(), inserted: r.inserted, updated: r.updated, deleted: r.deleted, digest: r.digest, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
     }
     case 'legB': {
-      progress.phase('leg_b_record', 1);
+      progress.phase(PHASE_GATES.legB.gate, 1);
       const governance = {
         cutId: ctx.cutId, planHash: ctx.planHash, runId: ctx.runId,
         approvals: c.approvals.map((a) => ({ approver: a.approver, roles: a.roles, at: a.at, signature: a.signature, publicKey: a.publicKey, governanceVersion: a.governanceVersion })),
@@ -212,13 +213,13 @@ async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: Cut
       return { type: 'LegBRecorded', data: { ...base, at: now(), ledgerId: r.ledgerId, digest: r.digest, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
     }
     case 'verify': {
-      progress.phase('write_verify', rows);
+      progress.phase(PHASE_GATES.verify.gate, rows);
       const r = await adapter.verify(ctx, { onRows: (n) => progress.tick(n) });
       if (!r.ok) return { type: 'VerifyFailed', data: { ...base, at: now(), expectedHash: r.expectedHash, actualHash: r.actualHash, mismatches: r.mismatches } };
       return { type: 'WriteVerified', data: { ...base, at: now(), expectedHash: r.expectedHash, actualHash: r.actualHash, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
     }
     case 'enact': {
-      progress.phase('lifecycle_enact', rows);
+      progress.phase(PHASE_GATES.enact.gate, rows);
       const r = await adapter.enactLifecycle(ctx, { onRows: (n) => progress.tick(n) });
       return { type: 'LifecycleEnacted', data: { ...base, at: now(), skipped: r.skipped, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
     }

@@ -28,6 +28,7 @@ import { backupHeaderProblem, backupRecordProblem, type BackupBinding } from './
 import { withCutLock } from './live.js';
 import { locksNow } from './locks.js';
 import { verifiedPlan } from './plan-integrity.js';
+import { LIVE_EXECUTOR } from '../../events/index.js';
 
 export interface RevertOutcome {
   cutId: string;
@@ -116,7 +117,7 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
       current = (
         await handle(store, cutId, () => [{
           type: 'RevertStarted',
-          data: { runId, planHash: c.planHash, executor: 'postgres-table', at: new Date().toISOString(), backupId: c.backup!.backupId, force, evidence: { at: new Date().toISOString(), locks: locks.evidence } },
+          data: { runId, planHash: c.planHash, executor: LIVE_EXECUTOR, at: new Date().toISOString(), backupId: c.backup!.backupId, force, evidence: { at: new Date().toISOString(), locks: locks.evidence } },
         }], meta)
       ).after;
     } else {
@@ -124,11 +125,11 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
       const at = new Date().toISOString();
       current = (await handle(store, cutId, () => [{
         type: 'RunContinued',
-        data: { runId: current.snapshot.context.runId!, planHash: c.planHash, executor: 'postgres-table', at, evidence: { at, locks: locks.evidence, approvals: [] } },
+        data: { runId: current.snapshot.context.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence: { at, locks: locks.evidence, approvals: [] } },
       }], meta)).after;
     }
     const runId = current.snapshot.context.runId!;
-    const base = { runId, planHash: c.planHash, executor: 'postgres-table' as const };
+    const base = { runId, planHash: c.planHash, executor: LIVE_EXECUTOR };
     const adapter = executorFor('live', spec, changesOf(plan, store.db));
     try {
       await adapter.prepare();
