@@ -13,6 +13,12 @@ import { LIVE_EXECUTOR } from '../../events/index.js';
 export type Mode = 'live' | 'dry-run';
 export type ExecutorFor<M extends Mode> = M extends 'live' ? LiveExecutionAdapter : Simulator;
 
+/**
+ * The executor for a mode: `live` gives the postgres-table adapter (writes, one transaction per
+ * phase), `dry-run` the READ ONLY simulator. The return type follows the mode, so live code cannot
+ * obtain the simulator (checked by the compiler: test/unit/adapter-types.unit.test.ts). Opens no
+ * connection until used.
+ */
 export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, changes: ChangeSource): ExecutorFor<M> {
   const executor = mode === 'live' ? createPostgresTableAdapter(spec, changes) : createSimulator(spec, changes);
   return executor as ExecutorFor<M>;

@@ -15,6 +15,11 @@ import { SIM_EXECUTOR } from '../../events/index.js';
 
 export const SAMPLES = 100;
 
+/**
+ * The dry-run simulator: reads the target inside READ ONLY, REPEATABLE READ transactions, computes
+ * the five phases' digests and the diff in memory, and proves non-mutation by hashing the pre-image
+ * before and after. Cannot write: it holds no write path.
+ */
 export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simulator {
   const db: ConnectionPool = connect(spec.url, { poolSize: 1, applicationName: 'cutter-simulator' });
   const readOnly = <T>(fn: (tx: Transaction) => Promise<T>) => db.tx(fn, { readOnly: true, isolationLevel: IsolationLevel.REPEATABLE_READ });

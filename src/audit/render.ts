@@ -8,10 +8,12 @@ const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '
 const md = (s: unknown) => String(s ?? '').replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
 const cite = (refs: EventRef[]) => refs.map((r) => `#${r.version} ${r.type}`).join(', ') || '—';
 
+/** The report model as JSON (the machine-readable report). Pure. */
 export function renderJson(m: ReportModel): string {
   return `${JSON.stringify(m, null, 2)}\n`;
 }
 
+/** The report as Markdown, every value escaped. Pure. */
 export function renderMarkdown(m: ReportModel): string {
   const c = m.cut;
   const L: string[] = [
@@ -95,6 +97,7 @@ dl{display:grid;grid-template-columns:140px 1fr;gap:2px 12px;margin:8px 0}dt{col
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}}
 `;
 
+/** The report as one self-contained HTML page with the lifecycle diagram (Graphviz via @viz-js/viz, no network). Every value escaped. */
 export async function renderHtml(m: ReportModel): Promise<string> {
   const { instance } = await import('@viz-js/viz');
   const svg = (await instance()).renderString(m.diagram.dot, { format: 'svg', engine: 'dot' }).replace(/<\?xml[^>]*>/, '').replace(/<!DOCTYPE[^>]*>/, '');

@@ -7,6 +7,7 @@ import { cutStreamId } from '../../events/streams.js';
 
 const SETTLED = new Set(['LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'RunHalted', 'CutReverted', 'RevertFailed', 'CutAborted', 'DryRunCompleted']);
 
+/** Calls `onEvent` for each committed event (of one cut, or all) until the cut settles or the timeout; resolves with the count. Reads only. */
 export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor }): Promise<{ events: number; settled: boolean }> {
   let cursor = opts.from ?? (await tail(store));
   let events = 0;

@@ -12,6 +12,7 @@ export interface LedgerAnchor {
   checkpoint: { version: number; root: string } | null;
 }
 
+/** What the target's ledger row carries: the cut stream's head and the latest checkpoint. Reads only. */
 export async function anchorOf(store: EventStore, cutId: string): Promise<LedgerAnchor> {
   const head = (await store.readStream(cutStreamId(cutId))).at(-1);
   const v = await store.streamVersion(CHECKPOINT_STREAM);

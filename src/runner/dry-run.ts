@@ -21,6 +21,11 @@ export interface DryRunResult {
   simulation: Simulation;
 }
 
+/**
+ * Records a dry run of the cut: DryRunStarted, five PhaseSimulated, DryRunCompleted. Reads the
+ * target only inside READ ONLY transactions; never writes it. Throws GovernanceRefusedError when the
+ * session's member may not run, VerificationFailedError when the plan no longer hashes to its record.
+ */
 export async function dryRun(session: Session, cutId: string): Promise<DryRunResult> {
   const store = await session.store();
   const { state, events: recorded } = await loadCut(store, cutId);

@@ -63,6 +63,15 @@ export interface LiveRunOptions {
   atBoundary?: (phase: string) => Promise<void>;
 }
 
+/**
+ * Runs (or resumes) the cut's live run to its end, a halt or a failure. One runner per cut (a
+ * session advisory lock); every event signed by the session's member and appended through the cut's
+ * command handler. Each phase is one target transaction, then one append.
+ * Throws GovernanceRefusedError when a lock is closed, approvals do not hold under the governance in
+ * force, or the target is busy (nothing written); VerificationFailedError when the recorded plan or
+ * change set does not hash to what was approved (nothing written); InterruptedError when the store or
+ * the target connection is lost (resumable: run the same command again).
+ */
 export async function runLive(session: Session, cutId: string, opts: LiveRunOptions = {}): Promise<LiveRunResult> {
   const progress = opts.progress ?? silentProgress;
   const store = await session.store();

@@ -45,6 +45,7 @@ export async function putBlob(q: Queryable, blobId: string, source: AsyncIterabl
   return { blobId, sha256, bytes, chunks: seq };
 }
 
+/** A stored blob's size, hash and chunk count, or undefined. Reads only. */
 export async function blobInfo(q: Queryable, blobId: string): Promise<BlobInfo | undefined> {
   const [r] = await q.query(sql`SELECT blob_id, sha256, bytes, chunks FROM cutter.blobs WHERE blob_id = ${blobId}`);
   return r ? { blobId: r.blob_id, sha256: r.sha256, bytes: Number(r.bytes), chunks: r.chunks } : undefined;

@@ -10,6 +10,7 @@ import { START, type Cursor, type StoredEvent } from './types.js';
 const COLUMNS = sql`global_position, transaction_id::text AS transaction_id, stream_id, version, event_id::text AS event_id,
   type, data, metadata, recorded_at, prev_hash, hash`;
 
+/** One row of cutter.events as a StoredEvent (positions as decimal strings). Pure. */
 export function rowToEvent(r: any): StoredEvent {
   return {
     eventId: r.event_id,
