@@ -20,9 +20,9 @@ type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
 /**
  * The live adapter for one target table: each phase is ONE target transaction that also writes the
  * phase's receipt, so a re-run after a crash finds a committed phase and reports it reconciled
- * instead of applying it twice. Leg A refuses rows that drifted since the backup (writing nothing);
- * revert refuses drift unless forced. Errors are CutterErrors (InvalidInput, VerificationFailed,
- * Interrupted on a lost connection); close() ends its pool.
+ * instead of applying it twice. Leg A refuses rows that drifted since the backup, and revert drift
+ * unless forced (GovernanceRefusedError, nothing written); a target without a unique index on the key
+ * is InvalidInputError; a restore or verify whose hashes disagree is VerificationFailedError.
  */
 export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSource): LiveExecutionAdapter {
   const db: ConnectionPool = connect(spec.url, { poolSize: 2, applicationName: 'cutter-live' });
