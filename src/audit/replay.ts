@@ -22,6 +22,7 @@ import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { foldGovernance, type TrustViolation } from '../domain/governance.js';
 import { checkCutTrust, checkEventTrust, checkKillSwitchStream, knownStream } from '../domain/trust.js';
 import { nodeCrypto } from '../governance/authority.js';
+import { defaultVerifyThreads, prefetchedCrypto, VerifyPool } from '../crypto/verify-pool.js';
 import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot, type CheckpointFile } from '../../events/checkpoint.js';
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { checkCheckpointFile, checkHeads, type AnchorViolation } from './checkpoints.js';
@@ -46,7 +47,7 @@ export interface ReplayReport {
 export async function replayStore(
   store: EventStore,
   cutId?: string,
-  opts: { trustRoot?: string | undefined; checkpoint?: CheckpointFile; targets?: TargetSpec[] } = {},
+  opts: { trustRoot?: string | undefined; checkpoint?: CheckpointFile; targets?: TargetSpec[]; /** Signature-checking threads (default: every core). */ threads?: number } = {},
 ): Promise<ReplayReport> {
   const violations: ReplayReport['violations'] = [];
   const governance = foldGovernance(await store.readStream(GOVERNANCE_STREAM), nodeCrypto, opts.trustRoot);
@@ -99,32 +100,62 @@ export async function replayStore(
     violations.push(...(cutId ? r.violations.filter((v) => v.streamId === cutStreamId(cutId)) : r.violations));
   }
   let events = 0;
-  for (const { streamId } of streams) {
-    const stored = await store.readStream(streamId);
-    events += stored.length;
-    violations.push(...checkCutTrust(stored.map((e) => ({ ...e, streamId })), governance, nodeCrypto, ks.timeline));
-    if (stored.length === 0) {
-      violations.push({ streamId, version: 0, type: '-', rule: 'illegal-transition', message: 'no such cut' });
-      continue;
+  // Cut streams are read in batches of about BATCH_EVENTS events; each batch's signatures are
+  // verified up front on the worker pool (src/crypto/verify-pool.ts), then every stream is checked
+  // in order exactly as before. One thread (`threads: 1`) verifies inline.
+  const threads = opts.threads ?? defaultVerifyThreads();
+  const pool = threads > 1 && streams.length ? new VerifyPool(threads) : undefined;
+  try {
+    for await (const batch of readInBatches(store, streams.map((s) => s.streamId))) {
+      const crypto = await prefetchedCrypto(batch.flatMap((b) => b.stored.map((e) => ({ ...e, streamId: b.streamId }))), governance, nodeCrypto, pool);
+      for (const { streamId, stored } of batch) {
+        events += stored.length;
+        violations.push(...checkCutTrust(stored.map((e) => ({ ...e, streamId })), governance, crypto, ks.timeline));
+        if (stored.length === 0) {
+          violations.push({ streamId, version: 0, type: '-', rule: 'illegal-transition', message: 'no such cut' });
+          continue;
+        }
+        const chain = await store.verifyChain(streamId);
+        if (!chain.ok && chain.firstBroken) {
+          violations.push({ streamId, version: chain.firstBroken.version, eventId: chain.firstBroken.eventId, type: stored.find((e) => e.version === chain.firstBroken!.version)?.type ?? '?', rule: 'hash-chain', message: chain.firstBroken.reason });
+        }
+        const r = replayStream(stored.map((e) => ({ ...e, streamId })));
+        violations.push(...r.violations.map((v) => ({ ...v, streamId })));
+        violations.push(...(await storedEvidence(store, stored)).map((v) => ({ ...v, streamId })));
+        const fresh = projectCut(streamId, stored);
+        const storedCuts = await projectionRows(store.db, 'cuts', streamId);
+        const storedRuns = await projectionRows(store.db, 'runs', streamId);
+        const same = canonicalJson(storedCuts) === canonicalJson([fresh.cut.row]) && canonicalJson(storedRuns) === canonicalJson([...fresh.runs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.row));
+        if (!same) violations.push({ streamId, version: stored.length, type: '-', rule: 'projection', message: 'stored projection rows differ from a fresh fold of the log (run `cutter projections rebuild`)' });
+      }
     }
-    const chain = await store.verifyChain(streamId);
-    if (!chain.ok && chain.firstBroken) {
-      violations.push({ streamId, version: chain.firstBroken.version, eventId: chain.firstBroken.eventId, type: stored.find((e) => e.version === chain.firstBroken!.version)?.type ?? '?', rule: 'hash-chain', message: chain.firstBroken.reason });
-    }
-    const r = replayStream(stored.map((e) => ({ ...e, streamId })));
-    violations.push(...r.violations.map((v) => ({ ...v, streamId })));
-    violations.push(...(await storedEvidence(store, stored)).map((v) => ({ ...v, streamId })));
-    const fresh = projectCut(streamId, stored);
-    const storedCuts = await projectionRows(store.db, 'cuts', streamId);
-    const storedRuns = await projectionRows(store.db, 'runs', streamId);
-    const same = canonicalJson(storedCuts) === canonicalJson([fresh.cut.row]) && canonicalJson(storedRuns) === canonicalJson([...fresh.runs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.row));
-    if (!same) violations.push({ streamId, version: stored.length, type: '-', rule: 'projection', message: 'stored projection rows differ from a fresh fold of the log (run `cutter projections rebuild`)' });
+  } finally {
+    await pool?.close();
   }
   if (!cutId) violations.push(...(await overlappingLiveRuns(store)));
   return { ok: violations.length === 0, streams: streams.length, events, trust: { root: governance.root ?? null, governanceVersion: governance.versions.length },
     anchors: { checkpointsInStore: checkpoints.length, checkpointFile: Boolean(opts.checkpoint), targets: opts.targets ? targets : null },
     violations,
   };
+}
+
+const BATCH_EVENTS = 4096;
+
+/** The streams' events, a batch of whole streams at a time (about BATCH_EVENTS events each). */
+async function* readInBatches(store: EventStore, streamIds: string[]): AsyncGenerator<{ streamId: string; stored: StoredEvent[] }[]> {
+  let batch: { streamId: string; stored: StoredEvent[] }[] = [];
+  let size = 0;
+  for (const streamId of streamIds) {
+    const stored = await store.readStream(streamId);
+    batch.push({ streamId, stored });
+    size += stored.length;
+    if (size >= BATCH_EVENTS) {
+      yield batch;
+      batch = [];
+      size = 0;
+    }
+  }
+  if (batch.length) yield batch;
 }
 
 /**
