@@ -18,6 +18,7 @@ import { foldGovernance } from '../../src/domain/governance.js';
 import { checkEventTrust } from '../../src/domain/trust.js';
 import { nodeCrypto } from '../../src/governance/authority.js';
 import { throughputRow, type BenchRow } from './measure.js';
+import { defaultVerifyThreads, prefetchedCrypto, VerifyPool } from '../../src/crypto/verify-pool.js';
 
 const perSecond = (n: number, fn: () => void): number => {
   const t = performance.now();
@@ -57,6 +58,27 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
   const sigBytes = sign(null, bytes, key);
   const verifyFloor = perSecond(n, () => verify(null, bytes, key, sigBytes));
   rows.push(throughputRow('trust check of a signed event (signature, signer, role)', check, verifyFloor, 'events/s', 'floor: bare crypto.verify, one core'));
+
+  // Verifying replay on every core (src/crypto/verify-pool.ts): a batch's checks prefetched on the
+  // worker pool, then the trust check of each event answered from them. Ceiling: bare verify x cores.
+  const threads = defaultVerifyThreads();
+  const many = Array.from({ length: opts.quick ? 4_096 : 16_384 }, (_, i) => {
+    const f = fields(i + 1);
+    const sig = sign(null, signedMessage(f), key).toString('base64');
+    return { streamId: f.streamId, version: f.version, eventId: f.eventId, type: f.type, data, metadata: { schemaVersion: 1, actor: 'erin', signature: { signer: 'erin', key: fp, governance: 1, scheme: 'ed25519' as const, sig } } };
+  });
+  const pool = new VerifyPool(threads);
+  try {
+    await prefetchedCrypto(many.slice(0, 256), gov, nodeCrypto, pool); // workers started and warm
+    const t = performance.now();
+    const fast = await prefetchedCrypto(many, gov, nodeCrypto, pool);
+    for (const e of many) bad += checkEventTrust(e, gov, fast).violations.length;
+    const parallel = many.length / ((performance.now() - t) / 1000);
+    if (bad) throw new Error(`bench: ${bad} trust violations in honest events (parallel)`);
+    rows.push(throughputRow(`trust check on ${threads} verify thread(s) (replay's path)`, parallel, verifyFloor * threads, 'events/s', `floor: the Ed25519 ceiling, bare crypto.verify x ${threads} core(s); goal >= 0.8x`));
+  } finally {
+    await pool.close();
+  }
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-bench-ssh-'));
   try {

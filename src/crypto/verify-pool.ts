@@ -76,6 +76,7 @@ export class VerifyPool {
       w.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
         this.pending.get(id)?.resolve(out);
         this.pending.delete(id);
+        if (this.pending.size === 0) for (const x of this.workers) x.unref();
       });
       w.on('error', (err) => {
         for (const p of this.pending.values()) p.reject(err);
@@ -102,6 +103,7 @@ export class VerifyPool {
     part.forEach((j, i) => (ends[i] = end += j.message.length));
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      w.ref(); // a pending answer keeps the process alive; idle workers do not
       w.postMessage({ id, keys: part.map((j) => j.key), bytes, ends, sigs: part.map((j) => j.sig) });
     });
   }
