@@ -6,22 +6,30 @@
  * `replayStore`'s report; the legal history beside it replays with no violation. docs/RULES.md
  * maps every rule to the test that fires it.
  */
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { sha256 } from '../../events/canonical.js';
-import { planHash as hashPlan, toStorable, type CutPlan, type DomainEvent } from '../../events/index.js';
+import { signedMessage } from '../../events/signature.js';
+import { planHash as hashPlan, toStorable, type CutPlan, type DomainEvent, type KillSwitchEvent } from '../../events/index.js';
 import { MACHINE_VERSION } from '../../machines/cut.js';
 import { replayStore, type ReplayReport } from '../../src/audit/replay.js';
 import { approveCut } from '../../src/cuts/approve.js';
 import { changeSetBlobId } from '../../src/cuts/changes.js';
 import { planCut } from '../../src/cuts/plan.js';
 import { signEvents, type Authority } from '../../src/governance/authority.js';
+import { applyGovernance } from '../../src/governance/commands.js';
+import { signApproval } from '../../src/crypto/approvals.js';
+import { loadApproverKey } from '../../src/crypto/keys.js';
+import type { ApprovalRecord } from '../../machines/approvals.js';
 import type { Session } from '../../src/workspace/session.js';
 import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { putBlob } from '../../src/store/blobs.js';
 import { sql } from '../../src/store/connection.js';
 import { openStore } from '../../src/store/index.js';
-import { backupTaken, forgedApprovedCut, liveStarted, OPEN, storeForgedBackup, withStoreDb } from '../support/forge.js';
+import { backupTaken, forgedApprovedCut, liveStarted, OPEN, POLICY, signedApproval, storeForgedBackup, withStoreDb } from '../support/forge.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
@@ -55,13 +63,13 @@ async function ready(id: string, plan: unknown = bigPlan(id, 2, 20)): Promise<vo
  * the session's store (inline projection kept up to date) or, with `bare`, the library's bare
  * `openStore` (no projection, no busy-target check).
  */
-async function appendSigned(actor: string, cutId: string, events: DomainEvent[], opts: { bare?: boolean } = {}): Promise<void> {
+async function appendSigned(actor: string, cutId: string, events: (DomainEvent | KillSwitchEvent)[], opts: { bare?: boolean; stream?: string } = {}): Promise<void> {
   const m = sessionOf(actor);
   const auth = (m.auth ??= await m.session.authority());
   const session = m.session;
   const store = opts.bare ? await openStore(ws.store.url) : await session.store();
   try {
-    const stream = `cut-${cutId}`;
+    const stream = opts.stream ?? `cut-${cutId}`;
     const v = await store.streamVersion(stream);
     const signed = await signEvents(auth, stream, v, events.map((e) => toStorable(e, { machineVersion: MACHINE_VERSION })));
     await store.append(stream, signed, { expectedVersion: v === 0 ? 'no_stream' : v, context: { actor } });
@@ -71,9 +79,10 @@ async function appendSigned(actor: string, cutId: string, events: DomainEvent[],
 }
 
 /** A cut up to approved with a passing dry run, every event signed by the member cutter would have signed it with. */
-async function signedApprovedCut(plan: CutPlan, opts: { recorded?: unknown; hash?: string } = {}) {
+async function signedApprovedCut(plan: CutPlan, opts: { recorded?: unknown; hash?: string; policy?: object } = {}) {
   const f = await forgedApprovedCut(ws, plan, opts);
   const [planned, a1, a2, ...dry] = f.events;
+  if (opts.policy) Object.assign(planned!.data, { policy: opts.policy });
   await appendSigned('erin', plan.id, [planned!]);
   await appendSigned('alice', plan.id, [a1!]);
   await appendSigned('bob', plan.id, [a2!]);
@@ -263,5 +272,95 @@ describe('streams replay must not know', () => {
       await store.close();
     }
     expect(await rulesOf('notes-mallory')).toEqual(['unknown-stream']);
+  });
+});
+
+/**
+ * TRUST_RULES (src/domain/governance.ts) as a store holds them: each shown in test/unit/governance
+ * .unit.test.ts as a pure fold; here signed by the members' real keys and stored. The kill-switch
+ * and governance tests come last: they change what every later event is checked against.
+ */
+describe('trust rules against the store', () => {
+  it('policy: a CutPlanned recording a policy that is not governance\'s', async () => {
+    await signedApprovedCut(onePlan('policy'), { policy: { ...POLICY, requiredApprovals: 1 } });
+    expect(await cutRules('policy')).toContain('policy');
+  });
+
+  it('approval: an approval naming alice, signed by bob', async () => {
+    const f = await forgedApprovedCut(ws, onePlan('approval'));
+    await appendSigned('erin', 'approval', [f.events[0]!]);
+    await appendSigned('bob', 'approval', [await signedApproval(ws, 'approval', f.planHash, 'alice', f.at(1))]);
+    expect(await cutRules('approval')).toEqual(['approval']);
+  });
+
+  it('four-eyes: the author approving her own cut with her own key', async () => {
+    const f = await forgedApprovedCut(ws, onePlan('four-eyes'));
+    await appendSigned('erin', 'four-eyes', [f.events[0]!]);
+    // erin holds no approver role: cutter refuses to sign it (requireRole), she signs it herself.
+    const own = await signedApproval(ws, 'four-eyes', f.planHash, 'erin', f.at(1));
+    const { auth } = sessionOf('erin');
+    const id = randomUUID();
+    const fields = { signer: 'erin', key: auth!.signer.fingerprint, governance: 1 };
+    const sig = await auth!.signer.sign(signedMessage({ streamId: 'cut-four-eyes', version: 2, eventId: id, type: 'ApprovalGranted', schemaVersion: 2, data: own.data, ...fields }));
+    const store = await openStore(ws.store.url);
+    try {
+      await store.append('cut-four-eyes', [{ id, type: 'ApprovalGranted', data: own.data, metadata: { schemaVersion: 2, machineVersion: MACHINE_VERSION, signature: { ...fields, scheme: 'ed25519', sig } } }], { expectedVersion: 1 });
+    } finally {
+      await store.close();
+    }
+    expect(await cutRules('four-eyes')).toEqual(expect.arrayContaining(['role', 'four-eyes']));
+  });
+
+  it('lock-evidence: a live start whose evidence names a kill-switch version the stream does not have', async () => {
+    const f = await signedApprovedCut(onePlan('lock-ev', 'kb-lock-ev'));
+    const start = liveStarted(f.planHash, 'live-le', f.at(10));
+    await appendSigned('erin', 'lock-ev', [{ ...start, data: { ...start.data, evidence: { at: f.at(10), locks: { ...OPEN, killSwitchVersion: 7 }, approvals: ['alice', 'bob'] } } } as DomainEvent]);
+    expect(await cutRules('lock-ev')).toEqual(['lock-evidence']);
+  });
+
+  it('killswitch: a release of a kill-switch that is not engaged (an engage then a release is legal)', async () => {
+    const at = new Date().toISOString();
+    await appendSigned('alice', '', [{ type: 'KillSwitchEngaged', data: { reason: 'drill', at } }], { stream: 'killswitch' });
+    await appendSigned('dana', '', [{ type: 'KillSwitchReleased', data: { at } }], { stream: 'killswitch' });
+    expect(await rulesOf('killswitch')).toEqual([]);
+    await appendSigned('dana', '', [{ type: 'KillSwitchReleased', data: { at } }], { stream: 'killswitch' });
+    const r = await replayAll();
+    expect(r.violations.filter((v) => v.streamId === 'killswitch')).toEqual([
+      expect.objectContaining({ version: 3, type: 'KillSwitchReleased', rule: 'killswitch', message: 'KillSwitchReleased while the kill-switch is already released' }),
+    ]);
+  });
+
+  it('revoked and governance: events signed under version 1 after version 2 (bob removed) took effect', async () => {
+    const g = parse(readFileSync(ws.governanceFile, 'utf8')) as { members: Record<string, unknown> };
+    delete g.members.bob;
+    const v2 = `${ws.governanceFile}.v2.yaml`;
+    writeFileSync(v2, stringify(g));
+    const bob = sessionOf('bob');
+    bob.auth ??= await bob.session.authority(); // bob's authority as read before version 2
+    await ws.as('dana', async (s) => expect((await applyGovernance(s, v2)).applied).toBe('effective'));
+    // erin and alice sign with authority read afresh (version 2): legal.
+    sessionOf('erin').auth = undefined;
+    sessionOf('alice').auth = undefined;
+    const f = await forgedApprovedCut(ws, onePlan('revoked'));
+    await appendSigned('erin', 'revoked', [f.events[0]!]);
+    // Her approval names the version she signs under, as cutter's approve does.
+    const mine = await signedApproval(ws, 'revoked', f.planHash, 'alice', f.at(1));
+    const key = await loadApproverKey('alice', { dir: ws.keys });
+    const p = { ...(mine.data as ApprovalRecord), governanceVersion: 2 };
+    await appendSigned('alice', 'revoked', [{ type: 'ApprovalGranted', data: { ...p, signature: signApproval(key, p) } }]);
+    expect(await cutRules('revoked')).toEqual([]);
+    // bob's session still holds version 1, under which he was an approver.
+    expect(bob.auth.version).toBe(1);
+    await appendSigned('bob', 'revoked', [await signedApproval(ws, 'revoked', f.planHash, 'bob', f.at(2))]);
+    expect(await cutRules('revoked')).toEqual(['revoked']);
+    // dana, unchanged by version 2, signing under version 1 after it took effect.
+    const d = sessionOf('dana');
+    d.auth = await d.session.authority();
+    expect(d.auth.version).toBe(2);
+    const old = await forgedApprovedCut(ws, onePlan('stale'));
+    await appendSigned('erin', 'stale', [old.events[0]!]);
+    d.auth = { ...d.auth, version: 1, registry: d.auth.governance.versions[0]!.registry };
+    await appendSigned('dana', 'stale', [{ type: 'CutAborted', data: { planHash: old.planHash, reason: 'stale', at: old.at(3) } }]);
+    expect(await cutRules('stale')).toEqual(['governance']);
   });
 });
