@@ -92,13 +92,14 @@ async function signedApprovedCut(plan: CutPlan, opts: { recorded?: unknown; hash
 
 const onePlan = (id: string, target = 'kb'): CutPlan => ({ id, target, author: 'erin', reason: 'fix a title', changes: [{ upsert: { id: 'KB-0001', title: 'fixed', body: 'body 1' } }] });
 
-async function replayAll(): Promise<ReplayReport> {
-  return replayStore(await sessionOf('auditor').session.store(), undefined, { trustRoot: ws.root });
+/** The whole store replayed (every stream, the checks across streams), or one cut (`cutId`). */
+async function replayAll(cutId?: string): Promise<ReplayReport> {
+  return replayStore(await sessionOf('auditor').session.store(), cutId, { trustRoot: ws.root });
 }
 
 /** The rules replay names for one stream (`cut-<id>` for a cut), in report order. */
 async function rulesOf(stream: string): Promise<string[]> {
-  const r = await replayAll();
+  const r = await replayAll(stream.startsWith('cut-') ? stream.slice(4) : undefined);
   return r.violations.filter((v) => v.streamId === stream).map((v) => v.rule);
 }
 const cutRules = (id: string) => rulesOf(`cut-${id}`);
@@ -130,7 +131,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await ready('gap');
     expect(await cutRules('gap')).toEqual([]);
     await asOwner(async (tx) => void (await tx.query(sql`DELETE FROM cutter.events WHERE stream_id = 'cut-gap' AND version = 5`)));
-    const r = await replayAll();
+    const r = await replayAll('gap');
     const gap = r.violations.find((v) => v.streamId === 'cut-gap' && v.rule === 'version-gap');
     expect(gap).toMatchObject({ version: 6, message: 'version 6 where 5 was expected' });
     expect(r.violations.filter((v) => v.streamId === 'cut-gap').map((v) => v.rule)).toContain('hash-chain');
@@ -139,7 +140,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
   it('plan-hash: a CutPlanned whose recorded plan does not hash to its plan hash', async () => {
     const approved = onePlan('ph-plan');
     await signedApprovedCut(approved, { recorded: { ...approved, changes: [{ upsert: { id: 'KB-0002', title: 'pwned', body: 'pwned' } }] } });
-    const r = await replayAll();
+    const r = await replayAll('ph-plan');
     expect(r.violations.filter((v) => v.streamId === 'cut-ph-plan')).toEqual([
       expect.objectContaining({ version: 1, type: 'CutPlanned', rule: 'plan-hash', message: 'the recorded plan does not hash to the recorded plan hash' }),
     ]);
@@ -148,7 +149,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
   it('plan-hash: a later event that names another plan hash than the planned one', async () => {
     const f = await signedApprovedCut(onePlan('ph-later'));
     await appendSigned('erin', 'ph-later', [{ type: 'DryRunStarted', data: { runId: 'dry-2', planHash: 'f'.repeat(64), executor: 'simulator', at: f.at(5) } }]);
-    const r = await replayAll();
+    const r = await replayAll('ph-later');
     expect(r.violations.filter((v) => v.streamId === 'cut-ph-later')).toEqual([
       expect.objectContaining({ version: 11, type: 'DryRunStarted', rule: 'plan-hash', message: expect.stringContaining('differs from the planned') }),
     ]);
@@ -164,7 +165,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await appendSigned('erin', 'illegal', [abort]);
     expect(await cutRules('illegal')).toEqual([]); // aborting an approved cut is legal
     await appendSigned('erin', 'illegal', [{ type: 'DryRunStarted', data: { runId: 'dry-2', planHash: f.planHash, executor: 'simulator', at: f.at(6) } }]);
-    const r = await replayAll();
+    const r = await replayAll('illegal');
     expect(r.violations.filter((v) => v.streamId === 'cut-illegal')).toEqual([
       expect.objectContaining({ version: 12, type: 'DryRunStarted', rule: 'illegal-transition', message: 'DryRunStarted is not allowed in state aborted' }),
     ]);
@@ -195,7 +196,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await signedApprovedCut(onePlan('proj'));
     expect(await cutRules('proj')).toEqual([]);
     await asOwner(async (tx) => void (await tx.query(sql`UPDATE cutter.projection_rows SET row = jsonb_set(row, '{state}', '"completed"') WHERE projection = 'cuts' AND row_key = 'proj'`)));
-    const r = await replayAll();
+    const r = await replayAll('proj');
     expect(r.violations.filter((v) => v.streamId === 'cut-proj')).toEqual([
       expect.objectContaining({ rule: 'projection', message: expect.stringContaining('stored projection rows differ') }),
     ]);
@@ -230,7 +231,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await asOwner(async (tx) => void (await tx.query(sql`UPDATE cutter.backups SET plaintext_sha256 = ${'0'.repeat(64)} WHERE backup_id = 'bk-backup'`)));
     expect(await cutRules('bk')).toEqual(['backup']);
     await asOwner(async (tx) => void (await tx.query(sql`DELETE FROM cutter.backups WHERE backup_id = 'bk-backup'`)));
-    const r = await replayAll();
+    const r = await replayAll('bk');
     expect(r.violations.filter((v) => v.streamId === 'cut-bk')).toEqual([
       expect.objectContaining({ version: 12, type: 'BackupTaken', rule: 'backup', message: 'backup bk-backup is not in the store' }),
     ]);
@@ -256,7 +257,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await withStoreDb(ws, (db) => db.tx((tx) => putBlob(tx, changeSetBlobId(sha256(other)), (async function* () { yield evil; })())));
     const f = await signedApprovedCut(plan('cs-bad', other));
     expect(f.planHash).toBe(hashPlan(plan('cs-bad', other)));
-    const r = await replayAll();
+    const r = await replayAll('cs-bad');
     expect(r.violations.filter((v) => v.streamId === 'cut-cs-bad')).toEqual([expect.objectContaining({ version: 1, type: 'CutPlanned', rule: 'change-set' })]);
   });
 });
