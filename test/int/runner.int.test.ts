@@ -140,7 +140,9 @@ function boundaryGate(phase: string) {
   const released = new Promise<void>((r) => (release = r));
   const seen: string[] = [];
   return {
-    seen, atPhase, release,
+    seen, release,
+    /** Resolves once `run` waits at the boundary; fails at once if `run` ends without reaching it. */
+    reachedBy: (run: Promise<unknown>) => Promise.race([atPhase, run.then(() => Promise.reject(new Error(`the run ended before ${phase}`)))]),
     atBoundary: async (p: string) => {
       seen.push(p);
       if (p !== phase) return;
@@ -157,8 +159,7 @@ describe('exclusivity', () => {
     await ready('c2', bigPlan('c2', 4, 10));
     const gate = boundaryGate('legA');
     const run1 = as('erin', (s) => runLive(s, 'c1', { atBoundary: gate.atBoundary }));
-    run1.catch(() => undefined);
-    await gate.atPhase; // run 1 has started, taken its backup, and waits before leg A
+    await gate.reachedBy(run1); // run 1 has started, taken its backup, and waits before leg A
     const before = await ws.target.snapshot();
     const refused = await as('erin', (s) => runLive(s, 'c2')).then(() => undefined, (e: unknown) => e as { code: string; message: string; reasons: string[] });
     expect(refused).toMatchObject({ code: 'GovernanceRefused', message: 'target busy with cut c1', reasons: ['target kb is busy with cut c1'] });
@@ -178,8 +179,7 @@ describe('exclusivity', () => {
     await ready('c1');
     const gate = boundaryGate('legA');
     const run1 = as('erin', (s) => runLive(s, 'c1', { atBoundary: gate.atBoundary }));
-    run1.catch(() => undefined);
-    await gate.atPhase;
+    await gate.reachedBy(run1);
     const refused = await as('erin', (s) => runLive(s, 'c1')).then(() => undefined, (e: unknown) => e as { code: string; message: string });
     expect(refused).toMatchObject({ code: 'GovernanceRefused', message: 'cut c1 is being run by another runner' });
     gate.release();
