@@ -1,10 +1,10 @@
 /**
- * Every replay rule that no other test showed firing against a real store (issue #15): each test
- * builds the violating history in PostgreSQL as an insider would — events signed with the members'
- * real keys and appended through the bare store API (with or without the inline projection), or
- * rows edited as the database owner with triggers disabled — and asserts the rule by name in
- * `replayStore`'s report; the legal history beside it replays with no violation. docs/RULES.md
- * maps every rule to the test that fires it.
+ * Replay and trust rules shown firing against a real store (issue #15): each test builds the
+ * violating history in PostgreSQL as an insider would — events signed with the members' real keys
+ * and appended through the bare store API (with or without the inline projection), or rows edited
+ * as the database owner with triggers disabled — and asserts the rule by name in `replayStore`'s
+ * report (what `cutter replay` prints); the legal history beside it replays with no violation.
+ * docs/RULES.md maps every rule to the test that fires it.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -93,13 +93,13 @@ async function signedApprovedCut(plan: CutPlan, opts: { recorded?: unknown; hash
 const onePlan = (id: string, target = 'kb'): CutPlan => ({ id, target, author: 'erin', reason: 'fix a title', changes: [{ upsert: { id: 'KB-0001', title: 'fixed', body: 'body 1' } }] });
 
 /** The whole store replayed (every stream, the checks across streams), or one cut (`cutId`). */
-async function replayAll(cutId?: string): Promise<ReplayReport> {
+async function replayed(cutId?: string): Promise<ReplayReport> {
   return replayStore(await sessionOf('auditor').session.store(), cutId, { trustRoot: ws.root });
 }
 
 /** The rules replay names for one stream (`cut-<id>` for a cut), in report order. */
 async function rulesOf(stream: string): Promise<string[]> {
-  const r = await replayAll(stream.startsWith('cut-') ? stream.slice(4) : undefined);
+  const r = await replayed(stream.startsWith('cut-') ? stream.slice(4) : undefined);
   return r.violations.filter((v) => v.streamId === stream).map((v) => v.rule);
 }
 const cutRules = (id: string) => rulesOf(`cut-${id}`);
@@ -119,7 +119,7 @@ describe('the legal histories', () => {
     await ready('honest');
     expect((await ws.as('erin', (s) => runLive(s, 'honest'))).state).toBe('completed');
     await signedApprovedCut(onePlan('by-hand'));
-    const r = await replayAll();
+    const r = await replayed();
     expect(r.violations).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.streams).toBe(2);
@@ -131,7 +131,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await ready('gap');
     expect(await cutRules('gap')).toEqual([]);
     await asOwner(async (tx) => void (await tx.query(sql`DELETE FROM cutter.events WHERE stream_id = 'cut-gap' AND version = 5`)));
-    const r = await replayAll('gap');
+    const r = await replayed('gap');
     const gap = r.violations.find((v) => v.streamId === 'cut-gap' && v.rule === 'version-gap');
     expect(gap).toMatchObject({ version: 6, message: 'version 6 where 5 was expected' });
     expect(r.violations.filter((v) => v.streamId === 'cut-gap').map((v) => v.rule)).toContain('hash-chain');
@@ -140,7 +140,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
   it('plan-hash: a CutPlanned whose recorded plan does not hash to its plan hash', async () => {
     const approved = onePlan('ph-plan');
     await signedApprovedCut(approved, { recorded: { ...approved, changes: [{ upsert: { id: 'KB-0002', title: 'pwned', body: 'pwned' } }] } });
-    const r = await replayAll('ph-plan');
+    const r = await replayed('ph-plan');
     expect(r.violations.filter((v) => v.streamId === 'cut-ph-plan')).toEqual([
       expect.objectContaining({ version: 1, type: 'CutPlanned', rule: 'plan-hash', message: 'the recorded plan does not hash to the recorded plan hash' }),
     ]);
@@ -149,7 +149,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
   it('plan-hash: a later event that names another plan hash than the planned one', async () => {
     const f = await signedApprovedCut(onePlan('ph-later'));
     await appendSigned('erin', 'ph-later', [{ type: 'DryRunStarted', data: { runId: 'dry-2', planHash: 'f'.repeat(64), executor: 'simulator', at: f.at(5) } }]);
-    const r = await replayAll('ph-later');
+    const r = await replayed('ph-later');
     expect(r.violations.filter((v) => v.streamId === 'cut-ph-later')).toEqual([
       expect.objectContaining({ version: 11, type: 'DryRunStarted', rule: 'plan-hash', message: expect.stringContaining('differs from the planned') }),
     ]);
@@ -165,7 +165,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await appendSigned('erin', 'illegal', [abort]);
     expect(await cutRules('illegal')).toEqual([]); // aborting an approved cut is legal
     await appendSigned('erin', 'illegal', [{ type: 'DryRunStarted', data: { runId: 'dry-2', planHash: f.planHash, executor: 'simulator', at: f.at(6) } }]);
-    const r = await replayAll('illegal');
+    const r = await replayed('illegal');
     expect(r.violations.filter((v) => v.streamId === 'cut-illegal')).toEqual([
       expect.objectContaining({ version: 12, type: 'DryRunStarted', rule: 'illegal-transition', message: 'DryRunStarted is not allowed in state aborted' }),
     ]);
@@ -196,7 +196,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await signedApprovedCut(onePlan('proj'));
     expect(await cutRules('proj')).toEqual([]);
     await asOwner(async (tx) => void (await tx.query(sql`UPDATE cutter.projection_rows SET row = jsonb_set(row, '{state}', '"completed"') WHERE projection = 'cuts' AND row_key = 'proj'`)));
-    const r = await replayAll('proj');
+    const r = await replayed('proj');
     expect(r.violations.filter((v) => v.streamId === 'cut-proj')).toEqual([
       expect.objectContaining({ rule: 'projection', message: expect.stringContaining('stored projection rows differ') }),
     ]);
@@ -209,13 +209,13 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await appendSigned('erin', 'x1', [start('x1')]);
     await appendSigned('erin', 'x1', [{ type: 'PhaseFailed', data: { runId: 'live-x1', planHash: fs.x1!.planHash, executor: 'postgres-table', at: fs.x1!.at(11), phase: 'backup', error: { code: 'Internal', message: 'x' } } }]);
     await appendSigned('erin', 'x2', [start('x2')]);
-    const legal = await replayAll();
+    const legal = await replayed();
     expect(legal.violations.filter((v) => v.rule === 'target-exclusive')).toEqual([]);
     // The inline projection refuses x3 (the target is x2's) …
     await expect(appendSigned('erin', 'x3', [start('x3')])).rejects.toMatchObject({ message: 'target busy with cut x2' });
     // … the bare store API does not.
     await appendSigned('erin', 'x3', [start('x3')], { bare: true });
-    const r = await replayAll();
+    const r = await replayed();
     expect(r.violations.filter((v) => v.rule === 'target-exclusive')).toEqual([
       expect.objectContaining({ streamId: 'cut-x3', version: 11, type: 'LiveRunStarted', message: 'target kb2 already held by cut x2' }),
     ]);
@@ -231,7 +231,7 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await asOwner(async (tx) => void (await tx.query(sql`UPDATE cutter.backups SET plaintext_sha256 = ${'0'.repeat(64)} WHERE backup_id = 'bk-backup'`)));
     expect(await cutRules('bk')).toEqual(['backup']);
     await asOwner(async (tx) => void (await tx.query(sql`DELETE FROM cutter.backups WHERE backup_id = 'bk-backup'`)));
-    const r = await replayAll('bk');
+    const r = await replayed('bk');
     expect(r.violations.filter((v) => v.streamId === 'cut-bk')).toEqual([
       expect.objectContaining({ version: 12, type: 'BackupTaken', rule: 'backup', message: 'backup bk-backup is not in the store' }),
     ]);
@@ -257,14 +257,14 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
     await withStoreDb(ws, (db) => db.tx((tx) => putBlob(tx, changeSetBlobId(sha256(other)), (async function* () { yield evil; })())));
     const f = await signedApprovedCut(plan('cs-bad', other));
     expect(f.planHash).toBe(hashPlan(plan('cs-bad', other)));
-    const r = await replayAll('cs-bad');
+    const r = await replayed('cs-bad');
     expect(r.violations.filter((v) => v.streamId === 'cut-cs-bad')).toEqual([expect.objectContaining({ version: 1, type: 'CutPlanned', rule: 'change-set' })]);
   });
 });
 
 describe('streams replay must not know', () => {
   it('unknown-stream: a stream cutter never writes, appended through the bare store API', async () => {
-    const before = await replayAll();
+    const before = await replayed();
     expect(before.violations.filter((v) => v.rule === 'unknown-stream')).toEqual([]);
     const store = await openStore(ws.store.url);
     try {
@@ -325,7 +325,7 @@ describe('trust rules against the store', () => {
     await appendSigned('dana', '', [{ type: 'KillSwitchReleased', data: { at } }], { stream: 'killswitch' });
     expect(await rulesOf('killswitch')).toEqual([]);
     await appendSigned('dana', '', [{ type: 'KillSwitchReleased', data: { at } }], { stream: 'killswitch' });
-    const r = await replayAll();
+    const r = await replayed();
     expect(r.violations.filter((v) => v.streamId === 'killswitch')).toEqual([
       expect.objectContaining({ version: 3, type: 'KillSwitchReleased', rule: 'killswitch', message: 'KillSwitchReleased while the kill-switch is already released' }),
     ]);
