@@ -128,27 +128,66 @@ describe('the kill-switch mid-run', () => {
   });
 });
 
+/**
+ * A gate for `runLive`'s `atBoundary` hook (the runner's existing seam): the run announces that it
+ * reached `phase` and then waits there until the test releases it. Run 1 is thus provably in the
+ * middle of its run (LiveRunStarted recorded, the target and the cut lock held) while run 2 starts.
+ */
+function boundaryGate(phase: string) {
+  let reached!: () => void;
+  let release!: () => void;
+  const atPhase = new Promise<void>((r) => (reached = r));
+  const released = new Promise<void>((r) => (release = r));
+  const seen: string[] = [];
+  return {
+    seen, release,
+    /** Resolves once `run` waits at the boundary; fails at once if `run` ends without reaching it. */
+    reachedBy: (run: Promise<unknown>) => Promise.race([atPhase, run.then(() => Promise.reject(new Error(`the run ended before ${phase}`)))]),
+    atBoundary: async (p: string) => {
+      seen.push(p);
+      if (p !== phase) return;
+      reached();
+      await released;
+    },
+  };
+}
+
 describe('exclusivity', () => {
   it('lets one of two cuts on one target proceed; the other is refused as busy', async () => {
     ws = await testWorkspace({ rows: 10, requireDryRun: false });
     await ready('c1');
     await ready('c2', bigPlan('c2', 4, 10));
-    const results = await Promise.allSettled([as('erin', (s) => runLive(s, 'c1')), as('erin', (s) => runLive(s, 'c2'))]);
-    const ok = results.filter((r) => r.status === 'fulfilled');
-    const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
-    expect(ok.length + refused.length).toBe(2);
-    for (const r of refused) expect(String(r.reason.message)).toMatch(/target busy with cut|busy/);
-    expect(ok.length).toBeGreaterThanOrEqual(1);
+    const gate = boundaryGate('legA');
+    const run1 = as('erin', (s) => runLive(s, 'c1', { atBoundary: gate.atBoundary }));
+    await gate.reachedBy(run1); // run 1 has started, taken its backup, and waits before leg A
+    const before = await ws.target.snapshot();
+    const refused = await as('erin', (s) => runLive(s, 'c2')).then(() => undefined, (e: unknown) => e as { code: string; message: string; reasons: string[] });
+    expect(refused).toMatchObject({ code: 'GovernanceRefused', message: 'target busy with cut c1', reasons: ['target kb is busy with cut c1'] });
+    expect(await ws.target.snapshot()).toEqual(before);
+    const c2 = await as('auditor', async (s) => (await s.store()).readStream('cut-c2'));
+    expect(c2.map((e) => e.type)).not.toContain('LiveRunStarted'); // the refused start rolled back
+    gate.release();
+    const first = await run1;
+    expect(first.state).toBe('completed');
+    expect(gate.seen).toEqual(['backup', 'legA', 'legB', 'verify', 'enact']);
+    const replay = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
+    expect(replay.violations).toEqual([]);
   });
 
   it('lets one of two runners on one cut proceed, applying no phase twice', async () => {
     ws = await testWorkspace({ rows: 10 });
     await ready('c1');
-    const results = await Promise.allSettled([as('erin', (s) => runLive(s, 'c1')), as('erin', (s) => runLive(s, 'c1'))]);
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const gate = boundaryGate('legA');
+    const run1 = as('erin', (s) => runLive(s, 'c1', { atBoundary: gate.atBoundary }));
+    await gate.reachedBy(run1);
+    const refused = await as('erin', (s) => runLive(s, 'c1')).then(() => undefined, (e: unknown) => e as { code: string; message: string });
+    expect(refused).toMatchObject({ code: 'GovernanceRefused', message: 'cut c1 is being run by another runner' });
+    gate.release();
+    expect((await run1).state).toBe('completed');
     const events = await as('auditor', async (s) => (await s.store()).readStream('cut-c1'));
     for (const type of ['LiveRunStarted', 'BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted']) {
       expect(events.filter((e) => e.type === type), type).toHaveLength(1);
     }
+    expect(events.map((e) => e.type)).not.toContain('RunContinued');
   });
 });
