@@ -1,12 +1,13 @@
 /**
  * `cutter watch [cut]`: tails committed events from any machine — woken by NOTIFY, reading the
- * gapless global cursor — until the cut settles (completed, failed, halted, reverted…) or a timeout.
+ * gapless global cursor — until the cut settles (completed, failed, halted, reverted…), a timeout,
+ * or `signal` aborts (the CLI's SIGINT/SIGTERM), unsubscribing in every case.
  */
 import { START, type Cursor, type EventStore, type StoredEvent } from '../store/index.js';
 
 const SETTLED = new Set(['LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'RunHalted', 'CutReverted', 'RevertFailed', 'CutAborted', 'DryRunCompleted']);
 
-export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor }): Promise<{ events: number; settled: boolean }> {
+export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor; signal?: AbortSignal }): Promise<{ events: number; settled: boolean }> {
   let cursor = opts.from ?? (await tail(store));
   let events = 0;
   let settled = false;
@@ -14,7 +15,7 @@ export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs
   const stop = await store.subscribe(() => wake());
   const deadline = Date.now() + opts.timeoutMs;
   try {
-    while (!settled && Date.now() < deadline) {
+    while (!settled && Date.now() < deadline && !opts.signal?.aborted) {
       for (;;) {
         const page = await store.readAll({ after: cursor, limit: 500 });
         if (page.events.length === 0) break;
@@ -28,8 +29,14 @@ export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs
       }
       if (settled) break;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
-        wake = () => (clearTimeout(timer), resolve());
+        const done = () => {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(1000, Math.max(0, deadline - Date.now())));
+        wake = done;
+        opts.signal?.addEventListener('abort', done, { once: true });
       });
     }
   } finally {
