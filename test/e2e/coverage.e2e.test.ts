@@ -1,7 +1,8 @@
 /**
  * Reverts nothing else covers (issue #15), bin/cutter as a real process against real PostgreSQL:
  * the revert of a cut that FAILED (leg A refused by drift; leg B failing after leg A wrote) and of a
- * VERIFY-FAILED one (a trigger on the target rewrites rows on write), revert drift and `--force`
+ * VERIFY-FAILED one (a trigger on the target rewrites rows on write: the rows as the cut left them
+ * are no drift, a later change is), revert drift and `--force`
  * (an admin only), and a revert that fails part-way and is retried. Each asserts the rows byte for
  * byte (every row as to_jsonb), the events recorded, and a clean replay.
  */
@@ -128,34 +129,47 @@ describe('the revert of a FAILED cut', () => {
 });
 
 describe('the revert of a VERIFY-FAILED cut', () => {
-  it('a trigger rewrites the written rows, verify fails; the rows are not as planned, so only --force (admin) reverts, byte for byte', async () => {
+  it('a trigger rewrites the written rows, verify fails; a later change is drift, the rows as the cut left them revert byte for byte', async () => {
     const before = await ws.target.snapshot();
     await ready('vf', planOf('vf', 11, (n) => `vf ${n}`));
     await ws.target.query`CREATE FUNCTION public.rewrite() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.body := NEW.body || ' (rewritten)'; RETURN NEW; END $$`;
-    // Only this cut's rows: restoring the pre-image (titles 'title N') passes through untouched.
     await ws.target.query`CREATE TRIGGER rewrite BEFORE INSERT OR UPDATE ON public.documents FOR EACH ROW WHEN (NEW.title LIKE 'vf %') EXECUTE FUNCTION public.rewrite()`;
     try {
       const r = await run(['run', 'vf', '--live', '--as', 'erin']);
       expect(r.code, r.stderr).toBe(4);
       expect(r.stderr).toContain('write verify failed for cut vf: 4 mismatching row(s)');
-      const failed = (await readCut(ws, 'vf')).at(-1)!;
-      expect(failed.type).toBe('VerifyFailed');
-      expect(failed.data.actualHash).not.toBe(failed.data.expectedHash);
-      expect(await stateOf('vf')).toBe('verifyFailed');
-      expect(await row(key(11))).toMatchObject({ title: 'vf 11', body: expect.stringMatching(/^vf body 11 ✓ \(rewritten\)/) });
-
-      const plain = await run(['revert', 'vf', '--live', '--as', 'erin']);
-      expect(plain.code).toBe(3);
-      expect(plain.stderr).toContain('drift: the rows of public.documents changed since the cut');
-      const forced = await run(['revert', 'vf', '--live', '--force', '--as', 'dana', '--json']);
-      expect(forced.code, forced.stderr).toBe(0);
-      expect(forced.json).toMatchObject({ state: 'reverted', restore: 4, remove: 1 });
     } finally {
       await ws.target.query`DROP TRIGGER rewrite ON public.documents`;
       await ws.target.query`DROP FUNCTION public.rewrite()`;
     }
+    const failed = (await readCut(ws, 'vf')).at(-1)!;
+    expect(failed.type).toBe('VerifyFailed');
+    expect(failed.data.actualHash).not.toBe(failed.data.expectedHash);
+    expect(await stateOf('vf')).toBe('verifyFailed');
+    const left = await row(key(12));
+    expect(left).toMatchObject({ title: 'vf 12', body: expect.stringMatching(/^vf body 12 ✓ \(rewritten\)/) });
+
+    // A row changed after the failed verify is drift: refused, nothing restored.
+    await ws.target.query`UPDATE public.documents SET title = 'edited after the verify' WHERE id = ${key(12)}`;
+    const drifted = await ws.target.snapshot();
+    const refused = await run(['revert', 'vf', '--live', '--as', 'erin']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('drift: the rows of public.documents changed since the cut');
+    expect(await ws.target.snapshot()).toEqual(drifted);
+
+    // Put back as the cut left it, an operator's plain revert restores the pre-image.
+    await ws.target.query`UPDATE public.documents SET title = ${left.title}, body = ${left.body} WHERE id = ${key(12)}`;
+    const reverted = await run(['revert', 'vf', '--live', '--as', 'erin', '--json']);
+    expect(reverted.code, reverted.stderr).toBe(0);
+    expect(reverted.json).toMatchObject({ state: 'reverted', restore: 4, remove: 1 });
     expect(await ws.target.snapshot()).toEqual(before);
-    expect((await types('vf')).slice(-5)).toEqual(['VerifyFailed', 'RevertStarted', 'RevertFailed', 'RevertStarted', 'CutReverted']);
+    expect((await readCut(ws, 'vf')).slice(-5)).toMatchObject([
+      { type: 'VerifyFailed' },
+      { type: 'RevertStarted', data: { force: false } },
+      { type: 'RevertFailed', data: { error: { code: 'GovernanceRefused' } } },
+      { type: 'RevertStarted', data: { force: false } },
+      { type: 'CutReverted' },
+    ]);
     await expectCleanReplay('vf');
   });
 });
