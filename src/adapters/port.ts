@@ -63,11 +63,12 @@ export interface LiveExecutionAdapter {
   enactLifecycle(ctx: PhaseContext, opts?: { onRows?: OnRows }): Promise<EnactResult>;
   /**
    * Restores the backup in one transaction. Unless `force`: refused (GovernanceRefused, nothing
-   * restored) when the rows drifted since the cut, when the backup holds a key the plan does not
+   * restored) when the rows drifted since the cut (rows as the plan wrote them, or — `leftAs`, the
+   * actual hash a failed verify recorded — as the cut left them, are not drift), when the backup holds a key the plan does not
    * name at that position, or when it would change a column the target does not manage; only the
    * managed columns (content and lifecycle) of rows present now are written.
    */
-  revert(ctx: PhaseContext, backup: { entries: () => AsyncIterable<BackupEntry[]>; preImageHash: string }, opts: { force: boolean; onRows?: OnRows; /** Written into the revert's ledger row: the cut stream head and the latest checkpoint. */ anchor?: Record<string, unknown> }): Promise<RevertResult>;
+  revert(ctx: PhaseContext, backup: { entries: () => AsyncIterable<BackupEntry[]>; preImageHash: string }, opts: { force: boolean; leftAs?: string; onRows?: OnRows; /** Written into the revert's ledger row: the cut stream head and the latest checkpoint. */ anchor?: Record<string, unknown> }): Promise<RevertResult>;
   receipt(runId: string, phase: string): Promise<Receipt | null>;
   close(): Promise<void>;
 }

@@ -185,14 +185,18 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
       const r = await phaseTx(ctx, 'revert', async (tx) => {
         // Where are the planned rows now: as the cut left them, already as the backup, or drifted?
         const now = new Chain();
+        const actual = new Chain();
         let asCut = true;
         for await (const b of changes()) {
           const c = await compareBatch(tx, spec, b.json, { samples: 0, pre: true });
           now.add(c.pre);
+          actual.add(c.actual);
           if (c.missing + c.differs + c.present > 0) asCut = false;
         }
         const already = now.digest() === backup.preImageHash;
-        if (!already && !asCut && !opts.force) {
+        // A verify-failed cut left rows unlike the plan: still exactly as its verify saw them is no drift.
+        const asLeft = opts.leftAs !== undefined && actual.digest() === opts.leftAs;
+        if (!already && !asCut && !asLeft && !opts.force) {
           throw new GovernanceRefusedError(`drift: the rows of ${spec.table} changed since the cut; revert refused (use --force to restore anyway)`);
         }
         // Scope: unless forced, the backup may hold only the plan's keys, in plan order, and may

@@ -1,14 +1,15 @@
 /**
  * `cutter watch [cut]`: tails committed events from any machine — woken by NOTIFY, reading the
- * gapless global cursor — until the cut settles (completed, failed, halted, reverted…) or a timeout.
+ * gapless global cursor — until the cut settles (completed, failed, halted, reverted…), a timeout,
+ * or `signal` aborts (the CLI's SIGINT/SIGTERM), unsubscribing in every case.
  */
 import { START, type Cursor, type EventStore, type StoredEvent } from '../store/index.js';
 import { cutStreamId } from '../../events/streams.js';
 
 const SETTLED = new Set(['LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'RunHalted', 'CutReverted', 'RevertFailed', 'CutAborted', 'DryRunCompleted']);
 
-/** Calls `onEvent` for each committed event (of one cut, or all) until the cut settles or the timeout; resolves with the count. Reads only. */
-export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor }): Promise<{ events: number; settled: boolean }> {
+/** Calls `onEvent` for each committed event (of one cut, or all) until the cut settles, the timeout, or `signal` aborts; resolves with the count. Reads only. */
+export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor; signal?: AbortSignal }): Promise<{ events: number; settled: boolean }> {
   let cursor = opts.from ?? (await tail(store));
   let events = 0;
   let settled = false;
@@ -16,7 +17,7 @@ export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs
   const stop = await store.subscribe(() => wake());
   const deadline = Date.now() + opts.timeoutMs;
   try {
-    while (!settled && Date.now() < deadline) {
+    while (!settled && Date.now() < deadline && !opts.signal?.aborted) {
       for (;;) {
         const page = await store.readAll({ after: cursor, limit: 500 });
         if (page.events.length === 0) break;
@@ -30,8 +31,14 @@ export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs
       }
       if (settled) break;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
-        wake = () => (clearTimeout(timer), resolve());
+        const done = () => {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(1000, Math.max(0, deadline - Date.now())));
+        wake = done;
+        opts.signal?.addEventListener('abort', done, { once: true });
       });
     }
   } finally {

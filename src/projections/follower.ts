@@ -45,10 +45,16 @@ export async function follow(store: EventStore, projector: AsyncProjector, signa
   try {
     while (!signal.aborted) {
       await catchUp(store, projector);
+      // One abort listener per wait, removed when the wait ends (a long follow must not pile them up).
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        wake = () => (clearTimeout(timer), resolve());
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, pollMs);
+        wake = done;
+        signal.addEventListener('abort', done, { once: true });
       });
     }
   } finally {

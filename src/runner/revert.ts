@@ -130,10 +130,14 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
     }
     const runId = current.snapshot.context.runId!;
     const base = { runId, planHash: c.planHash, executor: LIVE_EXECUTOR };
+    // A cut whose verify failed (the event the fold accepted): the rows as that verify saw them are how the cut left them.
+    const skipped = new Set(loaded.skipped.map((v) => v.version));
+    const verifyFailed = [...loaded.events].reverse().find((e) => e.type === 'VerifyFailed' && !skipped.has(e.version));
+    const leftAs = verifyFailed ? String(verifyFailed.data.actualHash) : undefined;
     const adapter = executorFor('live', spec, changesOf(plan, store.db));
     try {
       await adapter.prepare();
-      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { entries, preImageHash: c.backup!.preImageHash }, { force, anchor: { ...(await anchorOf(store, cutId)) } });
+      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { entries, preImageHash: c.backup!.preImageHash }, { force, ...(leftAs ? { leftAs } : {}), anchor: { ...(await anchorOf(store, cutId)) } });
       const after = await handle(store, cutId, () => [{
         type: 'CutReverted',
         data: { ...base, at: new Date().toISOString(), restoredHash: r.restoredHash, backupPreImageHash: c.backup!.preImageHash, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) },

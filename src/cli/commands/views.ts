@@ -50,17 +50,26 @@ export async function watchCut(s: Session, out: Output, cutId: string | undefine
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new InvalidInputError('--timeout: a positive number of seconds');
   const store = await s.store();
   if (!out.json) out.info(`watching ${cutId ? `cut ${cutId}` : 'every stream'} (ctrl-c to stop)`);
+  // ctrl-c (or SIGTERM) stops the watch cleanly: unsubscribed, exit 0.
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const r = await watch(store, {
     ...(cutId ? { cutId } : {}),
     timeoutMs: timeoutSeconds * 1000,
+    signal: controller.signal,
     onEvent: (e) =>
       process.stdout.write(
         out.json
           ? `${JSON.stringify({ streamId: e.streamId, version: e.version, type: e.type, recordedAt: e.recordedAt, runId: e.data?.runId ?? null, actor: e.metadata.actor ?? null })}\n`
           : `  ${e.recordedAt}  ${e.streamId} #${e.version}  ${e.type}${e.data?.phase ? ` ${e.data.phase}` : ''}${e.metadata.actor ? `  (${e.metadata.actor})` : ''}\n`,
       ),
+  }).finally(() => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   });
-  if (!out.json) out.info(r.settled ? 'settled' : `stopped after ${timeoutSeconds}s`);
+  if (!out.json) out.info(r.settled ? 'settled' : controller.signal.aborted ? 'stopped' : `stopped after ${timeoutSeconds}s`);
   return EXIT.ok;
 }
 
