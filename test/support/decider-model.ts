@@ -68,6 +68,8 @@ export interface Choice {
   passed: boolean;
   otherBackup: boolean;
   dt: number;
+  /** The clock moves to the instant an approval expires (or one second before or after it). */
+  toExpiry: boolean;
 }
 
 export type Kind =
@@ -101,6 +103,13 @@ function meetsPolicy(m: Model, approvals: Model['approvals']): boolean {
 /** The approvals meet the policy counting only those not expired now. */
 const validNow = (m: Model) => meetsPolicy(m, m.approvals.filter((a) => m.now - a.at <= m.policy.approvalTtlSeconds));
 
+/** How far the clock moves: `dt`, or to an approval's expiry ± 1 s when that lies ahead. */
+function dtOf(m: Model, c: Choice): number {
+  const a = m.approvals[c.who % Math.max(1, m.approvals.length)];
+  const target = a ? a.at + m.policy.approvalTtlSeconds + (c.dt % 3) - 1 : 0;
+  return c.toExpiry && target > m.now ? target - m.now : c.dt;
+}
+
 const runOf = (m: Model, c: Choice) => (c.fault === 'otherRun' ? OTHER_RUN : (m.runId ?? OTHER_RUN));
 const runOk = (m: Model, c: Choice) => c.fault !== 'otherRun' && m.runId !== undefined;
 /** A live event on the current run that names the live executor. */
@@ -111,7 +120,7 @@ const REVERTIBLE: Stage[] = ['completed', 'failed', 'verifyFailed', 'halted', 'r
 
 /** The outcome the decider must give for `kind` with `choice` in the model state `m`. */
 export function expected(m: Model, kind: Kind, c: Choice): Outcome {
-  if (kind === 'clock') return ok(m, { now: m.now + c.dt });
+  if (kind === 'clock') return ok(m, { now: m.now + dtOf(m, c) });
   if (kind === 'plan') return m.stage === 'new' ? ok(m, { stage: 'planned' }) : illegal;
   if (m.stage === 'new') return illegal;
   // The plan is immutable: an event bound to another plan hash is refused by governance.
@@ -247,9 +256,12 @@ const clean = (c: Choice): Choice => ({ ...c, forged: false, fault: 'none', lock
 /** The kind and choice a step resolves to in `m`: weighted among the legal kinds when guided, else any kind. */
 export function resolve(m: Model, c: Choice): { kind: Kind; choice: Choice } {
   const choice = c.guided ? clean(c) : c;
-  const kinds = c.guided ? KINDS.filter((k) => expected(m, k, choice).ok) : KINDS;
+  // Guided: the legal kinds, and (less often) those governance refuses now — an operator trying a
+  // live start, a resume or a revert with approvals expired, say.
+  const verdicts = new Map(KINDS.map((k) => [k, expected(m, k, choice)]));
+  const kinds = c.guided ? KINDS.filter((k) => verdicts.get(k)!.ok || (verdicts.get(k) as { code?: string }).code === 'GovernanceRefused') : KINDS;
   // Any command: every kind alike, so each is refused often enough in every state.
-  const weight = (k: Kind) => (c.guided ? WEIGHTS[k] : 1);
+  const weight = (k: Kind) => (c.guided ? WEIGHTS[k] * (verdicts.get(k)!.ok ? 1 : 0.3) : 1);
   const total = kinds.reduce((s, k) => s + weight(k), 0);
   let x = c.pick * total;
   for (const k of kinds) {
@@ -360,6 +372,7 @@ export const choiceArb: fc.Arbitrary<Choice> = fc.record({
   phaseShift: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }) }),
   passed: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   otherBackup: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  toExpiry: fc.boolean(),
   dt: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 120 }) }, { weight: 2, arbitrary: fc.integer({ min: 200, max: 2000 }) }, { weight: 1, arbitrary: fc.integer({ min: 4000, max: 8000 }) }),
 });
 
