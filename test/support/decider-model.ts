@@ -78,7 +78,7 @@ export type Kind =
 
 /** Weights of the kinds when a step proposes a legal command (an abort ends the run: rare). */
 const WEIGHTS: Record<Kind, number> = {
-  plan: 5, approve: 5, dryStart: 1.5, simulate: 8, dryDone: 8, liveStart: 8, livePhase: 10, verifyFailed: 5, phaseFailed: 1.5,
+  plan: 5, approve: 5, dryStart: 1.5, simulate: 8, dryDone: 8, liveStart: 8, livePhase: 10, verifyFailed: 6, phaseFailed: 1.5,
   halt: 2, resume: 4, continue: 1.5, revertStart: 4, reverted: 2, revertFailed: 1.5, abort: 0.1, clock: 1.5,
 };
 export const KINDS = Object.keys(WEIGHTS) as Kind[];
