@@ -124,8 +124,8 @@ async function scanChangesFile(changesFile: string, target: string, config: Cutt
         continue;
       }
       const parsed = Change.safeParse(raw);
-      const protos = protoKeys(raw, '');
-      if (protos.length > 0) problems.push(...protos.map((x) => `${at}: ${x}`));
+      const protos = protoKeys(raw, at);
+      if (protos.length > 0) problems.push(...protos);
       else if (!parsed.success) problems.push(...formatIssues(parsed.error, `${at}: `));
       else {
         problems.push(...nulCharacters(parsed.data, at), ...check(parsed.data, lineNo));
