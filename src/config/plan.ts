@@ -34,6 +34,8 @@ function parseInput(text: string, config: CutterConfig, file: string): CutPlanIn
   } catch (err) {
     throw new InvalidInputError(`plan ${file}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
   }
+  const protos = protoKeys(raw, '');
+  if (protos.length > 0) throw new InvalidInputError(`plan ${file}: ${protos.slice(0, 20).join('; ')}`, { issues: protos.slice(0, 20) });
   const parsed = CutPlanInput.safeParse(raw);
   if (!parsed.success) {
     const issues = formatIssues(parsed.error);
@@ -122,7 +124,9 @@ async function scanChangesFile(changesFile: string, target: string, config: Cutt
         continue;
       }
       const parsed = Change.safeParse(raw);
-      if (!parsed.success) problems.push(...formatIssues(parsed.error, `${at}: `));
+      const protos = protoKeys(raw, at);
+      if (protos.length > 0) problems.push(...protos);
+      else if (!parsed.success) problems.push(...formatIssues(parsed.error, `${at}: `));
       else {
         problems.push(...nulCharacters(parsed.data, at), ...check(parsed.data, lineNo));
         if ('upsert' in parsed.data) upserts++;
@@ -190,6 +194,22 @@ function changeChecker(target: string, config: CutterConfig, label: (n: number) 
     if (first !== undefined && confirm(first, key, duplicate)) problems.push(duplicate);
     return problems;
   };
+}
+
+/**
+ * A key named `__proto__` (JSON and YAML parse it as an own key) is not kept by validation: the
+ * value would be dropped silently, so the plan recorded would not be the plan written. Refused,
+ * naming where it is.
+ */
+function protoKeys(value: unknown, at: string): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => protoKeys(v, `${at}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => {
+      const here = at ? `${at}.${k}` : k;
+      return k === '__proto__' ? [`${here}: a key named __proto__ cannot be kept intact`] : protoKeys(v, here);
+    });
+  }
+  return [];
 }
 
 /** PostgreSQL text and jsonb cannot hold U+0000: refuse it up front, naming where it is. */

@@ -35,12 +35,14 @@ describe('change files', () => {
       JSON.stringify({ upsert: { id: 'A-2', title: 't' } }),
       '{"upsert": ',
       JSON.stringify({ upsert: { id: 'A-1', title: 't', body: 'b' } }),
+      '{"upsert": {"id": "A-5", "title": "t", "body": {"__proto__": "kept?"}}}',
     ]);
     const r = await run(['plan', plan, '--as', 'erin']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('changesFile line 2.upsert.body: required');
     expect(r.stderr).toContain('changesFile line 3: not a JSON object');
     expect(r.stderr).toContain('changesFile line 4.upsert: key {"id":"A-1"} already changed by changesFile line 1');
+    expect(r.stderr).toContain('changesFile line 5.upsert.body.__proto__: a key named __proto__ cannot be kept intact');
     const db = connect(ws.store.url, { poolSize: 1 });
     const [events] = await db.query(sql`SELECT count(*)::int AS n FROM cutter.events WHERE stream_id LIKE 'cut-%'`).catch(() => [{ n: 0 }]);
     const [blobs] = await db.query(sql`SELECT count(*)::int AS n FROM cutter.blobs`).catch(() => [{ n: 0 }]);

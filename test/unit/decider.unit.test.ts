@@ -1,8 +1,14 @@
-/** Decider specs for every transition and every refusal, grouped by state. */
+/**
+ * Decider specs for every transition and every refusal, grouped by state; then the decider and
+ * fold against an independent model on random command sequences (test/support/decider-model.ts).
+ */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../../events/index.js';
+import { cutMachine } from '../../machines/cut.js';
 import { evolve, stateName } from '../../src/domain/index.js';
 import { given } from '../support/decider-spec.js';
+import { deciderProperty, KINDS, machineStates, newCoverage } from '../support/decider-model.js';
 import {
   approval, at, dryRun, halted, happy, liveStart, OPEN, phaseEvents, planned, resumed, reverted, revertStart,
 } from '../support/cut-events.js';
@@ -114,5 +120,27 @@ describe('when a live run or a revert was interrupted (a crash, a lost connectio
   it('takes up an interrupted revert with open locks, whatever the approvals', () => {
     const reverting = [...happy(), revertStart()];
     given(reverting).when(continued(OPEN, 'rv1', 3600 * 3)).then([continued(OPEN, 'rv1', 3600 * 3)]);
+  });
+});
+
+describe('the decider against an independent model (random command sequences)', () => {
+  it('accepts exactly what the model says, lands where it says, refuses with its code, and every machine state is reached', () => {
+    const coverage = newCoverage();
+    const started = Date.now();
+    fc.assert(deciderProperty(coverage), { numRuns: 500 });
+    const table = [...coverage.states].sort((a, b) => b[1] - a[1]).map(([s, n]) => `${s}=${n}`).join(' ');
+    const kinds = KINDS.map((k) => `${k}: ${coverage.accepted.get(k) ?? 0} accepted, ${coverage.refused.get(`${k}:IllegalTransition`) ?? 0}+${coverage.refused.get(`${k}:GovernanceRefused`) ?? 0} refused`).join('; ');
+    console.log(`decider model: ${coverage.runs} runs, ${coverage.steps} steps, deepest history ${coverage.maxDepth} events, ${Date.now() - started} ms\nstates visited: ${table}\n${kinds}`);
+    // Every state of the machine, failures, halts and reverts included, was visited.
+    expect([...coverage.states.keys()].sort()).toEqual(machineStates(cutMachine.root).sort());
+    expect(machineStates(cutMachine.root)).toHaveLength(17);
+    // (Margins: the rarest, verifyFailed, is visited 25–45 times in 500 runs; a kind accepted least, 15–30.)
+    for (const state of coverage.states.keys()) expect(coverage.states.get(state), state).toBeGreaterThanOrEqual(5);
+    // Every kind of command was both accepted and refused (the clock is never refused).
+    for (const kind of KINDS) {
+      expect(coverage.accepted.get(kind) ?? 0, kind).toBeGreaterThanOrEqual(3);
+      if (kind !== 'clock') expect((coverage.refused.get(`${kind}:IllegalTransition`) ?? 0) + (coverage.refused.get(`${kind}:GovernanceRefused`) ?? 0), kind).toBeGreaterThanOrEqual(10);
+    }
+    expect(coverage.maxDepth).toBeGreaterThanOrEqual(20);
   });
 });
