@@ -62,8 +62,8 @@ function rowsOf(spec: TargetSpec, json: string, kind: 'changes' | 'rows'): SQLQu
     LATERAL jsonb_populate_record(NULL::${tableRef(spec)}, ${value}) x)`;
 }
 
-/** A SHA-256 chain fed part by part. */
-export class Chain {
+/** A row image's SHA-256, fed batch by batch (unrelated to the event hash chain). */
+export class ImageDigest {
   private readonly hash = createHash('sha256');
   add(part: string): void {
     this.hash.update(part);

@@ -10,7 +10,7 @@ import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } fr
 import { IsolationLevel } from '@databases/pg';
 import { connect, sql, type ConnectionPool, type Transaction } from '../store/connection.js';
 import { entryLine, headerLine } from './backup-format.js';
-import { Chain, compareBatch, currentImage, enactBatch, mismatchOf, planKeys, restoreBatch, restoreManagedBatch, unmanagedChange, writeBatch, type ChangeSource } from './images.js';
+import { ImageDigest, compareBatch, currentImage, enactBatch, mismatchOf, planKeys, restoreBatch, restoreManagedBatch, unmanagedChange, writeBatch, type ChangeSource } from './images.js';
 import { BackupScope, canonicalKey } from './backup-scope.js';
 import type { BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
 import { LIVE_EXECUTOR } from '../../events/index.js';
@@ -84,7 +84,7 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
     async backup(ctx, opts = {}) {
       return db.tx(
         async (tx) => {
-          const pre = new Chain();
+          const pre = new ImageDigest();
           const plaintext = createHash('sha256');
           const emit = async (text: string) => {
             plaintext.update(text);
@@ -110,8 +110,8 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
 
     async writeLegA(ctx, opts) {
       const r = await phaseTx(ctx, 'legA', async (tx) => {
-        const pre = new Chain();
-        const post = new Chain();
+        const pre = new ImageDigest();
+        const post = new ImageDigest();
         let inserted = 0;
         let updated = 0;
         let deleted = 0;
@@ -147,8 +147,8 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
 
     async verify(ctx, opts = {}) {
       const r = await phaseTx(ctx, 'verify', async (tx) => {
-        const expected = new Chain();
-        const actual = new Chain();
+        const expected = new ImageDigest();
+        const actual = new ImageDigest();
         const mismatches: { key: string; reason: string }[] = [];
         let count = 0;
         for await (const b of changes()) {
@@ -184,8 +184,8 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
     async revert(ctx, backup, opts) {
       const r = await phaseTx(ctx, 'revert', async (tx) => {
         // Where are the planned rows now: as the cut left them, already as the backup, or drifted?
-        const now = new Chain();
-        const actual = new Chain();
+        const now = new ImageDigest();
+        const actual = new ImageDigest();
         let asCut = true;
         for await (const b of changes()) {
           const c = await compareBatch(tx, spec, b.json, { samples: 0, pre: true });
@@ -205,7 +205,7 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         const scope = new BackupScope();
         const planned = changes()[Symbol.asyncIterator]();
         const refuse = (why: string) => new GovernanceRefusedError(`revert of ${spec.table} refused: ${why}; nothing was restored (an out-of-scope restore needs --force)`, [why]);
-        const restored = new Chain();
+        const restored = new ImageDigest();
         let rows = 0;
         for await (const entries of backup.entries()) {
           const keys = entries.map((e) => e.key);

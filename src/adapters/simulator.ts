@@ -9,7 +9,7 @@ import { hashOf } from '../../events/canonical.js';
 import type { TargetSpec } from '../config/target.js';
 import { connect, type ConnectionPool, type Transaction } from '../store/connection.js';
 import { IsolationLevel } from '@databases/pg';
-import { Chain, compareBatch, type ChangeSource } from './images.js';
+import { ImageDigest, compareBatch, type ChangeSource } from './images.js';
 import type { DryRunDiff, OnRows, Simulation, Simulator } from './port.js';
 import { SIM_EXECUTOR } from '../../events/index.js';
 
@@ -26,7 +26,7 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
 
   const preImage = () =>
     readOnly(async (tx) => {
-      const chain = new Chain();
+      const chain = new ImageDigest();
       let existing = 0;
       let planned = 0;
       for await (const b of changes()) {
@@ -45,8 +45,8 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
 
     async simulate(ctx, opts: { onRows?: OnRows } = {}) {
       const run = await readOnly(async (tx) => {
-        const pre = new Chain();
-        const expected = new Chain();
+        const pre = new ImageDigest();
+        const expected = new ImageDigest();
         const diff: DryRunDiff = { counts: { inserts: 0, updates: 0, deletes: 0, unchanged: 0 }, inserts: [], updates: [], deletes: [] };
         for await (const b of changes()) {
           const c = await compareBatch(tx, spec, b.json, { samples: SAMPLES, pre: true });
