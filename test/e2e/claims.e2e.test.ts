@@ -3,11 +3,13 @@
  * bin/cutter as a real process against real PostgreSQL: every command and option the README shows
  * exists, every runnable command's --help shows an example, the --json error shape, the read-only
  * commands in a read-only session (as on a replica), the README's gpg recovery path run as written,
- * what a target ledger row records, and tampering the tampering table lists (a deleted middle event
- * of a cut or governance stream, a hidden stream caught by the target ledger).
+ * what a target ledger row records, policy.maxRows applied to a change file, the embedded store's
+ * system directory refused unless root-owned and writable only by root, and tampering the tampering
+ * table lists (a deleted middle event of a cut or governance stream, a hidden stream caught by the
+ * target ledger).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -247,6 +249,15 @@ describe('docs/RELIABILITY.md: the tampering table', () => {
       const r = await run(['governance', 'apply', file, '--as', 'dana', '--json']);
       expect(r.json, r.stderr).toMatchObject({ applied: 'effective', version: v });
     }
+    // (README, large cuts: policy.maxRows still applies to a change file.)
+    const v4 = parse(readFileSync(file, 'utf8'));
+    v4.policy.maxRows = 3;
+    writeFileSync(path.join(ws.dir, 'gov-v4.yaml'), stringify(v4));
+    expect((await run(['governance', 'apply', path.join(ws.dir, 'gov-v4.yaml'), '--as', 'dana', '--json'])).json).toMatchObject({ applied: 'effective', version: 4 });
+    writeFileSync(path.join(ws.dir, 'four.ndjson'), [1, 2, 3, 4].map((i) => JSON.stringify({ upsert: { id: `M-${i}`, title: 't', body: 'b' } })).join('\n') + '\n');
+    writeFileSync(path.join(ws.dir, 'four.yaml'), 'id: m1\ntarget: kb\nreason: too many\nchangesFile: four.ndjson\n');
+    const tooMany = await run(['plan', 'four.yaml', '--as', 'erin']);
+    expect([tooMany.code, tooMany.stderr]).toEqual([2, expect.stringContaining('changesFile: more than policy.maxRows 3 changes')]);
     const clean = await run(['replay', '--all', '--json']);
     expect(clean.json.violations).toEqual([]);
     await asOwner(async (tx) => {
@@ -270,5 +281,34 @@ describe('docs/RELIABILITY.md: the tampering table', () => {
     expect(r.code).toBe(4);
     const named = r.json.violations.filter((v: { streamId: string; rule: string }) => v.streamId === 'cut-r1' && v.rule === 'ledger');
     expect(named.map((v: { message: string }) => v.message).join('\n')).toContain('the log has no such cut');
+  });
+});
+
+describe('README: the embedded store as root', () => {
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  it.runIf(asRoot)('refuses a CUTTER_EMBEDDED_SYSTEM_DIR that is not owned by root or that others can write, creating nothing in it', async () => {
+    const parent = mkdtempSync(path.join(os.tmpdir(), 'cutter-private-'));
+    chmodSync(parent, 0o700);
+    const dir = path.join(parent, 'work');
+    mkdirSync(dir);
+    const postgres = execFileSync('id', ['-u', 'postgres']).toString().trim();
+    const cases: [string, (d: string) => void][] = [
+      ['world-writable', (d) => chmodSync(d, 0o777)],
+      ['owned by postgres', (d) => { chmodSync(d, 0o755); chownSync(d, Number(postgres), Number(postgres)); }],
+    ];
+    try {
+      for (const [what, spoil] of cases) {
+        const system = mkdtempSync(path.join(os.tmpdir(), 'cutter-system-'));
+        spoil(system);
+        const r = await cutter(['init'], { cwd: dir, env: { CUTTER_KEYS_DIR: path.join(dir, 'keys'), CUTTER_STORE_URL: undefined, CUTTER_EMBEDDED_SYSTEM_DIR: system } });
+        expect(r.code, what).not.toBe(0);
+        expect(r.stderr, what).toContain(`${system} must be a directory owned by root and writable only by root`);
+        expect(r.stderr, what).not.toMatch(/\n\s+at /);
+        expect(readdirSync(system), what).toEqual([]);
+        rmSync(system, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
