@@ -8,14 +8,14 @@
  * table lists (a deleted middle event of a cut or governance stream, a hidden stream caught by the
  * target ledger).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { connect, sql, type Transaction } from '../../src/store/connection.js';
-import { cutter } from '../support/cli.js';
+import { BIN, cutter } from '../support/cli.js';
 import { adminUrl } from '../support/db.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
@@ -233,31 +233,89 @@ describe('README: operations', () => {
     expect(rows['NEW-0000012']).toBeNull();
     expect(entries).toHaveLength(13);
   });
+
+  it('only an operator reverts: an approver is refused (exit 3), nothing recorded', async () => {
+    const before = (await run(['history', 'r1', '--json'])).json.events.length;
+    const r = await run(['revert', 'r1', '--live', '--as', 'alice']);
+    expect([r.code, r.stderr]).toEqual([3, expect.stringContaining('needs role operator')]);
+    expect((await run(['history', 'r1', '--json'])).json.events.length).toBe(before);
+  });
+
+  it('a change file is stored in 1 MiB chunks', async () => {
+    const body = 'x'.repeat(170);
+    const lines = Array.from({ length: 13_000 }, (_, i) => JSON.stringify({ upsert: { id: `C-${i}`, title: 't', body } }));
+    writeFileSync(path.join(ws.dir, 'chunked.ndjson'), `${lines.join('\n')}\n`);
+    writeFileSync(path.join(ws.dir, 'chunked.yaml'), 'id: chunked\ntarget: kb\nreason: chunks\nchangesFile: chunked.ndjson\n');
+    const planned = await run(['plan', 'chunked.yaml', '--as', 'erin']);
+    expect(planned.code, planned.stderr).toBe(0);
+    const db = connect(ws.store.url, { poolSize: 1 });
+    const chunks = await db.query(sql`SELECT c.seq, octet_length(c.data) AS n FROM cutter.blob_chunks c JOIN cutter.blobs b USING (blob_id) WHERE b.blob_id LIKE 'changes-%' AND b.bytes > 2000000 ORDER BY c.seq`);
+    await db.dispose();
+    const total = lines.join('\n').length + 1;
+    expect(total).toBeGreaterThan(2 * 2 ** 20);
+    expect(chunks.map((c) => c.n)).toEqual([2 ** 20, 2 ** 20, total - 2 * 2 ** 20]);
+  });
+
+  it('progress bars and colour appear on a terminal only, colour never with NO_COLOR', async () => {
+    expect(spawnSync('script', ['--version']).status, 'util-linux script(1) runs the CLI on a pseudo-terminal').toBe(0);
+    const ESC = '\u001b[';
+    const bar = /\d+\/\d+ rows/;
+    ws.writePlan('tty1', bigPlan('tty1', 12, 20));
+    for (const [args, who] of [[['plan', 'tty1.yaml'], 'erin'], [['approve', 'tty1'], 'alice'], [['approve', 'tty1'], 'bob']] as const) {
+      expect((await run([...args, '--as', who])).code).toBe(0);
+    }
+    // Piped (not a terminal), NO_COLOR unset: neither colour nor bars.
+    const piped = await run(['run', 'tty1', '--dry-run', '--as', 'erin'], { NO_COLOR: undefined });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout + piped.stderr).not.toContain(ESC);
+    const onTty = (args: string[], env: Record<string, string | undefined>) => {
+      const e: Record<string, string> = {};
+      for (const [k, v] of Object.entries({ ...process.env, ...ws.env, ...env })) if (v !== undefined) e[k] = v;
+      const cmd = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+      const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ws.dir, env: e, encoding: 'utf8', timeout: 120_000 });
+      return { code: r.status, out: r.stdout };
+    };
+    const live = onTty(['run', 'tty1', '--live', '--as', 'erin'], { NO_COLOR: undefined });
+    expect(live.code, live.out).toBe(0);
+    expect(live.out).toMatch(bar);
+    expect(live.out).toContain(ESC);
+    expect(onTty(['status', 'tty1'], { NO_COLOR: undefined }).out).toContain(ESC);
+    const noColor = onTty(['status', 'tty1'], { NO_COLOR: '1' });
+    expect(noColor.code, noColor.out).toBe(0);
+    expect(noColor.out).toContain('completed');
+    expect(noColor.out).not.toContain(ESC);
+    // The same live run piped shows no bar: its revert, piped, neither.
+    const revert = await run(['revert', 'tty1', '--live', '--as', 'erin'], { NO_COLOR: undefined });
+    expect(revert.code, revert.stderr).toBe(0);
+    expect(revert.stdout + revert.stderr).not.toMatch(bar);
+    expect(revert.stdout + revert.stderr).not.toContain(ESC);
+  });
 });
 
 describe('docs/RELIABILITY.md: the tampering table', () => {
-  it('an event deleted from the middle of a cut stream or of the governance stream breaks its chain in replay', async () => {
-    // j1 (planned above) gets two approvals: its stream holds 3 events.
-    for (const who of ['alice', 'bob']) expect((await run(['approve', 'j1', '--as', who])).code).toBe(0);
-    // Two more governance versions (dana is the only admin, threshold 1): the stream holds 3 events.
-    let file = ws.governanceFile;
-    for (const v of [2, 3]) {
-      const g = parse(readFileSync(file, 'utf8'));
-      g.policy.maxRows = 1_000_000 - v;
-      file = path.join(ws.dir, `gov-v${v}.yaml`);
-      writeFileSync(file, stringify(g));
-      const r = await run(['governance', 'apply', file, '--as', 'dana', '--json']);
-      expect(r.json, r.stderr).toMatchObject({ applied: 'effective', version: v });
-    }
-    // (README, large cuts: policy.maxRows still applies to a change file.)
-    const v4 = parse(readFileSync(file, 'utf8'));
-    v4.policy.maxRows = 3;
-    writeFileSync(path.join(ws.dir, 'gov-v4.yaml'), stringify(v4));
-    expect((await run(['governance', 'apply', path.join(ws.dir, 'gov-v4.yaml'), '--as', 'dana', '--json'])).json).toMatchObject({ applied: 'effective', version: 4 });
+  it('README, large cuts: a change file longer than policy.maxRows is refused (exit 2), recording nothing', async () => {
+    const g = parse(readFileSync(ws.governanceFile, 'utf8'));
+    g.policy.maxRows = 3;
+    writeFileSync(path.join(ws.dir, 'gov-v2.yaml'), stringify(g));
+    expect((await run(['governance', 'apply', path.join(ws.dir, 'gov-v2.yaml'), '--as', 'dana', '--json'])).json).toMatchObject({ applied: 'effective', version: 2 });
     writeFileSync(path.join(ws.dir, 'four.ndjson'), [1, 2, 3, 4].map((i) => JSON.stringify({ upsert: { id: `M-${i}`, title: 't', body: 'b' } })).join('\n') + '\n');
     writeFileSync(path.join(ws.dir, 'four.yaml'), 'id: m1\ntarget: kb\nreason: too many\nchangesFile: four.ndjson\n');
     const tooMany = await run(['plan', 'four.yaml', '--as', 'erin']);
     expect([tooMany.code, tooMany.stderr]).toEqual([2, expect.stringContaining('changesFile: more than policy.maxRows 3 changes')]);
+    expect((await run(['status', 'm1', '--json'])).code).not.toBe(0);
+    writeFileSync(path.join(ws.dir, 'three.ndjson'), [1, 2, 3].map((i) => JSON.stringify({ upsert: { id: `M-${i}`, title: 't', body: 'b' } })).join('\n') + '\n');
+    writeFileSync(path.join(ws.dir, 'three.yaml'), 'id: m2\ntarget: kb\nreason: just enough\nchangesFile: three.ndjson\n');
+    const enough = await run(['plan', 'three.yaml', '--as', 'erin']);
+    expect(enough.code, enough.stderr).toBe(0);
+  });
+
+  it('an event deleted from the middle of a cut stream or of the governance stream breaks its chain in replay', async () => {
+    // j1 (planned above) gets two approvals: its stream holds 3 events.
+    for (const who of ['alice', 'bob']) expect((await run(['approve', 'j1', '--as', who])).code).toBe(0);
+    // A third governance version (dana is the only admin, threshold 1): the stream holds 3 events.
+    const g = parse(readFileSync(ws.governanceFile, 'utf8'));
+    writeFileSync(path.join(ws.dir, 'gov-v3.yaml'), stringify(g));
+    expect((await run(['governance', 'apply', path.join(ws.dir, 'gov-v3.yaml'), '--as', 'dana', '--json'])).json).toMatchObject({ applied: 'effective', version: 3 });
     const clean = await run(['replay', '--all', '--json']);
     expect(clean.json.violations).toEqual([]);
     await asOwner(async (tx) => {
