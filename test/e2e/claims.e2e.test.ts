@@ -3,10 +3,11 @@
  * bin/cutter as a real process against real PostgreSQL: every command and option the README shows
  * exists, every runnable command's --help shows an example, the --json error shape, the read-only
  * commands in a read-only session (as on a replica), the README's gpg recovery path run as written,
- * what a target ledger row records, policy.maxRows applied to a change file, the embedded store's
- * system directory refused unless root-owned and writable only by root, and tampering the tampering
- * table lists (a deleted middle event of a cut or governance stream, a hidden stream caught by the
- * target ledger).
+ * what a target ledger row records, operator-only revert, 1 MiB chunks, progress bars and colour on
+ * a terminal only, migrations on first use by concurrent processes, --debug traces naming the
+ * TypeScript sources (docs/BENCHMARKS.md), policy.maxRows on a change file, the embedded store's
+ * system directory refused unless root-owned and writable only by root, and the tampering table's
+ * middle deletion (cut and governance streams) and hidden stream caught by the target ledger.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { connect, sql, type Transaction } from '../../src/store/connection.js';
 import { BIN, cutter } from '../support/cli.js';
-import { adminUrl } from '../support/db.js';
+import { adminUrl, freshDatabase } from '../support/db.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 const README = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
@@ -339,6 +341,29 @@ describe('docs/RELIABILITY.md: the tampering table', () => {
     expect(r.code).toBe(4);
     const named = r.json.violations.filter((v: { streamId: string; rule: string }) => v.streamId === 'cut-r1' && v.rule === 'ledger');
     expect(named.map((v: { message: string }) => v.message).join('\n')).toContain('the log has no such cut');
+  });
+});
+
+describe('README: a server store', () => {
+  it('migrates on first use, once, when several processes start on an empty store together', async () => {
+    const empty = await freshDatabase();
+    try {
+      const runs = await Promise.all(Array.from({ length: 4 }, () => cutter(['status', '--json'], { cwd: mkdtempSync(path.join(os.tmpdir(), 'cutter-first-use-')), env: { CUTTER_STORE_URL: empty.url, CUTTER_KEYS_DIR: '/nonexistent' } })));
+      expect(runs.map((r) => [r.code, r.stderr])).toEqual(runs.map(() => [0, '']));
+      const db = connect(empty.url, { poolSize: 1 });
+      const applied = await db.query(sql`SELECT version FROM cutter.migrations ORDER BY version`);
+      await db.dispose();
+      expect(applied.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it('--debug traces name the TypeScript sources (source maps)', async () => {
+    writeFileSync(path.join(ws.dir, 'bad-debug.yaml'), 'target: kb\nreason: r\nchanges:\n  - upsert: { title: t, body: b }\n');
+    const r = await run(['plan', 'bad-debug.yaml', '--as', 'erin', '--debug']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\n\s+at .*src\/[\w/.-]+\.ts:\d+/);
   });
 });
 
