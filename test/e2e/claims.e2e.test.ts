@@ -19,6 +19,7 @@ import { connect, sql, type Transaction } from '../../src/store/connection.js';
 import { BIN, cutter } from '../support/cli.js';
 import { adminUrl, freshDatabase } from '../support/db.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
+import { removeEmbedded } from '../../src/store/embedded.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 const README = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
@@ -379,19 +380,22 @@ describe('README: the embedded store as root', () => {
       ['world-writable', (d) => chmodSync(d, 0o777)],
       ['owned by postgres', (d) => { chmodSync(d, 0o755); chownSync(d, Number(postgres), Number(postgres)); }],
     ];
+    const systems: string[] = [];
     try {
       for (const [what, spoil] of cases) {
         const system = mkdtempSync(path.join(os.tmpdir(), 'cutter-system-'));
+        systems.push(system);
         spoil(system);
         const r = await cutter(['init'], { cwd: dir, env: { CUTTER_KEYS_DIR: path.join(dir, 'keys'), CUTTER_STORE_URL: undefined, CUTTER_EMBEDDED_SYSTEM_DIR: system } });
         expect(r.code, what).not.toBe(0);
         expect(r.stderr, what).toContain(`${system} must be a directory owned by root and writable only by root`);
         expect(r.stderr, what).not.toMatch(/\n\s+at /);
         expect(readdirSync(system), what).toEqual([]);
-        rmSync(system, { recursive: true, force: true });
       }
     } finally {
-      rmSync(parent, { recursive: true, force: true });
+      // Were the check gone, init would have started a server with its data in the system directory.
+      await removeEmbedded(path.join(dir, '.cutter')).catch(() => undefined);
+      for (const d of [parent, ...systems]) rmSync(d, { recursive: true, force: true });
     }
   });
 });
