@@ -131,6 +131,10 @@ describe('approvals', () => {
     expect(e.reasons).toEqual(['approval by bob: signed with the key that already approved as alice (four-eyes counts keys)']);
   });
 
+  it('refuses the author once approved too, for being the author (not for a key already seen)', () => {
+    expect(governance(approved, approval('erin', 3)).reasons).toEqual(['approval by erin: the author cannot approve (four-eyes)', 'approvals: 0 of 1 required']);
+  });
+
   it('accepts a third approval once approved', () => {
     expect(decide(approval('mallory', 3), through(approved))).toEqual([approval('mallory', 3)]);
   });
@@ -184,6 +188,7 @@ describe('a resume lists every unmet condition', () => {
 
   it('needs the halted state, and names another run as not allowed', () => {
     expect(illegal(ready, resumed()).message).toBe('cut c1 is approved: RunResumed needs state halted');
+    expect(illegal([planned()], resumed('l1', CLOSED)).message).toBe('cut c1 is planned: RunResumed needs state halted');
     expect(illegal(haltedH, resumed('other')).message).toBe('cut c1 is halted: RunResumed is not allowed');
     expect(decide(resumed(), through(haltedH))).toEqual([resumed()]);
   });

@@ -132,7 +132,10 @@ describe('the governance fold', () => {
     expect(messages(g)[0]).toMatch(/^not a governance event: /);
     expect(g.streamVersion).toBe(2);
     const bad = fold([signed('governance', 1, 'GovernanceProposed', { version: 'x', registry: 1, registryHash: 2, previous: 3, at: 4 }, 'root')]);
-    expect(messages(bad)[0]!.split('; ')).toHaveLength(2); // at most two issues
+    const issues = messages(bad)[0]!.slice('not a governance event: '.length).split('; ');
+    expect(issues).toHaveLength(2); // at most two issues
+    expect(issues[0]).toMatch(/^data\.version: \S/);
+    expect(issues[1]).toMatch(/^data\.registry: \S/);
   });
 
   it('places a violation on its stream (governance when unnamed), version, event id and type', () => {
@@ -171,7 +174,10 @@ describe('the governance fold', () => {
 
   it('names a genesis signed under another version, unsigned, or by a non-admin', () => {
     expect(messages(fold([genesis(registry(), 'root', { governance: 2 })]))).toEqual(['signed under governance version 2; this event must be checked under version 1']);
+    expect(rules(fold([genesis(registry(), 'root', { governance: 2 })]))).toEqual(['1:governance']);
     expect(rules(fold([{ ...genesis(), metadata: {} }]))).toEqual(['1:unsigned']);
+    const { metadata: _m, ...noMetadata } = genesis();
+    expect(rules(fold([noMetadata]))).toEqual(['1:unsigned']);
     expect(messages(fold([genesis(registry(), 'erin')]))).toEqual(['erin is not an admin at governance version 1']);
     expect(fold([genesis(registry(), 'erin')]).versions).toEqual([]);
   });
@@ -201,6 +207,17 @@ describe('the governance fold', () => {
     expect(g.versions[2]!.effectiveAt).toEqual({ transactionId: done.transactionId, globalPosition: done.globalPosition });
     expect(g.pending).toBeUndefined();
     expect(g.streamVersion).toBe(5);
+  });
+
+  it('checks each approval against the latest version in force, however many there are', () => {
+    const four = registry({ members: three.members, policy: { ...registry().policy, requiredApprovals: 1 }, admins: { threshold: 2 } });
+    const events = [
+      genesis(), proposal(2, 2, two, registry()), proposal(3, 3, three, two), approvalOf(4, 3, three, 'root2'),
+      proposal(5, 4, four, three), approvalOf(6, 4, four, 'root2'),
+    ];
+    const g = fold(events);
+    expect(g.violations).toEqual([]);
+    expect(g.versions.map((v) => v.version)).toEqual([1, 2, 3, 4]);
   });
 
   it('names an approval that matches no pending proposal', () => {

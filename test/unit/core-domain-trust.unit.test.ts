@@ -73,6 +73,7 @@ describe('per-event authority', () => {
     expect(r.violations.map((v) => [v.rule, v.message])).toEqual([['role', 'alice lacks role operator for LiveRunStarted at governance version 1']]);
     expect(r.signer?.name).toBe('alice');
     expect(checkEventTrust(signed('cut-c1', 1, 'CutAborted', {}, 'root'), gov, nodeCrypto).violations).toEqual([]); // admin may abort
+    expect(checkEventTrust(signed('cut-c1', 1, 'CutAborted', {}, 'bob'), gov, nodeCrypto).violations.map((v) => v.message)).toEqual(['bob lacks role author or admin for CutAborted at governance version 1']);
     expect(checkEventTrust(signed('killswitch', 1, 'KillSwitchEngaged', {}, 'bob'), gov, nodeCrypto).violations).toEqual([]); // any member
   });
 
@@ -81,6 +82,20 @@ describe('per-event authority', () => {
     const g1 = genesis();
     const p2 = proposal(2, 2, v2reg, registry());
     const g = foldGovernance([g1, p2], nodeCrypto);
+
+    it('judges nothing without a full commit point (transaction id and position)', () => {
+      const { globalPosition: _g, ...txOnly } = signed('cut-c1', 1, 'LiveRunStarted', {}, 'erin');
+      expect(checkEventTrust(txOnly, g, nodeCrypto).violations).toEqual([]);
+      const { transactionId: _t, ...posOnly } = signed('cut-c1', 1, 'LiveRunStarted', {}, 'erin');
+      expect(checkEventTrust(posOnly, g, nodeCrypto).violations).toEqual([]);
+    });
+
+    it('names revoked an event committed before any governance was in force', () => {
+      const early = { transactionId: '1', globalPosition: '1' };
+      expect(checkEventTrust(signed('cut-c1', 1, 'CutPlanned', {}, 'erin', { point: early }), g, nodeCrypto).violations.map((v) => [v.rule, v.message])).toEqual([
+        ['revoked', "erin's key or role was revoked by governance version 0 before this event was committed"],
+      ]);
+    });
 
     it('is clean under the version in force, or with no commit point to judge', () => {
       expect(checkEventTrust(signed('cut-c1', 1, 'CutPlanned', {}, 'erin', { governance: 2 }), g, nodeCrypto).violations).toEqual([]);
@@ -177,6 +192,7 @@ describe('a cut against governance', () => {
     it('names roles claimed that are not enrolled', () => {
       expect(msgs([cutPlanned(), cutApproval('bob', 2, { roles: ['approver', 'owner'] })])).toEqual(['approval: approval by bob claims roles approver, owner; enrolled: approver']);
       expect(msgs([cutPlanned(), cutApproval('alice', 2, { roles: ['owner'] })])).toEqual([]); // a subset is fine
+      expect(msgs([cutPlanned(), cutApproval('alice', 2, { roles: ['approver', 'admin'] })])).toEqual(['approval: approval by alice claims roles approver, admin; enrolled: approver, owner']);
     });
 
     it('names an approval naming another governance version than it was signed under', () => {
@@ -202,6 +218,24 @@ describe('a cut against governance', () => {
       expect(cut([cutPlanned(), cutApproval('alice', 2), twice], none, g2)).toEqual([]); // the same approver again is not four-eyes
       const asBob = cutApproval('bob', 3, { keyOf: 'alice' });
       expect(rules(cut([cutPlanned(), cutApproval('alice', 2), asBob], none, g2))).toEqual(['3:unknown-signer']);
+    });
+
+    it('names one key approving under two names across governance versions', () => {
+      // Version 2 removes alice and enrols bob with alice's key: the registry never holds one key twice.
+      const v2reg = registry({ members: { root: registry().members.root!, erin: registry().members.erin!, bob: { publicKey: pub('alice'), roles: ['approver'] } } });
+      const g1 = genesis();
+      const p2 = proposal(2, 2, v2reg, registry());
+      const g = foldGovernance([g1, p2], nodeCrypto);
+      const before = { transactionId: g1.transactionId!, globalPosition: String(Number(g1.globalPosition) + 1) };
+      const plan = cutPlanned({ sign: { point: before } });
+      const byAlice = cutApproval('alice', 2, { sign: { point: before } });
+      const byBobWithAlicesKey = cutApproval('bob', 3, { keyOf: 'alice', governanceVersion: 2, sign: { governance: 2 } });
+      expect(cut([plan, byAlice, byBobWithAlicesKey], none, g).map((x) => `${x.version}:${x.rule}: ${x.message}`)).toEqual([
+        '3:four-eyes: approval by bob signed with the key that already approved as alice',
+      ]);
+      // The same approver approving again with the same key is not two names.
+      const again = cutApproval('alice', 3, { sign: { point: before } });
+      expect(cut([plan, byAlice, again], none, g)).toEqual([]);
     });
 
     it('names an approval bound to another cut or plan', () => {
@@ -275,6 +309,24 @@ describe('a cut against governance', () => {
       const g2 = foldGovernance([genesis(registry({ members: { ...registry().members, olga: { publicKey: pub('olga'), roles: ['approver'] } } }))], nodeCrypto);
       const byOtherKey = cutApproval('olga', 2, { keyOf: 'mallory' });
       expect(cut([cutPlanned(), byOtherKey, runEvent('LiveRunStarted', 3, { approvals: ['olga'] })], none, g2).map((x) => `${x.version}:${x.rule}`)).toEqual(['2:unknown-signer']);
+    });
+
+    it('names approvers counted whose key was rotated before the run was committed', () => {
+      const v2reg = registry({ members: { ...registry().members, alice: { publicKey: pub('mallory'), roles: ['approver', 'owner'] } } });
+      const g1 = genesis();
+      const p2 = proposal(2, 2, v2reg, registry());
+      const g = foldGovernance([g1, p2], nodeCrypto);
+      const before = { transactionId: g1.transactionId!, globalPosition: String(Number(g1.globalPosition) + 1) };
+      const early = [cutPlanned({ sign: { point: before } }), cutApproval('alice', 2, { sign: { point: before } }), cutApproval('bob', 3, { sign: { point: before } })];
+      expect(cut([...early, runEvent('LiveRunStarted', 4, { sign: { governance: 2 } })], none, g).map((x) => x.message)).toEqual([
+        'approval by alice counted, but alice was no longer an enrolled approver with that key',
+      ]);
+    });
+
+    it('names approvers counted by a run committed before any governance was in force', () => {
+      const early = { transactionId: '1', globalPosition: '1' };
+      const v = cut([...honest(), runEvent('LiveRunStarted', 4, { approvals: ['alice'], sign: { point: early } })]);
+      expect(v.map((x) => x.rule)).toEqual(['revoked', 'revoked']); // the signer's authority, and alice's approval
     });
 
     it('judges them by the governance in force when the run was committed', () => {
