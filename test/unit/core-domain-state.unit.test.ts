@@ -191,7 +191,7 @@ describe('the lenient fold', () => {
 
   it('names a nested issue path with dots', () => {
     const bad = stored([planned()])[0]!;
-    const r = foldLenient([{ ...bad, data: { ...(bad.data as object), policy: { ...planned().data.policy as object, requiredApprovals: 0 } } }]);
+    const r = foldLenient([{ ...bad, data: { ...(bad.data as object), policy: { ...(planned().data as { policy: object }).policy, requiredApprovals: 0 } } }]);
     expect(r.skipped).toHaveLength(1);
     expect(r.skipped[0]!.reason).toContain('data.policy.requiredApprovals: ');
   });
