@@ -91,9 +91,14 @@ describe('executor-mode', () => {
     const h = stored([...live, with_(P.backup!, { executor: 'simulator' })]);
     expect(rules(h)).toEqual(['12:executor-mode', '12:schema']);
     expect(messages(h)[0]).toBe('live event names executor simulator');
-    for (const t of ['RunHalted', 'RevertStarted', 'CutReverted', 'RunContinued', 'LiveRunStarted'] as const) {
+    const liveTypes = ['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'VerifyFailed', 'LifecycleEnacted', 'LiveRunStarted', 'RunResumed', 'RunContinued', 'RunHalted', 'PhaseFailed', 'RevertStarted', 'CutReverted', 'RevertFailed'];
+    for (const t of liveTypes) {
       const e = stored([{ type: t, data: { executor: 'simulator' } } as unknown as DomainEvent])[0]!;
       expect(replay([e]).violations.map((v) => v.rule), t).toEqual(['executor-mode', 'schema']);
+    }
+    for (const t of ['DryRunStarted', 'PhaseSimulated', 'DryRunCompleted']) {
+      const e = stored([{ type: t, data: { executor: 'postgres-table' } } as unknown as DomainEvent])[0]!;
+      expect(replay([e]).violations.map((v) => `${v.rule}: ${v.message}`), t).toEqual(['executor-mode: dry-run event names executor postgres-table', expect.stringMatching(/^schema: /)]);
     }
   });
 
@@ -166,6 +171,16 @@ describe('locks-evidence', () => {
     expect(rules([...approved, liveStart('l1', 10, { ...OPEN, env: false }), P.backup!])).toEqual(['11:locks-evidence', '12:locks-evidence']);
   });
 
+  it('fires on every live mutation recorded with no run started', () => {
+    const mutations = [P.backup!, P.legA!, P.legB!, P.verify!, verifyFailed, P.enact!, reverted()];
+    for (const m of mutations) {
+      const v = run([...approved, m]).violations;
+      expect(v.filter((x) => x.rule === 'locks-evidence').map((x) => `${x.version}:${x.message}`), m.type).toEqual([
+        `11:${m.type} without a preceding start or resume of run ${(m.data as { runId: string }).runId} with all three locks open`,
+      ]);
+    }
+  });
+
   it('fires on a live mutation of another run than the one started', () => {
     expect(rules([...live, phaseEvents('other').backup!])).toEqual(['12:locks-evidence']);
   });
@@ -198,6 +213,12 @@ describe('phase-order', () => {
     expect(messages([...live, P.backup!, P.legB!])).toEqual(['LegBRecorded after phase BackupTaken: skipped or repeated']);
     expect(messages([...live, P.backup!, P.backup!])).toEqual(['BackupTaken after phase BackupTaken: skipped or repeated']);
     expect(messages([...live, P.legA!])).toEqual(['LegAWritten after phase start: skipped or repeated']);
+  });
+
+  it('fires on each phase recorded out of its place', () => {
+    expect(messages([...live, P.backup!, P.enact!])).toEqual(['LifecycleEnacted after phase BackupTaken: skipped or repeated']);
+    expect(messages([...live, P.backup!, P.verify!])).toEqual(['WriteVerified after phase BackupTaken: skipped or repeated']);
+    expect(messages([...live, P.backup!, P.legA!, P.legB!, P.verify!, P.enact!, P.enact!])).toEqual(['LifecycleEnacted after phase LifecycleEnacted: skipped or repeated']);
   });
 
   it('counts a failed verify as the verify phase', () => {
