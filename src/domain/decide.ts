@@ -33,13 +33,15 @@ export function refusal(event: DomainEvent, state: CutState): Error {
   if ('planHash' in event.data && c.planHash && event.data.planHash !== c.planHash) {
     return new GovernanceRefusedError(`cut ${cut}: plan hash ${event.data.planHash.slice(0, 12)}… differs from the planned ${c.planHash.slice(0, 12)}… (the plan is immutable)`);
   }
-  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, policy: c.policy };
+  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
   switch (event.type) {
     case 'CutPlanned':
       return illegal('it has already been planned');
     case 'ApprovalGranted': {
       if (!['planned', 'approved'].includes(name)) return illegal('approvals are recorded only while planned or approved');
       if (c.approvals.some((a) => a.approver === event.data.approver)) return new GovernanceRefusedError(`${event.data.approver} has already approved cut ${cut}`);
+      const sameKey = c.approvals.find((a) => a.publicKey === event.data.publicKey);
+      if (sameKey) return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, [`approval by ${event.data.approver}: signed with the key that already approved as ${sameKey.approver} (four-eyes counts keys)`]);
       const verdict = evaluateApprovals([event.data], { ...ctx, policy: { ...ctx.policy, requiredApprovals: 1, roles: [] } });
       return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, verdict.reasons);
     }
