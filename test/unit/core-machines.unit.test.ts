@@ -9,10 +9,13 @@ import { getInitialSnapshot, transition } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { approvalPayload, evaluateApprovals, rawPublicKey, verifyApprovalSignature, type ApprovalRecord } from '../../machines/approvals.js';
 import { killSwitchMachine, KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
+import { cutMachine, LIVE_EXECUTOR, locksOpen, MACHINE_VERSION, PHASES, SIM_EXECUTOR } from '../../machines/cut.js';
+import * as A from '../support/cut-events.js';
+import { dryRun, halted, HASH, liveStart, OPEN, phaseEvents, planned, resumed, reverted, revertStart } from '../support/cut-events.js';
 import { decideKillSwitch, foldKillSwitch } from '../../src/domain/killswitch.js';
 import { IllegalTransitionError } from '../../src/errors.js';
 import { publicKeyText } from '../../src/crypto/approvals.js';
-import type { Policy } from '../../events/index.js';
+import type { DomainEvent, Policy } from '../../events/index.js';
 
 const T0 = Date.parse('2026-11-25T10:00:00.000Z');
 const at = (s = 0) => new Date(T0 + s * 1000).toISOString();
@@ -231,5 +234,211 @@ describe('the kill-switch', () => {
     expect(() => decideKillSwitch({ action: 'engage', reason: 'again', at: at(5) }, { engaged: true, version: 1 })).toThrow('the kill-switch is already engaged (no reason)');
     expect(() => decideKillSwitch({ action: 'release', at: at(5) }, off)).toThrow(IllegalTransitionError);
     expect(() => decideKillSwitch({ action: 'release', at: at(5) }, off)).toThrow('the kill-switch is already released');
+  });
+});
+
+describe('the cut machine', () => {
+  type Snap = ReturnType<typeof getInitialSnapshot<typeof cutMachine>>;
+  /** Folds `events`, each of which the machine must accept. */
+  const run = (events: DomainEvent[], from: Snap = getInitialSnapshot(cutMachine)): Snap =>
+    events.reduce((s, e, i) => {
+      expect(s.can(e), `event ${i} ${e.type} in ${JSON.stringify(s.value)}`).toBe(true);
+      return transition(cutMachine, s, e)[0];
+    }, from);
+  const refuses = (s: Snap, e: DomainEvent) => expect(s.can(e), `${e.type} in ${JSON.stringify(s.value)}`).toBe(false);
+  /** `e` with its data changed (a recorded event a guard must judge, whatever the schema would say). */
+  const withData = (e: DomainEvent, over: Record<string, unknown>) => ({ ...e, data: { ...e.data, ...over } }) as DomainEvent;
+  const P = phaseEvents();
+  const approved = [planned(), A.approval('alice'), A.approval('bob', 2)];
+  const dry = dryRun();
+  const live = [...approved, ...dry, liveStart()];
+
+  it('names its version, executors and the phases in order', () => {
+    expect(MACHINE_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    expect([LIVE_EXECUTOR, SIM_EXECUTOR]).toEqual(['postgres-table', 'simulator']);
+    expect(PHASES).toEqual(['backup', 'legA', 'legB', 'verify', 'enact']);
+    expect(locksOpen(OPEN)).toBe(true);
+    for (const k of ['config', 'env', 'killSwitch'] as const) expect(locksOpen({ ...OPEN, [k]: false }), k).toBe(false);
+  });
+
+  it('a new cut takes only its plan, and records who wrote it under which policy', () => {
+    const s0 = getInitialSnapshot(cutMachine);
+    expect(s0.value).toBe('new');
+    refuses(s0, A.approval('alice'));
+    const s = run([planned()]);
+    expect(s.value).toBe('planned');
+    expect(s.context).toEqual({ cutId: 'c1', planHash: HASH, author: 'erin', target: 'kb', policy: planned().data.policy, approvals: [], approvalSignatures: [], liveRuns: 0 });
+    const key = publicKeyText(generateKeyPairSync('ed25519').publicKey);
+    expect(run([withData(planned(), { authorKey: key })]).context.authorKey).toBe(key);
+    refuses(s, planned());
+  });
+
+  it('approvals: each valid one is recorded with its verdict; the one completing the policy approves the cut', () => {
+    const one = run([planned(), A.approval('alice')]);
+    expect(one.value).toBe('planned');
+    expect(one.context.approvals.map((a) => a.approver)).toEqual(['alice']);
+    expect(one.context.approvalSignatures).toEqual([true]);
+    const two = run([A.approval('bob', 2)], one);
+    expect(two.value).toBe('approved');
+    expect(two.context.approvalSignatures).toEqual([true, true]);
+    // A further approval is still taken when approved.
+    const three = run([A.approval('mallory', 3)], two);
+    expect([three.value, three.context.approvals.length]).toEqual(['approved', 3]);
+    refuses(three, A.approval('mallory', 4));
+    // One approval suffices under a policy of one.
+    expect(run([planned({ requiredApprovals: 1 }), A.approval('alice')]).value).toBe('approved');
+  });
+
+  it('refuses an approval by the author, a second one by the same approver or key, a forged one, or one for another plan', () => {
+    for (const s of [run([planned()]), run([planned(), A.approval('alice')]), run(approved)]) {
+      refuses(s, A.approval('erin'));
+      refuses(s, A.approval('mallory', 1, { forgeWith: 'alice' }));
+      refuses(s, A.approval('mallory', 1, { planHash: 'f'.repeat(64) }));
+    }
+    const one = run([planned(), A.approval('alice')]);
+    refuses(one, A.approval('alice', 2));
+    refuses(one, withData(A.approval('bob', 2), { publicKey: (A.approval('alice').data as { publicKey: string }).publicKey }));
+    refuses(run(approved), A.approval('bob', 3));
+    refuses(run(approved), withData(A.approval('mallory', 3), { publicKey: (A.approval('bob').data as { publicKey: string }).publicKey }));
+    // Signed with the author's enrolled key, whoever the approver claims to be.
+    const erinKey = (A.approval('erin').data as { publicKey: string }).publicKey;
+    const s = run([withData(planned(), { authorKey: erinKey })]);
+    refuses(s, withData(A.approval('erin'), { approver: 'alice' }));
+  });
+
+  it('a required role: approvals without it are taken, but only one with it approves the cut', () => {
+    const s = run([planned({ roles: ['sre'] }), A.approval('alice'), A.approval('bob', 2)]);
+    expect(s.value).toBe('planned');
+    expect(run([A.approval('mallory', 3, { roles: ['sre'] })], s).value).toBe('approved');
+  });
+
+  it('a dry run simulates the five phases in order, for this plan and run, then records its outcome', () => {
+    const s = run([...approved, dry[0]!]);
+    expect([s.value, s.context.runId, s.context.phase]).toEqual(['dryRun', 'd1', 'backup']);
+    refuses(s, dry[2]!); // legA before backup
+    refuses(s, withData(dry[1]!, { runId: 'd9' }));
+    refuses(s, withData(dry[1]!, { planHash: 'f'.repeat(64) }));
+    refuses(s, withData(dry[1]!, { executor: 'postgres-table' }));
+    refuses(s, dry[6]!); // completed before all phases
+    const sims = run(dry.slice(1, 6), s);
+    expect(sims.context.phase).toBeUndefined();
+    refuses(sims, dry[1]!);
+    refuses(sims, withData(dry[6]!, { runId: 'd9' }));
+    refuses(sims, withData(dry[6]!, { planHash: 'f'.repeat(64) }));
+    refuses(sims, withData(dry[6]!, { executor: 'postgres-table' }));
+    const done = run([dry[6]!], sims);
+    expect(done.value).toBe('approved');
+    expect(done.context.lastDryRun).toEqual({ runId: 'd1', passed: true, planHash: HASH });
+    expect([done.context.runId, done.context.phase]).toEqual([undefined, undefined]);
+    // Without enough approvals it goes back to planned.
+    expect(run([planned(), A.approval('alice'), ...dry]).value).toBe('planned');
+    // A dry run starts only for this plan and with the simulator.
+    refuses(run(approved), withData(dry[0]!, { planHash: 'f'.repeat(64) }));
+    refuses(run(approved), withData(dry[0]!, { executor: 'postgres-table' }));
+    expect(run([planned(), ...dry]).context.lastDryRun?.passed).toBe(true);
+  });
+
+  it('a live run starts only approved, on this plan, with three open locks, fresh approvals and a passing dry run', () => {
+    const ready = run([...approved, ...dry]);
+    const s = run([liveStart()], ready);
+    expect(s.value).toEqual({ live: 'backingUp' });
+    expect([s.context.runId, s.context.phase, s.context.liveRuns]).toEqual(['l1', 'backup', 1]);
+    for (const k of ['config', 'env', 'killSwitch'] as const) refuses(ready, liveStart('l1', 10, { ...OPEN, [k]: false }));
+    refuses(ready, liveStart('l1', 4000)); // approvals expired (TTL 3600s)
+    refuses(ready, withData(liveStart(), { planHash: 'f'.repeat(64) }));
+    refuses(ready, withData(liveStart(), { executor: 'simulator' }));
+    refuses(run(approved), liveStart()); // no dry run
+    refuses(run([...approved, ...dryRun('d1', 3, false)]), liveStart()); // failed dry run
+    refuses(run([planned(), A.approval('alice'), ...dry]), liveStart()); // not approved
+    // Not required by the policy: no dry run needed.
+    expect(run([planned({ requireDryRun: false }), A.approval('alice'), A.approval('bob', 2), liveStart()]).value).toEqual({ live: 'backingUp' });
+  });
+
+  it('the live phases run in order, each for this run, the backup first', () => {
+    const s = run(live);
+    refuses(s, P.legA!);
+    for (const [k, v] of Object.entries({ runId: 'l9', planHash: 'f'.repeat(64), executor: 'simulator' })) refuses(s, withData(P.backup!, { [k]: v }));
+    const b = run([P.backup!], s);
+    expect(b.value).toEqual({ live: 'legA' });
+    expect([b.context.phase, b.context.backup]).toEqual(['legA', { backupId: 'bk-1', runId: 'l1', preImageHash: 'a'.repeat(64), plaintextHash: 'e'.repeat(64) }]);
+    refuses(b, withData(P.legA!, { runId: 'l9' }));
+    refuses(b, withData(P.legA!, { planHash: 'f'.repeat(64) }));
+    refuses(b, P.legB!);
+    const a = run([P.legA!], b);
+    expect([a.value, a.context.phase]).toEqual([{ live: 'legB' }, 'legB']);
+    const v = run([P.legB!], a);
+    expect([v.value, v.context.phase]).toEqual([{ live: 'verifying' }, 'verify']);
+    const e = run([P.verify!], v);
+    expect([e.value, e.context.phase]).toEqual([{ live: 'enacting' }, 'enact']);
+    const c = run([P.enact!], e);
+    expect([c.value, c.context.phase]).toEqual(['completed', undefined]);
+    expect(run([P.backup!, P.legA!, P.legB!, { type: 'VerifyFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', expectedHash: 'c'.repeat(64), actualHash: 'd'.repeat(64), mismatches: [], at: at(13) } }], s).value).toBe('verifyFailed');
+  });
+
+  it('a phase fails or halts only at the phase the run is at; resuming needs open locks and fresh approvals', () => {
+    const s = run([...live, P.backup!, P.legA!]);
+    const failed = (phase: string, o: Record<string, unknown> = {}) =>
+      ({ type: 'PhaseFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', phase, error: { code: 'X', message: 'y' }, at: at(12), ...o } }) as DomainEvent;
+    refuses(s, failed('legA'));
+    refuses(s, halted('legA'));
+    refuses(s, withData(halted('legB'), { runId: 'l9' }));
+    refuses(s, failed('legB', { planHash: 'f'.repeat(64) }));
+    expect(run([failed('legB')], s).value).toBe('failed');
+    const h = run([halted('legB')], s);
+    expect(h.value).toBe('halted');
+    refuses(h, resumed('l1', { ...OPEN, killSwitch: false }));
+    refuses(h, resumed('l9'));
+    refuses(h, withData(resumed(), { evidence: { at: at(5000), locks: OPEN, approvals: [] } }));
+    const back = run([resumed()], h);
+    expect([back.value, back.context.phase]).toEqual([{ live: 'legB' }, 'legB']);
+  });
+
+  it('an interrupted run is taken up again with open locks (and, for a live run, fresh approvals), counted', () => {
+    const cont = (runId: string, t: number, locks = OPEN) => ({ type: 'RunContinued', data: { runId, planHash: HASH, executor: 'postgres-table', at: at(t), evidence: { at: at(t), locks, approvals: [] } } }) as DomainEvent;
+    const s = run([...live, P.backup!]);
+    refuses(s, cont('l1', 12, { ...OPEN, env: false }));
+    refuses(s, cont('l1', 5000));
+    refuses(s, cont('l9', 12));
+    const once = run([cont('l1', 12)], s);
+    expect([once.value, once.context.continuations]).toEqual([{ live: 'legA' }, 1]);
+    expect(run([cont('l1', 13)], once).context.continuations).toBe(2);
+    // A revert: locks only, whatever the approvals' age.
+    const r = run([P.legA!, P.legB!, P.verify!, P.enact!, revertStart()], s);
+    expect(r.value).toBe('reverting');
+    expect(run([cont('rv1', 9000)], r).context.continuations).toBe(1);
+    refuses(r, cont('rv1', 21, { ...OPEN, config: false }));
+    refuses(r, cont('l1', 21));
+  });
+
+  it('a revert needs the backup this cut took, open locks, this plan; it may end reverted or failed, and be retried', () => {
+    const done = run([...live, ...Object.values(P)]);
+    for (const k of ['config', 'env', 'killSwitch'] as const) refuses(done, revertStart('rv1', { ...OPEN, [k]: false }));
+    refuses(done, withData(revertStart(), { backupId: 'bk-9' }));
+    refuses(done, withData(revertStart(), { planHash: 'f'.repeat(64) }));
+    refuses(done, withData(revertStart(), { executor: 'simulator' }));
+    const r = run([revertStart()], done);
+    expect([r.value, r.context.runId, r.context.phase]).toEqual(['reverting', 'rv1', undefined]);
+    refuses(r, reverted('rv9'));
+    refuses(r, withData(reverted(), { planHash: 'f'.repeat(64) }));
+    const fail = { type: 'RevertFailed', data: { runId: 'rv1', planHash: HASH, executor: 'postgres-table', error: { code: 'X', message: 'y' }, at: at(21) } } as DomainEvent;
+    refuses(r, withData(fail, { runId: 'rv9' }));
+    const rf = run([fail], r);
+    expect(rf.value).toBe('revertFailed');
+    const again = run([revertStart('rv2'), reverted('rv2')], rf);
+    expect([again.value, again.status]).toEqual(['reverted', 'done']);
+    // From a halt, a failure or a failed verify too; never without a backup.
+    expect(run([halted('legA'), revertStart()], run([...live, P.backup!, P.legA!].slice(0, -1))).value).toBe('reverting');
+    refuses(run(live), revertStart());
+    refuses(run(approved), revertStart());
+  });
+
+  it('an abort ends a planned or approved cut, for this plan only', () => {
+    const abort = { type: 'CutAborted', data: { planHash: HASH, reason: 'no', at: at(5) } } as DomainEvent;
+    const a = run([planned(), abort]);
+    expect([a.value, a.status]).toEqual(['aborted', 'done']);
+    expect(run([...approved, abort]).value).toBe('aborted');
+    refuses(run([planned()]), withData(abort, { planHash: 'f'.repeat(64) }));
+    refuses(run(live), abort);
+    refuses(a, A.approval('alice'));
   });
 });
