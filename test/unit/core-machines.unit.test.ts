@@ -267,7 +267,7 @@ describe('the cut machine', () => {
     refuses(s0, A.approval('alice'));
     const s = run([planned()]);
     expect(s.value).toBe('planned');
-    expect(s.context).toEqual({ cutId: 'c1', planHash: HASH, author: 'erin', target: 'kb', policy: planned().data.policy, approvals: [], approvalSignatures: [], liveRuns: 0 });
+    expect(s.context).toEqual({ cutId: 'c1', planHash: HASH, author: 'erin', target: 'kb', policy: (planned().data as { policy: Policy }).policy, approvals: [], approvalSignatures: [], liveRuns: 0 });
     const key = publicKeyText(generateKeyPairSync('ed25519').publicKey);
     expect(run([withData(planned(), { authorKey: key })]).context.authorKey).toBe(key);
     refuses(s, planned());
