@@ -179,6 +179,9 @@ describe('evaluating approvals against the policy', () => {
     // Both shortfalls are named.
     expect(evaluateApprovals([approve('alice')], need).reasons).toEqual(['approvals: 1 of 2 required', 'approvals: none by an approver with role sre or dba']);
     expect(evaluateApprovals([approve('alice'), approve('bob')], ctx({ roles: [] })).ok).toBe(true);
+    // An empty list names no role; a role held by a counted approver is not missing, even short of the threshold.
+    expect(evaluateApprovals([approve('alice')], ctx({ roles: [] })).reasons).toEqual(['approvals: 1 of 2 required']);
+    expect(evaluateApprovals([approve('alice', 0, { roles: ['dba'] })], need).reasons).toEqual(['approvals: 1 of 2 required']);
   });
 
   it('the refusals of single approvals do not matter once the policy is met', () => {
@@ -299,6 +302,15 @@ describe('the cut machine', () => {
     refuses(one, A.approval('alice', 2));
     refuses(one, withData(A.approval('bob', 2), { publicKey: (A.approval('alice').data as { publicKey: string }).publicKey }));
     refuses(run(approved), A.approval('bob', 3));
+    // The same name with another key, or another name with the same key (both validly signed: before
+    // governance the approver's name is not in the signed payload), is the same approver.
+    const aliceNewKey = withData(A.approval('mallory', 2), { approver: 'alice' });
+    const bobWithAliceKey = withData(A.approval('alice', 2), { approver: 'bob' });
+    expect(verifyApprovalSignature(aliceNewKey.data as ApprovalRecord) && verifyApprovalSignature(bobWithAliceKey.data as ApprovalRecord)).toBe(true);
+    refuses(one, aliceNewKey);
+    refuses(one, bobWithAliceKey);
+    refuses(run(approved), withData(A.approval('mallory', 3), { approver: 'bob' }));
+    refuses(run(approved), withData(A.approval('bob', 3), { approver: 'carol' }));
     refuses(run(approved), withData(A.approval('mallory', 3), { publicKey: (A.approval('bob').data as { publicKey: string }).publicKey }));
     // Signed with the author's enrolled key, whoever the approver claims to be.
     const erinKey = (A.approval('erin').data as { publicKey: string }).publicKey;
@@ -429,6 +441,12 @@ describe('the cut machine', () => {
     // From a halt, a failure or a failed verify too; never without a backup.
     expect(run([halted('legA'), revertStart()], run([...live, P.backup!, P.legA!].slice(0, -1))).value).toBe('reverting');
     refuses(run(live), revertStart());
+    const failedAt = (phase: string) => ({ type: 'PhaseFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', phase, error: { code: 'X', message: 'y' }, at: at(12) } }) as DomainEvent;
+    expect(run([failedAt('legA'), revertStart()], run([...live, P.backup!])).value).toBe('reverting');
+    const vf = { type: 'VerifyFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', expectedHash: 'c'.repeat(64), actualHash: 'd'.repeat(64), mismatches: [], at: at(13) } } as DomainEvent;
+    expect(run([P.backup!, P.legA!, P.legB!, vf, revertStart()], run(live)).value).toBe('reverting');
+    // Failed before any backup: nothing to restore.
+    refuses(run([...live, failedAt('backup')]), revertStart());
     refuses(run(approved), revertStart());
   });
 
