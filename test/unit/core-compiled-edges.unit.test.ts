@@ -90,6 +90,29 @@ describe('history and re-entry, against XState', () => {
 });
 const E = (type: Ev['type']): Ev => ({ type });
 
+describe('snapshots in and out', () => {
+  const m = base.createMachine({
+    context: { n: 0 },
+    initial: 'a',
+    states: { a: { on: { go: 'p', in: 'p.h' } }, p: { initial: 'x', on: { out: 'a' }, states: { x: { on: { next: 'y' } }, y: {}, h: { type: 'history' } } } },
+  });
+
+  it('a state read from an XState snapshot keeps its recorded history, and resumes through it', () => {
+    const c = compileMachine<AnyStateMachine, Ctx, Ev>(m);
+    let xs = getInitialSnapshot(m);
+    for (const e of [E('go'), E('next'), E('out')]) [xs] = transition(m, xs, e);
+    const cs = c.fromSnapshot(xs);
+    expect([c.path(cs), ids(cs.history)]).toEqual(['a', { '(machine).p.h': ['(machine).p.y'] }]);
+    expect(c.path(c.transition(cs, E('in'))!)).toBe('p.y');
+  });
+
+  it('refuses (never crashes on) a state of another compiled machine', () => {
+    const c = compileMachine<AnyStateMachine, Ctx, Ev>(m);
+    const other = compileMachine<AnyStateMachine, Ctx, Ev>(base.createMachine({ context: { n: 0 }, initial: 'a', states: { a: { on: { go: 'b' } }, b: {} } }));
+    expect(c.transition(other.initial(), E('go'))).toBeUndefined();
+  });
+});
+
 describe('features the table does not model, refused at compile time', () => {
   const refuse = (config: Record<string, unknown>, message: string) => {
     expect(() => compileMachine(base.createMachine({ context: { n: 0 }, ...config } as never) as unknown as AnyStateMachine), message).toThrow(`compileMachine: ${message} is not supported by the compiled transition table`);
