@@ -5,15 +5,16 @@
  */
 import type { TargetSpec } from '../config/target.js';
 import type { ChangeSource } from './images.js';
-import type { LiveExecutionAdapter, Simulator } from './port.js';
+import type { AdapterHooks, LiveExecutionAdapter, Simulator } from './port.js';
 import { createPostgresTableAdapter } from './postgres-table.js';
 import { createSimulator } from './simulator.js';
 
 export type Mode = 'live' | 'dry-run';
 export type ExecutorFor<M extends Mode> = M extends 'live' ? LiveExecutionAdapter : Simulator;
 
-export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, changes: ChangeSource): ExecutorFor<M> {
-  const executor = mode === 'live' ? createPostgresTableAdapter(spec, changes) : createSimulator(spec, changes);
+/** `hooks` reach a live adapter only (a simulator commits nothing). */
+export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, changes: ChangeSource, hooks?: AdapterHooks): ExecutorFor<M> {
+  const executor = mode === 'live' ? createPostgresTableAdapter(spec, changes, hooks) : createSimulator(spec, changes);
   return executor as ExecutorFor<M>;
 }
 

@@ -12,11 +12,11 @@ import { connect, sql, type ConnectionPool, type Transaction } from '../store/co
 import { entryLine, headerLine } from './backup-format.js';
 import { Chain, compareBatch, currentImage, enactBatch, mismatchOf, planKeys, restoreBatch, restoreManagedBatch, unmanagedChange, writeBatch, type ChangeSource } from './images.js';
 import { BackupScope, canonicalKey } from './backup-scope.js';
-import type { BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
+import type { AdapterHooks, BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
 
 type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
 
-export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSource): LiveExecutionAdapter {
+export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSource, hooks: AdapterHooks = {}): LiveExecutionAdapter {
   const db: ConnectionPool = connect(spec.url, { poolSize: 2, applicationName: 'cutter-live' });
   const { schema } = splitTable(spec.table);
   const receipts = sql.ident(schema, 'cutter_receipts');
@@ -39,6 +39,7 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
             const result = await work(tx);
             const digest = sha256(canonicalJson({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, phase, result }));
             await tx.query(sql`INSERT INTO ${receipts} (cut_id, run_id, phase, digest, result) VALUES (${ctx.cutId}, ${ctx.runId}, ${phase}, ${digest}, ${JSON.stringify(result)}::jsonb)`);
+            hooks.beforeCommit?.(phase);
             return { ...result, receipt: digest, reconciled: false };
           },
           { isolationLevel: IsolationLevel.REPEATABLE_READ },
