@@ -14,6 +14,7 @@
  * the workspace is seeded with 3N/4 rows), `--window MAX` or `--window MIN-MAX` bounds the fault
  * moment (default 0-3000 ms after the spawn). `--until sigkill=500,restart=50` stops once that many faults of each kind have
  * landed mid-phase (in one of the five live phases), --trials then being the most it runs.
+ * The first Ctrl-C ends the campaign after the current trial, still printing its summary.
  * Each trial reports where its fault landed: before LiveRunStarted (start), in a live phase —
  * `+` when that phase had committed and only its event was missing, which the re-run must then
  * record as reconciled — or after the last phase event (end).
@@ -133,7 +134,14 @@ async function main(): Promise<number> {
     await ws?.drop().catch(() => undefined);
     await server?.destroy().catch(() => undefined);
   })());
-  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+  // The first Ctrl-C (SIGINT) ends the campaign after the current trial, with its summary; a second
+  // one stops at once.
+  let stopping = false;
+  process.on('SIGINT', () => {
+    if (stopping) return void cleanup().finally(() => process.exit(130));
+    stopping = true;
+    console.log('stopping after this trial (Ctrl-C again to stop now)');
+  });
 
   const results: TrialResult[] = [];
   try {
@@ -143,7 +151,7 @@ async function main(): Promise<number> {
     const midPhase = (r: TrialResult) => r.faultLanded && r.landing !== undefined && r.landing.phase !== 'start' && r.landing.phase !== 'end';
     const reached = () => Object.entries(args.until ?? {}).every(([f, n]) => results.filter((r) => r.spec.fault === f && midPhase(r)).length >= n);
     for (const spec of chosen) {
-      if (args.until && args.only === undefined && reached()) break;
+      if (stopping || (args.until && args.only === undefined && reached())) break;
       const k = Number(spec.tag.slice(1));
       let r: TrialResult;
       try {
@@ -189,7 +197,7 @@ async function main(): Promise<number> {
   const term = stats(of('terminate'));
   const rst = stats(of('restart'));
 
-  console.log(`\nsummary (seed ${args.seed})\n`);
+  console.log(`\nsummary (seed ${args.seed}${extra}; ${results.length} of up to ${chosen.length} trial(s) run${stopping ? ', stopped by Ctrl-C' : ''})\n`);
   console.log(table([
     ['metric', 'value'],
     ['trials', String(all.trials)],
