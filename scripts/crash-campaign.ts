@@ -12,7 +12,8 @@
  * it; `--terminate target|store|both` chooses whose backends a terminate trial ends (the target
  * adapter's `cutter-live`, the store's `cutter`). `--rows N` sizes each trial's cut (default 4000;
  * the workspace is seeded with 3N/4 rows), `--window MAX` or `--window MIN-MAX` bounds the fault
- * moment (default 0-3000 ms after the spawn). `--until sigkill=500,restart=50` stops once that many faults of each kind have
+ * moment (default 0-3000 ms after the spawn; with `--from phases`, after the runner's target adapter
+ * first connected, just before the first phase). `--until sigkill=500,restart=50` stops once that many faults of each kind have
  * landed mid-phase (in one of the five live phases), --trials then being the most it runs.
  * The first Ctrl-C ends the campaign after the current trial, still printing its summary.
  * Each trial reports where its fault landed: before LiveRunStarted (start), in a live phase —
@@ -38,12 +39,14 @@ interface Args {
   window: [number, number];
   /** Stop once this many faults of a kind landed mid-phase. */
   until?: Partial<Record<Fault, number>>;
+  /** What the fault moment counts from (TrialSpec.from). */
+  from: 'spawn' | 'phases';
 }
 
 const SCOPES = { both: RUNNER_APPLICATION_NAMES, target: ['cutter-live'], store: ['cutter'] };
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { trials: Number(process.env.CUTTER_CRASH_TRIALS ?? 100), seed: Number(process.env.CUTTER_CRASH_SEED ?? 20261125), terminate: 'both', faults: [...FAULTS], rows: CRASH_ROWS, window: [0, 3000] };
+  const args: Args = { trials: Number(process.env.CUTTER_CRASH_TRIALS ?? 100), seed: Number(process.env.CUTTER_CRASH_SEED ?? 20261125), terminate: 'both', faults: [...FAULTS], rows: CRASH_ROWS, window: [0, 3000], from: 'spawn' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = Number(argv[i + 1]);
@@ -64,6 +67,10 @@ function parseArgs(argv: string[]): Args {
         if (!FAULTS.includes(f as Fault) || !Number.isInteger(Number(n)) || Number(n) < 1) throw new Error('--until takes fault=count pairs (sigkill=500,restart=50)');
         args.until[f as Fault] = Number(n);
       }
+    } else if (flag === '--from') {
+      const from = argv[++i];
+      if (from !== 'spawn' && from !== 'phases') throw new Error('--from takes spawn or phases');
+      args.from = from;
     } else if (flag === '--rows') {
       if (!Number.isInteger(value) || value < 4) throw new Error('--rows needs an integer of at least 4');
       args.rows = value;
@@ -92,19 +99,20 @@ function parseArgs(argv: string[]): Args {
  * The trial sequence: a pure function of its arguments, so any trial can be replayed alone. Without
  * weights or a window it is the sequence earlier campaigns printed replay lines for.
  */
-export function trialSpecs(seed: number, trials: number, faults: readonly Fault[] = FAULTS, applicationNames?: string[], weights?: number[], window: [number, number] = [0, 3000]): TrialSpec[] {
+export function trialSpecs(seed: number, trials: number, faults: readonly Fault[] = FAULTS, applicationNames?: string[], weights?: number[], window: [number, number] = [0, 3000], from: 'spawn' | 'phases' = 'spawn'): TrialSpec[] {
   const fault = weights ? fc.oneof(...faults.map((f, i) => ({ arbitrary: fc.constant(f), weight: weights[i]! }))) : fc.constantFrom(...faults);
   const arb = fc.record({ fault, atMs: fc.integer({ min: window[0], max: window[1] }), downMs: fc.integer({ min: 0, max: 1500 }) });
   return fc.sample(arb, { numRuns: trials, seed }).map((s, i) => ({
     tag: `c${i + 1}`,
     fault: s.fault,
     atMs: s.atMs,
+    ...(from === 'phases' ? { from } : {}),
     ...(s.fault === 'restart' ? { downMs: s.downMs } : {}),
     ...(s.fault === 'terminate' && applicationNames ? { applicationNames } : {}),
   }));
 }
 
-const describeSpec = (s: TrialSpec) => `${s.fault.padEnd(9)} at ${String(s.atMs).padStart(4)} ms${s.downMs !== undefined ? `, down ${s.downMs} ms` : ''}`;
+const describeSpec = (s: TrialSpec) => `${s.fault.padEnd(9)} at ${s.from === 'phases' ? 'P+' : ''}${String(s.atMs).padStart(4)} ms${s.downMs !== undefined ? `, down ${s.downMs} ms` : ''}`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
@@ -114,15 +122,15 @@ function table(rows: string[][]): string {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const specs = trialSpecs(args.seed, args.trials, args.faults, SCOPES[args.terminate], args.weights, args.window);
+  const specs = trialSpecs(args.seed, args.trials, args.faults, SCOPES[args.terminate], args.weights, args.window, args.from);
   const chosen = args.only !== undefined ? [specs[args.only - 1]!] : specs;
   const started = performance.now();
   const faultsArg = args.faults.map((f, i) => (args.weights ? `${f}:${args.weights[i]}` : f)).join(',');
   const extra =
     `${args.faults.length < FAULTS.length || args.weights ? ` --faults ${faultsArg}` : ''}${args.terminate !== 'both' ? ` --terminate ${args.terminate}` : ''}` +
-    `${args.rows !== CRASH_ROWS ? ` --rows ${args.rows}` : ''}${args.window.join('-') !== '0-3000' ? ` --window ${args.window.join('-')}` : ''}`;
+    `${args.rows !== CRASH_ROWS ? ` --rows ${args.rows}` : ''}${args.window.join('-') !== '0-3000' ? ` --window ${args.window.join('-')}` : ''}${args.from !== 'spawn' ? ` --from ${args.from}` : ''}`;
   const untilText = args.until ? `; until ${Object.entries(args.until).map(([f, n]) => `${n} ${f}`).join(', ')} landed mid-phase` : '';
-  console.log(`crash campaign: ${chosen.length} trial(s) at most, seed ${args.seed}${args.only !== undefined ? `, only trial ${args.only}` : ''}; faults ${faultsArg}; terminate ${SCOPES[args.terminate].join(', ')}; ${args.rows} rows per cut; fault at ${args.window.join('-')} ms${untilText}`);
+  console.log(`crash campaign: ${chosen.length} trial(s) at most, seed ${args.seed}${args.only !== undefined ? `, only trial ${args.only}` : ''}; faults ${faultsArg}; terminate ${SCOPES[args.terminate].join(', ')}; ${args.rows} rows per cut; fault at ${args.window.join('-')} ms after the ${args.from === 'spawn' ? 'spawn' : 'phases began'}${untilText}`);
   const seeded = args.rows === CRASH_ROWS ? CRASH_SEEDED : Math.ceil((args.rows * 3) / 4);
 
   let server: ScratchServer | undefined;

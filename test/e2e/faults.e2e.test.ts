@@ -54,8 +54,8 @@ function planned(before: Row[], plan: ReturnType<typeof planOf>): Row[] {
   const rows = new Map(before.map((r) => [r.id, { ...r }]));
   const defaults = { status: 'published', revision: 1, updated_at: before[0]!.updated_at };
   for (const c of plan.changes) {
-    if ('delete' in c) rows.delete(c.delete.id);
-    else rows.set(c.upsert.id, { ...(rows.get(c.upsert.id) ?? { ...defaults, id: c.upsert.id }), ...c.upsert, status: 'published' });
+    if (c.delete) rows.delete(c.delete.id);
+    else if (c.upsert) rows.set(c.upsert.id, { ...(rows.get(c.upsert.id) ?? { ...defaults, id: c.upsert.id }), ...c.upsert, status: 'published' });
   }
   return byId([...rows.values()]);
 }

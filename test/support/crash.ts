@@ -57,8 +57,14 @@ export interface TrialSpec {
   /** Unique within the workspace (letters and digits): names the cut and tags its titles. */
   tag: string;
   fault: Fault;
-  /** When the fault is injected, in ms after the runner process was spawned. */
+  /** When the fault is injected, in ms after the runner process was spawned (or see `from`). */
   atMs: number;
+  /**
+   * `phases`: atMs counts from the moment the runner's target adapter first connects (right after
+   * LiveRunStarted is recorded, before the first phase) rather than from the spawn, so the fault
+   * falls among the phases whatever the machine's load makes of start-up. Default `spawn`.
+   */
+  from?: 'spawn' | 'phases';
   /** `restart` only: how long the server stays down. */
   downMs?: number;
   /** `terminate` only: which application_names to terminate (default: all the runner's). */
@@ -189,6 +195,21 @@ export async function atPhase(
   }
 }
 
+/** Waits until the runner's target adapter (`cutter-live`) has a connection to `targetDb`; false when the run ended first. */
+async function adapterConnected(adminUrl: string, targetDb: string, running: () => boolean): Promise<boolean> {
+  const admin = connect(adminUrl, { poolSize: 1, applicationName: 'cutter-fault-injector' });
+  try {
+    while (running()) {
+      const [row] = await admin.query(sql`SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = ${targetDb} AND application_name = 'cutter-live') AS up`);
+      if (row.up) return true;
+      await sleep(5);
+    }
+    return false;
+  } finally {
+    await admin.dispose();
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One trial: prepare, fault the first run, re-run until complete, check. Never throws on a violation. */
@@ -203,6 +224,10 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
   const databases = [ws.store.name, ws.target.db.name];
 
   const inject = async (running: () => boolean, kill: () => boolean): Promise<void> => {
+    if (spec.from === 'phases') {
+      if (!(await adapterConnected(env.adminUrl, ws.target.db.name, running))) return;
+      await sleep(spec.atMs);
+    }
     if (!running()) return;
     switch (spec.fault) {
       case 'sigkill':
@@ -228,7 +253,7 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
     }
   };
 
-  const first = await liveRun(ws, cutId, { atMs: spec.atMs, inject, timeoutMs: env.runTimeoutMs });
+  const first = await liveRun(ws, cutId, { atMs: spec.from === 'phases' ? 0 : spec.atMs, inject, timeoutMs: env.runTimeoutMs });
   // The injection may outlive the run (a restart takes a moment): the server must be up again.
   await first.injected;
   if (spec.fault === 'sigkill') faultLanded = first.signal === 'SIGKILL' && !first.hung;
