@@ -101,7 +101,11 @@ function parseArgs(argv: string[]): Args {
  */
 export function trialSpecs(seed: number, trials: number, faults: readonly Fault[] = FAULTS, applicationNames?: string[], weights?: number[], window: [number, number] = [0, 3000], from: 'spawn' | 'phases' = 'spawn'): TrialSpec[] {
   const fault = weights ? fc.oneof(...faults.map((f, i) => ({ arbitrary: fc.constant(f), weight: weights[i]! }))) : fc.constantFrom(...faults);
-  const arb = fc.record({ fault, atMs: fc.integer({ min: window[0], max: window[1] }), downMs: fc.integer({ min: 0, max: 1500 }) });
+  // fast-check favours small integers and the bounds; a custom window or --from phases draws the
+  // moment uniformly instead (the default stays the sequence earlier replay lines name).
+  const uniform = weights !== undefined || from !== 'spawn' || window.join('-') !== '0-3000';
+  const atMs = fc.integer({ min: window[0], max: window[1] });
+  const arb = fc.record({ fault, atMs: uniform ? fc.noBias(atMs) : atMs, downMs: fc.integer({ min: 0, max: 1500 }) });
   return fc.sample(arb, { numRuns: trials, seed }).map((s, i) => ({
     tag: `c${i + 1}`,
     fault: s.fault,
