@@ -6,6 +6,8 @@
  * reconciled), a phase killed after it is recorded from its receipt, marked `reconciled`, and
  * applied once. Each case checks the exit signal, where the run stopped, the flags, the whole
  * target table against the plan (or the pre-image after a revert), and `cutter replay`.
+ * The cases share one workspace (each cut on rows of its own) and run in order: a failing case can
+ * leave its cut live and the target busy for the cases after it, so read the first failure.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveCut } from '../../src/cuts/approve.js';
