@@ -5,7 +5,7 @@
  */
 import type { TargetSpec } from '../config/target.js';
 import type { ChangeSource } from './images.js';
-import type { LiveExecutionAdapter, Simulator } from './port.js';
+import type { AdapterHooks, LiveExecutionAdapter, Simulator } from './port.js';
 import { createPostgresTableAdapter } from './postgres-table.js';
 import { createSimulator } from './simulator.js';
 import { LIVE_EXECUTOR } from '../../events/index.js';
@@ -17,10 +17,10 @@ export type ExecutorFor<M extends Mode> = M extends 'live' ? LiveExecutionAdapte
  * The executor for a mode: `live` gives the postgres-table adapter (writes, one transaction per
  * phase), `dry-run` the READ ONLY simulator. The return type follows the mode, so live code cannot
  * obtain the simulator (checked by the compiler: test/unit/adapter-types.unit.test.ts). Opens no
- * connection until used.
+ * connection until used. `hooks` reach a live adapter only (a simulator commits nothing).
  */
-export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, changes: ChangeSource): ExecutorFor<M> {
-  const executor = mode === 'live' ? createPostgresTableAdapter(spec, changes) : createSimulator(spec, changes);
+export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, changes: ChangeSource, hooks?: AdapterHooks): ExecutorFor<M> {
+  const executor = mode === 'live' ? createPostgresTableAdapter(spec, changes, hooks) : createSimulator(spec, changes);
   return executor as ExecutorFor<M>;
 }
 

@@ -51,6 +51,12 @@ export interface VerifyResult extends Reconcilable { ok: boolean; expectedHash: 
 export interface EnactResult extends Reconcilable { skipped: boolean; rows: number }
 export interface RevertResult extends Reconcilable { rows: number; restoredHash: string }
 
+/** Observers the runner may hand a live adapter (tests: src/runner/faults.ts). */
+export interface AdapterHooks {
+  /** Called inside a phase's transaction after its last write (receipt included), right before COMMIT. */
+  beforeCommit?: (phase: string) => void;
+}
+
 export interface LiveExecutionAdapter {
   readonly executor: 'postgres-table';
   /** Creates the ledger and receipt tables (idempotent); checks the key has a unique index. */

@@ -12,7 +12,7 @@ import { connect, sql, type ConnectionPool, type Transaction } from '../store/co
 import { entryLine, headerLine } from './backup-format.js';
 import { ImageDigest, compareBatch, currentImage, enactBatch, mismatchOf, planKeys, restoreBatch, restoreManagedBatch, unmanagedChange, writeBatch, type ChangeSource } from './images.js';
 import { BackupScope, canonicalKey } from './backup-scope.js';
-import type { BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
+import type { AdapterHooks, BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
 import { LIVE_EXECUTOR } from '../../events/index.js';
 
 type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
@@ -24,7 +24,7 @@ type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
  * unless forced (GovernanceRefusedError, nothing written); a target without a unique index on the key
  * is InvalidInputError; a restore or verify whose hashes disagree is VerificationFailedError.
  */
-export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSource): LiveExecutionAdapter {
+export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSource, hooks: AdapterHooks = {}): LiveExecutionAdapter {
   const db: ConnectionPool = connect(spec.url, { poolSize: 2, applicationName: 'cutter-live' });
   const { schema } = splitTable(spec.table);
   const receipts = sql.ident(schema, 'cutter_receipts');
@@ -47,6 +47,7 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
             const result = await work(tx);
             const digest = sha256(canonicalJson({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, phase, result }));
             await tx.query(sql`INSERT INTO ${receipts} (cut_id, run_id, phase, digest, result) VALUES (${ctx.cutId}, ${ctx.runId}, ${phase}, ${digest}, ${JSON.stringify(result)}::jsonb)`);
+            hooks.beforeCommit?.(phase);
             return { ...result, receipt: digest, reconciled: false };
           },
           { isolationLevel: IsolationLevel.REPEATABLE_READ },

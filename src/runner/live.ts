@@ -27,6 +27,7 @@ import type { EventStore } from '../store/index.js';
 import type { Session } from '../workspace/session.js';
 import { anchorOf } from './anchor.js';
 import { gatherEvidence } from './evidence.js';
+import { adapterFaults, armFaults, faultPoint } from './faults.js';
 import { locksNow, type LockCheck } from './locks.js';
 import { verifiedPlan } from './plan-integrity.js';
 import { silentProgress, type Progress } from './progress.js';
@@ -74,6 +75,7 @@ export interface LiveRunOptions {
  */
 export async function runLive(session: Session, cutId: string, opts: LiveRunOptions = {}): Promise<LiveRunResult> {
   const progress = opts.progress ?? silentProgress;
+  armFaults();
   const store = await session.store();
   return withCutLock(store, cutId, async () => {
     const loaded = await loadCut(store, cutId);
@@ -104,7 +106,7 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
       throw new IllegalTransitionError(`cut ${cutId} is ${name}: nothing to run live`);
     }
 
-    const adapter = executorFor('live', spec, changesOf(plan, store.db));
+    const adapter = executorFor('live', spec, changesOf(plan, store.db), adapterFaults);
     const result: LiveRunResult = { cutId, runId: state.snapshot.context.runId!, state: stateName(state), phases: [] };
     try {
       await adapter.prepare();
@@ -135,6 +137,8 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
           await handle(store, cutId, () => [{ type: 'PhaseFailed', data: { ...base, at: now(), phase, error: { code, message } } }], meta);
           throw err;
         }
+        // The phase committed (or found its receipt); its event is not appended yet.
+        faultPoint('after-commit', phase);
         state = (await handle(store, cutId, () => [event], meta)).after;
         const d = event.data as Record<string, unknown>;
         result.phases.push({ phase, reconciled: d.reconciled === true, detail: d });
@@ -197,6 +201,7 @@ async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: Cut
           }
           await blob;
           await recordBackup(tx, { backupId, cutId: ctx.cutId, runId: ctx.runId, plaintextSha256: taken.plaintextHash, rowCount: taken.rowCount, recipients, blobId: backupId });
+          faultPoint('before-commit', 'backup');
           return taken;
         });
       }

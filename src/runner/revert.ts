@@ -25,6 +25,7 @@ import { stateName, type CutState } from '../domain/index.js';
 import { CutterError, GovernanceRefusedError, IllegalTransitionError, InterruptedError, isInterruption, VerificationFailedError } from '../errors.js';
 import type { Session } from '../workspace/session.js';
 import { backupHeaderProblem, backupRecordProblem, type BackupBinding } from './checks.js';
+import { adapterFaults, armFaults, faultPoint } from './faults.js';
 import { withCutLock } from './live.js';
 import { locksNow } from './locks.js';
 import { verifiedPlan } from './plan-integrity.js';
@@ -76,6 +77,7 @@ async function backupReader(session: Session, state: CutState, spec: TargetSpec)
  * plan or the backup is not what was recorded).
  */
 export async function revertCut(session: Session, cutId: string, opts: { mode: 'dry-run' | 'live'; force: boolean }): Promise<RevertOutcome> {
+  armFaults();
   const store = await session.store();
   const loaded = await loadCut(store, cutId);
   const { state } = loaded;
@@ -134,10 +136,11 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
     const skipped = new Set(loaded.skipped.map((v) => v.version));
     const verifyFailed = [...loaded.events].reverse().find((e) => e.type === 'VerifyFailed' && !skipped.has(e.version));
     const leftAs = verifyFailed ? String(verifyFailed.data.actualHash) : undefined;
-    const adapter = executorFor('live', spec, changesOf(plan, store.db));
+    const adapter = executorFor('live', spec, changesOf(plan, store.db), adapterFaults);
     try {
       await adapter.prepare();
       const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { entries, preImageHash: c.backup!.preImageHash }, { force, ...(leftAs ? { leftAs } : {}), anchor: { ...(await anchorOf(store, cutId)) } });
+      faultPoint('after-commit', 'revert');
       const after = await handle(store, cutId, () => [{
         type: 'CutReverted',
         data: { ...base, at: new Date().toISOString(), restoredHash: r.restoredHash, backupPreImageHash: c.backup!.preImageHash, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) },

@@ -7,7 +7,9 @@
  * - `pg_ctl stop -m immediate` of a scratch PostgreSQL holding both store and target, then a restart.
  * After each trial (test/support/crash.ts, shared with `npm run crash-campaign`): every phase
  * recorded exactly once and no failure recorded, receipts and events agree, the target holds
- * exactly the planned rows, the backup is stored once, and the log replays clean.
+ * exactly the planned rows, the backup is stored once, the log replays clean, and a phase found
+ * committed with its event missing (the fault fell between the two) is recorded `reconciled` on
+ * the re-run while no other phase is.
  * CUTTER_CRASH_TRIALS / CUTTER_CRASH_PG_TRIALS set the number of trials; CUTTER_CRASH_SEED the seed.
  */
 import fc from 'fast-check';
@@ -23,7 +25,7 @@ const SEED = Number(process.env.CUTTER_CRASH_SEED ?? 20261125);
 
 /** Describes a trial for assertion messages: enough to see what happened without the seed. */
 const about = (r: TrialResult) =>
-  `${r.spec.fault} at ${r.spec.atMs} ms${r.spec.downMs !== undefined ? ` (down ${r.spec.downMs} ms)` : ''}; first run exit ${r.first.code ?? r.first.signal}` +
+  `${r.spec.fault} at ${r.spec.atMs} ms${r.landing ? ` (landed in ${r.landing.phase}${r.landing.committed ? ', committed' : ''})` : ''}${r.spec.downMs !== undefined ? ` (down ${r.spec.downMs} ms)` : ''}; first run exit ${r.first.code ?? r.first.signal}` +
   `${r.first.stderr ? `: ${r.first.stderr.trim().split('\n')[0]}` : ''}; ${r.reruns} re-run(s)`;
 
 describe('SIGKILL during a live run', () => {
@@ -37,15 +39,17 @@ describe('SIGKILL during a live run', () => {
     const env: TrialEnv = { ws, adminUrl: adminUrl() };
     let trial = 0;
     let kills = 0;
+    const phases: string[] = [];
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 2500 }), async (atMs) => {
         const r = await runCrashTrial(env, { tag: `k${++trial}`, fault: 'sigkill', atMs });
         if (r.faultLanded) kills++;
+        if (r.landing) phases.push(`${r.landing.phase}${r.landing.committed ? '+' : ''}`);
         expect(r.violations, about(r)).toEqual([]);
       }),
       { numRuns: TRIALS, seed: SEED, endOnFailure: true },
     );
-    console.log(`crash trials: ${TRIALS}, killed mid-run: ${kills}`);
+    console.log(`crash trials: ${TRIALS}, killed mid-run: ${kills} (in: ${phases.join(' ')}; + = committed, event appended on the re-run as reconciled)`);
     expect(kills).toBeGreaterThan(0);
   });
 });

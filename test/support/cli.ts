@@ -14,6 +14,8 @@ export const BIN = [path.resolve(here, '../../bin/cutter'), path.resolve(here, '
 
 export interface CliResult {
   code: number;
+  /** The signal that ended the process, if one did (its `code` is then 128). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   /** stdout parsed as JSON (only when it is JSON). */
@@ -49,7 +51,7 @@ export function cutter(args: string[], opts: CliOptions): Promise<CliResult> {
       } catch {
         json = undefined;
       }
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, json });
+      resolve({ code: code ?? (signal ? 128 : 1), signal, stdout, stderr, json });
     });
     child.stdin.end(opts.input ?? '');
   });

@@ -13,6 +13,11 @@
  *   store's pool, src/store/connection.ts's default) in the workspace's two databases.
  * - `restart`: likewise mid-phase, the whole (scratch) server is stopped with `pg_ctl stop -m
  *   immediate`, left down for a moment, and started again.
+ *
+ * Where a fault landed is read from what the faulted run left behind (`landingOf`): the first live
+ * phase whose event is not recorded, and whether that phase had committed already (its backup row
+ * or target receipt exists). Any phase seen committed with its event missing, before any re-run,
+ * must end with its event marked `reconciled`; every other phase event must not be.
  */
 import { spawn } from 'node:child_process';
 import { replayStore } from '../../src/audit/replay.js';
@@ -33,13 +38,33 @@ export const CRASH_SEEDED = 3000;
 /** application_name of the runner's connections: the target adapter's and the store pool's. */
 export const RUNNER_APPLICATION_NAMES = ['cutter-live', 'cutter'];
 const PHASE_EVENTS = ['LiveRunStarted', 'BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted'];
+/** The five live phases in order, and the event each appends. */
+export const LIVE_PHASES = ['backup', 'legA', 'legB', 'verify', 'enact'] as const;
+export type LivePhase = (typeof LIVE_PHASES)[number];
+export const PHASE_EVENT: Record<LivePhase, string> = { backup: 'BackupTaken', legA: 'LegAWritten', legB: 'LegBRecorded', verify: 'WriteVerified', enact: 'LifecycleEnacted' };
+
+/**
+ * Where a run stopped: `start` (before LiveRunStarted was recorded), a live phase (the first whose
+ * event is missing; `committed` when that phase's backup row or target receipt exists already, so
+ * the fault fell between its commit and its event), or `end` (every phase event recorded).
+ */
+export interface Landing {
+  phase: 'start' | LivePhase | 'end';
+  committed: boolean;
+}
 
 export interface TrialSpec {
   /** Unique within the workspace (letters and digits): names the cut and tags its titles. */
   tag: string;
   fault: Fault;
-  /** When the fault is injected, in ms after the runner process was spawned. */
+  /** When the fault is injected, in ms after the runner process was spawned (or see `from`). */
   atMs: number;
+  /**
+   * `phases`: atMs counts from the moment the runner's target adapter first connects (right after
+   * LiveRunStarted is recorded, before the first phase) rather than from the spawn, so the fault
+   * falls among the phases whatever the machine's load makes of start-up. Default `spawn`.
+   */
+  from?: 'spawn' | 'phases';
   /** `restart` only: how long the server stays down. */
   downMs?: number;
   /** `terminate` only: which application_names to terminate (default: all the runner's). */
@@ -52,6 +77,9 @@ export interface TrialEnv {
   adminUrl: string;
   /** Required for `restart`: the workspace must live on it. */
   server?: ScratchServer;
+  /** Rows planned per trial cut (default CRASH_ROWS) and rows the workspace was seeded with (default CRASH_SEEDED). */
+  rows?: number;
+  seeded?: number;
   /** Re-runs allowed after the faulted run (default 5). */
   maxReruns?: number;
   /** A run still going after this long is SIGKILLed and reported as hung (default 120 s). */
@@ -71,6 +99,10 @@ export interface TrialResult {
   cutId: string;
   /** Did the fault land while the first run was still going? */
   faultLanded: boolean;
+  /** Where the faulted run stopped (when the fault landed). */
+  landing?: Landing;
+  /** Phases whose event ended marked `reconciled`. */
+  reconciled: string[];
   /** Backends terminated (terminate) — 0 when the run had none open at that moment. */
   backendsTerminated: number;
   /** The first (faulted) run's outcome. */
@@ -87,9 +119,9 @@ export interface TrialResult {
 }
 
 /** Plans, approves (alice, bob) and dry-runs the trial's cut; returns its id. */
-export async function prepareTrialCut(ws: TestWorkspace, tag: string): Promise<string> {
+export async function prepareTrialCut(ws: TestWorkspace, tag: string, rows = CRASH_ROWS, seeded = CRASH_SEEDED): Promise<string> {
   const cutId = `crash-${tag}`;
-  const plan = bigPlan(cutId, CRASH_ROWS, CRASH_SEEDED);
+  const plan = bigPlan(cutId, rows, seeded);
   plan.changes = plan.changes.map((c: any) => (c.upsert ? { upsert: { ...c.upsert, title: `${c.upsert.title} [${tag}]` } } : c));
   const file = ws.writePlan(cutId, plan);
   await ws.as('erin', (s) => planCut(s, file));
@@ -163,18 +195,39 @@ export async function atPhase(
   }
 }
 
+/** Waits until the runner's target adapter (`cutter-live`) has a connection to `targetDb`; false when the run ended first. */
+async function adapterConnected(adminUrl: string, targetDb: string, running: () => boolean): Promise<boolean> {
+  const admin = connect(adminUrl, { poolSize: 1, applicationName: 'cutter-fault-injector' });
+  try {
+    while (running()) {
+      const [row] = await admin.query(sql`SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = ${targetDb} AND application_name = 'cutter-live') AS up`);
+      if (row.up) return true;
+      await sleep(5);
+    }
+    return false;
+  } finally {
+    await admin.dispose();
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One trial: prepare, fault the first run, re-run until complete, check. Never throws on a violation. */
 export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<TrialResult> {
   const started = performance.now();
   const { ws } = env;
-  const cutId = await prepareTrialCut(ws, spec.tag);
+  const rows = env.rows ?? CRASH_ROWS;
+  const seeded = env.seeded ?? CRASH_SEEDED;
+  const cutId = await prepareTrialCut(ws, spec.tag, rows, seeded);
   let faultLanded = false;
   let backendsTerminated = 0;
   const databases = [ws.store.name, ws.target.db.name];
 
   const inject = async (running: () => boolean, kill: () => boolean): Promise<void> => {
+    if (spec.from === 'phases') {
+      if (!(await adapterConnected(env.adminUrl, ws.target.db.name, running))) return;
+      await sleep(spec.atMs);
+    }
     if (!running()) return;
     switch (spec.fault) {
       case 'sigkill':
@@ -200,11 +253,20 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
     }
   };
 
-  const first = await liveRun(ws, cutId, { atMs: spec.atMs, inject, timeoutMs: env.runTimeoutMs });
+  const first = await liveRun(ws, cutId, { atMs: spec.from === 'phases' ? 0 : spec.atMs, inject, timeoutMs: env.runTimeoutMs });
   // The injection may outlive the run (a restart takes a moment): the server must be up again.
   await first.injected;
   if (spec.fault === 'sigkill') faultLanded = first.signal === 'SIGKILL' && !first.hung;
   const violations: string[] = [];
+  // Phases seen committed with their event missing, before any re-run: each must end reconciled.
+  const mustReconcile = new Set<LivePhase>();
+  const observe = async (): Promise<Landing> => {
+    await runnerGone(env.adminUrl, databases);
+    const l = await landingOf(ws, cutId);
+    if (l.committed && l.phase !== 'start' && l.phase !== 'end') mustReconcile.add(l.phase);
+    return l;
+  };
+  const landing = faultLanded ? await observe() : undefined;
   if (first.hung) violations.push(`the faulted run did not exit within ${env.runTimeoutMs ?? 120_000} ms (SIGKILLed)`);
   let last: RunOutcome = first;
   const runs: RunOutcome[] = [first];
@@ -224,14 +286,72 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
   // At least one re-run always (it shows what an operator would see); none after the cut ended.
   while (!completed && reruns < maxReruns && (reruns === 0 || !(await cutEnded(ws, cutId)))) {
     reruns++;
+    if (reruns > 1 || !landing) await observe();
     last = await liveRun(ws, cutId, { timeoutMs: env.runTimeoutMs });
     runs.push(last);
     if (last.hung) violations.push(`re-run ${reruns} did not exit within ${env.runTimeoutMs ?? 120_000} ms (SIGKILLed)`);
     completed = await done(last);
   }
   if (!completed) violations.push(`not completed after ${reruns} re-run(s) (${(await cutEnded(ws, cutId)) ? 'the cut ended with a failure event: re-running cannot resume it' : 're-runs exhausted'}); last exit ${last.code ?? last.signal}: ${last.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
-  violations.push(...(await checkRecovery(ws, cutId, spec.tag)));
-  return { spec, cutId, faultLanded, backendsTerminated, first, runs, reruns, completed, completedWithError, violations, ms: performance.now() - started };
+  violations.push(...(await checkRecovery(ws, cutId, spec.tag, rows, seeded)));
+  const reconciled = await reconciledPhases(ws, cutId);
+  for (const p of LIVE_PHASES) {
+    if (mustReconcile.has(p) && !reconciled.includes(p)) violations.push(`${p} had committed before its event was recorded, but its event is not marked reconciled`);
+    if (!mustReconcile.has(p) && reconciled.includes(p)) violations.push(`${p} is marked reconciled, but it had not committed when its run was interrupted`);
+  }
+  return { spec, cutId, faultLanded, ...(landing ? { landing } : {}), reconciled, backendsTerminated, first, runs, reruns, completed, completedWithError, violations, ms: performance.now() - started };
+}
+
+/**
+ * Waits (up to 10 s) until no runner backend is left in `databases`: a killed client's COMMIT may
+ * still sit in its backend's socket, and what the run left behind is only settled once that backend
+ * has exited.
+ */
+export async function runnerGone(adminUrl: string, databases: string[]): Promise<void> {
+  const admin = connect(adminUrl, { poolSize: 1, applicationName: 'cutter-fault-injector' });
+  try {
+    for (const until = performance.now() + 10_000; performance.now() < until; await sleep(10)) {
+      const [row] = await admin.query(sql`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = ANY (${databases}::text[]) AND application_name = ANY (${RUNNER_APPLICATION_NAMES}::text[]) AND pid <> pg_backend_pid()`);
+      if (row.n === 0) return;
+    }
+  } finally {
+    await admin.dispose();
+  }
+}
+
+/** Where the cut's live run stands now (see Landing). */
+export async function landingOf(ws: TestWorkspace, cutId: string): Promise<Landing> {
+  const store = connect(ws.store.url, { poolSize: 1, applicationName: 'cutter-checker' });
+  let types: Set<string>;
+  let runId: string | undefined;
+  let backedUp = false;
+  try {
+    const events = await store.query(sql`SELECT type, data FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version`);
+    types = new Set(events.map((e) => e.type as string));
+    runId = events.find((e) => e.type === 'LiveRunStarted')?.data.runId;
+    if (runId) backedUp = (await store.query(sql`SELECT count(*)::int AS n FROM cutter.backups WHERE run_id = ${runId}`))[0].n > 0;
+  } finally {
+    await store.dispose();
+  }
+  if (!runId) return { phase: 'start', committed: false };
+  const phase = LIVE_PHASES.find((p) => !types.has(PHASE_EVENT[p]));
+  if (!phase) return { phase: 'end', committed: false };
+  if (phase === 'backup') return { phase, committed: backedUp };
+  const receipts = await ws.target.query`SELECT 1 FROM public.cutter_receipts WHERE run_id = ${runId} AND phase = ${phase}`.catch(() => []);
+  return { phase, committed: receipts.length > 0 };
+}
+
+/** The live phases whose (single) event is marked `reconciled`. */
+export async function reconciledPhases(ws: TestWorkspace, cutId: string): Promise<LivePhase[]> {
+  const store = connect(ws.store.url, { poolSize: 1, applicationName: 'cutter-checker' });
+  try {
+    const events = await store.query(sql`SELECT type FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} AND (data->>'reconciled')::boolean IS TRUE`);
+    return LIVE_PHASES.filter((p) => events.some((e) => e.type === PHASE_EVENT[p]));
+  } finally {
+    await store.dispose();
+  }
 }
 
 /** Is the cut's last event one after which `cutter run --live` has nothing to resume? */
@@ -262,7 +382,7 @@ export async function cutCompleted(ws: TestWorkspace, cutId: string): Promise<bo
  * receipts, the target holding exactly the planned rows (all revised, all published, the planned
  * delete gone), and the log replaying clean. Returns violations; empty means recovered.
  */
-export async function checkRecovery(ws: TestWorkspace, cutId: string, tag: string): Promise<string[]> {
+export async function checkRecovery(ws: TestWorkspace, cutId: string, tag: string, planned = CRASH_ROWS, seeded = CRASH_SEEDED): Promise<string[]> {
   const v: string[] = [];
   const store = connect(ws.store.url, { poolSize: 1, applicationName: 'cutter-checker' });
   let events: any[];
@@ -298,12 +418,12 @@ export async function checkRecovery(ws: TestWorkspace, cutId: string, tag: strin
 
   const [rows] = await ws.target.query`
     SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'published')::int AS published FROM public.documents WHERE title LIKE ${`% [${tag}]`}`;
-  if (rows.n !== CRASH_ROWS || rows.published !== CRASH_ROWS) v.push(`target holds ${rows.n} rows of this cut (${rows.published} published), expected ${CRASH_ROWS} (all published)`);
-  const last = await ws.target.query`SELECT title, body FROM public.documents WHERE id = ${`NEW-${String(CRASH_ROWS).padStart(7, '0')}`}`;
-  const want = [{ title: `title v2 ${CRASH_ROWS} [${tag}]`, body: `body v2 ${CRASH_ROWS} ✓` }];
+  if (rows.n !== planned || rows.published !== planned) v.push(`target holds ${rows.n} rows of this cut (${rows.published} published), expected ${planned} (all published)`);
+  const last = await ws.target.query`SELECT title, body FROM public.documents WHERE id = ${`NEW-${String(planned).padStart(7, '0')}`}`;
+  const want = [{ title: `title v2 ${planned} [${tag}]`, body: `body v2 ${planned} ✓` }];
   if (JSON.stringify(last) !== JSON.stringify(want)) v.push(`last planned row is ${JSON.stringify(last)}, expected ${JSON.stringify(want)}`);
-  const deleted = await ws.target.query`SELECT id FROM public.documents WHERE id = ${`KB-${String(CRASH_SEEDED).padStart(4, '0')}`}`;
-  if (deleted.length) v.push(`the planned delete of KB-${CRASH_SEEDED} is not applied`);
+  const deleted = await ws.target.query`SELECT id FROM public.documents WHERE id = ${`KB-${String(seeded).padStart(4, '0')}`}`;
+  if (deleted.length) v.push(`the planned delete of KB-${seeded} is not applied`);
 
   const report = await ws.as('auditor', async (s) => replayStore(await s.store(), cutId, { trustRoot: ws.root }));
   if (report.violations.length) v.push(`replay: ${JSON.stringify(report.violations)}`);
