@@ -62,7 +62,9 @@ for (const arg of process.argv.slice(2)) {
     failed = 1;
     note(`${label} run: unsuccessful without a failing test`, 'failed');
   }
-  console.log(`ci: ${label} run: ${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped (${report.numTotalTests} tests)`);
+  console.log(
+    `ci: ${label} run: ${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped (${report.numTotalTests} tests)`,
+  );
 }
 
 let passed = 0;
@@ -81,6 +83,8 @@ for (const [key, statuses] of merged) {
   if (statuses.includes('failed')) console.log(`ci: FAILED: ${key}`);
 }
 const runs = process.argv.length - 2;
-console.log(`ci: distinct tests over ${runs} run(s): ${passed} passed, ${failed} failed, ${skipped} skipped` +
-  (mixed ? ` (${mixed} passed in one run and skipped in another: counted skipped)` : ''));
+console.log(
+  `ci: distinct tests over ${runs} run(s): ${passed} passed, ${failed} failed, ${skipped} skipped` +
+    (mixed ? ` (${mixed} passed in one run and skipped in another: counted skipped)` : ''),
+);
 console.log(`${passed} ${failed} ${skipped}`);

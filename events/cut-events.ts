@@ -15,14 +15,19 @@ const Receipt = z.string().min(1);
  * hash; here each change is only checked to be an object, because every fold re-reads it and a
  * 100,000-row plan must not be deep-validated at every phase. Replay re-checks the hash.
  */
-export const RecordedPlan = z.strictObject({
-  id: z.string().regex(CUT_ID_PATTERN),
-  target: z.string().min(1),
-  author: z.string().min(1),
-  reason: z.string().min(1),
-  changes: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
-  changeSet: ChangeSet.optional(),
-}).refine((p) => (p.changes === undefined) !== (p.changeSet === undefined), { message: 'exactly one of changes and changeSet', path: ['changes'] });
+export const RecordedPlan = z
+  .strictObject({
+    id: z.string().regex(CUT_ID_PATTERN),
+    target: z.string().min(1),
+    author: z.string().min(1),
+    reason: z.string().min(1),
+    changes: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
+    changeSet: ChangeSet.optional(),
+  })
+  .refine((p) => (p.changes === undefined) !== (p.changeSet === undefined), {
+    message: 'exactly one of changes and changeSet',
+    path: ['changes'],
+  });
 
 export const CutPlanned = z.strictObject({
   cutId: Id,
@@ -63,7 +68,12 @@ export const DryRunCompleted = z.strictObject({
   ...RunRef,
   executor: SimExecutor,
   passed: z.boolean(),
-  diff: z.strictObject({ inserts: z.number().int(), updates: z.number().int(), deletes: z.number().int(), unchanged: z.number().int() }),
+  diff: z.strictObject({
+    inserts: z.number().int(),
+    updates: z.number().int(),
+    deletes: z.number().int(),
+    unchanged: z.number().int(),
+  }),
   expectedPostImageHash: Hash,
   nonMutation: z.strictObject({ preImageHashBefore: Hash, preImageHashAfter: Hash }),
 });
@@ -71,22 +81,70 @@ export const DryRunCompleted = z.strictObject({
 export const LiveRunStarted = z.strictObject({ ...RunRef, executor: LiveExecutor, evidence: LiveEvidence });
 const Reconciled = { reconciled: z.boolean().optional() };
 export const BackupTaken = z.strictObject({
-  ...RunRef, executor: LiveExecutor, ...Reconciled,
-  backupId: z.string(), plaintextHash: Hash, preImageHash: Hash, rowCount: z.number().int(), recipients: z.array(z.string()), receipt: Receipt,
+  ...RunRef,
+  executor: LiveExecutor,
+  ...Reconciled,
+  backupId: z.string(),
+  plaintextHash: Hash,
+  preImageHash: Hash,
+  rowCount: z.number().int(),
+  recipients: z.array(z.string()),
+  receipt: Receipt,
 });
 export const LegAWritten = z.strictObject({
-  ...RunRef, executor: LiveExecutor, ...Reconciled,
-  inserted: z.number().int(), updated: z.number().int(), deleted: z.number().int(), digest: Hash, receipt: Receipt,
+  ...RunRef,
+  executor: LiveExecutor,
+  ...Reconciled,
+  inserted: z.number().int(),
+  updated: z.number().int(),
+  deleted: z.number().int(),
+  digest: Hash,
+  receipt: Receipt,
 });
-export const LegBRecorded = z.strictObject({ ...RunRef, executor: LiveExecutor, ...Reconciled, ledgerId: z.string(), digest: Hash, receipt: Receipt });
-export const WriteVerified = z.strictObject({ ...RunRef, executor: LiveExecutor, ...Reconciled, expectedHash: Hash, actualHash: Hash, receipt: Receipt });
+export const LegBRecorded = z.strictObject({
+  ...RunRef,
+  executor: LiveExecutor,
+  ...Reconciled,
+  ledgerId: z.string(),
+  digest: Hash,
+  receipt: Receipt,
+});
+export const WriteVerified = z.strictObject({
+  ...RunRef,
+  executor: LiveExecutor,
+  ...Reconciled,
+  expectedHash: Hash,
+  actualHash: Hash,
+  receipt: Receipt,
+});
 export const VerifyFailed = z.strictObject({
-  ...RunRef, executor: LiveExecutor, expectedHash: Hash, actualHash: Hash,
+  ...RunRef,
+  executor: LiveExecutor,
+  expectedHash: Hash,
+  actualHash: Hash,
   mismatches: z.array(z.strictObject({ key: z.string(), reason: z.string() })),
 });
-export const LifecycleEnacted = z.strictObject({ ...RunRef, executor: LiveExecutor, ...Reconciled, skipped: z.boolean(), rows: z.number().int(), receipt: Receipt });
-export const PhaseFailed = z.strictObject({ ...RunRef, executor: LiveExecutor, phase: Phase, error: z.strictObject({ code: z.string(), message: z.string() }) });
-export const RunHalted = z.strictObject({ ...RunRef, executor: LiveExecutor, phase: Phase, reason: z.string(), locks: LockEvidence });
+export const LifecycleEnacted = z.strictObject({
+  ...RunRef,
+  executor: LiveExecutor,
+  ...Reconciled,
+  skipped: z.boolean(),
+  rows: z.number().int(),
+  receipt: Receipt,
+});
+export const PhaseFailed = z.strictObject({
+  ...RunRef,
+  executor: LiveExecutor,
+  phase: Phase,
+  error: z.strictObject({ code: z.string(), message: z.string() }),
+});
+export const RunHalted = z.strictObject({
+  ...RunRef,
+  executor: LiveExecutor,
+  phase: Phase,
+  reason: z.string(),
+  locks: LockEvidence,
+});
 export const RunResumed = z.strictObject({ ...RunRef, executor: LiveExecutor, evidence: LiveEvidence });
 /**
  * A live run or revert interrupted by a crash or a lost connection, taken up again: the call-time
@@ -96,13 +154,26 @@ export const RunResumed = z.strictObject({ ...RunRef, executor: LiveExecutor, ev
 export const RunContinued = z.strictObject({ ...RunRef, executor: LiveExecutor, evidence: LiveEvidence });
 
 export const RevertStarted = z.strictObject({
-  ...RunRef, executor: LiveExecutor, backupId: z.string(), force: z.boolean(),
+  ...RunRef,
+  executor: LiveExecutor,
+  backupId: z.string(),
+  force: z.boolean(),
   evidence: z.strictObject({ at: Iso, locks: LockEvidence }),
 });
 export const CutReverted = z.strictObject({
-  ...RunRef, executor: LiveExecutor, ...Reconciled, restoredHash: Hash, backupPreImageHash: Hash, rows: z.number().int(), receipt: Receipt,
+  ...RunRef,
+  executor: LiveExecutor,
+  ...Reconciled,
+  restoredHash: Hash,
+  backupPreImageHash: Hash,
+  rows: z.number().int(),
+  receipt: Receipt,
 });
-export const RevertFailed = z.strictObject({ ...RunRef, executor: LiveExecutor, error: z.strictObject({ code: z.string(), message: z.string() }) });
+export const RevertFailed = z.strictObject({
+  ...RunRef,
+  executor: LiveExecutor,
+  error: z.strictObject({ code: z.string(), message: z.string() }),
+});
 
 export const KillSwitchEngaged = z.strictObject({ reason: z.string().min(1), at: Iso });
 export const KillSwitchReleased = z.strictObject({ at: Iso });

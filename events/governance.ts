@@ -15,14 +15,18 @@ export { GOVERNANCE_STREAM };
 export const ROLES = ['author', 'approver', 'operator', 'admin'] as const;
 export type BuiltInRole = (typeof ROLES)[number];
 
-export const MemberName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'letters, digits, ".", "_", "@" or "-"');
+export const MemberName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'letters, digits, ".", "_", "@" or "-"');
 const RoleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-"');
 
 /** `ed25519:<base64 of 32 bytes>` (a cutter key) or an OpenSSH `ssh-ed25519 AAAA… [comment]` line. */
 export const PublicKeyText = z
   .string()
   .refine(
-    (s) => /^ed25519:[A-Za-z0-9+/]{43}=$/.test(s) || /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5[A-Za-z0-9+/]+={0,2}( [^\n]*)?$/.test(s),
+    (s) =>
+      /^ed25519:[A-Za-z0-9+/]{43}=$/.test(s) ||
+      /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5[A-Za-z0-9+/]+={0,2}( [^\n]*)?$/.test(s),
     'ed25519:<base64 of the 32-byte key>, or an OpenSSH "ssh-ed25519 AAAA…" public key',
   );
 
@@ -41,12 +45,21 @@ export function rawKeyOf(text: string): Buffer | undefined {
   const blob = Buffer.from(b64, 'base64');
   if (blob.toString('base64') !== b64) return undefined;
   // string "ssh-ed25519" || string key(32)
-  if (blob.length !== 4 + 11 + 4 + 32 || blob.readUInt32BE(0) !== 11 || blob.toString('latin1', 4, 15) !== 'ssh-ed25519' || blob.readUInt32BE(15) !== 32) return undefined;
+  if (
+    blob.length !== 4 + 11 + 4 + 32 ||
+    blob.readUInt32BE(0) !== 11 ||
+    blob.toString('latin1', 4, 15) !== 'ssh-ed25519' ||
+    blob.readUInt32BE(15) !== 32
+  )
+    return undefined;
   return blob.subarray(19);
 }
 
 export const Member = z.strictObject({
-  publicKey: PublicKeyText.refine((k) => rawKeyOf(k) !== undefined, 'not a valid Ed25519 public key in canonical base64'),
+  publicKey: PublicKeyText.refine(
+    (k) => rawKeyOf(k) !== undefined,
+    'not a valid Ed25519 public key in canonical base64',
+  ),
   roles: z.array(RoleName).min(1),
 });
 export type Member = z.infer<typeof Member>;
@@ -60,14 +73,23 @@ export const Registry = z
   .superRefine((r, ctx) => {
     const admins = Object.entries(r.members).filter(([, m]) => m.roles.includes('admin'));
     if (admins.length < r.admins.threshold) {
-      ctx.addIssue({ code: 'custom', path: ['admins', 'threshold'], message: `${r.admins.threshold} admin signatures required but only ${admins.length} member(s) have role admin` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admins', 'threshold'],
+        message: `${r.admins.threshold} admin signatures required but only ${admins.length} member(s) have role admin`,
+      });
     }
     const seen = new Map<string, string>();
     for (const [name, m] of Object.entries(r.members)) {
       // The same key written two ways (cutter and OpenSSH form) is the same key.
       const key = rawKeyOf(m.publicKey)?.toString('hex') ?? m.publicKey;
       const other = seen.get(key);
-      if (other) ctx.addIssue({ code: 'custom', path: ['members', name, 'publicKey'], message: `the same key as member ${other} (one key, one member: four-eyes counts keys)` });
+      if (other)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['members', name, 'publicKey'],
+          message: `the same key as member ${other} (one key, one member: four-eyes counts keys)`,
+        });
       seen.set(key, name);
     }
   });
@@ -103,5 +125,11 @@ export function registryHash(registry: Registry): string {
 
 /** The trust root: the hash of the genesis event's data (registry, its hash, time). */
 export function trustRoot(genesis: z.infer<typeof GovernanceProposed>): string {
-  return hashOf({ version: genesis.version, registry: genesis.registry, registryHash: genesis.registryHash, previous: genesis.previous, at: genesis.at });
+  return hashOf({
+    version: genesis.version,
+    registry: genesis.registry,
+    registryHash: genesis.registryHash,
+    previous: genesis.previous,
+    at: genesis.at,
+  });
 }

@@ -43,7 +43,10 @@ export type DomainEvent = z.infer<typeof DomainEvent>;
 export type EventType = DomainEvent['type'];
 export type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>;
 
-export const KillSwitchEvent = z.discriminatedUnion('type', [ev('KillSwitchEngaged', E.KillSwitchEngaged), ev('KillSwitchReleased', E.KillSwitchReleased)]);
+export const KillSwitchEvent = z.discriminatedUnion('type', [
+  ev('KillSwitchEngaged', E.KillSwitchEngaged),
+  ev('KillSwitchReleased', E.KillSwitchReleased),
+]);
 export type KillSwitchEvent = z.infer<typeof KillSwitchEvent>;
 
 /** Current schema version of each event type (absent = 1). */
@@ -64,7 +67,11 @@ export interface StorableEvent {
 
 /** The store shape of a domain event, stamped with its schema and machine versions. */
 export function toStorable(event: DomainEvent | KillSwitchEvent, meta: { machineVersion: string }): StorableEvent {
-  return { type: event.type, data: event.data, metadata: { schemaVersion: SCHEMA_VERSIONS[event.type] ?? 1, machineVersion: meta.machineVersion } };
+  return {
+    type: event.type,
+    data: event.data,
+    metadata: { schemaVersion: SCHEMA_VERSIONS[event.type] ?? 1, machineVersion: meta.machineVersion },
+  };
 }
 
 /** Upcasts `data` of `type` from `version` to the current schema version. */
@@ -91,7 +98,11 @@ const DATA_SCHEMAS = new Map<string, z.ZodType>(DomainEvent.options.map((o) => [
  * event is validated once by its type's schema; only a rejected event (or an unknown type) is
  * parsed again through the whole union, so the error reported is the union's, as before.
  */
-export function parseStored(stored: { type: string; data: unknown; metadata?: Record<string, unknown> | null }): z.ZodSafeParseResult<DomainEvent> {
+export function parseStored(stored: {
+  type: string;
+  data: unknown;
+  metadata?: Record<string, unknown> | null;
+}): z.ZodSafeParseResult<DomainEvent> {
   const version = Number(stored.metadata?.schemaVersion ?? 1);
   let data: unknown;
   try {

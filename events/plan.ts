@@ -35,7 +35,8 @@ export const ChangeSet = z.strictObject({
 export type ChangeSet = z.infer<typeof ChangeSet>;
 
 const exactlyOne = (a: string, b: string) => (p: Record<string, unknown>, ctx: z.core.$RefinementCtx) => {
-  if ((p[a] === undefined) === (p[b] === undefined)) ctx.addIssue({ code: 'custom', path: [a], message: `give exactly one of ${a} and ${b}` });
+  if ((p[a] === undefined) === (p[b] === undefined))
+    ctx.addIssue({ code: 'custom', path: [a], message: `give exactly one of ${a} and ${b}` });
 };
 
 export const CutPlanInput = z

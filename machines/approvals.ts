@@ -25,9 +25,26 @@ export interface ApprovalRecord {
  * which governance version, and when. (Approvals recorded before governance signed only the first
  * four fields; they still verify, and replay flags them as unsigned by an enrolled key.)
  */
-export function approvalPayload(p: { cutId: string; planHash: string; decision: 'approve'; at: string; approver?: string; roles?: string[]; governanceVersion?: number }): string {
-  if (p.governanceVersion === undefined) return canonicalJson({ cutId: p.cutId, planHash: p.planHash, decision: p.decision, at: p.at });
-  return canonicalJson({ cutId: p.cutId, planHash: p.planHash, decision: p.decision, at: p.at, approver: p.approver, roles: p.roles, governanceVersion: p.governanceVersion });
+export function approvalPayload(p: {
+  cutId: string;
+  planHash: string;
+  decision: 'approve';
+  at: string;
+  approver?: string;
+  roles?: string[];
+  governanceVersion?: number;
+}): string {
+  if (p.governanceVersion === undefined)
+    return canonicalJson({ cutId: p.cutId, planHash: p.planHash, decision: p.decision, at: p.at });
+  return canonicalJson({
+    cutId: p.cutId,
+    planHash: p.planHash,
+    decision: p.decision,
+    at: p.at,
+    approver: p.approver,
+    roles: p.roles,
+    governanceVersion: p.governanceVersion,
+  });
 }
 
 /** Raw 32-byte Ed25519 public key from `ed25519:<base64>`, or undefined when malformed. */
@@ -54,7 +71,9 @@ function publicKeyObject(text: string): KeyObject | null {
   if (key !== undefined) return key;
   const raw = rawPublicKey(text);
   try {
-    key = raw ? createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' }) : null;
+    key = raw
+      ? createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' })
+      : null;
   } catch {
     key = null;
   }
@@ -63,7 +82,8 @@ function publicKeyObject(text: string): KeyObject | null {
   return key;
 }
 
-type Signed = Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'> & Partial<Pick<ApprovalRecord, 'approver' | 'roles' | 'governanceVersion'>>;
+type Signed = Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 'signature' | 'publicKey'> &
+  Partial<Pick<ApprovalRecord, 'approver' | 'roles' | 'governanceVersion'>>;
 
 /**
  * True when `signature` (base64) is a valid Ed25519 signature by `publicKey` over the payload. Pure.
@@ -72,7 +92,17 @@ type Signed = Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 's
  */
 export function verifyApprovalSignature(a: Signed): boolean {
   if (!a.publicKey.startsWith('ed25519:')) return true;
-  const key = JSON.stringify([a.publicKey, a.signature, a.cutId, a.planHash, a.decision, a.at, a.approver, a.roles, a.governanceVersion]);
+  const key = JSON.stringify([
+    a.publicKey,
+    a.signature,
+    a.cutId,
+    a.planHash,
+    a.decision,
+    a.at,
+    a.approver,
+    a.roles,
+    a.governanceVersion,
+  ]);
   const known = verified.get(key);
   if (known !== undefined) return known;
   const ok = verifyUncached(a);
@@ -116,23 +146,45 @@ export function evaluateApprovals(
   const keys = new Set<string>();
   for (let i = 0; i < approvals.length; i++) {
     const a = approvals[i]!;
-    if (a.approver === ctx.author) { reasons.push(`approval by ${a.approver}: the author cannot approve (four-eyes)`); continue; }
-    if (ctx.authorKey !== undefined && a.publicKey === ctx.authorKey) { reasons.push(`approval by ${a.approver}: signed with the author's key (four-eyes counts keys)`); continue; }
-    if (a.planHash !== ctx.planHash || a.cutId !== ctx.cutId) { reasons.push(`approval by ${a.approver}: bound to another plan`); continue; }
-    if (!(signatures?.[i] ?? verifyApprovalSignature(a))) { reasons.push(`approval by ${a.approver}: signature does not verify`); continue; }
+    if (a.approver === ctx.author) {
+      reasons.push(`approval by ${a.approver}: the author cannot approve (four-eyes)`);
+      continue;
+    }
+    if (ctx.authorKey !== undefined && a.publicKey === ctx.authorKey) {
+      reasons.push(`approval by ${a.approver}: signed with the author's key (four-eyes counts keys)`);
+      continue;
+    }
+    if (a.planHash !== ctx.planHash || a.cutId !== ctx.cutId) {
+      reasons.push(`approval by ${a.approver}: bound to another plan`);
+      continue;
+    }
+    if (!(signatures?.[i] ?? verifyApprovalSignature(a))) {
+      reasons.push(`approval by ${a.approver}: signature does not verify`);
+      continue;
+    }
     if (at !== undefined) {
       const age = (Date.parse(at) - Date.parse(a.at)) / 1000;
-      if (age < 0) { reasons.push(`approval by ${a.approver}: dated after ${at}`); continue; }
-      if (age > ctx.policy.approvalTtlSeconds) { reasons.push(`approval by ${a.approver}: expired (older than ${ctx.policy.approvalTtlSeconds}s)`); continue; }
+      if (age < 0) {
+        reasons.push(`approval by ${a.approver}: dated after ${at}`);
+        continue;
+      }
+      if (age > ctx.policy.approvalTtlSeconds) {
+        reasons.push(`approval by ${a.approver}: expired (older than ${ctx.policy.approvalTtlSeconds}s)`);
+        continue;
+      }
     }
     if (counted.includes(a.approver) || keys.has(a.publicKey)) continue;
     counted.push(a.approver);
     keys.add(a.publicKey);
     a.roles.forEach((r) => roles.add(r));
   }
-  if (counted.length < ctx.policy.requiredApprovals) reasons.push(`approvals: ${counted.length} of ${ctx.policy.requiredApprovals} required`);
+  if (counted.length < ctx.policy.requiredApprovals)
+    reasons.push(`approvals: ${counted.length} of ${ctx.policy.requiredApprovals} required`);
   const needRoles = ctx.policy.roles;
-  if (needRoles && needRoles.length > 0 && !needRoles.some((r) => roles.has(r))) reasons.push(`approvals: none by an approver with role ${needRoles.join(' or ')}`);
-  const ok = counted.length >= ctx.policy.requiredApprovals && (!needRoles || needRoles.length === 0 || needRoles.some((r) => roles.has(r)));
+  if (needRoles && needRoles.length > 0 && !needRoles.some((r) => roles.has(r)))
+    reasons.push(`approvals: none by an approver with role ${needRoles.join(' or ')}`);
+  const ok =
+    counted.length >= ctx.policy.requiredApprovals &&
+    (!needRoles || needRoles.length === 0 || needRoles.some((r) => roles.has(r)));
   return { ok, counted, reasons: ok ? [] : reasons };
 }

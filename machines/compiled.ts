@@ -84,9 +84,11 @@ const isDescendant = (child: AnyStateNode, parent: AnyStateNode): boolean => {
   return m.parent === parent;
 };
 
-export function compileMachine<TMachine extends AnyStateMachine, C extends MachineContext = SnapshotFrom<TMachine>['context'], E extends EventObject = Parameters<TMachine['transition']>[1]>(
-  machine: TMachine,
-): CompiledMachine<TMachine, C, E> {
+export function compileMachine<
+  TMachine extends AnyStateMachine,
+  C extends MachineContext = SnapshotFrom<TMachine>['context'],
+  E extends EventObject = Parameters<TMachine['transition']>[1],
+>(machine: TMachine): CompiledMachine<TMachine, C, E> {
   const root = machine.root as AnyStateNode;
   const guards = (machine.implementations.guards ?? {}) as Record<string, unknown>;
   const actions = (machine.implementations.actions ?? {}) as Record<string, unknown>;
@@ -111,18 +113,25 @@ export function compileMachine<TMachine extends AnyStateMachine, C extends Machi
       for (const t of ts) if ((t.target?.length ?? 0) > 1) unsupported('a transition with several targets', n);
     }
   }
-  if (root.transitions.size && [...root.transitions.keys()].some((k) => k.startsWith('xstate.done.'))) unsupported('a done-state transition', root);
+  if (root.transitions.size && [...root.transitions.keys()].some((k) => k.startsWith('xstate.done.')))
+    unsupported('a done-state transition', root);
 
   const guardOf = (g: unknown, n: AnyStateNode): GuardFn<C, E> | undefined => {
     if (g === undefined) return undefined;
     if (typeof g !== 'string') return unsupported('an inline or parameterised guard', n);
     const impl = guards[g];
-    if (typeof impl !== 'function' || 'check' in impl) return unsupported(`the guard '${g}' (missing, or a combinator)`, n);
+    if (typeof impl !== 'function' || 'check' in impl)
+      return unsupported(`the guard '${g}' (missing, or a combinator)`, n);
     return impl as GuardFn<C, E>;
   };
   const assignOf = (a: unknown, n: AnyStateNode): Assignment<C, E> => {
-    const impl = (typeof a === 'string' ? actions[a] : a) as { type?: string; assignment?: Assignment<C, E> } | undefined;
-    if (!impl || impl.type !== 'xstate.assign' || !impl.assignment) return unsupported(`the action '${typeof a === 'string' ? a : String((a as { type?: string })?.type)}' (only assign is modelled)`, n);
+    const impl = (typeof a === 'string' ? actions[a] : a) as
+      { type?: string; assignment?: Assignment<C, E> } | undefined;
+    if (!impl || impl.type !== 'xstate.assign' || !impl.assignment)
+      return unsupported(
+        `the action '${typeof a === 'string' ? a : String((a as { type?: string })?.type)}' (only assign is modelled)`,
+        n,
+      );
     return impl.assignment;
   };
 
@@ -160,7 +169,13 @@ export function compileMachine<TMachine extends AnyStateMachine, C extends Machi
   };
 
   /** Exit set and entry of a transition from `source` to `target` while `leaf` is active. */
-  const step = (leaf: AnyStateNode, source: AnyStateNode, target: AnyStateNode, reenter: boolean, history: Readonly<Record<string, AnyStateNode[]>>): Step => {
+  const step = (
+    leaf: AnyStateNode,
+    source: AnyStateNode,
+    target: AnyStateNode,
+    reenter: boolean,
+    history: Readonly<Record<string, AnyStateNode[]>>,
+  ): Step => {
     const eff = effective(target, history);
     let domain: AnyStateNode | undefined;
     if (!reenter && (eff === source || isDescendant(eff, source))) domain = source;
@@ -174,7 +189,10 @@ export function compileMachine<TMachine extends AnyStateMachine, C extends Machi
       for (const h of Object.values(x.states ?? {}) as AnyStateNode[]) {
         if (h.type !== 'history') continue;
         record ??= {};
-        record[h.id] = h.history === 'deep' ? active.filter((s) => s.type !== 'compound' && isDescendant(s, x)) : active.filter((s) => s.parent === x);
+        record[h.id] =
+          h.history === 'deep'
+            ? active.filter((s) => s.type !== 'compound' && isDescendant(s, x))
+            : active.filter((s) => s.parent === x);
       }
     }
     return { leaf: enter(target, history), record };
@@ -196,7 +214,12 @@ export function compileMachine<TMachine extends AnyStateMachine, C extends Machi
             guard: guardOf(t.guard, node),
             assigns,
             counts: target !== undefined || assigns.length > 0,
-            next: target === undefined ? undefined : hasHistoryTarget ? (h) => step(leaf, node, target, Boolean(t.reenter), h) : step(leaf, node, target, Boolean(t.reenter), {}),
+            next:
+              target === undefined
+                ? undefined
+                : hasHistoryTarget
+                  ? (h) => step(leaf, node, target, Boolean(t.reenter), h)
+                  : step(leaf, node, target, Boolean(t.reenter), {}),
           });
         }
         byEvent.set(eventType, list);
@@ -224,7 +247,11 @@ export function compileMachine<TMachine extends AnyStateMachine, C extends Machi
     const nodes = (snap as unknown as { _nodes: AnyStateNode[] })._nodes;
     const leaf = nodes.find((n) => table.has(n));
     if (!leaf) throw new Error('compileMachine: the snapshot has no atomic state of this machine');
-    return { leaf, context: (snap as unknown as { context: C }).context, history: (snap as unknown as { historyValue?: Record<string, AnyStateNode[]> }).historyValue ?? {} };
+    return {
+      leaf,
+      context: (snap as unknown as { context: C }).context,
+      history: (snap as unknown as { historyValue?: Record<string, AnyStateNode[]> }).historyValue ?? {},
+    };
   };
   let initial: CompiledState<C> | undefined;
 
@@ -250,7 +277,8 @@ export function compileMachine<TMachine extends AnyStateMachine, C extends Machi
             partial = {};
             for (const key of Object.keys(assignment)) {
               const a = assignment[key];
-              partial[key] = typeof a === 'function' ? (a as (x: typeof args, p: undefined) => unknown)(args, undefined) : a;
+              partial[key] =
+                typeof a === 'function' ? (a as (x: typeof args, p: undefined) => unknown)(args, undefined) : a;
             }
           }
           context = Object.assign({}, context, partial);
@@ -264,7 +292,11 @@ export function compileMachine<TMachine extends AnyStateMachine, C extends Machi
     value: (state) => values.get(state.leaf)!,
     path: (state) => paths.get(state.leaf)!,
     snapshot: (state) =>
-      (machine as AnyStateMachine).resolveState({ value: values.get(state.leaf)!, context: state.context, historyValue: state.history } as never) as SnapshotFrom<TMachine>,
+      (machine as AnyStateMachine).resolveState({
+        value: values.get(state.leaf)!,
+        context: state.context,
+        historyValue: state.history,
+      } as never) as SnapshotFrom<TMachine>,
     fromSnapshot,
   };
 }

@@ -5,7 +5,15 @@
  * valid approvals. Events are the source of truth; a snapshot is never persisted.
  */
 import { assign, setup } from 'xstate';
-import { LIVE_EXECUTOR, Phase, SIM_EXECUTOR, type DomainEvent, type EventOf, type LockEvidence, type Policy } from '../events/index.js';
+import {
+  LIVE_EXECUTOR,
+  Phase,
+  SIM_EXECUTOR,
+  type DomainEvent,
+  type EventOf,
+  type LockEvidence,
+  type Policy,
+} from '../events/index.js';
 import { evaluateApprovals, verifyApprovalSignature, type ApprovalRecord } from './approvals.js';
 
 export const MACHINE_VERSION = '1.1.0';
@@ -43,7 +51,10 @@ const g =
   ({ context, event }: { context: CutContext; event: DomainEvent }) =>
     fn(context, event as Ev<T>);
 const dryRunDone = (context: CutContext, event: Ev<'DryRunCompleted'>) =>
-  onPlan(context, event) && event.data.runId === context.runId && event.data.executor === SIM_EXECUTOR && context.phase === undefined;
+  onPlan(context, event) &&
+  event.data.runId === context.runId &&
+  event.data.executor === SIM_EXECUTOR &&
+  context.phase === undefined;
 
 /** All three locks open in recorded evidence. */
 export const locksOpen = (l: LockEvidence): boolean => l.config && l.env && l.killSwitch;
@@ -55,9 +66,18 @@ const nextPhase = (p: Phase | undefined): Phase | undefined => (p ? PHASES[PHASE
 
 /** The approvals in context (with their recorded signature verdicts), plus `extra` if given, against the policy at `at`. */
 const approvalsAt = (context: CutContext, at?: string, extra?: ApprovalRecord) => {
-  const ctx = { cutId: context.cutId, planHash: context.planHash, author: context.author, authorKey: context.authorKey, policy: context.policy };
+  const ctx = {
+    cutId: context.cutId,
+    planHash: context.planHash,
+    author: context.author,
+    authorKey: context.authorKey,
+    policy: context.policy,
+  };
   if (!extra) return evaluateApprovals(context.approvals, ctx, at, context.approvalSignatures);
-  return evaluateApprovals([...context.approvals, extra], ctx, at, [...context.approvalSignatures, verifyApprovalSignature(extra)]);
+  return evaluateApprovals([...context.approvals, extra], ctx, at, [
+    ...context.approvalSignatures,
+    verifyApprovalSignature(extra),
+  ]);
 };
 
 export const cutMachine = setup({
@@ -66,38 +86,78 @@ export const cutMachine = setup({
     // The new approval's signature is verified here (memoised: both guards and the action ask)
     // and its verdict recorded in context by `addApproval`; later guards read the verdicts.
     approvalAcceptable: g<'ApprovalGranted'>((context, event) => {
-      const probe = { cutId: context.cutId, planHash: context.planHash, author: context.author, authorKey: context.authorKey, policy: { ...context.policy, requiredApprovals: 1, roles: [] } };
-      return !context.approvals.some((a) => a.approver === event.data.approver || a.publicKey === event.data.publicKey) && evaluateApprovals([event.data], probe).ok;
+      const probe = {
+        cutId: context.cutId,
+        planHash: context.planHash,
+        author: context.author,
+        authorKey: context.authorKey,
+        policy: { ...context.policy, requiredApprovals: 1, roles: [] },
+      };
+      return (
+        !context.approvals.some((a) => a.approver === event.data.approver || a.publicKey === event.data.publicKey) &&
+        evaluateApprovals([event.data], probe).ok
+      );
     }),
     approvalCompletesPolicy: g<'ApprovalGranted'>(
-      (context, event) => !context.approvals.some((a) => a.approver === event.data.approver || a.publicKey === event.data.publicKey) && approvalsAt(context, undefined, event.data).ok,
+      (context, event) =>
+        !context.approvals.some((a) => a.approver === event.data.approver || a.publicKey === event.data.publicKey) &&
+        approvalsAt(context, undefined, event.data).ok,
     ),
-    dryRunStartAllowed: g<'DryRunStarted'>((context, event) => onPlan(context, event) && event.data.executor === SIM_EXECUTOR),
+    dryRunStartAllowed: g<'DryRunStarted'>(
+      (context, event) => onPlan(context, event) && event.data.executor === SIM_EXECUTOR,
+    ),
     simulatedPhaseInOrder: g<'PhaseSimulated'>(
-      (context, event) => onPlan(context, event) && event.data.runId === context.runId && event.data.executor === SIM_EXECUTOR && event.data.phase === context.phase,
+      (context, event) =>
+        onPlan(context, event) &&
+        event.data.runId === context.runId &&
+        event.data.executor === SIM_EXECUTOR &&
+        event.data.phase === context.phase,
     ),
-    dryRunCompleteApproved: g<'DryRunCompleted'>((context, event) => dryRunDone(context, event) && approvalsAt(context).ok),
+    dryRunCompleteApproved: g<'DryRunCompleted'>(
+      (context, event) => dryRunDone(context, event) && approvalsAt(context).ok,
+    ),
     dryRunComplete: g<'DryRunCompleted'>((context, event) => dryRunDone(context, event)),
     liveStartAllowed: g<'LiveRunStarted'>((context, event) => {
       const ev = event.data.evidence;
-      const dryRunOk = !context.policy.requireDryRun || (context.lastDryRun?.passed === true && context.lastDryRun.planHash === context.planHash);
-      return onPlan(context, event) && event.data.executor === LIVE_EXECUTOR && locksOpen(ev.locks) && approvalsAt(context, ev.at).ok && dryRunOk;
+      const dryRunOk =
+        !context.policy.requireDryRun ||
+        (context.lastDryRun?.passed === true && context.lastDryRun.planHash === context.planHash);
+      return (
+        onPlan(context, event) &&
+        event.data.executor === LIVE_EXECUTOR &&
+        locksOpen(ev.locks) &&
+        approvalsAt(context, ev.at).ok &&
+        dryRunOk
+      );
     }),
     resumeAllowed: g<'RunResumed'>(
-      (context, event) => liveRun(context, event) && locksOpen(event.data.evidence.locks) && approvalsAt(context, event.data.evidence.at).ok,
+      (context, event) =>
+        liveRun(context, event) &&
+        locksOpen(event.data.evidence.locks) &&
+        approvalsAt(context, event.data.evidence.at).ok,
     ),
     continueAllowed: g<'RunContinued'>(
-      (context, event) => liveRun(context, event) && locksOpen(event.data.evidence.locks) && approvalsAt(context, event.data.evidence.at).ok,
+      (context, event) =>
+        liveRun(context, event) &&
+        locksOpen(event.data.evidence.locks) &&
+        approvalsAt(context, event.data.evidence.at).ok,
     ),
-    revertContinueAllowed: g<'RunContinued'>((context, event) => liveRun(context, event) && locksOpen(event.data.evidence.locks)),
+    revertContinueAllowed: g<'RunContinued'>(
+      (context, event) => liveRun(context, event) && locksOpen(event.data.evidence.locks),
+    ),
     backupPhase: g<'BackupTaken'>((context, event) => liveRun(context, event)),
     livePhase: g<'LegAWritten' | 'LegBRecorded' | 'WriteVerified' | 'VerifyFailed' | 'LifecycleEnacted'>(
       (context, event) => liveRun(context, event) && context.backup?.runId === context.runId,
     ),
-    phaseEventMatches: g<'PhaseFailed' | 'RunHalted'>((context, event) => liveRun(context, event) && event.data.phase === context.phase),
+    phaseEventMatches: g<'PhaseFailed' | 'RunHalted'>(
+      (context, event) => liveRun(context, event) && event.data.phase === context.phase,
+    ),
     revertAllowed: g<'RevertStarted'>(
       (context, event) =>
-        onPlan(context, event) && event.data.executor === LIVE_EXECUTOR && locksOpen(event.data.evidence.locks) && context.backup?.backupId === event.data.backupId,
+        onPlan(context, event) &&
+        event.data.executor === LIVE_EXECUTOR &&
+        locksOpen(event.data.evidence.locks) &&
+        context.backup?.backupId === event.data.backupId,
     ),
     revertRun: g<'CutReverted' | 'RevertFailed'>((context, event) => liveRun(context, event)),
     abortAllowed: g<'CutAborted'>((context, event) => onPlan(context, event)),
@@ -105,13 +165,29 @@ export const cutMachine = setup({
   actions: {
     plan: assign(({ event }) => {
       const d = (event as Ev<'CutPlanned'>).data;
-      return { cutId: d.cutId, planHash: d.planHash, author: d.author, ...(d.authorKey ? { authorKey: d.authorKey } : {}), target: d.target, policy: d.policy, approvals: [], approvalSignatures: [], liveRuns: 0 };
+      return {
+        cutId: d.cutId,
+        planHash: d.planHash,
+        author: d.author,
+        ...(d.authorKey ? { authorKey: d.authorKey } : {}),
+        target: d.target,
+        policy: d.policy,
+        approvals: [],
+        approvalSignatures: [],
+        liveRuns: 0,
+      };
     }),
     addApproval: assign({
       approvals: ({ context, event }) => [...context.approvals, (event as Ev<'ApprovalGranted'>).data],
-      approvalSignatures: ({ context, event }) => [...context.approvalSignatures, verifyApprovalSignature((event as Ev<'ApprovalGranted'>).data)],
+      approvalSignatures: ({ context, event }) => [
+        ...context.approvalSignatures,
+        verifyApprovalSignature((event as Ev<'ApprovalGranted'>).data),
+      ],
     }),
-    startDryRun: assign({ runId: ({ event }) => (event as Ev<'DryRunStarted'>).data.runId, phase: () => 'backup' as Phase }),
+    startDryRun: assign({
+      runId: ({ event }) => (event as Ev<'DryRunStarted'>).data.runId,
+      phase: () => 'backup' as Phase,
+    }),
     simulatePhase: assign({ phase: ({ context }) => nextPhase(context.phase) }),
     completeDryRun: assign({
       lastDryRun: ({ event }) => {
@@ -121,7 +197,11 @@ export const cutMachine = setup({
       runId: () => undefined,
       phase: () => undefined,
     }),
-    startLive: assign({ runId: ({ event }) => (event as Ev<'LiveRunStarted'>).data.runId, phase: () => 'backup' as Phase, liveRuns: ({ context }) => context.liveRuns + 1 }),
+    startLive: assign({
+      runId: ({ event }) => (event as Ev<'LiveRunStarted'>).data.runId,
+      phase: () => 'backup' as Phase,
+      liveRuns: ({ context }) => context.liveRuns + 1,
+    }),
     recordBackup: assign({
       backup: ({ event }) => {
         const d = (event as Ev<'BackupTaken'>).data;
@@ -136,7 +216,16 @@ export const cutMachine = setup({
 }).createMachine({
   id: 'cut',
   initial: 'new',
-  context: { cutId: '', planHash: '', author: '', target: '', policy: EMPTY_POLICY, approvals: [], approvalSignatures: [], liveRuns: 0 },
+  context: {
+    cutId: '',
+    planHash: '',
+    author: '',
+    target: '',
+    policy: EMPTY_POLICY,
+    approvals: [],
+    approvalSignatures: [],
+    liveRuns: 0,
+  },
   states: {
     new: { on: { CutPlanned: { target: 'planned', actions: 'plan' } } },
     planned: {

@@ -80,7 +80,9 @@ export function toDot(machine: AnyStateMachine, opts: { highlight?: Highlight; t
   const edgeOnPath = new Set((opts.highlight?.transitions ?? []).map((t) => `${t.from}|${t.event}|${t.to}`));
   const out: string[] = [
     `digraph ${q(machine.id)} {`,
-    '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.35, ranksep=0.45, bgcolor="transparent"' + (opts.title ? `, label=${q(opts.title)}, labelloc=t` : '') + '];',
+    '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.35, ranksep=0.45, bgcolor="transparent"' +
+      (opts.title ? `, label=${q(opts.title)}, labelloc=t` : '') +
+      '];',
     '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", color="#8a94a0", fontname="Helvetica", fontsize=10];',
     '  edge [color="#9aa3ad", fontname="Helvetica", fontsize=8, fontcolor="#5a6470"];',
     `  "__start" [shape=point, width=0.12, color="#333333", fillcolor="#333333"];`,
@@ -96,7 +98,10 @@ export function toDot(machine: AnyStateMachine, opts: { highlight?: Highlight; t
   const emit = (parent: string | undefined, indent: string) => {
     for (const n of children(parent)) {
       if (n.compound) {
-        out.push(`${indent}subgraph ${q(`cluster_${n.id}`)} {`, `${indent}  label=${q(n.id)}; style="rounded,dashed"; color="#b0b8c0"; fontsize=10;`);
+        out.push(
+          `${indent}subgraph ${q(`cluster_${n.id}`)} {`,
+          `${indent}  label=${q(n.id)}; style="rounded,dashed"; color="#b0b8c0"; fontsize=10;`,
+        );
         out.push(`${indent}  ${q(n.id)} [${nodeAttrs(n)}, shape=plaintext, style="", label=""];`);
         emit(n.id, indent + '  ');
         out.push(`${indent}}`);
@@ -107,10 +112,12 @@ export function toDot(machine: AnyStateMachine, opts: { highlight?: Highlight; t
   for (const e of g.edges) {
     const to = e.to.endsWith('.hist') ? e.to : e.to;
     const attrs = [`label=${q(e.event)}`];
-    if (edgeOnPath.has(`${e.from}|${e.event}|${e.to}`)) attrs.push('class="path"', 'color="#1f8a4c"', 'fontcolor="#1f8a4c"', 'penwidth=2.2');
+    if (edgeOnPath.has(`${e.from}|${e.event}|${e.to}`))
+      attrs.push('class="path"', 'color="#1f8a4c"', 'fontcolor="#1f8a4c"', 'penwidth=2.2');
     out.push(`  ${q(e.from)} -> ${q(to)} [${attrs.join(', ')}];`);
   }
-  for (const n of g.nodes.filter((x) => x.history)) out.push(`  ${q(n.id)} [label="H", shape=circle, width=0.3, fixedsize=true];`);
+  for (const n of g.nodes.filter((x) => x.history))
+    out.push(`  ${q(n.id)} [label="H", shape=circle, width=0.3, fixedsize=true];`);
   out.push('}');
   return out.join('\n');
 }

@@ -29,7 +29,12 @@ export const killSwitchMachine = setup({
       },
     },
     engaged: {
-      on: { KillSwitchReleased: { target: 'released', actions: assign(({ event }) => ({ reason: undefined, since: event.data.at })) } },
+      on: {
+        KillSwitchReleased: {
+          target: 'released',
+          actions: assign(({ event }) => ({ reason: undefined, since: event.data.at })),
+        },
+      },
     },
   },
 });

@@ -74,9 +74,17 @@ const patchDependencies: Plugin = {
       b.onLoad({ filter: p.file }, async (args) => {
         const source = await readFile(args.path, 'utf8');
         if (source.split(p.from).length !== 2) {
-          return { contents: source, loader: 'js', warnings: [{ text: `not patched (source changed; check whether still needed): ${p.why}` }] };
+          return {
+            contents: source,
+            loader: 'js',
+            warnings: [{ text: `not patched (source changed; check whether still needed): ${p.why}` }],
+          };
         }
-        return { contents: p.whole ? p.to : source.replace(p.from, p.to), loader: 'js', resolveDir: path.dirname(args.path) };
+        return {
+          contents: p.whole ? p.to : source.replace(p.from, p.to),
+          loader: 'js',
+          resolveDir: path.dirname(args.path),
+        };
       });
     }
   },
@@ -128,7 +136,8 @@ const bundle = await readFile(path.join(OUT, 'cutter.cjs'), 'utf8');
 const leftover = bundle.match(/.{0,60}(?<![\w$.])import\(.{0,40}/g);
 if (leftover) throw new Error(`cli bundle: import() would fail under vm.Script:\n${leftover.join('\n')}`);
 // bin/cutter reads the bundle as latin1 (one byte per character, no decoding): ASCII only.
-if (Buffer.byteLength(bundle, 'utf8') !== bundle.length) throw new Error('cli bundle: non-ASCII output (esbuild charset must stay ascii)');
+if (Buffer.byteLength(bundle, 'utf8') !== bundle.length)
+  throw new Error('cli bundle: non-ASCII output (esbuild charset must stay ascii)');
 // The metafile explains what went where (npx esbuild --analyze, or esbuild.github.io/analyze).
 await writeFile(path.join(OUT, 'meta.json'), JSON.stringify(result.metafile));
 const js = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.cjs'));

@@ -90,40 +90,88 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   const steps: Step[] = [];
   try {
-    console.log(`large cut: ${rows.toLocaleString('en-US')} upserts (half new) + ${deletes.toLocaleString('en-US')} deletes on ${new URL(url).host}; RSS ceiling ${ceiling} MB`);
-    await target.query(sql`CREATE TABLE documents (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft', updated_at timestamptz NOT NULL DEFAULT '2026-01-01')`);
-    await target.query(sql`INSERT INTO documents (id, title, body) SELECT 'R-' || lpad(g::text, 8, '0'), 'title ' || g, 'body ' || g FROM generate_series(1, ${Math.floor(rows / 2)}) g`);
-    await target.query(sql`INSERT INTO documents (id, title, body) SELECT 'D-' || lpad(g::text, 8, '0'), 'doomed ' || g, 'body ' || g FROM generate_series(1, ${deletes}) g`);
-    const checksum = async () => (await target.query(sql`SELECT count(*)::int AS n, md5(string_agg(d::text, E'\\n' ORDER BY id)) AS h FROM documents d`))[0] as { n: number; h: string };
+    console.log(
+      `large cut: ${rows.toLocaleString('en-US')} upserts (half new) + ${deletes.toLocaleString('en-US')} deletes on ${new URL(url).host}; RSS ceiling ${ceiling} MB`,
+    );
+    await target.query(
+      sql`CREATE TABLE documents (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft', updated_at timestamptz NOT NULL DEFAULT '2026-01-01')`,
+    );
+    await target.query(
+      sql`INSERT INTO documents (id, title, body) SELECT 'R-' || lpad(g::text, 8, '0'), 'title ' || g, 'body ' || g FROM generate_series(1, ${Math.floor(rows / 2)}) g`,
+    );
+    await target.query(
+      sql`INSERT INTO documents (id, title, body) SELECT 'D-' || lpad(g::text, 8, '0'), 'doomed ' || g, 'body ' || g FROM generate_series(1, ${deletes}) g`,
+    );
+    const checksum = async () =>
+      (
+        await target.query(
+          sql`SELECT count(*)::int AS n, md5(string_agg(d::text, E'\\n' ORDER BY id)) AS h FROM documents d`,
+        )
+      )[0] as { n: number; h: string };
     const before = await checksum();
 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-large-'));
     const keys = path.join(dir, 'keys');
     const backup = await generateBackupKey('backup', { dir: keys });
-    const env = { ...process.env, CUTTER_STORE_URL: at(dbs.store), TARGET_URL: at(dbs.target), CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1', NO_COLOR: '1' };
+    const env = {
+      ...process.env,
+      CUTTER_STORE_URL: at(dbs.store),
+      TARGET_URL: at(dbs.target),
+      CUTTER_KEYS_DIR: keys,
+      CUTTER_EXECUTION_ENABLED: '1',
+      NO_COLOR: '1',
+    };
     const { root } = await recordGenesis({
-      cwd: dir, env, keysDir: keys, admin: 'root',
+      cwd: dir,
+      env,
+      keysDir: keys,
+      admin: 'root',
       members: { alice: ['approver', 'dba'], bob: ['approver', 'dba'], erin: ['author', 'operator'], root: ['admin'] },
       policy: { maxRows: rows + deletes, requiredApprovals: 2, approvalTtl: '4h', requireDryRun: true },
     });
-    writeFileSync(path.join(dir, 'cutter.config.yaml'), stringify({
-      targets: { docs: { url: 'env:TARGET_URL', table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } } },
-      trust: { root }, backup: { recipients: [backup.publicKeyPath] }, execution: { enabled: true },
-    }));
+    writeFileSync(
+      path.join(dir, 'cutter.config.yaml'),
+      stringify({
+        targets: {
+          docs: {
+            url: 'env:TARGET_URL',
+            table: 'public.documents',
+            key: ['id'],
+            columns: ['title', 'body'],
+            lifecycle: { column: 'status', value: 'published' },
+          },
+        },
+        trust: { root },
+        backup: { recipients: [backup.publicKeyPath] },
+        execution: { enabled: true },
+      }),
+    );
     const out = createWriteStream(path.join(dir, 'changes.ndjson'));
     const write = async (line: string) => {
       if (!out.write(line)) await once(out, 'drain');
     };
-    for (let i = 1; i <= rows; i++) await write(`${JSON.stringify({ upsert: { id: `R-${String(i).padStart(8, '0')}`, title: `title v2 ${i}`, body: `body v2 ${i} — "revised" ✓` } })}\n`);
-    for (let i = 1; i <= deletes; i++) await write(`${JSON.stringify({ delete: { id: `D-${String(i).padStart(8, '0')}` } })}\n`);
+    for (let i = 1; i <= rows; i++)
+      await write(
+        `${JSON.stringify({ upsert: { id: `R-${String(i).padStart(8, '0')}`, title: `title v2 ${i}`, body: `body v2 ${i} — "revised" ✓` } })}\n`,
+      );
+    for (let i = 1; i <= deletes; i++)
+      await write(`${JSON.stringify({ delete: { id: `D-${String(i).padStart(8, '0')}` } })}\n`);
     await new Promise((resolve) => out.end(resolve));
-    writeFileSync(path.join(dir, 'plan.yaml'), 'id: large\ntarget: docs\nreason: bounded-memory campaign\nchangesFile: changes.ndjson\n');
+    writeFileSync(
+      path.join(dir, 'plan.yaml'),
+      'id: large\ntarget: docs\nreason: bounded-memory campaign\nchangesFile: changes.ndjson\n',
+    );
 
     const step = async (name: string, args: string[], expectCode = 0) => {
       const s = await cutter(name, args, dir, env);
       steps.push(s);
-      console.log(`  ${name.padEnd(10)} ${(s.ms / 1000).toFixed(1).padStart(7)} s  peak RSS ${s.peakMb.toFixed(0).padStart(4)} MB  exit ${s.code}`);
-      if (s.code !== expectCode) failures.push(`${name}: exit ${s.code} (expected ${expectCode}): ${s.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      console.log(
+        `  ${name.padEnd(10)} ${(s.ms / 1000).toFixed(1).padStart(7)} s  peak RSS ${s.peakMb.toFixed(0).padStart(4)} MB  exit ${s.code}`,
+      );
+      if (s.code !== expectCode)
+        failures.push(
+          `${name}: exit ${s.code} (expected ${expectCode}): ${s.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        );
       if (s.peakMb > ceiling) failures.push(`${name}: peak RSS ${s.peakMb.toFixed(0)} MB exceeds ${ceiling} MB`);
       return s;
     };
@@ -137,11 +185,24 @@ async function main(): Promise<number> {
     await step('approve', ['approve', 'large', '--as', 'alice']);
     await step('approve', ['approve', 'large', '--as', 'bob']);
     const dry = await step('dry-run', ['run', 'large', '--dry-run', '--as', 'erin']);
-    expect(`dry run diff ${JSON.stringify(dry.json?.diff?.counts)}`, JSON.stringify(dry.json?.diff?.counts) === JSON.stringify({ inserts: rows - Math.floor(rows / 2), updates: Math.floor(rows / 2), deletes, unchanged: 0 }));
+    expect(
+      `dry run diff ${JSON.stringify(dry.json?.diff?.counts)}`,
+      JSON.stringify(dry.json?.diff?.counts) ===
+        JSON.stringify({ inserts: rows - Math.floor(rows / 2), updates: Math.floor(rows / 2), deletes, unchanged: 0 }),
+    );
     const live = await step('live', ['run', 'large', '--live', '--as', 'erin']);
     const phase = (p: string) => live.json?.phases?.find((x: { phase: string }) => x.phase === p)?.detail ?? {};
-    expect(`leg A ${JSON.stringify(phase('legA'))}`, phase('legA').inserted === rows - Math.floor(rows / 2) && phase('legA').updated === Math.floor(rows / 2) && phase('legA').deleted === deletes);
-    expect('verify: actual = expected = the dry run\'s expected post-image', phase('verify').actualHash === phase('verify').expectedHash && phase('verify').expectedHash === dry.json?.expectedPostImageHash);
+    expect(
+      `leg A ${JSON.stringify(phase('legA'))}`,
+      phase('legA').inserted === rows - Math.floor(rows / 2) &&
+        phase('legA').updated === Math.floor(rows / 2) &&
+        phase('legA').deleted === deletes,
+    );
+    expect(
+      "verify: actual = expected = the dry run's expected post-image",
+      phase('verify').actualHash === phase('verify').expectedHash &&
+        phase('verify').expectedHash === dry.json?.expectedPostImageHash,
+    );
     const after = await checksum();
     expect(`after the cut: ${after.n} rows`, after.n === rows + 0 && after.h !== before.h);
     const [published] = await target.query(sql`SELECT count(*)::int AS n FROM documents WHERE status = 'published'`);
@@ -163,9 +224,14 @@ async function main(): Promise<number> {
     const total = steps.reduce((s, x) => s + x.ms, 0);
     console.log(`\n| step | wall time | peak RSS |\n|---|---|---|`);
     for (const s of steps) console.log(`| ${s.name} | ${(s.ms / 1000).toFixed(1)} s | ${s.peakMb.toFixed(0)} MB |`);
-    console.log(`| all | ${(total / 1000).toFixed(1)} s | ${Math.max(...steps.map((s) => s.peakMb)).toFixed(0)} MB (ceiling ${ceiling} MB) |`);
+    console.log(
+      `| all | ${(total / 1000).toFixed(1)} s | ${Math.max(...steps.map((s) => s.peakMb)).toFixed(0)} MB (ceiling ${ceiling} MB) |`,
+    );
     const live1 = steps.find((s) => s.name === 'live');
-    if (live1) console.log(`\nlive run: ${Math.round((rows + deletes) / (live1.ms / 1000)).toLocaleString('en-US')} changes/s through all five phases`);
+    if (live1)
+      console.log(
+        `\nlive run: ${Math.round((rows + deletes) / (live1.ms / 1000)).toLocaleString('en-US')} changes/s through all five phases`,
+      );
     if (failures.length) {
       console.error(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
       return 1;

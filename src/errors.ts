@@ -51,7 +51,11 @@ export class ConcurrencyError extends CutterError {
   readonly expected: string;
   readonly actual: number;
   constructor(streamId: string, expected: string, actual: number) {
-    super('Concurrency', `stream ${streamId}: expected version ${expected}, actual ${actual}`, { streamId, expected, actual });
+    super('Concurrency', `stream ${streamId}: expected version ${expected}, actual ${actual}`, {
+      streamId,
+      expected,
+      actual,
+    });
     this.streamId = streamId;
     this.expected = expected;
     this.actual = actual;
@@ -112,7 +116,9 @@ export function isInterruption(err: unknown): boolean {
     code.startsWith('08') ||
     TRANSIENT_SQLSTATES.has(code) ||
     TRANSIENT_NODE_CODES.has(code) ||
-    /connection terminated|terminating connection|server closed the connection|Connection ended|the database system is (starting up|shutting down|in recovery)/i.test(message)
+    /connection terminated|terminating connection|server closed the connection|Connection ended|the database system is (starting up|shutting down|in recovery)/i.test(
+      message,
+    )
   );
 }
 

@@ -1,6 +1,15 @@
 /** The library entry for scripts, tests and benchmarks: the store, the machine, the events, replay. */
 export { openStore, appendToStream, migrate, START } from './store/index.js';
-export type { EventStore, NewEvent, StoredEvent, ExpectedVersion, Cursor, AppendResult, ChainReport, InlineProjection } from './store/index.js';
+export type {
+  EventStore,
+  NewEvent,
+  StoredEvent,
+  ExpectedVersion,
+  Cursor,
+  AppendResult,
+  ChainReport,
+  InlineProjection,
+} from './store/index.js';
 export { cutMachine, MACHINE_VERSION } from '../machines/cut.js';
 export { killSwitchMachine } from '../machines/killswitch.js';
 export { toDot, toMermaid } from '../machines/diagram.js';

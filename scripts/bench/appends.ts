@@ -21,21 +21,25 @@ export async function benchAppends(url: string, opts: { quick: boolean }): Promi
 
   const single = await medianOf(runs, async () => {
     const t = performance.now();
-    await Promise.all(Array.from({ length: 4 }, async (_, w) => {
-      const s = `bench-single-${randomUUID()}-${w}`;
-      for (let v = 0; v < perWriter; v++) await store.append(s, [payload(v)], { expectedVersion: v });
-    }));
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        const s = `bench-single-${randomUUID()}-${w}`;
+        for (let v = 0; v < perWriter; v++) await store.append(s, [payload(v)], { expectedVersion: v });
+      }),
+    );
     return (4 * perWriter) / ((performance.now() - t) / 1000);
   });
   const singleFloor = await medianOf(runs, async () => {
     const t = performance.now();
-    await Promise.all(Array.from({ length: 4 }, async (_, w) => {
-      const s = `floor-${randomUUID()}-${w}`;
-      for (let v = 0; v < perWriter; v++) {
-        await raw.query(sql`INSERT INTO bench_floor (stream_id, version, event_id, type, data, metadata, recorded_at, digest, hash)
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        const s = `floor-${randomUUID()}-${w}`;
+        for (let v = 0; v < perWriter; v++) {
+          await raw.query(sql`INSERT INTO bench_floor (stream_id, version, event_id, type, data, metadata, recorded_at, digest, hash)
           VALUES (${s}, ${v + 1}, ${randomUUID()}, 'Tick', ${JSON.stringify(payload(v).data)}::jsonb, '{}'::jsonb, now(), 'd', 'h')`);
-      }
-    }));
+        }
+      }),
+    );
     return (4 * perWriter) / ((performance.now() - t) / 1000);
   });
 
@@ -43,7 +47,8 @@ export async function benchAppends(url: string, opts: { quick: boolean }): Promi
   const batch = Array.from({ length: 100 }, (_, i) => payload(i));
   const batched = await medianOf(runs, async () => {
     const t = performance.now();
-    for (let b = 0; b < batches; b++) await store.append(`bench-batch-${randomUUID()}`, batch, { expectedVersion: 'no_stream' });
+    for (let b = 0; b < batches; b++)
+      await store.append(`bench-batch-${randomUUID()}`, batch, { expectedVersion: 'no_stream' });
     return (batches * 100) / ((performance.now() - t) / 1000);
   });
   const batchedFloor = await medianOf(runs, async () => {
@@ -65,15 +70,34 @@ export async function benchAppends(url: string, opts: { quick: boolean }): Promi
   });
   const readsFloor = await medianOf(runs, async () => {
     const t = performance.now();
-    for (let i = 0; i < 20; i++) await raw.query(sql`SELECT * FROM cutter.events WHERE stream_id = ${readStreamId} ORDER BY version`);
+    for (let i = 0; i < 20; i++)
+      await raw.query(sql`SELECT * FROM cutter.events WHERE stream_id = ${readStreamId} ORDER BY version`);
     return (20 * 1000) / ((performance.now() - t) / 1000);
   });
   await raw.query(sql`DROP TABLE bench_floor`);
   await raw.dispose();
   await store.close();
   return [
-    throughputRow('append: 1 event, expected version, 4 writers', single, singleFloor, 'events/s', 'floor: plain INSERT per event; goal ≥ 0.8×'),
-    throughputRow('append: 100-event batches', batched, batchedFloor, 'events/s', 'floor: one multi-row INSERT; goal ≥ 0.8×'),
-    throughputRow('readStream (1,000-event stream)', reads, readsFloor, 'events/s', 'floor: plain SELECT of the same rows'),
+    throughputRow(
+      'append: 1 event, expected version, 4 writers',
+      single,
+      singleFloor,
+      'events/s',
+      'floor: plain INSERT per event; goal ≥ 0.8×',
+    ),
+    throughputRow(
+      'append: 100-event batches',
+      batched,
+      batchedFloor,
+      'events/s',
+      'floor: one multi-row INSERT; goal ≥ 0.8×',
+    ),
+    throughputRow(
+      'readStream (1,000-event stream)',
+      reads,
+      readsFloor,
+      'events/s',
+      'floor: plain SELECT of the same rows',
+    ),
   ];
 }

@@ -44,6 +44,12 @@ export async function benchCli(storeUrl: string, opts: { quick: boolean }): Prom
   return [
     timeRow('cutter --help (median wall)', help, floor, 'ms', 'floor: node -e 0; goal ≤ 250 ms'),
     timeRow('cutter status --json, server store', status, floor, 'ms', 'floor: node -e 0; goal ≤ 350 ms'),
-    timeRow('embedded PostgreSQL: initdb + start', initAndStart, startOnly, 'ms', 'floor: start of an initialised server'),
+    timeRow(
+      'embedded PostgreSQL: initdb + start',
+      initAndStart,
+      startOnly,
+      'ms',
+      'floor: start of an initialised server',
+    ),
   ];
 }

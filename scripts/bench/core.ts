@@ -14,7 +14,15 @@ import { throughputRow, type BenchRow } from './measure.js';
 
 /** A completed-then-reverted cut (20 events); `k` varies the approval times so signatures differ per stream. */
 export const benchHistory = (k = 0) =>
-  [planned(), approval('alice', -(k % 3000)), approval('bob', -(k % 3000) - 1), ...dryRun(), ...fullLive(), revertStart(), reverted()].map((e, i) => ({
+  [
+    planned(),
+    approval('alice', -(k % 3000)),
+    approval('bob', -(k % 3000) - 1),
+    ...dryRun(),
+    ...fullLive(),
+    revertStart(),
+    reverted(),
+  ].map((e, i) => ({
     ...toStorable(e, { machineVersion: MACHINE_VERSION }),
     version: i + 1,
   }));
@@ -30,7 +38,9 @@ export async function benchReplay(opts: { quick: boolean; events?: number }): Pr
   const fold = (streams * stream.length) / ((performance.now() - t) / 1000);
   t = performance.now();
   const counts = new Map<string, number>();
-  for (let i = 0; i < streams; i++) for (const e of distinct[i % distinct.length]!) counts.set(e.type, (counts.get(e.type) ?? 0) + JSON.stringify(e.data).length);
+  for (let i = 0; i < streams; i++)
+    for (const e of distinct[i % distinct.length]!)
+      counts.set(e.type, (counts.get(e.type) ?? 0) + JSON.stringify(e.data).length);
   const floor = (streams * stream.length) / ((performance.now() - t) / 1000);
   // The same fold over only 20 distinct histories: their 40 signatures stay in the verification
   // memo, so this is the fold without Ed25519 (what is left once each signature is verified once).
@@ -39,8 +49,20 @@ export async function benchReplay(opts: { quick: boolean; events?: number }): Pr
   const warm = (streams * stream.length) / ((performance.now() - t) / 1000);
   if (violations) throw new Error('bench: replay found violations in a legal history');
   return [
-    throughputRow(`replay: pure fold of ${(streams * stream.length).toLocaleString('en-US')} events`, fold, floor, 'events/s', 'floor: a trivial reducer over the same events; goal ≥ 200,000/s'),
-    throughputRow(`replay: same fold, signatures already verified (memo warm)`, warm, floor, 'events/s', 'the fold without Ed25519 verification; reported, not the goal figure'),
+    throughputRow(
+      `replay: pure fold of ${(streams * stream.length).toLocaleString('en-US')} events`,
+      fold,
+      floor,
+      'events/s',
+      'floor: a trivial reducer over the same events; goal ≥ 200,000/s',
+    ),
+    throughputRow(
+      `replay: same fold, signatures already verified (memo warm)`,
+      warm,
+      floor,
+      'events/s',
+      'the fold without Ed25519 verification; reported, not the goal figure',
+    ),
   ];
 }
 
@@ -58,7 +80,10 @@ export async function benchRebuild(url: string, opts: { quick: boolean }): Promi
     for (let i = 0; i < streams; i += 8) {
       await Promise.all(
         Array.from({ length: Math.min(8, streams - i) }, (_, j) =>
-          store.append(`cut-${randomUUID()}`, distinct[(i + j) % distinct.length]!.map(({ type, data, metadata }) => ({ type, data, metadata }))),
+          store.append(
+            `cut-${randomUUID()}`,
+            distinct[(i + j) % distinct.length]!.map(({ type, data, metadata }) => ({ type, data, metadata })),
+          ),
         ),
       );
     }
@@ -66,9 +91,19 @@ export async function benchRebuild(url: string, opts: { quick: boolean }): Promi
     const r = await rebuildProjections(store.db);
     const rebuild = r.events / ((performance.now() - t) / 1000);
     t = performance.now();
-    const rows = await store.db.query(sql`SELECT stream_id, version, type, data, metadata FROM cutter.events ORDER BY stream_id, version`);
+    const rows = await store.db.query(
+      sql`SELECT stream_id, version, type, data, metadata FROM cutter.events ORDER BY stream_id, version`,
+    );
     const floor = rows.length / ((performance.now() - t) / 1000);
-    return [throughputRow(`projections rebuild: ${r.events.toLocaleString('en-US')} events`, rebuild, floor, 'events/s', 'floor: plain SELECT of the same rows; goal ≥ 50,000/s')];
+    return [
+      throughputRow(
+        `projections rebuild: ${r.events.toLocaleString('en-US')} events`,
+        rebuild,
+        floor,
+        'events/s',
+        'floor: plain SELECT of the same rows; goal ≥ 50,000/s',
+      ),
+    ];
   } finally {
     await store.close();
     await admin.query(sql`DROP DATABASE ${sql.ident(dbName)} WITH (FORCE)`);

@@ -18,7 +18,14 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   // `--only replay,rebuild` runs just those sections (names as printed: appends, replay, rebuild, live cut → live, cli).
   const onlyArg = process.argv.find((a, i) => a.startsWith('--only=') || process.argv[i - 1] === '--only');
-  const only = onlyArg ? new Set(onlyArg.replace(/^--only=/, '').split(',').map((s) => s.trim())) : undefined;
+  const only = onlyArg
+    ? new Set(
+        onlyArg
+          .replace(/^--only=/, '')
+          .split(',')
+          .map((s) => s.trim()),
+      )
+    : undefined;
   let url = process.env.CUTTER_BENCH_URL ?? process.env.DATABASE_URL;
   let release = async () => undefined as void;
   if (!url) {
@@ -27,13 +34,18 @@ async function main(): Promise<void> {
     release = server.release;
     console.log(`embedded PostgreSQL started in ${Math.round(server.startupMs)} ms`);
   }
-  console.log(`cutter bench (${quick ? 'quick' : 'full'}) on ${new URL(url).host}, node ${process.version}, ${os.cpus().length} cores`);
+  console.log(
+    `cutter bench (${quick ? 'quick' : 'full'}) on ${new URL(url).host}, node ${process.version}, ${os.cpus().length} cores`,
+  );
   const rows: BenchRow[] = [];
   const section = async (name: string, fn: () => Promise<BenchRow[]>) => {
     if (only && !only.has(name.split(' ')[0]!)) return;
     process.stdout.write(`  ${name}…\n`);
     const got = await fn();
-    for (const r of got) process.stdout.write(`    ${r.name}: ${r.value.toFixed(1)} ${r.unit} (floor ${r.floor.toFixed(1)}, ${r.ratio.toFixed(2)}×)\n`);
+    for (const r of got)
+      process.stdout.write(
+        `    ${r.name}: ${r.value.toFixed(1)} ${r.unit} (floor ${r.floor.toFixed(1)}, ${r.ratio.toFixed(2)}×)\n`,
+      );
     rows.push(...got);
   };
   try {

@@ -31,31 +31,62 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
   const target = connect(at(targetDb), { poolSize: 2 });
   try {
     for (const table of ['documents', 'floor_documents']) {
-      await target.query(sql`CREATE TABLE ${sql.ident(table)} (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft')`);
-      await target.query(sql`INSERT INTO ${sql.ident(table)} (id, title, body) SELECT 'R-' || lpad(g::text, 7, '0'), 'title ' || g, 'body ' || g FROM generate_series(1, ${n / 2}) g`);
+      await target.query(
+        sql`CREATE TABLE ${sql.ident(table)} (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft')`,
+      );
+      await target.query(
+        sql`INSERT INTO ${sql.ident(table)} (id, title, body) SELECT 'R-' || lpad(g::text, 7, '0'), 'title ' || g, 'body ' || g FROM generate_series(1, ${n / 2}) g`,
+      );
     }
-    const row = (i: number) => ({ id: `R-${String(i + 1).padStart(7, '0')}`, title: `title v2 ${i}`, body: `body v2 ${i} — revised` });
+    const row = (i: number) => ({
+      id: `R-${String(i + 1).padStart(7, '0')}`,
+      title: `title v2 ${i}`,
+      body: `body v2 ${i} — revised`,
+    });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-bench-live-'));
     const keys = path.join(dir, 'keys');
     const backup = await generateBackupKey('backup', { dir: keys });
     const env = { ...process.env, CUTTER_STORE_URL: at(storeDb), CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1' };
     const { root } = await recordGenesis({
-      cwd: dir, env, keysDir: keys, admin: 'root',
+      cwd: dir,
+      env,
+      keysDir: keys,
+      admin: 'root',
       members: { alice: ['approver', 'dba'], bob: ['approver', 'dba'], erin: ['author', 'operator'], root: ['admin'] },
       policy: { maxRows: 1_000_000, requiredApprovals: 2, approvalTtl: '1h', requireDryRun: true },
     });
-    writeFileSync(path.join(dir, 'cutter.config.yaml'), stringify({
-      targets: { t: { url: at(targetDb), table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } } },
-      trust: { root }, backup: { recipients: [backup.publicKeyPath] }, execution: { enabled: true },
-    }));
+    writeFileSync(
+      path.join(dir, 'cutter.config.yaml'),
+      stringify({
+        targets: {
+          t: {
+            url: at(targetDb),
+            table: 'public.documents',
+            key: ['id'],
+            columns: ['title', 'body'],
+            lifecycle: { column: 'status', value: 'published' },
+          },
+        },
+        trust: { root },
+        backup: { recipients: [backup.publicKeyPath] },
+        execution: { enabled: true },
+      }),
+    );
     // A large cut names a change file (one JSON change per line), streamed everywhere.
     const out = createWriteStream(path.join(dir, 'changes.ndjson'));
     for (let i = 0; i < n; i++) if (!out.write(`${JSON.stringify({ upsert: row(i) })}\n`)) await once(out, 'drain');
     await new Promise((resolve) => out.end(resolve));
-    writeFileSync(path.join(dir, 'plan.json'), JSON.stringify({ id: 'bench', target: 't', author: 'erin', reason: 'bench', changesFile: 'changes.ndjson' }));
+    writeFileSync(
+      path.join(dir, 'plan.json'),
+      JSON.stringify({ id: 'bench', target: 't', author: 'erin', reason: 'bench', changesFile: 'changes.ndjson' }),
+    );
     const as = async <T>(actor: string, fn: (s: ReturnType<typeof openSession>) => Promise<T>) => {
       const s = openSession({ cwd: dir, as: actor, env });
-      try { return await fn(s); } finally { await s.close(); }
+      try {
+        return await fn(s);
+      } finally {
+        await s.close();
+      }
     };
     await as('erin', (s) => planCut(s, path.join(dir, 'plan.json')));
     await as('alice', (s) => approveCut(s, 'bench'));
@@ -63,7 +94,9 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
     await as('erin', (s) => dryRun(s, 'bench'));
     const marks: Record<string, number> = {};
     const t0 = performance.now();
-    await as('erin', (s) => runLive(s, 'bench', { atBoundary: async (phase) => void (marks[phase] = performance.now()) }));
+    await as('erin', (s) =>
+      runLive(s, 'bench', { atBoundary: async (phase) => void (marks[phase] = performance.now()) }),
+    );
     const total = performance.now() - t0;
     const legA = (marks.legB ?? 0) - (marks.legA ?? 0);
     const rows = Array.from({ length: n }, (_, i) => row(i));
@@ -72,11 +105,28 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
       SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.title)}::text[], ${rows.map((r) => r.body)}::text[])
       ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body`);
     const floor = performance.now() - f0;
-    const phases = ['backup', 'legA', 'legB', 'verify', 'enact'].map((p, i, all) => `${p} ${Math.round(((all[i + 1] ? marks[all[i + 1]!] : t0 + total) ?? 0) - (marks[p] ?? 0))} ms`).join(', ');
+    const phases = ['backup', 'legA', 'legB', 'verify', 'enact']
+      .map(
+        (p, i, all) => `${p} ${Math.round(((all[i + 1] ? marks[all[i + 1]!] : t0 + total) ?? 0) - (marks[p] ?? 0))} ms`,
+      )
+      .join(', ');
     return [
-      timeRow(`live cut ${n.toLocaleString('en-US')} rows: leg A`, legA, floor, 'ms', 'floor: raw INSERT … ON CONFLICT via unnest; goal ≤ 1.5×'),
+      timeRow(
+        `live cut ${n.toLocaleString('en-US')} rows: leg A`,
+        legA,
+        floor,
+        'ms',
+        'floor: raw INSERT … ON CONFLICT via unnest; goal ≤ 1.5×',
+      ),
       timeRow(`live cut ${n.toLocaleString('en-US')} rows: whole live run`, total, floor, 'ms', `goal ≤ 4×; ${phases}`),
-      { name: 'peak RSS of this bench process', value: process.resourceUsage().maxRSS / 1024, unit: 'MB', floor: 0, ratio: 0, note: `this bench process after a ${n.toLocaleString('en-US')}-row cut (it also holds the other sections' data); the ≤ 400 MB goal is measured per CLI process by npm run large-cut` },
+      {
+        name: 'peak RSS of this bench process',
+        value: process.resourceUsage().maxRSS / 1024,
+        unit: 'MB',
+        floor: 0,
+        ratio: 0,
+        note: `this bench process after a ${n.toLocaleString('en-US')}-row cut (it also holds the other sections' data); the ≤ 400 MB goal is measured per CLI process by npm run large-cut`,
+      },
     ];
   } finally {
     await target.dispose();

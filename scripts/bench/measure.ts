@@ -45,7 +45,13 @@ export function timeRow(name: string, value: number, floor: number, unit = 'ms',
 export function formatRows(rows: BenchRow[]): string {
   const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
   const header = ['figure', 'value', 'floor (raw SQL / reference)', 'ratio', 'note'];
-  const body = rows.map((r) => [r.name, `${fmt(r.value)} ${r.unit}`, `${fmt(r.floor)} ${r.unit}`, `${r.ratio.toFixed(2)}×`, r.note ?? '']);
+  const body = rows.map((r) => [
+    r.name,
+    `${fmt(r.value)} ${r.unit}`,
+    `${fmt(r.floor)} ${r.unit}`,
+    `${r.ratio.toFixed(2)}×`,
+    r.note ?? '',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...body.map(line)].join('\n');

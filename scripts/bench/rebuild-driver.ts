@@ -22,7 +22,12 @@ try {
   const streams = Math.ceil(n / distinct[0]!.length);
   for (let i = 0; i < streams; i += 8) {
     await Promise.all(
-      Array.from({ length: Math.min(8, streams - i) }, (_, j) => store.append(`cut-${randomUUID()}`, distinct[(i + j) % distinct.length]!.map(({ type, data, metadata }) => ({ type, data, metadata })))),
+      Array.from({ length: Math.min(8, streams - i) }, (_, j) =>
+        store.append(
+          `cut-${randomUUID()}`,
+          distinct[(i + j) % distinct.length]!.map(({ type, data, metadata }) => ({ type, data, metadata })),
+        ),
+      ),
     );
   }
   for (let r = 0; r < runs; r++) {
@@ -31,7 +36,9 @@ try {
     const res = await rebuildProjections(store.db);
     const wall = performance.now() - t;
     const used = process.cpuUsage(cpu);
-    console.log(`rebuild ${res.events} events / ${res.streams} streams: ${Math.round(res.events / (wall / 1000)).toLocaleString('en-US')} events/s wall; ${Math.round(wall)} ms wall, ${Math.round((used.user + used.system) / 1000)} ms node CPU`);
+    console.log(
+      `rebuild ${res.events} events / ${res.streams} streams: ${Math.round(res.events / (wall / 1000)).toLocaleString('en-US')} events/s wall; ${Math.round(wall)} ms wall, ${Math.round((used.user + used.system) / 1000)} ms node CPU`,
+    );
   }
 } finally {
   await store.close();

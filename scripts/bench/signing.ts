@@ -31,23 +31,74 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
   const key = generateKeyPairSync('ed25519').privateKey;
   const pub = publicKeyText(key);
   const fp = keyFingerprint(pub);
-  const data = { runId: 'live-1', planHash: 'a'.repeat(64), executor: 'postgres-table', at: new Date().toISOString(), inserted: 10, updated: 5, deleted: 1, digest: 'b'.repeat(64), receipt: 'c'.repeat(64) };
-  const fields = (version: number) => ({ streamId: 'cut-bench', version, eventId: randomUUID(), type: 'LegAWritten', schemaVersion: 1, data, signer: 'erin', key: fp, governance: 1 });
+  const data = {
+    runId: 'live-1',
+    planHash: 'a'.repeat(64),
+    executor: 'postgres-table',
+    at: new Date().toISOString(),
+    inserted: 10,
+    updated: 5,
+    deleted: 1,
+    digest: 'b'.repeat(64),
+    receipt: 'c'.repeat(64),
+  };
+  const fields = (version: number) => ({
+    streamId: 'cut-bench',
+    version,
+    eventId: randomUUID(),
+    type: 'LegAWritten',
+    schemaVersion: 1,
+    data,
+    signer: 'erin',
+    key: fp,
+    governance: 1,
+  });
   const bytes = signedMessage(fields(1));
   const rows: BenchRow[] = [];
 
   const signEvent = perSecond(n, () => sign(null, signedMessage(fields(1)), key));
   const signFloor = perSecond(n, () => sign(null, bytes, key));
-  rows.push(throughputRow('sign an event (canonical JSON + Ed25519)', signEvent, signFloor, 'events/s', 'floor: crypto.sign of the same bytes'));
+  rows.push(
+    throughputRow(
+      'sign an event (canonical JSON + Ed25519)',
+      signEvent,
+      signFloor,
+      'events/s',
+      'floor: crypto.sign of the same bytes',
+    ),
+  );
 
-  const registry = { members: { erin: { publicKey: pub, roles: ['author', 'operator'] }, root: { publicKey: pub.replace(/^ed25519:./, 'ed25519:A'), roles: ['admin'] } }, policy: { requiredApprovals: 2, approvalTtlSeconds: 3600, requireDryRun: true, maxRows: 10 }, admins: { threshold: 1 } };
+  const registry = {
+    members: {
+      erin: { publicKey: pub, roles: ['author', 'operator'] },
+      root: { publicKey: pub.replace(/^ed25519:./, 'ed25519:A'), roles: ['admin'] },
+    },
+    policy: { requiredApprovals: 2, approvalTtlSeconds: 3600, requireDryRun: true, maxRows: 10 },
+    admins: { threshold: 1 },
+  };
   // A governance state with version 1 in force, built directly (the fold's own cost is not this row's).
   const gov = foldGovernance([], nodeCrypto);
-  gov.versions.push({ version: 1, registry: registry as never, registryHash: registryHash(registry as never), effectiveAt: undefined });
+  gov.versions.push({
+    version: 1,
+    registry: registry as never,
+    registryHash: registryHash(registry as never),
+    effectiveAt: undefined,
+  });
   const events = Array.from({ length: 200 }, (_, i) => {
     const f = fields(i + 1);
     const sig = sign(null, signedMessage(f), key).toString('base64');
-    return { streamId: f.streamId, version: f.version, eventId: f.eventId, type: f.type, data, metadata: { schemaVersion: 1, actor: 'erin', signature: { signer: 'erin', key: fp, governance: 1, scheme: 'ed25519' as const, sig } } };
+    return {
+      streamId: f.streamId,
+      version: f.version,
+      eventId: f.eventId,
+      type: f.type,
+      data,
+      metadata: {
+        schemaVersion: 1,
+        actor: 'erin',
+        signature: { signer: 'erin', key: fp, governance: 1, scheme: 'ed25519' as const, sig },
+      },
+    };
   });
   let bad = 0;
   const check = perSecond(n, () => {
@@ -57,7 +108,15 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
   if (bad) throw new Error(`bench: ${bad} trust violations in honest events`);
   const sigBytes = sign(null, bytes, key);
   const verifyFloor = perSecond(n, () => verify(null, bytes, key, sigBytes));
-  rows.push(throughputRow('trust check of a signed event (signature, signer, role)', check, verifyFloor, 'events/s', 'floor: bare crypto.verify, one core'));
+  rows.push(
+    throughputRow(
+      'trust check of a signed event (signature, signer, role)',
+      check,
+      verifyFloor,
+      'events/s',
+      'floor: bare crypto.verify, one core',
+    ),
+  );
 
   // Verifying replay on every core (src/crypto/verify-pool.ts): a batch's checks prefetched on the
   // worker pool, then the trust check of each event answered from them. Ceiling: bare verify x cores.
@@ -65,7 +124,18 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
   const many = Array.from({ length: opts.quick ? 4_096 : 16_384 }, (_, i) => {
     const f = fields(i + 1);
     const sig = sign(null, signedMessage(f), key).toString('base64');
-    return { streamId: f.streamId, version: f.version, eventId: f.eventId, type: f.type, data, metadata: { schemaVersion: 1, actor: 'erin', signature: { signer: 'erin', key: fp, governance: 1, scheme: 'ed25519' as const, sig } } };
+    return {
+      streamId: f.streamId,
+      version: f.version,
+      eventId: f.eventId,
+      type: f.type,
+      data,
+      metadata: {
+        schemaVersion: 1,
+        actor: 'erin',
+        signature: { signer: 'erin', key: fp, governance: 1, scheme: 'ed25519' as const, sig },
+      },
+    };
   });
   const pool = new VerifyPool(threads);
   try {
@@ -75,7 +145,15 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
     for (const e of many) bad += checkEventTrust(e, gov, fast).violations.length;
     const parallel = many.length / ((performance.now() - t) / 1000);
     if (bad) throw new Error(`bench: ${bad} trust violations in honest events (parallel)`);
-    rows.push(throughputRow(`trust check on ${threads} verify thread(s) (replay's path)`, parallel, verifyFloor * threads, 'events/s', `floor: the Ed25519 ceiling, bare crypto.verify x ${threads} core(s); goal >= 0.8x`));
+    rows.push(
+      throughputRow(
+        `trust check on ${threads} verify thread(s) (replay's path)`,
+        parallel,
+        verifyFloor * threads,
+        'events/s',
+        `floor: the Ed25519 ceiling, bare crypto.verify x ${threads} core(s); goal >= 0.8x`,
+      ),
+    );
   } finally {
     await pool.close();
   }
@@ -89,11 +167,22 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
   const sshPub = readFileSync(path.join(dir, 'k.pub'), 'utf8').trim();
   const armored = await signWithSshKeygen({ keyFile: path.join(dir, 'k'), message: bytes, namespace: 'cutter' });
   const sshVerify = perSecond(n, () => verifySignature(sshPub, bytes, armored));
-  rows.push(throughputRow('SSHSIG verification in Node', sshVerify, verifyFloor, 'events/s', 'floor: bare crypto.verify'));
+  rows.push(
+    throughputRow('SSHSIG verification in Node', sshVerify, verifyFloor, 'events/s', 'floor: bare crypto.verify'),
+  );
   const spawns = opts.quick ? 20 : 100;
   const t = performance.now();
-  for (let i = 0; i < spawns; i++) await signWithSshKeygen({ keyFile: path.join(dir, 'k'), message: bytes, namespace: 'cutter' });
+  for (let i = 0; i < spawns; i++)
+    await signWithSshKeygen({ keyFile: path.join(dir, 'k'), message: bytes, namespace: 'cutter' });
   const sshSign = spawns / ((performance.now() - t) / 1000);
-  rows.push(throughputRow('SSHSIG signature via ssh-keygen -Y sign', sshSign, signFloor, 'events/s', 'floor: Node Ed25519 sign; a process per event'));
+  rows.push(
+    throughputRow(
+      'SSHSIG signature via ssh-keygen -Y sign',
+      sshSign,
+      signFloor,
+      'events/s',
+      'floor: Node Ed25519 sign; a process per event',
+    ),
+  );
   return rows;
 }

@@ -28,13 +28,18 @@ export const entryLine = (key: string, row: string | null) => `${key}\t${row ?? 
  * Reads a decrypted backup's lines: the header, then the entries in batches. `onHeader` sees the
  * header before any entry is yielded (and may throw to refuse a backup of another cut).
  */
-export async function* backupEntries(lines: AsyncIterable<string>, size = BATCH, onHeader?: (h: BackupHeader) => void): AsyncGenerator<BackupEntry[], BackupHeader | undefined> {
+export async function* backupEntries(
+  lines: AsyncIterable<string>,
+  size = BATCH,
+  onHeader?: (h: BackupHeader) => void,
+): AsyncGenerator<BackupEntry[], BackupHeader | undefined> {
   let header: BackupHeader | undefined;
   let batch: BackupEntry[] = [];
   for await (const line of lines) {
     if (!header) {
       const first = JSON.parse(line) as BackupHeader;
-      if (first.format !== BACKUP_FORMAT) throw new VerificationFailedError(`backup: unknown format ${JSON.stringify(first.format)}`);
+      if (first.format !== BACKUP_FORMAT)
+        throw new VerificationFailedError(`backup: unknown format ${JSON.stringify(first.format)}`);
       header = first;
       onHeader?.(first);
       continue;

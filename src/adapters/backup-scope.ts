@@ -13,7 +13,11 @@ export const canonicalKey = (json: string): string => {
 
 function sortKeys(v: unknown): unknown {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-  return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return Object.fromEntries(
+    Object.keys(v as object)
+      .sort()
+      .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+  );
 }
 
 /**
@@ -45,8 +49,10 @@ export class BackupScope {
       this.entries++;
       const key = canonicalKey(raw);
       const want = this.planned[head++];
-      if (want === undefined) this.problem = `the backup holds key ${key}, which the plan does not name (entry ${this.entries}, after all of the plan's keys)`;
-      else if (want !== key) this.problem = `the backup holds key ${key} at entry ${this.entries}, where the plan names ${want}`;
+      if (want === undefined)
+        this.problem = `the backup holds key ${key}, which the plan does not name (entry ${this.entries}, after all of the plan's keys)`;
+      else if (want !== key)
+        this.problem = `the backup holds key ${key} at entry ${this.entries}, where the plan names ${want}`;
     }
     this.planned = this.planned.slice(head);
     return this.problem;
@@ -55,6 +61,8 @@ export class BackupScope {
   /** After the whole backup, with the plan's remaining keys queued: the refusal when keys are missing. */
   finish(): string | undefined {
     if (this.problem) return this.problem;
-    return this.planned.length > 0 ? `the backup ends after ${this.entries} entries: planned key ${this.planned[0]} and ${this.planned.length - 1} more are missing` : undefined;
+    return this.planned.length > 0
+      ? `the backup ends after ${this.entries} entries: planned key ${this.planned[0]} and ${this.planned.length - 1} more are missing`
+      : undefined;
   }
 }

@@ -41,13 +41,28 @@ export function project(row: Row, cols: string[]): Row {
 export const managed = (spec: TargetSpec) => [...spec.key, ...spec.columns];
 
 export function keyMatch(spec: TargetSpec, a: string, b: string): SQLQuery {
-  return sql.join(spec.key.map((k) => sql`${sql.ident(a, k)} = ${sql.ident(b, k)}`), sql` AND `);
+  return sql.join(
+    spec.key.map((k) => sql`${sql.ident(a, k)} = ${sql.ident(b, k)}`),
+    sql` AND `,
+  );
 }
 
-const list = (alias: string, names: string[]) => sql.join(names.map((c) => sql.ident(alias, c)), sql`, `);
-const bare = (names: string[]) => sql.join(names.map((c) => sql.ident(c)), sql`, `);
+const list = (alias: string, names: string[]) =>
+  sql.join(
+    names.map((c) => sql.ident(alias, c)),
+    sql`, `,
+  );
+const bare = (names: string[]) =>
+  sql.join(
+    names.map((c) => sql.ident(c)),
+    sql`, `,
+  );
 const rowText = (alias: string, names: string[]) => sql`ROW(${list(alias, names)})::text`;
-const keyJson = (spec: TargetSpec, alias: string) => sql`jsonb_build_object(${sql.join(spec.key.map((k) => sql`${k}::text, ${sql.ident(alias, k)}`), sql`, `)})::text`;
+const keyJson = (spec: TargetSpec, alias: string) =>
+  sql`jsonb_build_object(${sql.join(
+    spec.key.map((k) => sql`${k}::text, ${sql.ident(alias, k)}`),
+    sql`, `,
+  )})::text`;
 const ORD = sql.ident('$ord');
 const UP = sql.ident('$up');
 
@@ -74,13 +89,22 @@ export class ImageDigest {
 }
 
 /** The pre-image hash part of a batch: per row in order, its md5 or `-`, each on its own line. */
-const fingerprintAgg = (alias: string) => sql`string_agg(coalesce(md5(${sql.ident(alias)}::text), '-') || E'\\n', '' ORDER BY c.${ORD})`;
+const fingerprintAgg = (alias: string) =>
+  sql`string_agg(coalesce(md5(${sql.ident(alias)}::text), '-') || E'\\n', '' ORDER BY c.${ORD})`;
 
 /** Fingerprints (and optionally the exact jsonb text) of the current rows of a batch's keys. */
-export async function currentImage(q: Queryable, spec: TargetSpec, json: string, kind: 'changes' | 'rows', opts: { rows?: boolean } = {}): Promise<{ part: string; keys: string[]; rows: (string | null)[] }> {
+export async function currentImage(
+  q: Queryable,
+  spec: TargetSpec,
+  json: string,
+  kind: 'changes' | 'rows',
+  opts: { rows?: boolean } = {},
+): Promise<{ part: string; keys: string[]; rows: (string | null)[] }> {
   const t = tableRef(spec);
   if (!opts.rows) {
-    const [r] = await q.query(sql`SELECT ${fingerprintAgg('t')} AS part FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}`);
+    const [r] = await q.query(
+      sql`SELECT ${fingerprintAgg('t')} AS part FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}`,
+    );
     return { part: (r?.part as string | null) ?? '', keys: [], rows: [] };
   }
   const found = await q.query(sql`
@@ -103,18 +127,34 @@ export interface Comparison {
   same: number;
   present: number;
   absent: number;
-  samples: { kind: 'missing' | 'differs' | 'present'; key: Row; planned: Row | null; current: Row | null; columns: string[] }[];
+  samples: {
+    kind: 'missing' | 'differs' | 'present';
+    key: Row;
+    planned: Row | null;
+    current: Row | null;
+    columns: string[];
+  }[];
 }
 
 /**
  * Compares one batch's planned post-image with the table in one statement: the digest parts,
  * counts, and at most `samples` differing rows of each kind (verify, the dry run, revert's checks).
  */
-export async function compareBatch(q: Queryable, spec: TargetSpec, json: string, opts: { samples: number; pre?: boolean }): Promise<Comparison> {
+export async function compareBatch(
+  q: Queryable,
+  spec: TargetSpec,
+  json: string,
+  opts: { samples: number; pre?: boolean },
+): Promise<Comparison> {
   const t = tableRef(spec);
   const m = managed(spec);
   const changed = spec.columns.length
-    ? sql`array_remove(ARRAY[${sql.join(spec.columns.map((col) => sql`CASE WHEN c.${sql.ident(col)} IS DISTINCT FROM t.${sql.ident(col)} THEN ${col}::text END`), sql`, `)}]::text[], NULL)`
+    ? sql`array_remove(ARRAY[${sql.join(
+        spec.columns.map(
+          (col) => sql`CASE WHEN c.${sql.ident(col)} IS DISTINCT FROM t.${sql.ident(col)} THEN ${col}::text END`,
+        ),
+        sql`, `,
+      )}]::text[], NULL)`
     : sql`ARRAY[]::text[]`;
   const mismatch = sql`(j.up AND (NOT j.found OR cardinality(j.cols) > 0)) OR (NOT j.up AND j.found)`;
   const [r] = await q.query(sql`
@@ -161,7 +201,14 @@ export async function compareBatch(q: Queryable, spec: TargetSpec, json: string,
     same: Number(r.same),
     present: Number(r.present),
     absent: Number(r.absent),
-    samples: (r.samples as { kind: Comparison['samples'][number]['kind']; planned: Row; current: Row | null; columns: string[] }[]).map((s) => ({
+    samples: (
+      r.samples as {
+        kind: Comparison['samples'][number]['kind'];
+        planned: Row;
+        current: Row | null;
+        columns: string[];
+      }[]
+    ).map((s) => ({
       kind: s.kind,
       key: project(s.planned, spec.key),
       planned: s.kind === 'present' ? null : project(s.planned, m),
@@ -183,11 +230,18 @@ export const mismatchOf = (s: Comparison['samples'][number]) => ({
  * post-image part. Run in a REPEATABLE READ transaction, a row another session changed after the
  * snapshot makes PostgreSQL refuse the write (serialization failure) instead of overwriting it.
  */
-export async function writeBatch(q: Queryable, spec: TargetSpec, json: string): Promise<{ pre: string; expected: string; inserted: number; updated: number; deleted: number }> {
+export async function writeBatch(
+  q: Queryable,
+  spec: TargetSpec,
+  json: string,
+): Promise<{ pre: string; expected: string; inserted: number; updated: number; deleted: number }> {
   const t = tableRef(spec);
   const m = managed(spec);
   const setList = spec.columns.length
-    ? sql`DO UPDATE SET ${sql.join(spec.columns.map((col) => sql`${sql.ident(col)} = EXCLUDED.${sql.ident(col)}`), sql`, `)}`
+    ? sql`DO UPDATE SET ${sql.join(
+        spec.columns.map((col) => sql`${sql.ident(col)} = EXCLUDED.${sql.ident(col)}`),
+        sql`, `,
+      )}`
     : sql`DO NOTHING`;
   const [r] = await q.query(sql`
     WITH c AS MATERIALIZED ${rowsOf(spec, json, 'changes')},
@@ -214,7 +268,12 @@ export async function writeBatch(q: Queryable, spec: TargetSpec, json: string): 
 }
 
 /** Sets the lifecycle column on a batch's upserted keys; returns how many rows it set. */
-export async function enactBatch(q: Queryable, spec: TargetSpec, json: string, lifecycle: { column: string; value: string }): Promise<number> {
+export async function enactBatch(
+  q: Queryable,
+  spec: TargetSpec,
+  json: string,
+  lifecycle: { column: string; value: string },
+): Promise<number> {
   const t = tableRef(spec);
   const [r] = await q.query(sql`
     WITH c AS ${rowsOf(spec, json, 'changes')},
@@ -226,27 +285,40 @@ export async function enactBatch(q: Queryable, spec: TargetSpec, json: string, l
 /** Restores one batch of backup entries: removes the keys, re-inserts the rows (exact jsonb texts). */
 export async function restoreBatch(q: Queryable, spec: TargetSpec, keys: string[], rows: string[]): Promise<void> {
   const t = tableRef(spec);
-  await q.query(sql`DELETE FROM ${t} t USING ${rowsOf(spec, `[${keys.join(',')}]`, 'rows')} c WHERE ${keyMatch(spec, 't', 'c')}`);
+  await q.query(
+    sql`DELETE FROM ${t} t USING ${rowsOf(spec, `[${keys.join(',')}]`, 'rows')} c WHERE ${keyMatch(spec, 't', 'c')}`,
+  );
   if (rows.length) {
-    await q.query(sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_recordset(NULL::${t}, ${`[${rows.join(',')}]`}::jsonb)`);
+    await q.query(
+      sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_recordset(NULL::${t}, ${`[${rows.join(',')}]`}::jsonb)`,
+    );
   }
 }
 
 /** The key texts of a batch of changes, in plan order (the spelling backups use). */
 export async function planKeys(q: Queryable, spec: TargetSpec, json: string): Promise<string[]> {
-  const rows = await q.query(sql`SELECT ${keyJson(spec, 'c')} AS k FROM ${rowsOf(spec, json, 'changes')} c ORDER BY c.${ORD}`);
+  const rows = await q.query(
+    sql`SELECT ${keyJson(spec, 'c')} AS k FROM ${rowsOf(spec, json, 'changes')} c ORDER BY c.${ORD}`,
+  );
   return rows.map((r) => r.k as string);
 }
 
 /** The columns a cut may change, so a revert may restore: content columns and the lifecycle column. */
-export const restorable = (spec: TargetSpec): string[] => [...spec.columns, ...(spec.lifecycle && !spec.columns.includes(spec.lifecycle.column) ? [spec.lifecycle.column] : [])];
+export const restorable = (spec: TargetSpec): string[] => [
+  ...spec.columns,
+  ...(spec.lifecycle && !spec.columns.includes(spec.lifecycle.column) ? [spec.lifecycle.column] : []),
+];
 
 /**
  * The first column a batch of backup rows would change beyond the target's managed columns (key,
  * content, lifecycle): a column the backup gives a value different from the current row's, or a
  * column the table does not have. Rows absent now are not compared (they are re-inserted whole).
  */
-export async function unmanagedChange(q: Queryable, spec: TargetSpec, rows: string[]): Promise<{ key: string; column: string } | undefined> {
+export async function unmanagedChange(
+  q: Queryable,
+  spec: TargetSpec,
+  rows: string[],
+): Promise<{ key: string; column: string } | undefined> {
   if (rows.length === 0) return undefined;
   const t = tableRef(spec);
   const allowed = [...spec.key, ...restorable(spec)];
@@ -266,16 +338,26 @@ export async function unmanagedChange(q: Queryable, spec: TargetSpec, rows: stri
  * removed; rows present now get their restorable columns back (nothing else is written); rows
  * absent now (the cut deleted them) are re-inserted as the backup holds them.
  */
-export async function restoreManagedBatch(q: Queryable, spec: TargetSpec, entries: { key: string; row: string | null }[]): Promise<void> {
+export async function restoreManagedBatch(
+  q: Queryable,
+  spec: TargetSpec,
+  entries: { key: string; row: string | null }[],
+): Promise<void> {
   const t = tableRef(spec);
   const gone = entries.filter((e) => e.row === null).map((e) => e.key);
   const rows = entries.flatMap((e) => (e.row === null ? [] : [e.row]));
-  if (gone.length) await q.query(sql`DELETE FROM ${t} t USING ${rowsOf(spec, `[${gone.join(',')}]`, 'rows')} c WHERE ${keyMatch(spec, 't', 'c')}`);
+  if (gone.length)
+    await q.query(
+      sql`DELETE FROM ${t} t USING ${rowsOf(spec, `[${gone.join(',')}]`, 'rows')} c WHERE ${keyMatch(spec, 't', 'c')}`,
+    );
   if (rows.length === 0) return;
   const json = `[${rows.join(',')}]`;
   const cols = restorable(spec);
   if (cols.length) {
-    await q.query(sql`UPDATE ${t} AS t SET ${sql.join(cols.map((col) => sql`${sql.ident(col)} = r.${sql.ident(col)}`), sql`, `)}
+    await q.query(sql`UPDATE ${t} AS t SET ${sql.join(
+      cols.map((col) => sql`${sql.ident(col)} = r.${sql.ident(col)}`),
+      sql`, `,
+    )}
       FROM jsonb_populate_recordset(NULL::${t}, ${json}::jsonb) r WHERE ${keyMatch(spec, 't', 'r')}`);
   }
   await q.query(sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE SELECT r.* FROM jsonb_populate_recordset(NULL::${t}, ${json}::jsonb) r

@@ -19,14 +19,20 @@ export type ExecutorFor<M extends Mode> = M extends 'live' ? LiveExecutionAdapte
  * obtain the simulator (checked by the compiler: test/unit/adapter-types.unit.test.ts). Opens no
  * connection until used. `hooks` reach a live adapter only (a simulator commits nothing).
  */
-export function executorFor<M extends Mode>(mode: M, spec: TargetSpec, changes: ChangeSource, hooks?: AdapterHooks): ExecutorFor<M> {
+export function executorFor<M extends Mode>(
+  mode: M,
+  spec: TargetSpec,
+  changes: ChangeSource,
+  hooks?: AdapterHooks,
+): ExecutorFor<M> {
   const executor = mode === 'live' ? createPostgresTableAdapter(spec, changes, hooks) : createSimulator(spec, changes);
   return executor as ExecutorFor<M>;
 }
 
 /** Runtime guard for code paths that receive an executor from elsewhere. */
 export function assertLive(executor: LiveExecutionAdapter | Simulator): asserts executor is LiveExecutionAdapter {
-  if (executor.executor !== LIVE_EXECUTOR) throw new Error(`invariant 3: a live run cannot use executor ${executor.executor}`);
+  if (executor.executor !== LIVE_EXECUTOR)
+    throw new Error(`invariant 3: a live run cannot use executor ${executor.executor}`);
 }
 
 export type { LiveExecutionAdapter, Simulator } from './port.js';

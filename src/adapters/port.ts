@@ -45,11 +45,30 @@ export interface Reconcilable {
   reconciled: boolean;
 }
 
-export interface LegAResult extends Reconcilable { inserted: number; updated: number; deleted: number; digest: string }
-export interface LegBResult extends Reconcilable { ledgerId: string; digest: string }
-export interface VerifyResult extends Reconcilable { ok: boolean; expectedHash: string; actualHash: string; mismatches: { key: string; reason: string }[] }
-export interface EnactResult extends Reconcilable { skipped: boolean; rows: number }
-export interface RevertResult extends Reconcilable { rows: number; restoredHash: string }
+export interface LegAResult extends Reconcilable {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  digest: string;
+}
+export interface LegBResult extends Reconcilable {
+  ledgerId: string;
+  digest: string;
+}
+export interface VerifyResult extends Reconcilable {
+  ok: boolean;
+  expectedHash: string;
+  actualHash: string;
+  mismatches: { key: string; reason: string }[];
+}
+export interface EnactResult extends Reconcilable {
+  skipped: boolean;
+  rows: number;
+}
+export interface RevertResult extends Reconcilable {
+  rows: number;
+  restoredHash: string;
+}
 
 /** Observers the runner may hand a live adapter (tests: src/runner/faults.ts). */
 export interface AdapterHooks {
@@ -74,7 +93,19 @@ export interface LiveExecutionAdapter {
    * name at that position, or when it would change a column the target does not manage; only the
    * managed columns (content and lifecycle) of rows present now are written.
    */
-  revert(ctx: PhaseContext, backup: { entries: () => AsyncIterable<BackupEntry[]>; preImageHash: string }, opts: { force: boolean; leftAs?: string; onRows?: OnRows; /** Written into the revert's ledger row: the cut stream head and the latest checkpoint. */ anchor?: Record<string, unknown> }): Promise<RevertResult>;
+  revert(
+    ctx: PhaseContext,
+    backup: { entries: () => AsyncIterable<BackupEntry[]>; preImageHash: string },
+    opts: {
+      force: boolean;
+      leftAs?: string;
+      onRows?: OnRows;
+      /** Written into the revert's ledger row: the cut stream head and the latest checkpoint. */ anchor?: Record<
+        string,
+        unknown
+      >;
+    },
+  ): Promise<RevertResult>;
   receipt(runId: string, phase: string): Promise<Receipt | null>;
   close(): Promise<void>;
 }

@@ -10,9 +10,32 @@ import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } fr
 import { IsolationLevel } from '@databases/pg';
 import { connect, sql, type ConnectionPool, type Transaction } from '../store/connection.js';
 import { entryLine, headerLine } from './backup-format.js';
-import { ImageDigest, compareBatch, currentImage, enactBatch, mismatchOf, planKeys, restoreBatch, restoreManagedBatch, unmanagedChange, writeBatch, type ChangeSource } from './images.js';
+import {
+  ImageDigest,
+  compareBatch,
+  currentImage,
+  enactBatch,
+  mismatchOf,
+  planKeys,
+  restoreBatch,
+  restoreManagedBatch,
+  unmanagedChange,
+  writeBatch,
+  type ChangeSource,
+} from './images.js';
 import { BackupScope, canonicalKey } from './backup-scope.js';
-import type { AdapterHooks, BackupImage, EnactResult, LegAResult, LegBResult, LiveExecutionAdapter, PhaseContext, Receipt, RevertResult, VerifyResult } from './port.js';
+import type {
+  AdapterHooks,
+  BackupImage,
+  EnactResult,
+  LegAResult,
+  LegBResult,
+  LiveExecutionAdapter,
+  PhaseContext,
+  Receipt,
+  RevertResult,
+  VerifyResult,
+} from './port.js';
 import { LIVE_EXECUTOR } from '../../events/index.js';
 
 type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
@@ -24,7 +47,11 @@ type Phase = 'backup' | 'legA' | 'legB' | 'verify' | 'enact' | 'revert';
  * unless forced (GovernanceRefusedError, nothing written); a target without a unique index on the key
  * is InvalidInputError; a restore or verify whose hashes disagree is VerificationFailedError.
  */
-export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSource, hooks: AdapterHooks = {}): LiveExecutionAdapter {
+export function createPostgresTableAdapter(
+  spec: TargetSpec,
+  changes: ChangeSource,
+  hooks: AdapterHooks = {},
+): LiveExecutionAdapter {
   const db: ConnectionPool = connect(spec.url, { poolSize: 2, applicationName: 'cutter-live' });
   const { schema } = splitTable(spec.table);
   const receipts = sql.ident(schema, 'cutter_receipts');
@@ -35,18 +62,28 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
    * transaction begins, so the REPEATABLE READ snapshot is taken after any other phase on this
    * target committed; then the receipt check, the work, and the receipt write commit together.
    */
-  async function phaseTx<R extends Record<string, unknown>>(ctx: PhaseContext, phase: Phase, work: (tx: Transaction) => Promise<R>): Promise<R & { receipt: string; reconciled: boolean }> {
+  async function phaseTx<R extends Record<string, unknown>>(
+    ctx: PhaseContext,
+    phase: Phase,
+    work: (tx: Transaction) => Promise<R>,
+  ): Promise<R & { receipt: string; reconciled: boolean }> {
     return db.task(async (conn) => {
       const lock = sql`hashtextextended(${`cutter.target:${spec.table}`}, 0)`;
       await conn.query(sql`SELECT pg_advisory_lock(${lock})`);
       try {
         return await conn.tx(
           async (tx) => {
-            const [done] = await tx.query(sql`SELECT digest, result FROM ${receipts} WHERE run_id = ${ctx.runId} AND phase = ${phase}`);
+            const [done] = await tx.query(
+              sql`SELECT digest, result FROM ${receipts} WHERE run_id = ${ctx.runId} AND phase = ${phase}`,
+            );
             if (done) return { ...(done.result as R), receipt: done.digest as string, reconciled: true };
             const result = await work(tx);
-            const digest = sha256(canonicalJson({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, phase, result }));
-            await tx.query(sql`INSERT INTO ${receipts} (cut_id, run_id, phase, digest, result) VALUES (${ctx.cutId}, ${ctx.runId}, ${phase}, ${digest}, ${JSON.stringify(result)}::jsonb)`);
+            const digest = sha256(
+              canonicalJson({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, phase, result }),
+            );
+            await tx.query(
+              sql`INSERT INTO ${receipts} (cut_id, run_id, phase, digest, result) VALUES (${ctx.cutId}, ${ctx.runId}, ${phase}, ${digest}, ${JSON.stringify(result)}::jsonb)`,
+            );
             hooks.beforeCommit?.(phase);
             return { ...result, receipt: digest, reconciled: false };
           },
@@ -63,23 +100,29 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
 
     async prepare() {
       // Create only what is missing, so a least-privilege runner (no CREATE) passes when prepared.
-      const [have] = await db.query(sql`SELECT to_regclass(${`${schema}.cutter_receipts`}) IS NOT NULL AND to_regclass(${`${schema}.cutter_ledger`}) IS NOT NULL AS ok`);
-      if (!have?.ok) await db.tx(async (tx) => {
-        await tx.query(sql`SELECT pg_advisory_xact_lock(hashtextextended('cutter.prepare', 0))`);
-        await tx.query(sql`CREATE TABLE IF NOT EXISTS ${receipts} (
+      const [have] = await db.query(
+        sql`SELECT to_regclass(${`${schema}.cutter_receipts`}) IS NOT NULL AND to_regclass(${`${schema}.cutter_ledger`}) IS NOT NULL AS ok`,
+      );
+      if (!have?.ok)
+        await db.tx(async (tx) => {
+          await tx.query(sql`SELECT pg_advisory_xact_lock(hashtextextended('cutter.prepare', 0))`);
+          await tx.query(sql`CREATE TABLE IF NOT EXISTS ${receipts} (
           cut_id text NOT NULL, run_id text NOT NULL, phase text NOT NULL, digest text NOT NULL,
           result jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, phase))`);
-        await tx.query(sql`CREATE TABLE IF NOT EXISTS ${ledger} (
+          await tx.query(sql`CREATE TABLE IF NOT EXISTS ${ledger} (
           id bigserial PRIMARY KEY, cut_id text NOT NULL, run_id text NOT NULL, kind text NOT NULL,
           plan_hash text NOT NULL, payload jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
-      });
+        });
       const { table } = splitTable(spec.table);
       const [unique] = await db.query(sql`
         SELECT 1 AS ok FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ${schema} AND c.relname = ${table} AND i.indisunique
           AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey))
               = (SELECT array_agg(k ORDER BY k) FROM unnest(${spec.key}::text[]) k)`);
-      if (!unique) throw new InvalidInputError(`targets.${spec.name}.key: ${spec.table} has no unique index on (${spec.key.join(', ')})`);
+      if (!unique)
+        throw new InvalidInputError(
+          `targets.${spec.name}.key: ${spec.table} has no unique index on (${spec.key.join(', ')})`,
+        );
     },
 
     async backup(ctx, opts = {}) {
@@ -91,7 +134,15 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
             plaintext.update(text);
             await opts.sink?.(text);
           };
-          await emit(headerLine({ cutId: ctx.cutId, planHash: ctx.planHash, target: spec.name, table: spec.table, key: spec.key }));
+          await emit(
+            headerLine({
+              cutId: ctx.cutId,
+              planHash: ctx.planHash,
+              target: spec.name,
+              table: spec.table,
+              key: spec.key,
+            }),
+          );
           let rowCount = 0;
           let entries = 0;
           for await (const b of changes()) {
@@ -103,7 +154,13 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
             opts.onRows?.(b.count);
           }
           const plaintextHash = plaintext.digest('hex');
-          return { preImageHash: pre.digest(), plaintextHash, rowCount, entries, receipt: sha256(`${ctx.runId}:backup:${plaintextHash}`) } satisfies BackupImage;
+          return {
+            preImageHash: pre.digest(),
+            plaintextHash,
+            rowCount,
+            entries,
+            receipt: sha256(`${ctx.runId}:backup:${plaintextHash}`),
+          } satisfies BackupImage;
         },
         { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
       );
@@ -128,7 +185,9 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         // The planned rows as this snapshot saw them must be the rows the backup holds; if not, the
         // whole phase rolls back.
         if (pre.digest() !== opts.preImageHash) {
-          throw new GovernanceRefusedError(`drift: the planned rows of ${spec.table} changed since the backup; nothing was written`);
+          throw new GovernanceRefusedError(
+            `drift: the planned rows of ${spec.table} changed since the backup; nothing was written`,
+          );
         }
         return { inserted, updated, deleted, digest: post.digest() };
       });
@@ -160,9 +219,18 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
           mismatches.push(...c.samples.map(mismatchOf));
           opts.onRows?.(b.count);
         }
-        const result = { ok: count === 0, expectedHash: expected.digest(), actualHash: actual.digest(), mismatchCount: count, mismatches };
-        if (result.ok !== (result.expectedHash === result.actualHash)) throw new VerificationFailedError('verify: the digests and the row comparison disagree');
-        await tx.query(sql`INSERT INTO ${ledger} (cut_id, run_id, kind, plan_hash, payload) VALUES (${ctx.cutId}, ${ctx.runId}, 'verify', ${ctx.planHash}, ${JSON.stringify(result)}::jsonb)`);
+        const result = {
+          ok: count === 0,
+          expectedHash: expected.digest(),
+          actualHash: actual.digest(),
+          mismatchCount: count,
+          mismatches,
+        };
+        if (result.ok !== (result.expectedHash === result.actualHash))
+          throw new VerificationFailedError('verify: the digests and the row comparison disagree');
+        await tx.query(
+          sql`INSERT INTO ${ledger} (cut_id, run_id, kind, plan_hash, payload) VALUES (${ctx.cutId}, ${ctx.runId}, 'verify', ${ctx.planHash}, ${JSON.stringify(result)}::jsonb)`,
+        );
         return result;
       });
       return r as VerifyResult;
@@ -198,14 +266,20 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
         // A verify-failed cut left rows unlike the plan: still exactly as its verify saw them is no drift.
         const asLeft = opts.leftAs !== undefined && actual.digest() === opts.leftAs;
         if (!already && !asCut && !asLeft && !opts.force) {
-          throw new GovernanceRefusedError(`drift: the rows of ${spec.table} changed since the cut; revert refused (use --force to restore anyway)`);
+          throw new GovernanceRefusedError(
+            `drift: the rows of ${spec.table} changed since the cut; revert refused (use --force to restore anyway)`,
+          );
         }
         // Scope: unless forced, the backup may hold only the plan's keys, in plan order, and may
         // change only the managed columns; the first entry beyond that refuses the whole revert
         // (one transaction: nothing is restored).
         const scope = new BackupScope();
         const planned = changes()[Symbol.asyncIterator]();
-        const refuse = (why: string) => new GovernanceRefusedError(`revert of ${spec.table} refused: ${why}; nothing was restored (an out-of-scope restore needs --force)`, [why]);
+        const refuse = (why: string) =>
+          new GovernanceRefusedError(
+            `revert of ${spec.table} refused: ${why}; nothing was restored (an out-of-scope restore needs --force)`,
+            [why],
+          );
         const restored = new ImageDigest();
         let rows = 0;
         for await (const entries of backup.entries()) {
@@ -218,11 +292,24 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
             }
             const problem = scope.check(keys);
             if (problem) throw refuse(problem);
-            const column = await unmanagedChange(tx, spec, entries.flatMap((e) => (e.row === null ? [] : [e.row])));
-            if (column) throw refuse(`the backup would change column ${column.column} of key ${canonicalKey(column.key)}, which the target does not manage`);
+            const column = await unmanagedChange(
+              tx,
+              spec,
+              entries.flatMap((e) => (e.row === null ? [] : [e.row])),
+            );
+            if (column)
+              throw refuse(
+                `the backup would change column ${column.column} of key ${canonicalKey(column.key)}, which the target does not manage`,
+              );
           }
           if (!already) {
-            if (opts.force) await restoreBatch(tx, spec, keys, entries.flatMap((e) => (e.row === null ? [] : [e.row])));
+            if (opts.force)
+              await restoreBatch(
+                tx,
+                spec,
+                keys,
+                entries.flatMap((e) => (e.row === null ? [] : [e.row])),
+              );
             else await restoreManagedBatch(tx, spec, entries);
           }
           restored.add((await currentImage(tx, spec, `[${keys.join(',')}]`, 'rows')).part);
@@ -230,12 +317,16 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
           opts.onRows?.(entries.length);
         }
         if (!opts.force) {
-          for (let next = await planned.next(); !next.done; next = await planned.next()) scope.addPlanned(await planKeys(tx, spec, next.value.json));
+          for (let next = await planned.next(); !next.done; next = await planned.next())
+            scope.addPlanned(await planKeys(tx, spec, next.value.json));
           const problem = scope.finish();
           if (problem) throw refuse(problem);
         }
         const restoredHash = restored.digest();
-        if (restoredHash !== backup.preImageHash) throw new VerificationFailedError(`revert: restored rows hash ${restoredHash} differs from the backup's ${backup.preImageHash}`);
+        if (restoredHash !== backup.preImageHash)
+          throw new VerificationFailedError(
+            `revert: restored rows hash ${restoredHash} differs from the backup's ${backup.preImageHash}`,
+          );
         await tx.query(sql`INSERT INTO ${ledger} (cut_id, run_id, kind, plan_hash, payload)
           VALUES (${ctx.cutId}, ${ctx.runId}, 'revert', ${ctx.planHash}, ${JSON.stringify({ restoredHash, rows, forced: opts.force, ...opts.anchor })}::jsonb)`);
         return { rows, restoredHash };
@@ -244,7 +335,9 @@ export function createPostgresTableAdapter(spec: TargetSpec, changes: ChangeSour
     },
 
     async receipt(runId, phase) {
-      const [row] = await db.query(sql`SELECT phase, digest, result FROM ${receipts} WHERE run_id = ${runId} AND phase = ${phase}`);
+      const [row] = await db.query(
+        sql`SELECT phase, digest, result FROM ${receipts} WHERE run_id = ${runId} AND phase = ${phase}`,
+      );
       return row ? ({ phase: row.phase, digest: row.digest, result: row.result } as Receipt) : null;
     },
 

@@ -22,7 +22,8 @@ export const SAMPLES = 100;
  */
 export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simulator {
   const db: ConnectionPool = connect(spec.url, { poolSize: 1, applicationName: 'cutter-simulator' });
-  const readOnly = <T>(fn: (tx: Transaction) => Promise<T>) => db.tx(fn, { readOnly: true, isolationLevel: IsolationLevel.REPEATABLE_READ });
+  const readOnly = <T>(fn: (tx: Transaction) => Promise<T>) =>
+    db.tx(fn, { readOnly: true, isolationLevel: IsolationLevel.REPEATABLE_READ });
 
   const preImage = () =>
     readOnly(async (tx) => {
@@ -47,7 +48,12 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
       const run = await readOnly(async (tx) => {
         const pre = new ImageDigest();
         const expected = new ImageDigest();
-        const diff: DryRunDiff = { counts: { inserts: 0, updates: 0, deletes: 0, unchanged: 0 }, inserts: [], updates: [], deletes: [] };
+        const diff: DryRunDiff = {
+          counts: { inserts: 0, updates: 0, deletes: 0, unchanged: 0 },
+          inserts: [],
+          updates: [],
+          deletes: [],
+        };
         for await (const b of changes()) {
           const c = await compareBatch(tx, spec, b.json, { samples: SAMPLES, pre: true });
           pre.add(c.pre);
@@ -60,7 +66,14 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
             if (s.kind === 'missing' && diff.inserts.length < SAMPLES) diff.inserts.push(s.planned!);
             if (s.kind === 'present' && diff.deletes.length < SAMPLES) diff.deletes.push(s.key);
             if (s.kind === 'differs' && diff.updates.length < SAMPLES) {
-              diff.updates.push({ key: s.key, changes: s.columns.map((col) => ({ column: col, from: s.current?.[col] ?? null, to: s.planned?.[col] ?? null })) });
+              diff.updates.push({
+                key: s.key,
+                changes: s.columns.map((col) => ({
+                  column: col,
+                  from: s.current?.[col] ?? null,
+                  to: s.planned?.[col] ?? null,
+                })),
+              });
             }
           }
           opts.onRows?.(b.count);
@@ -69,10 +82,19 @@ export function createSimulator(spec: TargetSpec, changes: ChangeSource): Simula
       });
       const after = await preImage();
       const phases: Simulation['phases'] = [
-        { phase: 'backup', digest: hashOf({ cutId: ctx.cutId, planHash: ctx.planHash, preImageHash: run.preImageHash }) },
+        {
+          phase: 'backup',
+          digest: hashOf({ cutId: ctx.cutId, planHash: ctx.planHash, preImageHash: run.preImageHash }),
+        },
         { phase: 'legA', digest: run.expectedPostImageHash },
-        { phase: 'legB', digest: hashOf({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, kind: 'leg_b' }) },
-        { phase: 'verify', digest: hashOf({ expected: run.expectedPostImageHash, columns: [...spec.key, ...spec.columns] }) },
+        {
+          phase: 'legB',
+          digest: hashOf({ cutId: ctx.cutId, runId: ctx.runId, planHash: ctx.planHash, kind: 'leg_b' }),
+        },
+        {
+          phase: 'verify',
+          digest: hashOf({ expected: run.expectedPostImageHash, columns: [...spec.key, ...spec.columns] }),
+        },
         { phase: 'enact', digest: hashOf({ lifecycle: spec.lifecycle ?? null, expected: run.expectedPostImageHash }) },
       ];
       return {

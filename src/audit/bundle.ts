@@ -54,12 +54,23 @@ export const Bundle = z.strictObject({
   }),
   evidence: z.strictObject({
     changeSet: z.strictObject({ sha256: z.string(), count: z.number().int() }).nullable(),
-    backups: z.array(z.strictObject({ backupId: z.string(), plaintextSha256: z.string(), rowCount: z.number().int(), recipients: z.array(z.string()) })),
+    backups: z.array(
+      z.strictObject({
+        backupId: z.string(),
+        plaintextSha256: z.string(),
+        rowCount: z.number().int(),
+        recipients: z.array(z.string()),
+      }),
+    ),
   }),
 });
 export type Bundle = z.infer<typeof Bundle>;
 
-export type BundleViolation = (Violation | TrustViolation | { streamId: string; version: number; type: string; rule: 'checkpoint' | 'bundle'; message: string }) & { streamId: string };
+export type BundleViolation = (
+  | Violation
+  | TrustViolation
+  | { streamId: string; version: number; type: string; rule: 'checkpoint' | 'bundle'; message: string }
+) & { streamId: string };
 
 export interface BundleVerdict {
   ok: boolean;
@@ -75,19 +86,38 @@ export interface BundleVerdict {
  * `cutter export <cut> --out <file>`: refuses (exit 3) unless a signed checkpoint covers the cut's
  * last event — without one, a dropped tail could not be told from the real end.
  */
-export async function exportBundle(session: Session, cutId: string, out: string): Promise<{ cutId: string; out: string; events: number; checkpoint: number }> {
+export async function exportBundle(
+  session: Session,
+  cutId: string,
+  out: string,
+): Promise<{ cutId: string; out: string; events: number; checkpoint: number }> {
   const store = await session.store();
   const governance = await session.governance({ requirePin: true });
   const { events } = await loadCut(store, cutId);
   const checkpoints = await store.readStream(CHECKPOINT_STREAM);
   const streamId = cutStreamId(cutId);
   const head = events.at(-1)!;
-  const covering = [...checkpoints].reverse().find((c) => (c.data?.streams as { streamId: string; version: number }[] | undefined)?.some((h) => h.streamId === streamId && h.version === head.version));
-  if (!covering) throw new GovernanceRefusedError(`cut ${cutId} has events after the latest checkpoint: record one first (\`cutter checkpoint --as <member>\`), then export`);
+  const covering = [...checkpoints]
+    .reverse()
+    .find((c) =>
+      (c.data?.streams as { streamId: string; version: number }[] | undefined)?.some(
+        (h) => h.streamId === streamId && h.version === head.version,
+      ),
+    );
+  if (!covering)
+    throw new GovernanceRefusedError(
+      `cut ${cutId} has events after the latest checkpoint: record one first (\`cutter checkpoint --as <member>\`), then export`,
+    );
   const backups = [];
   for (const e of events.filter((x) => x.type === 'BackupTaken')) {
     const b = await loadBackup(store.db, e.data.backupId);
-    if (b) backups.push({ backupId: b.backupId, plaintextSha256: b.plaintextSha256, rowCount: b.rowCount, recipients: b.recipients });
+    if (b)
+      backups.push({
+        backupId: b.backupId,
+        plaintextSha256: b.plaintextSha256,
+        rowCount: b.rowCount,
+        recipients: b.recipients,
+      });
   }
   const set = events[0]!.data?.plan?.changeSet as { sha256: string; count: number } | undefined;
   const bundle: Bundle = {
@@ -131,13 +161,35 @@ export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: C
   };
   for (const [streamId, events] of Object.entries(streams)) {
     const wrong = events.find((e) => e.streamId !== streamId);
-    if (wrong) v.push({ streamId, version: wrong.version, type: wrong.type, rule: 'bundle', message: `event ${wrong.eventId} belongs to stream ${wrong.streamId}` });
+    if (wrong)
+      v.push({
+        streamId,
+        version: wrong.version,
+        type: wrong.type,
+        rule: 'bundle',
+        message: `event ${wrong.eventId} belongs to stream ${wrong.streamId}`,
+      });
     const broken = checkLinks(events);
-    if (broken) v.push({ streamId, version: broken.version, eventId: broken.eventId, type: events.find((e) => e.version === broken.version)?.type ?? '-', rule: 'hash-chain', message: broken.reason });
+    if (broken)
+      v.push({
+        streamId,
+        version: broken.version,
+        eventId: broken.eventId,
+        type: events.find((e) => e.version === broken.version)?.type ?? '-',
+        rule: 'hash-chain',
+        message: broken.reason,
+      });
   }
   const governance = foldGovernance(streams[GOVERNANCE_STREAM]!, nodeCrypto, trustRoot);
   v.push(...governance.violations);
-  if (!governance.root && !governance.violations.some((x) => x.rule === 'trust-root')) v.push({ streamId: GOVERNANCE_STREAM, version: 0, type: '-', rule: 'trust-root', message: 'the bundle holds no governance genesis' });
+  if (!governance.root && !governance.violations.some((x) => x.rule === 'trust-root'))
+    v.push({
+      streamId: GOVERNANCE_STREAM,
+      version: 0,
+      type: '-',
+      rule: 'trust-root',
+      message: 'the bundle holds no governance genesis',
+    });
   const ks = checkKillSwitchStream(streams[KILL_SWITCH_STREAM]!, governance, nodeCrypto);
   v.push(...ks.violations);
   const cutStream = cutStreamId(bundle.cutId);
@@ -150,43 +202,110 @@ export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: C
     v.push(...checkEventTrust(c, governance, nodeCrypto).violations);
     const cp = CheckpointRecorded.safeParse(c.data);
     if (!cp.success || headsRoot(cp.data.streams) !== cp.data.root) {
-      v.push({ streamId: CHECKPOINT_STREAM, version: c.version, type: c.type, rule: 'checkpoint', message: 'a malformed checkpoint, or its root is not the hash of its heads' });
+      v.push({
+        streamId: CHECKPOINT_STREAM,
+        version: c.version,
+        type: c.type,
+        rule: 'checkpoint',
+        message: 'a malformed checkpoint, or its root is not the hash of its heads',
+      });
       continue;
     }
     for (const h of cp.data.streams) {
       const events = streams[h.streamId];
       if (!events) continue; // a stream the bundle does not carry
       const e = events.find((x) => x.version === h.version);
-      if (!e) v.push({ streamId: h.streamId, version: h.version, type: '-', rule: 'checkpoint', message: `checkpoint ${c.version} names ${h.streamId} at version ${h.version}; the bundle ends at ${events.length} (an event dropped)` });
-      else if (e.hash !== h.hash) v.push({ streamId: h.streamId, version: h.version, type: e.type, rule: 'checkpoint', message: `checkpoint ${c.version} names ${h.streamId} version ${h.version} with another hash (changed)` });
+      if (!e)
+        v.push({
+          streamId: h.streamId,
+          version: h.version,
+          type: '-',
+          rule: 'checkpoint',
+          message: `checkpoint ${c.version} names ${h.streamId} at version ${h.version}; the bundle ends at ${events.length} (an event dropped)`,
+        });
+      else if (e.hash !== h.hash)
+        v.push({
+          streamId: h.streamId,
+          version: h.version,
+          type: e.type,
+          rule: 'checkpoint',
+          message: `checkpoint ${c.version} names ${h.streamId} version ${h.version} with another hash (changed)`,
+        });
       if (h.streamId === cutStream && h.version === cut.length) coveredBy = { version: c.version, root: cp.data.root };
     }
   }
-  if (!coveredBy) v.push({ streamId: cutStream, version: cut.length, type: '-', rule: 'checkpoint', message: `no checkpoint in the bundle covers the cut's last event (version ${cut.length})` });
+  if (!coveredBy)
+    v.push({
+      streamId: cutStream,
+      version: cut.length,
+      type: '-',
+      rule: 'checkpoint',
+      message: `no checkpoint in the bundle covers the cut's last event (version ${cut.length})`,
+    });
   // Freshness: a consistent older prefix is an honest older bundle; a checkpoint the auditor kept
   // binds it — the bundle must carry that very checkpoint (and so everything it names).
   if (opts.kept) {
     const k = opts.kept.event;
     const carried = streams[CHECKPOINT_STREAM]!.find((c) => c.version === k.version);
-    if (opts.kept.trustRoot !== trustRoot) v.push({ streamId: CHECKPOINT_STREAM, version: k.version, type: '-', rule: 'checkpoint', message: 'the kept checkpoint descends from another trust root' });
-    else if (!carried) v.push({ streamId: CHECKPOINT_STREAM, version: k.version, type: '-', rule: 'checkpoint', message: `the bundle is older than the kept checkpoint ${k.version}: it ends at checkpoint ${streams[CHECKPOINT_STREAM]!.length}` });
-    else if (carried.hash !== k.hash || carried.eventId !== k.eventId) v.push({ streamId: CHECKPOINT_STREAM, version: k.version, type: '-', rule: 'checkpoint', message: `the bundle's checkpoint ${k.version} is not the kept one (forked)` });
+    if (opts.kept.trustRoot !== trustRoot)
+      v.push({
+        streamId: CHECKPOINT_STREAM,
+        version: k.version,
+        type: '-',
+        rule: 'checkpoint',
+        message: 'the kept checkpoint descends from another trust root',
+      });
+    else if (!carried)
+      v.push({
+        streamId: CHECKPOINT_STREAM,
+        version: k.version,
+        type: '-',
+        rule: 'checkpoint',
+        message: `the bundle is older than the kept checkpoint ${k.version}: it ends at checkpoint ${streams[CHECKPOINT_STREAM]!.length}`,
+      });
+    else if (carried.hash !== k.hash || carried.eventId !== k.eventId)
+      v.push({
+        streamId: CHECKPOINT_STREAM,
+        version: k.version,
+        type: '-',
+        rule: 'checkpoint',
+        message: `the bundle's checkpoint ${k.version} is not the kept one (forked)`,
+      });
   }
 
   const planned = cut[0]?.data as { plan?: { changeSet?: { sha256: string; count: number } } } | undefined;
   const set = planned?.plan?.changeSet;
   if (set && (bundle.evidence.changeSet?.sha256 !== set.sha256 || bundle.evidence.changeSet.count !== set.count)) {
-    v.push({ streamId: cutStream, version: 1, type: 'CutPlanned', rule: 'bundle', message: 'the change set hash in the bundle is not the one the plan records' });
+    v.push({
+      streamId: cutStream,
+      version: 1,
+      type: 'CutPlanned',
+      rule: 'bundle',
+      message: 'the change set hash in the bundle is not the one the plan records',
+    });
   }
   for (const e of cut.filter((x) => x.type === 'BackupTaken')) {
     const b = bundle.evidence.backups.find((x) => x.backupId === e.data?.backupId);
-    if (!b || b.plaintextSha256 !== e.data?.plaintextHash) v.push({ streamId: cutStream, version: e.version, type: e.type, rule: 'bundle', message: `backup ${String(e.data?.backupId)}: the bundle's hash is not the one BackupTaken records` });
+    if (!b || b.plaintextSha256 !== e.data?.plaintextHash)
+      v.push({
+        streamId: cutStream,
+        version: e.version,
+        type: e.type,
+        rule: 'bundle',
+        message: `backup ${String(e.data?.backupId)}: the bundle's hash is not the one BackupTaken records`,
+      });
   }
-  return { ok: v.length === 0, cutId: bundle.cutId, events: cut.length, coveredBy, governanceVersion: governance.versions.length, violations: v };
+  return {
+    ok: v.length === 0,
+    cutId: bundle.cutId,
+    events: cut.length,
+    coveredBy,
+    governanceVersion: governance.versions.length,
+    violations: v,
+  };
 }
 
 /** `cutter verify <file> --trust-root <root>`: never opens a store. */
 export function verifyBundleFile(file: string, trustRoot: string, opts: { kept?: CheckpointFile } = {}): BundleVerdict {
   return verifyBundle(readBundle(file), trustRoot, opts);
 }
-

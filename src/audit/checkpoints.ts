@@ -5,7 +5,13 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CHECKPOINT_STREAM, CheckpointFile, CheckpointRecorded, headsRoot, type StreamHead } from '../../events/checkpoint.js';
+import {
+  CHECKPOINT_STREAM,
+  CheckpointFile,
+  CheckpointRecorded,
+  headsRoot,
+  type StreamHead,
+} from '../../events/checkpoint.js';
 import { toStorable } from '../../events/index.js';
 import { MACHINE_VERSION } from '../domain/index.js';
 import { checkEventTrust } from '../domain/trust.js';
@@ -30,14 +36,23 @@ export async function storeHeads(store: EventStore): Promise<StreamHead[]> {
   const rows = await store.db.query(sql`
     SELECT DISTINCT ON (stream_id) stream_id, version, hash FROM cutter.events
     WHERE stream_id <> ${CHECKPOINT_STREAM} ORDER BY stream_id, version DESC`);
-  return rows.map((r: { stream_id: string; version: number; hash: string }) => ({ streamId: r.stream_id, version: Number(r.version), hash: r.hash }));
+  return rows.map((r: { stream_id: string; version: number; hash: string }) => ({
+    streamId: r.stream_id,
+    version: Number(r.version),
+    hash: r.hash,
+  }));
 }
 
 /**
  * The ways the log no longer extends `heads`: a stream missing, shorter than its checkpointed
  * version, or holding another hash at that version. One query for all the streams.
  */
-export async function checkHeads(store: EventStore, heads: StreamHead[], label: string, opts: { chain?: boolean } = {}): Promise<AnchorViolation[]> {
+export async function checkHeads(
+  store: EventStore,
+  heads: StreamHead[],
+  label: string,
+  opts: { chain?: boolean } = {},
+): Promise<AnchorViolation[]> {
   if (heads.length === 0) return [];
   if (opts.chain) return checkHeadsWithChains(store, heads, label);
   const rows = await store.db.query(sql`
@@ -48,9 +63,21 @@ export async function checkHeads(store: EventStore, heads: StreamHead[], label: 
   const out: AnchorViolation[] = [];
   for (const r of rows) {
     const at = { streamId: r.stream_id as string, version: Number(r.want), type: '-', rule: 'checkpoint' as const };
-    if (r.have_version === null) out.push({ ...at, message: `${label} names stream ${r.stream_id} at version ${r.want}; the stream is missing (deleted or hidden)` });
-    else if (r.have_hash === null) out.push({ ...at, message: `${label} names stream ${r.stream_id} at version ${r.want}; it now ends at version ${r.have_version} (truncated)` });
-    else if (r.have_hash !== r.want_hash) out.push({ ...at, message: `${label} names stream ${r.stream_id} version ${r.want} with hash ${String(r.want_hash).slice(0, 12)}…; the log holds ${String(r.have_hash).slice(0, 12)}… (rewritten)` });
+    if (r.have_version === null)
+      out.push({
+        ...at,
+        message: `${label} names stream ${r.stream_id} at version ${r.want}; the stream is missing (deleted or hidden)`,
+      });
+    else if (r.have_hash === null)
+      out.push({
+        ...at,
+        message: `${label} names stream ${r.stream_id} at version ${r.want}; it now ends at version ${r.have_version} (truncated)`,
+      });
+    else if (r.have_hash !== r.want_hash)
+      out.push({
+        ...at,
+        message: `${label} names stream ${r.stream_id} version ${r.want} with hash ${String(r.want_hash).slice(0, 12)}…; the log holds ${String(r.have_hash).slice(0, 12)}… (rewritten)`,
+      });
   }
   return out;
 }
@@ -65,10 +92,27 @@ async function checkHeadsWithChains(store: EventStore, heads: StreamHead[], labe
     const at = { streamId: h.streamId, version: h.version, type: '-', rule: 'checkpoint' as const };
     const events = await store.readStream(h.streamId, { toVersion: h.version });
     const broken = checkLinks(events);
-    if (events.length === 0) out.push({ ...at, message: `${label} names stream ${h.streamId} at version ${h.version}; the stream is missing (deleted or hidden)` });
-    else if (broken) out.push({ ...at, version: broken.version, message: `${label} names stream ${h.streamId} at version ${h.version}; the log's chain breaks at version ${broken.version}: ${broken.reason}` });
-    else if (events.length < h.version) out.push({ ...at, message: `${label} names stream ${h.streamId} at version ${h.version}; it now ends at version ${events.length} (truncated)` });
-    else if (events.at(-1)!.hash !== h.hash) out.push({ ...at, message: `${label} names stream ${h.streamId} version ${h.version} with hash ${h.hash.slice(0, 12)}…; the log holds ${events.at(-1)!.hash.slice(0, 12)}… (rewritten)` });
+    if (events.length === 0)
+      out.push({
+        ...at,
+        message: `${label} names stream ${h.streamId} at version ${h.version}; the stream is missing (deleted or hidden)`,
+      });
+    else if (broken)
+      out.push({
+        ...at,
+        version: broken.version,
+        message: `${label} names stream ${h.streamId} at version ${h.version}; the log's chain breaks at version ${broken.version}: ${broken.reason}`,
+      });
+    else if (events.length < h.version)
+      out.push({
+        ...at,
+        message: `${label} names stream ${h.streamId} at version ${h.version}; it now ends at version ${events.length} (truncated)`,
+      });
+    else if (events.at(-1)!.hash !== h.hash)
+      out.push({
+        ...at,
+        message: `${label} names stream ${h.streamId} version ${h.version} with hash ${h.hash.slice(0, 12)}…; the log holds ${events.at(-1)!.hash.slice(0, 12)}… (rewritten)`,
+      });
   }
   return out;
 }
@@ -96,7 +140,11 @@ export async function recordCheckpoint(session: Session, opts: { out?: string } 
   if (seen) {
     const { violations, trust } = await checkCheckpointFile(store, seen.file, auth.governance.root);
     const reasons = [...trust, ...violations.map((v) => v.message)];
-    if (reasons.length) throw new VerificationFailedError(`the log no longer extends the checkpoint this workspace last saw (${seen.path}): ${reasons[0]}`, { reasons });
+    if (reasons.length)
+      throw new VerificationFailedError(
+        `the log no longer extends the checkpoint this workspace last saw (${seen.path}): ${reasons[0]}`,
+        { reasons },
+      );
   }
   const existing = await store.readStream(CHECKPOINT_STREAM);
   const last = existing.at(-1);
@@ -105,19 +153,40 @@ export async function recordCheckpoint(session: Session, opts: { out?: string } 
     const prev = CheckpointRecorded.safeParse(last.data);
     if (!prev.success) throw new VerificationFailedError(`checkpoint ${last.version} in the store is malformed`);
     const broken = await checkHeads(store, prev.data.streams, `checkpoint ${last.version}`, { chain: true });
-    if (broken.length) throw new VerificationFailedError(`the log no longer extends checkpoint ${last.version}: ${broken[0]!.message}`, { reasons: broken.map((b) => b.message) });
+    if (broken.length)
+      throw new VerificationFailedError(`the log no longer extends checkpoint ${last.version}: ${broken[0]!.message}`, {
+        reasons: broken.map((b) => b.message),
+      });
     previous = { version: last.version, root: prev.data.root };
   }
   const streams = await storeHeads(store);
-  const data: CheckpointRecorded = { streams, root: headsRoot(streams), governanceVersion: auth.version, previous, at: new Date().toISOString() };
-  const signed = await signEvents(auth, CHECKPOINT_STREAM, existing.length, [toStorable({ type: 'CheckpointRecorded', data } as never, { machineVersion: MACHINE_VERSION })]);
-  const result = await store.append(CHECKPOINT_STREAM, signed, { expectedVersion: existing.length === 0 ? 'no_stream' : existing.length, context: { actor: auth.signer.name } });
+  const data: CheckpointRecorded = {
+    streams,
+    root: headsRoot(streams),
+    governanceVersion: auth.version,
+    previous,
+    at: new Date().toISOString(),
+  };
+  const signed = await signEvents(auth, CHECKPOINT_STREAM, existing.length, [
+    toStorable({ type: 'CheckpointRecorded', data } as never, { machineVersion: MACHINE_VERSION }),
+  ]);
+  const result = await store.append(CHECKPOINT_STREAM, signed, {
+    expectedVersion: existing.length === 0 ? 'no_stream' : existing.length,
+    context: { actor: auth.signer.name },
+  });
   const stored = result.events[0]!;
   const file = fileOf(stored, auth.governance.root!);
   rememberCheckpoint(session, file);
   if (opts.out) mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
   if (opts.out) writeFileSync(opts.out, `${JSON.stringify(file, null, 2)}\n`);
-  return { version: stored.version, root: data.root, streams: streams.length, governanceVersion: auth.version, file, ...(opts.out ? { out: opts.out } : {}) };
+  return {
+    version: stored.version,
+    root: data.root,
+    streams: streams.length,
+    governanceVersion: auth.version,
+    file,
+    ...(opts.out ? { out: opts.out } : {}),
+  };
 }
 
 /** Where a workspace keeps the last checkpoint it recorded or verified. */
@@ -142,8 +211,14 @@ function fileOf(e: StoredEvent, trustRoot: string): CheckpointFile {
     format: 'cutter-checkpoint/1',
     trustRoot,
     event: {
-      streamId: CHECKPOINT_STREAM, version: e.version, eventId: e.eventId, type: 'CheckpointRecorded',
-      schemaVersion: Number(e.metadata.schemaVersion ?? 1), data: e.data, signature: e.metadata.signature, hash: e.hash,
+      streamId: CHECKPOINT_STREAM,
+      version: e.version,
+      eventId: e.eventId,
+      type: 'CheckpointRecorded',
+      schemaVersion: Number(e.metadata.schemaVersion ?? 1),
+      data: e.data,
+      signature: e.metadata.signature,
+      hash: e.hash,
     },
   };
 }
@@ -158,30 +233,56 @@ export function readCheckpointFile(file: string): CheckpointFile {
  * governance (the file's trust root must be the pin), its root the hash of its heads, and the log
  * still extending every head it names.
  */
-export async function checkCheckpointFile(store: EventStore, cp: CheckpointFile, pin: string | undefined, opts: { chain?: boolean } = {}): Promise<{ violations: AnchorViolation[]; trust: string[] }> {
+export async function checkCheckpointFile(
+  store: EventStore,
+  cp: CheckpointFile,
+  pin: string | undefined,
+  opts: { chain?: boolean } = {},
+): Promise<{ violations: AnchorViolation[]; trust: string[] }> {
   const label = `checkpoint file (store version ${cp.event.version})`;
   const trust: string[] = [];
-  if (pin && cp.trustRoot !== pin) trust.push(`${label} descends from trust root ${cp.trustRoot.slice(0, 16)}…, not the pinned ${pin.slice(0, 16)}…`);
-  if (headsRoot(cp.event.data.streams) !== cp.event.data.root) trust.push(`${label}: its root is not the hash of the heads it lists`);
+  if (pin && cp.trustRoot !== pin)
+    trust.push(`${label} descends from trust root ${cp.trustRoot.slice(0, 16)}…, not the pinned ${pin.slice(0, 16)}…`);
+  if (headsRoot(cp.event.data.streams) !== cp.event.data.root)
+    trust.push(`${label}: its root is not the hash of the heads it lists`);
   const { readGovernance } = await import('../governance/authority.js');
   const governance = await readGovernance(store, pin ?? cp.trustRoot);
-  const e = { streamId: CHECKPOINT_STREAM, version: cp.event.version, eventId: cp.event.eventId, type: cp.event.type, data: cp.event.data, metadata: { schemaVersion: cp.event.schemaVersion, signature: cp.event.signature } };
-  for (const v of checkEventTrust(e, governance, nodeCrypto).violations) trust.push(`${label}: ${v.rule}: ${v.message}`);
+  const e = {
+    streamId: CHECKPOINT_STREAM,
+    version: cp.event.version,
+    eventId: cp.event.eventId,
+    type: cp.event.type,
+    data: cp.event.data,
+    metadata: { schemaVersion: cp.event.schemaVersion, signature: cp.event.signature },
+  };
+  for (const v of checkEventTrust(e, governance, nodeCrypto).violations)
+    trust.push(`${label}: ${v.rule}: ${v.message}`);
   const violations = await checkHeads(store, cp.event.data.streams, label, { chain: opts.chain ?? true });
   // The checkpoint itself must still be in the log, unchanged.
-  violations.push(...(await checkHeads(store, [{ streamId: CHECKPOINT_STREAM, version: cp.event.version, hash: cp.event.hash }], label, { chain: opts.chain ?? true })));
+  violations.push(
+    ...(await checkHeads(
+      store,
+      [{ streamId: CHECKPOINT_STREAM, version: cp.event.version, hash: cp.event.hash }],
+      label,
+      { chain: opts.chain ?? true },
+    )),
+  );
   return { violations, trust };
 }
 
 /** `cutter checkpoint --verify <file>`: exit 4 (VerificationFailed) naming what no longer holds. */
-export async function verifyCheckpoint(session: Session, file: string): Promise<{ file: string; version: number; streams: number; ok: true }> {
+export async function verifyCheckpoint(
+  session: Session,
+  file: string,
+): Promise<{ file: string; version: number; streams: number; ok: true }> {
   const cp = readCheckpointFile(file);
   const store = await session.store();
   const pin = session.config().trust.root;
   if (!pin) throw new GovernanceRefusedError('no trust root is pinned: set trust.root in the config');
   const { violations, trust } = await checkCheckpointFile(store, cp, pin);
   const reasons = [...trust, ...violations.map((v) => v.message)];
-  if (reasons.length) throw new VerificationFailedError(`the store does not extend ${file}: ${reasons[0]}`, { reasons });
+  if (reasons.length)
+    throw new VerificationFailedError(`the store does not extend ${file}: ${reasons[0]}`, { reasons });
   rememberCheckpoint(session, cp);
   return { file, version: cp.event.version, streams: cp.event.data.streams.length, ok: true };
 }

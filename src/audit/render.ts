@@ -4,8 +4,15 @@
  */
 import type { ReportModel, EventRef } from './report-model.js';
 
-const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const md = (s: unknown) => String(s ?? '').replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
+const esc = (s: unknown) =>
+  String(s ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+const md = (s: unknown) =>
+  String(s ?? '')
+    .replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`)
+    .replace(/\n/g, ' ');
 const cite = (refs: EventRef[]) => refs.map((r) => `#${r.version} ${r.type}`).join(', ') || '—';
 
 /** The report model as JSON (the machine-readable report). Pure. */
@@ -29,13 +36,19 @@ export function renderMarkdown(m: ReportModel): string {
     '',
     '| Gate | Outcome | At | Receipt | Detail | Events |',
     '|---|---|---|---|---|---|',
-    ...m.gates.map((g) => `| ${g.gate} | **${g.outcome}**${g.reconciled ? ' (reconciled)' : ''} | ${g.at ?? ''} | ${g.receipt ? `\`${g.receipt.slice(0, 12)}…\`` : ''} | ${md(g.detail)} | ${cite(g.events)} |`),
+    ...m.gates.map(
+      (g) =>
+        `| ${g.gate} | **${g.outcome}**${g.reconciled ? ' (reconciled)' : ''} | ${g.at ?? ''} | ${g.receipt ? `\`${g.receipt.slice(0, 12)}…\`` : ''} | ${md(g.detail)} | ${cite(g.events)} |`,
+    ),
     '',
     '## Approvals',
     '',
     '| Approver | Roles | At | Key | Governance | Signature |',
     '|---|---|---|---|---|---|',
-    ...m.approvals.map((a) => `| ${md(a.approver)} | ${md(a.roles.join(', '))} | ${a.at} | \`${a.key ?? 'unsigned'}\` | ${a.governanceVersion ? `v${a.governanceVersion}` : '-'} | ${a.signatureVerified ? (m.trust.checked ? 'verified against governance' : 'verified (self-consistent only)') : '**INVALID**'} |`),
+    ...m.approvals.map(
+      (a) =>
+        `| ${md(a.approver)} | ${md(a.roles.join(', '))} | ${a.at} | \`${a.key ?? 'unsigned'}\` | ${a.governanceVersion ? `v${a.governanceVersion}` : '-'} | ${a.signatureVerified ? (m.trust.checked ? 'verified against governance' : 'verified (self-consistent only)') : '**INVALID**'} |`,
+    ),
     '',
     '## Authority',
     '',
@@ -46,11 +59,17 @@ export function renderMarkdown(m: ReportModel): string {
     '',
     '| Event | At | config | env | kill-switch |',
     '|---|---|---|---|---|',
-    ...m.lockEvidence.map((l) => `| #${l.event.version} ${l.kind} | ${l.at} | ${l.config ? 'open' : 'CLOSED'} | ${l.env ? 'open' : 'CLOSED'} | ${l.killSwitch ? 'released' : 'ENGAGED'} |`),
+    ...m.lockEvidence.map(
+      (l) =>
+        `| #${l.event.version} ${l.kind} | ${l.at} | ${l.config ? 'open' : 'CLOSED'} | ${l.env ? 'open' : 'CLOSED'} | ${l.killSwitch ? 'released' : 'ENGAGED'} |`,
+    ),
     '',
     '## Dry runs and non-mutation evidence',
     '',
-    ...m.dryRuns.map((d) => `- ${d.runId}: ${d.passed ? 'passed' : 'FAILED'} — ${d.diff.inserts} inserts, ${d.diff.updates} updates, ${d.diff.deletes} deletes, ${d.diff.unchanged} unchanged; pre-image \`${d.nonMutation.before.slice(0, 16)}…\` before = after: ${d.nonMutation.equal ? 'yes' : 'NO'}`),
+    ...m.dryRuns.map(
+      (d) =>
+        `- ${d.runId}: ${d.passed ? 'passed' : 'FAILED'} — ${d.diff.inserts} inserts, ${d.diff.updates} updates, ${d.diff.deletes} deletes, ${d.diff.unchanged} unchanged; pre-image \`${d.nonMutation.before.slice(0, 16)}…\` before = after: ${d.nonMutation.equal ? 'yes' : 'NO'}`,
+    ),
     ...(m.dryRuns.length ? [] : ['- none']),
     '',
     '## Forbidden-action attestation',
@@ -100,7 +119,10 @@ dl{display:grid;grid-template-columns:140px 1fr;gap:2px 12px;margin:8px 0}dt{col
 /** The report as one self-contained HTML page with the lifecycle diagram (Graphviz via @viz-js/viz, no network). Every value escaped. */
 export async function renderHtml(m: ReportModel): Promise<string> {
   const { instance } = await import('@viz-js/viz');
-  const svg = (await instance()).renderString(m.diagram.dot, { format: 'svg', engine: 'dot' }).replace(/<\?xml[^>]*>/, '').replace(/<!DOCTYPE[^>]*>/, '');
+  const svg = (await instance())
+    .renderString(m.diagram.dot, { format: 'svg', engine: 'dot' })
+    .replace(/<\?xml[^>]*>/, '')
+    .replace(/<!DOCTYPE[^>]*>/, '');
   const c = m.cut;
   const tone = c.state === 'completed' || c.state === 'reverted' ? 'ok' : /fail/i.test(c.state) ? 'bad' : 'warn';
   const cite2 = (refs: EventRef[]) => esc(cite(refs));

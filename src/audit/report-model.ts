@@ -14,21 +14,67 @@ import type { TrustViolation } from '../domain/governance.js';
 
 const sigOf = (e: StoredEvent): { key: string; governance: number } | undefined => {
   const s = e.metadata?.signature as { key?: unknown; governance?: unknown } | undefined;
-  return typeof s?.key === 'string' && typeof s.governance === 'number' ? { key: s.key, governance: s.governance } : undefined;
+  return typeof s?.key === 'string' && typeof s.governance === 'number'
+    ? { key: s.key, governance: s.governance }
+    : undefined;
 };
 
-export interface EventRef { streamId: string; version: number; type: string; hash: string }
-export interface Gate { gate: string; outcome: 'PASS' | 'FAIL' | 'SKIPPED' | 'NOT RUN' | 'HALTED'; at?: string; receipt?: string; detail?: string; reconciled?: boolean; events: EventRef[] }
-export interface Attestation { forbidden: string; status: 'NOT DONE' | 'VIOLATED'; evidence: EventRef[]; note: string }
+export interface EventRef {
+  streamId: string;
+  version: number;
+  type: string;
+  hash: string;
+}
+export interface Gate {
+  gate: string;
+  outcome: 'PASS' | 'FAIL' | 'SKIPPED' | 'NOT RUN' | 'HALTED';
+  at?: string;
+  receipt?: string;
+  detail?: string;
+  reconciled?: boolean;
+  events: EventRef[];
+}
+export interface Attestation {
+  forbidden: string;
+  status: 'NOT DONE' | 'VIOLATED';
+  evidence: EventRef[];
+  note: string;
+}
 
 export interface ReportModel {
-  cut: { cutId: string; target: string; table: string; planHash: string; author: string; reason: string; rowCount: number; state: string; outcome: string; generatedAt: string };
+  cut: {
+    cutId: string;
+    target: string;
+    table: string;
+    planHash: string;
+    author: string;
+    reason: string;
+    rowCount: number;
+    state: string;
+    outcome: string;
+    generatedAt: string;
+  };
   gates: Gate[];
-  approvals: { approver: string; roles: string[]; at: string; signatureVerified: boolean; key: string | null; governanceVersion: number | null; event: EventRef }[];
+  approvals: {
+    approver: string;
+    roles: string[];
+    at: string;
+    signatureVerified: boolean;
+    key: string | null;
+    governanceVersion: number | null;
+    event: EventRef;
+  }[];
   /** Authority: the trust root replay checked from, and the governance versions the events were signed under. */
   trust: { root: string | null; governanceVersions: number[]; checked: boolean };
   lockEvidence: { kind: string; at: string; config: boolean; env: boolean; killSwitch: boolean; event: EventRef }[];
-  dryRuns: { runId: string; passed: boolean; diff: Record<string, number>; expectedPostImageHash: string; nonMutation: { before: string; after: string; equal: boolean }; event: EventRef }[];
+  dryRuns: {
+    runId: string;
+    passed: boolean;
+    diff: Record<string, number>;
+    expectedPostImageHash: string;
+    nonMutation: { before: string; after: string; equal: boolean };
+    event: EventRef;
+  }[];
   attestations: Attestation[];
   chain: { streamId: string; headVersion: number; headHash: string; verified: boolean };
   violations: (Violation | TrustViolation)[];
@@ -37,14 +83,23 @@ export interface ReportModel {
 }
 
 const LIVE_PHASES: [string, string][] = Object.values(PHASE_GATES).map(({ gate, event }) => [gate, event]);
-const MUTATIONS = new Set(['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted', 'CutReverted']);
+const MUTATIONS = new Set([
+  'BackupTaken',
+  'LegAWritten',
+  'LegBRecorded',
+  'WriteVerified',
+  'LifecycleEnacted',
+  'CutReverted',
+]);
 
 function outcomeOf(state: string, events: StoredEvent[]): string {
   const last = (t: string) => [...events].reverse().find((e) => e.type === t);
   if (state === 'completed') return 'COMPLETED — live cut applied, verified and enacted';
   if (state === 'reverted') return 'REVERTED — live cut applied, then restored from its backup';
-  if (state === 'halted') return `HALTED before ${last('RunHalted')?.data.phase} — ${last('RunHalted')?.data.reason ?? 'a lock closed'}`;
-  if (state === 'failed') return `FAILED at ${last('PhaseFailed')?.data.phase}: ${last('PhaseFailed')?.data.error.message}`;
+  if (state === 'halted')
+    return `HALTED before ${last('RunHalted')?.data.phase} — ${last('RunHalted')?.data.reason ?? 'a lock closed'}`;
+  if (state === 'failed')
+    return `FAILED at ${last('PhaseFailed')?.data.phase}: ${last('PhaseFailed')?.data.error.message}`;
   if (state === 'verifyFailed') return 'VERIFY FAILED — the target does not match the plan';
   return state.toUpperCase();
 }
@@ -55,7 +110,12 @@ function outcomeOf(state: string, events: StoredEvent[]): string {
  * checked from and the trust violations of this stream; an approval then counts as verified only
  * when replay found nothing wrong with it.
  */
-export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt: string, trust?: { root: string | null; violations: TrustViolation[] }): ReportModel {
+export function buildReport(
+  events: StoredEvent[],
+  chainOk: boolean,
+  generatedAt: string,
+  trust?: { root: string | null; violations: TrustViolation[] },
+): ReportModel {
   const ref = (e: StoredEvent): EventRef => ({ streamId: e.streamId, version: e.version, type: e.type, hash: e.hash });
   const planned = events.find((e) => e.type === 'CutPlanned')!;
   // Lenient: an illegal event is a violation listed below (replay flags it), not a reason to fail.
@@ -66,28 +126,86 @@ export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt
   const lastLiveStart = [...events].reverse().find((e) => e.type === 'LiveRunStarted');
   const liveRunId = lastLiveStart?.data.runId;
 
-  const gates: Gate[] = [{ gate: 'precheck', outcome: 'PASS', at: planned.data.at, detail: `${planned.data.precheck.existing} existing, ${planned.data.precheck.absent} absent`, events: [ref(planned)] }];
+  const gates: Gate[] = [
+    {
+      gate: 'precheck',
+      outcome: 'PASS',
+      at: planned.data.at,
+      detail: `${planned.data.precheck.existing} existing, ${planned.data.precheck.absent} absent`,
+      events: [ref(planned)],
+    },
+  ];
   const approvals = of('ApprovalGranted');
-  gates.push({ gate: 'approvals', outcome: state.snapshot.context.approvals.length >= planned.data.policy.requiredApprovals ? 'PASS' : 'NOT RUN', detail: `${approvals.length} of ${planned.data.policy.requiredApprovals} required`, events: approvals.map(ref) });
+  gates.push({
+    gate: 'approvals',
+    outcome: state.snapshot.context.approvals.length >= planned.data.policy.requiredApprovals ? 'PASS' : 'NOT RUN',
+    detail: `${approvals.length} of ${planned.data.policy.requiredApprovals} required`,
+    events: approvals.map(ref),
+  });
   const dry = of('DryRunCompleted').at(-1);
-  gates.push(dry ? { gate: 'dry run', outcome: dry.data.passed ? 'PASS' : 'FAIL', at: dry.data.at, detail: `${dry.data.diff.inserts} inserts, ${dry.data.diff.updates} updates, ${dry.data.diff.deletes} deletes`, events: [ref(dry)] } : { gate: 'dry run', outcome: 'NOT RUN', events: [] });
+  gates.push(
+    dry
+      ? {
+          gate: 'dry run',
+          outcome: dry.data.passed ? 'PASS' : 'FAIL',
+          at: dry.data.at,
+          detail: `${dry.data.diff.inserts} inserts, ${dry.data.diff.updates} updates, ${dry.data.diff.deletes} deletes`,
+          events: [ref(dry)],
+        }
+      : { gate: 'dry run', outcome: 'NOT RUN', events: [] },
+  );
   for (const [gate, type] of LIVE_PHASES) {
-    const e = events.find((x) => (x.type === type || (type === 'WriteVerified' && x.type === 'VerifyFailed')) && x.data.runId === liveRunId);
-    const failed = events.find((x) => x.type === 'PhaseFailed' && x.data.runId === liveRunId && gate.includes(x.data.phase === 'legA' ? 'leg_a' : x.data.phase === 'legB' ? 'leg_b' : x.data.phase));
+    const e = events.find(
+      (x) => (x.type === type || (type === 'WriteVerified' && x.type === 'VerifyFailed')) && x.data.runId === liveRunId,
+    );
+    const failed = events.find(
+      (x) =>
+        x.type === 'PhaseFailed' &&
+        x.data.runId === liveRunId &&
+        gate.includes(x.data.phase === 'legA' ? 'leg_a' : x.data.phase === 'legB' ? 'leg_b' : x.data.phase),
+    );
     const d = e?.data ?? {};
-    const rows = ['inserted', 'updated', 'deleted', 'rowCount', 'rows'].filter((k) => typeof d[k] === 'number').map((k) => `${k} ${d[k]}`).join(', ');
+    const rows = ['inserted', 'updated', 'deleted', 'rowCount', 'rows']
+      .filter((k) => typeof d[k] === 'number')
+      .map((k) => `${k} ${d[k]}`)
+      .join(', ');
     gates.push(
       e
-        ? { gate, outcome: e.type === 'VerifyFailed' ? 'FAIL' : d.skipped ? 'SKIPPED' : 'PASS', at: d.at, receipt: d.receipt, detail: rows || (d.ledgerId ? `ledger row ${d.ledgerId}` : ''), reconciled: d.reconciled === true, events: [ref(e)] }
+        ? {
+            gate,
+            outcome: e.type === 'VerifyFailed' ? 'FAIL' : d.skipped ? 'SKIPPED' : 'PASS',
+            at: d.at,
+            receipt: d.receipt,
+            detail: rows || (d.ledgerId ? `ledger row ${d.ledgerId}` : ''),
+            reconciled: d.reconciled === true,
+            events: [ref(e)],
+          }
         : failed
           ? { gate, outcome: 'FAIL', at: failed.data.at, detail: failed.data.error.message, events: [ref(failed)] }
-          : { gate, outcome: events.some((x) => x.type === 'RunHalted' && x.data.runId === liveRunId) ? 'HALTED' : 'NOT RUN', events: [] },
+          : {
+              gate,
+              outcome: events.some((x) => x.type === 'RunHalted' && x.data.runId === liveRunId) ? 'HALTED' : 'NOT RUN',
+              events: [],
+            },
     );
   }
   const reverted = of('CutReverted').at(-1);
-  gates.push(reverted ? { gate: 'revert', outcome: 'PASS', at: reverted.data.at, receipt: reverted.data.receipt, detail: `${reverted.data.rows} rows restored; hash equals backup`, events: [ref(reverted)] } : { gate: 'revert', outcome: 'NOT RUN', events: [] });
+  gates.push(
+    reverted
+      ? {
+          gate: 'revert',
+          outcome: 'PASS',
+          at: reverted.data.at,
+          receipt: reverted.data.receipt,
+          detail: `${reverted.data.rows} rows restored; hash equals backup`,
+          events: [ref(reverted)],
+        }
+      : { gate: 'revert', outcome: 'NOT RUN', events: [] },
+  );
 
-  const starts = events.filter((e) => ['LiveRunStarted', 'RunResumed', 'RunContinued', 'RevertStarted'].includes(e.type));
+  const starts = events.filter((e) =>
+    ['LiveRunStarted', 'RunResumed', 'RunContinued', 'RevertStarted'].includes(e.type),
+  );
   const byRule = (r: string) => violations.filter((v) => v.rule === r);
   let halted = false;
   let writeAfterHalt: StoredEvent | undefined;
@@ -98,12 +216,42 @@ export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt
   }
   const liveEvents = events.filter((e) => e.data?.executor === LIVE_EXECUTOR);
   const attestations: Attestation[] = [
-    { forbidden: 'Live execution through the simulator', status: byRule('executor-mode').length ? 'VIOLATED' : 'NOT DONE', evidence: liveEvents.slice(0, 8).map(ref), note: 'every live event names the postgres-table adapter; the simulator type cannot be obtained in live mode' },
-    { forbidden: 'Mutation without the three locks open', status: byRule('locks-evidence').length ? 'VIOLATED' : 'NOT DONE', evidence: starts.map(ref), note: 'each start, resume and revert records config, env and kill-switch open' },
-    { forbidden: 'Write after a kill-switch halt', status: writeAfterHalt ? 'VIOLATED' : 'NOT DONE', evidence: [...of('RunHalted'), ...of('RunResumed')].map(ref), note: 'no phase event between a halt and a resume' },
-    { forbidden: 'Approval by the author', status: approvals.some((a) => a.data.approver === planned.data.author) ? 'VIOLATED' : 'NOT DONE', evidence: approvals.map(ref), note: `author ${planned.data.author}; approvers ${approvals.map((a) => a.data.approver).join(', ') || 'none'}` },
-    { forbidden: 'Plan changed after approval', status: byRule('plan-hash').length ? 'VIOLATED' : 'NOT DONE', evidence: [ref(planned)], note: `every event carries plan hash ${planned.data.planHash.slice(0, 12)}…` },
-    { forbidden: 'Illegal transition or skipped phase', status: violations.length ? 'VIOLATED' : 'NOT DONE', evidence: [ref(events.at(-1)!)], note: `replay of ${events.length} events through machine ${String(planned.metadata.machineVersion)}: ${violations.length} violation(s)` },
+    {
+      forbidden: 'Live execution through the simulator',
+      status: byRule('executor-mode').length ? 'VIOLATED' : 'NOT DONE',
+      evidence: liveEvents.slice(0, 8).map(ref),
+      note: 'every live event names the postgres-table adapter; the simulator type cannot be obtained in live mode',
+    },
+    {
+      forbidden: 'Mutation without the three locks open',
+      status: byRule('locks-evidence').length ? 'VIOLATED' : 'NOT DONE',
+      evidence: starts.map(ref),
+      note: 'each start, resume and revert records config, env and kill-switch open',
+    },
+    {
+      forbidden: 'Write after a kill-switch halt',
+      status: writeAfterHalt ? 'VIOLATED' : 'NOT DONE',
+      evidence: [...of('RunHalted'), ...of('RunResumed')].map(ref),
+      note: 'no phase event between a halt and a resume',
+    },
+    {
+      forbidden: 'Approval by the author',
+      status: approvals.some((a) => a.data.approver === planned.data.author) ? 'VIOLATED' : 'NOT DONE',
+      evidence: approvals.map(ref),
+      note: `author ${planned.data.author}; approvers ${approvals.map((a) => a.data.approver).join(', ') || 'none'}`,
+    },
+    {
+      forbidden: 'Plan changed after approval',
+      status: byRule('plan-hash').length ? 'VIOLATED' : 'NOT DONE',
+      evidence: [ref(planned)],
+      note: `every event carries plan hash ${planned.data.planHash.slice(0, 12)}…`,
+    },
+    {
+      forbidden: 'Illegal transition or skipped phase',
+      status: violations.length ? 'VIOLATED' : 'NOT DONE',
+      evidence: [ref(events.at(-1)!)],
+      note: `replay of ${events.length} events through machine ${String(planned.metadata.machineVersion)}: ${violations.length} violation(s)`,
+    },
   ];
 
   // The path: states visited and transitions taken, mapped onto the machine graph's edges.
@@ -118,28 +266,78 @@ export function buildReport(events: StoredEvent[], chainOk: boolean, generatedAt
     if (!moved) continue;
     s = moved;
     const next = stateName(s);
-    const within = (st: string, node: string) => st === node || st.startsWith(`${node}.`) || (node.endsWith('.hist') && st.startsWith(node.slice(0, -5)));
+    const within = (st: string, node: string) =>
+      st === node || st.startsWith(`${node}.`) || (node.endsWith('.hist') && st.startsWith(node.slice(0, -5)));
     const edge = graph.edges.find((g) => g.event === e.type && within(prev, g.from) && within(next, g.to));
     if (edge) taken.push(edge);
-    for (const st of [prev, next]) for (let i = 1; i <= st.split('.').length; i++) visited.push(st.split('.').slice(0, i).join('.'));
+    for (const st of [prev, next])
+      for (let i = 1; i <= st.split('.').length; i++) visited.push(st.split('.').slice(0, i).join('.'));
     prev = next;
   }
   const head = events.at(-1)!;
   return {
-    cut: { cutId: planned.data.cutId, target: planned.data.target, table: planned.data.table, planHash: planned.data.planHash, author: planned.data.author, reason: planned.data.reason, rowCount: planned.data.rowCount, state: name, outcome: outcomeOf(name, events), generatedAt },
+    cut: {
+      cutId: planned.data.cutId,
+      target: planned.data.target,
+      table: planned.data.table,
+      planHash: planned.data.planHash,
+      author: planned.data.author,
+      reason: planned.data.reason,
+      rowCount: planned.data.rowCount,
+      state: name,
+      outcome: outcomeOf(name, events),
+      generatedAt,
+    },
     gates,
     approvals: approvals.map((a) => ({
-      approver: a.data.approver, roles: a.data.roles ?? [a.data.role], at: a.data.at,
-      signatureVerified: trust ? !trust.violations.some((v) => v.version === a.version) : verifyApprovalSignature(a.data),
-      key: sigOf(a)?.key ?? null, governanceVersion: sigOf(a)?.governance ?? null, event: ref(a),
+      approver: a.data.approver,
+      roles: a.data.roles ?? [a.data.role],
+      at: a.data.at,
+      signatureVerified: trust
+        ? !trust.violations.some((v) => v.version === a.version)
+        : verifyApprovalSignature(a.data),
+      key: sigOf(a)?.key ?? null,
+      governanceVersion: sigOf(a)?.governance ?? null,
+      event: ref(a),
     })),
-    trust: { root: trust?.root ?? null, governanceVersions: [...new Set(events.map((e) => sigOf(e)?.governance).filter((v): v is number => v !== undefined))], checked: Boolean(trust) },
-    lockEvidence: starts.map((e) => ({ kind: e.type, at: e.data.evidence.at, ...e.data.evidence.locks, event: ref(e) })),
-    dryRuns: of('DryRunCompleted').map((e) => ({ runId: e.data.runId, passed: e.data.passed, diff: e.data.diff, expectedPostImageHash: e.data.expectedPostImageHash, nonMutation: { before: e.data.nonMutation.preImageHashBefore, after: e.data.nonMutation.preImageHashAfter, equal: e.data.nonMutation.preImageHashBefore === e.data.nonMutation.preImageHashAfter }, event: ref(e) })),
+    trust: {
+      root: trust?.root ?? null,
+      governanceVersions: [
+        ...new Set(events.map((e) => sigOf(e)?.governance).filter((v): v is number => v !== undefined)),
+      ],
+      checked: Boolean(trust),
+    },
+    lockEvidence: starts.map((e) => ({
+      kind: e.type,
+      at: e.data.evidence.at,
+      ...e.data.evidence.locks,
+      event: ref(e),
+    })),
+    dryRuns: of('DryRunCompleted').map((e) => ({
+      runId: e.data.runId,
+      passed: e.data.passed,
+      diff: e.data.diff,
+      expectedPostImageHash: e.data.expectedPostImageHash,
+      nonMutation: {
+        before: e.data.nonMutation.preImageHashBefore,
+        after: e.data.nonMutation.preImageHashAfter,
+        equal: e.data.nonMutation.preImageHashBefore === e.data.nonMutation.preImageHashAfter,
+      },
+      event: ref(e),
+    })),
     attestations,
     chain: { streamId: head.streamId, headVersion: head.version, headHash: head.hash, verified: chainOk },
     violations: [...violations, ...(trust?.violations ?? [])],
-    timeline: events.map((e) => ({ version: e.version, at: e.recordedAt, type: e.type, actor: String(e.metadata.actor ?? '-'), key: sigOf(e)?.key ?? null })),
-    diagram: { dot: toDot(cutMachine, { highlight: { states: [...new Set(visited)], transitions: taken } }), path: [...new Set(visited)] },
+    timeline: events.map((e) => ({
+      version: e.version,
+      at: e.recordedAt,
+      type: e.type,
+      actor: String(e.metadata.actor ?? '-'),
+      key: sigOf(e)?.key ?? null,
+    })),
+    diagram: {
+      dot: toDot(cutMachine, { highlight: { states: [...new Set(visited)], transitions: taken } }),
+      path: [...new Set(visited)],
+    },
   };
 }

@@ -6,10 +6,22 @@
 import { START, type Cursor, type EventStore, type StoredEvent } from '../store/index.js';
 import { cutStreamId } from '../../events/streams.js';
 
-const SETTLED = new Set(['LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'RunHalted', 'CutReverted', 'RevertFailed', 'CutAborted', 'DryRunCompleted']);
+const SETTLED = new Set([
+  'LifecycleEnacted',
+  'PhaseFailed',
+  'VerifyFailed',
+  'RunHalted',
+  'CutReverted',
+  'RevertFailed',
+  'CutAborted',
+  'DryRunCompleted',
+]);
 
 /** Calls `onEvent` for each committed event (of one cut, or all) until the cut settles, the timeout, or `signal` aborts; resolves with the count. Reads only. */
-export async function watch(store: EventStore, opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor; signal?: AbortSignal }): Promise<{ events: number; settled: boolean }> {
+export async function watch(
+  store: EventStore,
+  opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor; signal?: AbortSignal },
+): Promise<{ events: number; settled: boolean }> {
   let cursor = opts.from ?? (await tail(store));
   let events = 0;
   let settled = false;

@@ -23,7 +23,11 @@ interface Step {
 }
 
 /** Runs the narrated demo; resolves to the exit status (0 when every step did what it should). */
-export async function runDemo(opts: { json?: boolean; dir?: string; /** The CLI entry each step runs through (injected: no import cycle). */ main: (argv: string[]) => Promise<number> }): Promise<number> {
+export async function runDemo(opts: {
+  json?: boolean;
+  dir?: string;
+  /** The CLI entry each step runs through (injected: no import cycle). */ main: (argv: string[]) => Promise<number>;
+}): Promise<number> {
   const c = colors(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR);
   const root = path.resolve(opts.dir ?? DEMO_DIR);
   const say = (s: string) => process.stdout.write(`\n${c.bold(c.cyan('▸'))} ${s}\n`);
@@ -35,22 +39,55 @@ export async function runDemo(opts: { json?: boolean; dir?: string; /** The CLI 
   const previousCwd = process.cwd();
   const previousEnv = { ...process.env };
   process.chdir(root);
-  for (const k of ['CUTTER_STORE_URL', 'CUTTER_EXECUTION_ENABLED', 'CUTTER_ACTOR', 'CUTTER_BACKUP_PASSPHRASE', 'CUTTER_BACKUP_KEY']) delete process.env[k];
+  for (const k of [
+    'CUTTER_STORE_URL',
+    'CUTTER_EXECUTION_ENABLED',
+    'CUTTER_ACTOR',
+    'CUTTER_BACKUP_PASSPHRASE',
+    'CUTTER_BACKUP_KEY',
+  ])
+    delete process.env[k];
   process.env.CUTTER_KEYS_DIR = path.join(root, 'keys');
   const lease = await acquireEmbedded(embeddedDir(root));
   const { main } = opts;
 
   const steps: Step[] = [
-    { say: 'A fresh workspace: an example target database (300 documents), member keys, governance signed by the admin root and pinned in the config, a backup keypair and a plan.', argv: ['init', '--example'] },
-    { say: 'Governance lives in the store, signed: who may plan, approve, run and administer, and the policy. Its genesis hash is the trust root.', argv: ['governance', 'show'] },
-    { say: `The plan (${c.dim('plans/example.yaml')}): two new documents, two revisions, one withdrawal.`, before: async () => void process.stdout.write(await fs.readFile('plans/example.yaml', 'utf8')) },
-    { say: 'erin records the plan: validated, hashed, prechecked read-only.', argv: ['plan', 'plans/example.yaml', '--as', 'erin'] },
-    { say: 'erin cannot approve her own cut: she is its author and holds no approver role (four-eyes, by key).', argv: ['approve', CUT, '--as', 'erin'], expect: 3 },
+    {
+      say: 'A fresh workspace: an example target database (300 documents), member keys, governance signed by the admin root and pinned in the config, a backup keypair and a plan.',
+      argv: ['init', '--example'],
+    },
+    {
+      say: 'Governance lives in the store, signed: who may plan, approve, run and administer, and the policy. Its genesis hash is the trust root.',
+      argv: ['governance', 'show'],
+    },
+    {
+      say: `The plan (${c.dim('plans/example.yaml')}): two new documents, two revisions, one withdrawal.`,
+      before: async () => void process.stdout.write(await fs.readFile('plans/example.yaml', 'utf8')),
+    },
+    {
+      say: 'erin records the plan: validated, hashed, prechecked read-only.',
+      argv: ['plan', 'plans/example.yaml', '--as', 'erin'],
+    },
+    {
+      say: 'erin cannot approve her own cut: she is its author and holds no approver role (four-eyes, by key).',
+      argv: ['approve', CUT, '--as', 'erin'],
+      expect: 3,
+    },
     { say: 'alice and bob sign approvals bound to the plan hash.', argv: ['approve', CUT, '--as', 'alice'] },
     { say: '', argv: ['approve', CUT, '--as', 'bob'] },
-    { say: 'A dry run: the simulator reads the pre-image in READ ONLY transactions and shows the diff.', argv: ['run', CUT, '--dry-run', '--as', 'erin'] },
-    { say: 'dana, an operator, engages the kill-switch (any member may).', argv: ['killswitch', 'engage', '--reason', 'change freeze until review', '--as', 'dana'] },
-    { say: 'A live run now is refused, naming every closed lock.', argv: ['run', CUT, '--live', '--as', 'erin'], expect: 3 },
+    {
+      say: 'A dry run: the simulator reads the pre-image in READ ONLY transactions and shows the diff.',
+      argv: ['run', CUT, '--dry-run', '--as', 'erin'],
+    },
+    {
+      say: 'dana, an operator, engages the kill-switch (any member may).',
+      argv: ['killswitch', 'engage', '--reason', 'change freeze until review', '--as', 'dana'],
+    },
+    {
+      say: 'A live run now is refused, naming every closed lock.',
+      argv: ['run', CUT, '--live', '--as', 'erin'],
+      expect: 3,
+    },
     { say: 'dana cannot release it: only an admin may.', argv: ['killswitch', 'release', '--as', 'dana'], expect: 3 },
     {
       say: 'Open the three locks: execution.enabled in the config, CUTTER_EXECUTION_ENABLED=1, and the admin root releases the kill-switch.',
@@ -62,13 +99,25 @@ export async function runDemo(opts: { json?: boolean; dir?: string; /** The CLI 
       argv: ['killswitch', 'release', '--as', 'root'],
       env: { CUTTER_EXECUTION_ENABLED: '1' },
     },
-    { say: 'The live run: backup (encrypted), leg A, leg B, verify, enact — each one transaction with a receipt.', argv: ['run', CUT, '--live', '--as', 'erin'] },
+    {
+      say: 'The live run: backup (encrypted), leg A, leg B, verify, enact — each one transaction with a receipt.',
+      argv: ['run', CUT, '--live', '--as', 'erin'],
+    },
     { say: 'Status and history come from projections and the event log.', argv: ['status', CUT] },
     { say: '', argv: ['history', CUT] },
-    { say: 'The audit report, from events only: gates, approvals, lock evidence, attestation, the diagram with the path taken.', argv: ['report', CUT, '--format', 'html', '--out', 'reports/kb-2026-11-release.html'] },
+    {
+      say: 'The audit report, from events only: gates, approvals, lock evidence, attestation, the diagram with the path taken.',
+      argv: ['report', CUT, '--format', 'html', '--out', 'reports/kb-2026-11-release.html'],
+    },
     { say: '', argv: ['report', CUT, '--format', 'md', '--out', 'reports/kb-2026-11-release.md'] },
-    { say: 'Revert: decrypt the backup and restore the pre-image exactly, in one transaction.', argv: ['revert', CUT, '--live', '--as', 'erin'] },
-    { say: 'Replay: every event re-checked by the machine and its signature by an enrolled key checked from the pinned root; hash chains verified, projections compared.', argv: ['replay', '--all'] },
+    {
+      say: 'Revert: decrypt the backup and restore the pre-image exactly, in one transaction.',
+      argv: ['revert', CUT, '--live', '--as', 'erin'],
+    },
+    {
+      say: 'Replay: every event re-checked by the machine and its signature by an enrolled key checked from the pinned root; hash chains verified, projections compared.',
+      argv: ['replay', '--all'],
+    },
   ];
 
   let status = 0;
@@ -90,7 +139,9 @@ export async function runDemo(opts: { json?: boolean; dir?: string; /** The CLI 
     }
     if (status === 0) {
       say(`Done. The workspace is in ${path.relative(previousCwd, root) || root}/ — try:`);
-      process.stdout.write(`  cd ${path.relative(previousCwd, root) || root} && CUTTER_KEYS_DIR=$PWD/keys ${path.relative(root, path.join(previousCwd, 'bin', 'cutter'))} status\n`);
+      process.stdout.write(
+        `  cd ${path.relative(previousCwd, root) || root} && CUTTER_KEYS_DIR=$PWD/keys ${path.relative(root, path.join(previousCwd, 'bin', 'cutter'))} status\n`,
+      );
     }
   } finally {
     process.chdir(previousCwd);

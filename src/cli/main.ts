@@ -30,7 +30,8 @@ export async function main(argv: string[]): Promise<number> {
     status = pendingStatus;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return EXIT.ok;
       return EXIT.invalidInput;
     }
     status = report(err, program.opts<GlobalOptions>());
@@ -66,8 +67,18 @@ function act(program: Command, fn: Action): () => Promise<void> {
 function report(err: unknown, globals: GlobalOptions, out?: Output): number {
   const status = exitCodeFor(err);
   const message = err instanceof Error ? err.message : String(err);
-  const reasons = err instanceof CutterError && Array.isArray(err.details.reasons) ? (err.details.reasons as string[]) : [];
-  const label = err instanceof CutterError ? (status === 3 ? 'refused' : status === 4 ? 'verification failed' : status === 2 ? 'invalid input' : 'error') : 'error';
+  const reasons =
+    err instanceof CutterError && Array.isArray(err.details.reasons) ? (err.details.reasons as string[]) : [];
+  const label =
+    err instanceof CutterError
+      ? status === 3
+        ? 'refused'
+        : status === 4
+          ? 'verification failed'
+          : status === 2
+            ? 'invalid input'
+            : 'error'
+      : 'error';
   process.stderr.write(`cutter: ${label}: ${message}\n`);
   for (const r of reasons) if (r !== message) process.stderr.write(`  - ${r}\n`);
   if (globals.debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
@@ -82,12 +93,18 @@ function buildProgram(): Command {
   const program = new Command('cutter')
     .description('Governed, event-sourced cuts to production PostgreSQL data.')
     .option('--as <actor>', 'who is acting (default: CUTTER_ACTOR, else the OS user)')
-    .option('--store <url>', 'event store URL or env:VAR, without a password (default: CUTTER_STORE_URL, config store.url, else embedded PostgreSQL under ./.cutter)')
+    .option(
+      '--store <url>',
+      'event store URL or env:VAR, without a password (default: CUTTER_STORE_URL, config store.url, else embedded PostgreSQL under ./.cutter)',
+    )
     .option('--config <file>', 'config file', 'cutter.config.yaml')
     .option('--json', 'machine output: stdout holds only JSON')
     .option('--debug', 'print stack traces on errors')
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', '\nExample:\n  $ cutter init --example && cutter plan plans/example.yaml --as erin\n\nExit codes: 0 done, 1 fault, 2 bad input, 3 refused by governance, 4 verification failed.');
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ cutter init --example && cutter plan plans/example.yaml --as erin\n\nExit codes: 0 done, 1 fault, 2 bad input, 3 refused by governance, 4 verification failed.',
+    );
   program.hook('preAction', async () => {
     const { store } = program.opts<GlobalOptions>();
     if (store) (await import('../workspace/store-url.js')).refusePasswordOnCommandLine(store);
@@ -102,33 +119,47 @@ function registerCommands(program: Command): void {
   example(
     program
       .command('init')
-      .description('write cutter.config.yaml if absent and migrate the store; --example adds a seeded target, keys and a plan')
-      .option('--example', 'also create the example target database, approver keys alice and bob, a backup key and plans/example.yaml')
+      .description(
+        'write cutter.config.yaml if absent and migrate the store; --example adds a seeded target, keys and a plan',
+      )
+      .option(
+        '--example',
+        'also create the example target database, approver keys alice and bob, a backup key and plans/example.yaml',
+      )
       .action(async (opts: { example?: boolean }) =>
         act(program, async (s, out) => (await import('./commands/init.js')).init(s, out, opts))(),
       ),
     'cutter init --example',
   );
   example(
-    program.command('demo').description('the whole story, narrated, on the embedded default').action(async () => {
-      const { runDemo } = await import('./demo.js');
-      pendingStatus = await runDemo({ json: Boolean(program.opts<GlobalOptions>().json), main });
-    }),
+    program
+      .command('demo')
+      .description('the whole story, narrated, on the embedded default')
+      .action(async () => {
+        const { runDemo } = await import('./demo.js');
+        pendingStatus = await runDemo({ json: Boolean(program.opts<GlobalOptions>().json), main });
+      }),
     'cutter demo',
   );
   example(
     program
       .command('plan <file>')
       .description('validate, hash, precheck (read-only) and record CutPlanned; prints the cut id and plan hash')
-      .action(async (file: string) => act(program, async (s, out) => (await import('./commands/cuts.js')).plan(s, out, file))()),
+      .action(async (file: string) =>
+        act(program, async (s, out) => (await import('./commands/cuts.js')).plan(s, out, file))(),
+      ),
     'cutter plan plans/example.yaml --as erin',
   );
   example(
     program
       .command('approve <cut>')
-      .description('sign and record an approval as --as <approver> (key from $CUTTER_KEYS_DIR or ~/.config/cutter/keys); shows the plan approved')
+      .description(
+        'sign and record an approval as --as <approver> (key from $CUTTER_KEYS_DIR or ~/.config/cutter/keys); shows the plan approved',
+      )
       .option('--plan-hash <hash>', 'refuse unless the recorded plan hash is the one you reviewed')
-      .action(async (cut: string, opts: { planHash?: string }) => act(program, async (s, out) => (await import('./commands/cuts.js')).approve(s, out, cut, opts.planHash))()),
+      .action(async (cut: string, opts: { planHash?: string }) =>
+        act(program, async (s, out) => (await import('./commands/cuts.js')).approve(s, out, cut, opts.planHash))(),
+      ),
     'cutter approve kb-20261125-1a2b3c --as alice',
   );
   example(
@@ -150,7 +181,9 @@ function registerCommands(program: Command): void {
       .addOption(new Option('--live', 'restore the target').conflicts('dryRun'))
       .option('--force', 'revert even when the rows changed since the cut')
       .action(async (cut: string, opts: { dryRun?: boolean; live?: boolean; force?: boolean }) =>
-        act(program, async (s, out) => (await import('./commands/run.js')).revert(s, out, cut, mode(opts), Boolean(opts.force)))(),
+        act(program, async (s, out) =>
+          (await import('./commands/run.js')).revert(s, out, cut, mode(opts), Boolean(opts.force)),
+        )(),
       ),
     'CUTTER_EXECUTION_ENABLED=1 cutter revert kb-20261125-1a2b3c --live',
   );
@@ -158,14 +191,18 @@ function registerCommands(program: Command): void {
     program
       .command('status [cut]')
       .description('cuts and their state, or one cut with its runs and phases')
-      .action(async (cut: string | undefined) => act(program, async (s, out) => (await import('./commands/views.js')).status(s, out, cut))()),
+      .action(async (cut: string | undefined) =>
+        act(program, async (s, out) => (await import('./commands/views.js')).status(s, out, cut))(),
+      ),
     'cutter status --json',
   );
   example(
     program
       .command('history <cut>')
-      .description('the timeline of a cut\'s events')
-      .action(async (cut: string) => act(program, async (s, out) => (await import('./commands/views.js')).history(s, out, cut))()),
+      .description("the timeline of a cut's events")
+      .action(async (cut: string) =>
+        act(program, async (s, out) => (await import('./commands/views.js')).history(s, out, cut))(),
+      ),
     'cutter history kb-20261125-1a2b3c',
   );
   example(
@@ -173,16 +210,23 @@ function registerCommands(program: Command): void {
       .command('replay [cut]')
       .description('audit replay: hash chain, every transition re-checked by the machine, invariants, projections')
       .option('--all', 'every stream in the store')
-      .option('--trust-root <root>', 'check authority from this root instead of the config\'s trust.root (an auditor\'s copy)')
+      .option(
+        '--trust-root <root>',
+        "check authority from this root instead of the config's trust.root (an auditor's copy)",
+      )
       .option('--checkpoint <file>', 'also hold the log against a checkpoint kept outside the store')
-      .option('--targets', 'also hold the log against every configured target\'s cutter_ledger rows')
-      .action(async (cut: string | undefined, opts: { all?: boolean; trustRoot?: string; checkpoint?: string; targets?: boolean }) =>
-        act(program, async (s, out) =>
-          (await import('./commands/audit.js')).replay(s, out, cut, Boolean(opts.all), opts.trustRoot, {
-            ...(opts.checkpoint !== undefined ? { checkpoint: opts.checkpoint } : {}),
-            ...(opts.targets ? { targets: true } : {}),
-          }),
-        )(),
+      .option('--targets', "also hold the log against every configured target's cutter_ledger rows")
+      .action(
+        async (
+          cut: string | undefined,
+          opts: { all?: boolean; trustRoot?: string; checkpoint?: string; targets?: boolean },
+        ) =>
+          act(program, async (s, out) =>
+            (await import('./commands/audit.js')).replay(s, out, cut, Boolean(opts.all), opts.trustRoot, {
+              ...(opts.checkpoint !== undefined ? { checkpoint: opts.checkpoint } : {}),
+              ...(opts.targets ? { targets: true } : {}),
+            }),
+          )(),
       ),
     'cutter replay --all',
   );
@@ -192,10 +236,16 @@ function registerCommands(program: Command): void {
       .description('the audit report, generated from events')
       .addOption(new Option('--format <format>', 'md, html or json').choices(['md', 'html', 'json']).default('md'))
       .option('--out <file>', 'write to a file instead of stdout')
-      .option('--from <bundle>', 'build the report from an audit bundle (no database), verified from --trust-root or the config\'s pin')
+      .option(
+        '--from <bundle>',
+        "build the report from an audit bundle (no database), verified from --trust-root or the config's pin",
+      )
       .option('--trust-root <root>', 'with --from: the trust root to verify the bundle from')
-      .action(async (cut: string, opts: { format: 'md' | 'html' | 'json'; out?: string; from?: string; trustRoot?: string }) =>
-        act(program, async (s, out) => (await import('./commands/audit.js')).report(s, out, cut, opts))(),
+      .action(
+        async (
+          cut: string,
+          opts: { format: 'md' | 'html' | 'json'; out?: string; from?: string; trustRoot?: string },
+        ) => act(program, async (s, out) => (await import('./commands/audit.js')).report(s, out, cut, opts))(),
       ),
     'cutter report kb-20261125-1a2b3c --format html --out report.html',
   );
@@ -205,11 +255,15 @@ function registerCommands(program: Command): void {
       .description('tail committed events from any machine (woken by NOTIFY) until the cut settles or --timeout')
       .option('--timeout <seconds>', 'stop after this many seconds', '600')
       .action(async (cut: string | undefined, opts: { timeout: string }) =>
-        act(program, async (s, out) => (await import('./commands/views.js')).watchCut(s, out, cut, Number(opts.timeout)))(),
+        act(program, async (s, out) =>
+          (await import('./commands/views.js')).watchCut(s, out, cut, Number(opts.timeout)),
+        )(),
       ),
     'cutter watch kb-2026-11-release',
   );
-  const ks = program.command('killswitch').description('lock 3: engage halts every live run at its next phase boundary');
+  const ks = program
+    .command('killswitch')
+    .description('lock 3: engage halts every live run at its next phase boundary');
   example(
     ks
       .command('engage')
@@ -221,82 +275,111 @@ function registerCommands(program: Command): void {
     'cutter killswitch engage --reason "incident 4711"',
   );
   example(
-    ks.command('release').description('release the kill-switch').action(async () =>
-      act(program, async (s, out) => (await import('./commands/killswitch.js')).release(s, out))(),
-    ),
+    ks
+      .command('release')
+      .description('release the kill-switch')
+      .action(async () => act(program, async (s, out) => (await import('./commands/killswitch.js')).release(s, out))()),
     'cutter killswitch release',
   );
   example(
-    ks.command('status').description('show the kill-switch state').action(async () =>
-      act(program, async (s, out) => (await import('./commands/killswitch.js')).status(s, out))(),
-    ),
+    ks
+      .command('status')
+      .description('show the kill-switch state')
+      .action(async () => act(program, async (s, out) => (await import('./commands/killswitch.js')).status(s, out))()),
     'cutter killswitch status --json',
   );
-  const gov = program.command('governance').description('members, roles, policy and admin threshold, signed in the store (the trust root)');
+  const gov = program
+    .command('governance')
+    .description('members, roles, policy and admin threshold, signed in the store (the trust root)');
   example(
     gov
       .command('apply <file>')
-      .description('record genesis (first time; prints the trust root to pin) or propose the next version, signed by --as <admin>')
-      .action(async (file: string) => act(program, async (s, out) => (await import('./commands/governance.js')).apply(s, out, file))()),
+      .description(
+        'record genesis (first time; prints the trust root to pin) or propose the next version, signed by --as <admin>',
+      )
+      .action(async (file: string) =>
+        act(program, async (s, out) => (await import('./commands/governance.js')).apply(s, out, file))(),
+      ),
     'cutter governance apply governance.yaml --as root',
   );
   example(
     gov
       .command('approve <version>')
       .description('sign a proposed governance version as --as <admin>; effective once admins.threshold admins signed')
-      .action(async (version: string) => act(program, async (s, out) => (await import('./commands/governance.js')).approve(s, out, version))()),
+      .action(async (version: string) =>
+        act(program, async (s, out) => (await import('./commands/governance.js')).approve(s, out, version))(),
+      ),
     'cutter governance approve 2 --as root2',
   );
   example(
     gov
       .command('show')
       .description('the governance in force: version, members and key fingerprints, policy, the trust root')
-      .option('--trust-root <root>', 'check against this root instead of the config\'s pin')
-      .action(async (opts: { trustRoot?: string }) => act(program, async (s, out) => (await import('./commands/governance.js')).show(s, out, opts.trustRoot))()),
+      .option('--trust-root <root>', "check against this root instead of the config's pin")
+      .action(async (opts: { trustRoot?: string }) =>
+        act(program, async (s, out) => (await import('./commands/governance.js')).show(s, out, opts.trustRoot))(),
+      ),
     'cutter governance show --json',
   );
   example(
     program
       .command('checkpoint')
-      .description('record a signed checkpoint of every stream head (after proving the log extends the previous one); --out keeps it as a file')
+      .description(
+        'record a signed checkpoint of every stream head (after proving the log extends the previous one); --out keeps it as a file',
+      )
       .option('--out <file>', 'also write the checkpoint to this file (keep it outside the store)')
       .option('--verify <file>', 'check a kept checkpoint against the store instead of recording one')
-      .action(async (opts: { out?: string; verify?: string }) => act(program, async (s, out) => (await import('./commands/anchors.js')).checkpoint(s, out, opts))()),
+      .action(async (opts: { out?: string; verify?: string }) =>
+        act(program, async (s, out) => (await import('./commands/anchors.js')).checkpoint(s, out, opts))(),
+      ),
     'cutter checkpoint --out checkpoints/2026-11-30.json --as dana',
   );
   example(
     program
       .command('export <cut>')
-      .description('write an offline audit bundle: the cut, governance, kill-switch and the checkpoint covering it, with evidence hashes')
+      .description(
+        'write an offline audit bundle: the cut, governance, kill-switch and the checkpoint covering it, with evidence hashes',
+      )
       .requiredOption('--out <file>', 'the bundle file')
-      .action(async (cut: string, opts: { out: string }) => act(program, async (s, out) => (await import('./commands/anchors.js')).exportCut(s, out, cut, opts.out))()),
+      .action(async (cut: string, opts: { out: string }) =>
+        act(program, async (s, out) => (await import('./commands/anchors.js')).exportCut(s, out, cut, opts.out))(),
+      ),
     'cutter export kb-2026-11-release --out kb-2026-11-release.bundle.json',
   );
   example(
     program
       .command('verify <file>')
       .description('verify an audit bundle offline, from the trust root alone: no database is opened')
-      .option('--trust-root <root>', 'the trust root to verify from (default: the config\'s trust.root)')
+      .option('--trust-root <root>', "the trust root to verify from (default: the config's trust.root)")
       .option('--checkpoint <file>', 'a checkpoint you kept: the bundle must carry it (not an older one)')
-      .action(async (file: string, opts: { trustRoot?: string; checkpoint?: string }) => act(program, async (s, out) => (await import('./commands/anchors.js')).verify(s, out, file, opts.trustRoot, opts.checkpoint))()),
+      .action(async (file: string, opts: { trustRoot?: string; checkpoint?: string }) =>
+        act(program, async (s, out) =>
+          (await import('./commands/anchors.js')).verify(s, out, file, opts.trustRoot, opts.checkpoint),
+        )(),
+      ),
     'cutter verify kb-2026-11-release.bundle.json --trust-root 9f2c…',
   );
   const keys = program.command('keys').description('approver and backup keys');
   example(
     keys
       .command('generate <name>')
-      .description('an Ed25519 approver key, or with --backup an OpenPGP backup keypair, in $CUTTER_KEYS_DIR or ~/.config/cutter/keys')
+      .description(
+        'an Ed25519 approver key, or with --backup an OpenPGP backup keypair, in $CUTTER_KEYS_DIR or ~/.config/cutter/keys',
+      )
       .option('--backup', 'an OpenPGP keypair for encrypted backups')
       .action(async (name: string, opts: { backup?: boolean }) =>
-        act(program, async (s, out) => (await import('./commands/keys.js')).generate(s, out, name, Boolean(opts.backup)))(),
+        act(program, async (s, out) =>
+          (await import('./commands/keys.js')).generate(s, out, name, Boolean(opts.backup)),
+        )(),
       ),
     'cutter keys generate alice',
   );
   const projections = program.command('projections').description('read models rebuilt from events');
   example(
-    projections.command('rebuild').description('truncate and refold every projection from the log').action(async () =>
-      act(program, async (s, out) => (await import('./commands/audit.js')).rebuild(s, out))(),
-    ),
+    projections
+      .command('rebuild')
+      .description('truncate and refold every projection from the log')
+      .action(async () => act(program, async (s, out) => (await import('./commands/audit.js')).rebuild(s, out))()),
     'cutter projections rebuild',
   );
   example(
@@ -304,7 +387,9 @@ function registerCommands(program: Command): void {
       .command('follow')
       .description('run the async projectors (target activity) from their checkpoints; --once catches up and exits')
       .option('--once', 'catch up and exit')
-      .action(async (opts: { once?: boolean }) => act(program, async (s, out) => (await import('./commands/audit.js')).follow(s, out, Boolean(opts.once)))()),
+      .action(async (opts: { once?: boolean }) =>
+        act(program, async (s, out) => (await import('./commands/audit.js')).follow(s, out, Boolean(opts.once)))(),
+      ),
     'cutter projections follow --once',
   );
   const target = program.command('target').description('configured targets');
@@ -312,7 +397,9 @@ function registerCommands(program: Command): void {
     target
       .command('prepare <name>')
       .description('create the ledger and receipt tables in a target (idempotent)')
-      .action(async (name: string) => act(program, async (s, out) => (await import('./commands/run.js')).prepare(s, out, name))()),
+      .action(async (name: string) =>
+        act(program, async (s, out) => (await import('./commands/run.js')).prepare(s, out, name))(),
+      ),
     'cutter target prepare kb',
   );
 }

@@ -33,6 +33,7 @@ export function formatIssues(error: z.ZodError, prefix = ''): string[] {
 function unionMessage(issue: z.core.$ZodIssueInvalidUnion): string {
   // For a change entry, say what was expected rather than every branch's complaint.
   const keys = issue.errors.flatMap((branch) => branch.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : [])));
-  if (keys.length > 0) return `expected { upsert: {...} } or { delete: {...} }, got key(s) ${[...new Set(keys)].join(', ')}`;
+  if (keys.length > 0)
+    return `expected { upsert: {...} } or { delete: {...} }, got key(s) ${[...new Set(keys)].join(', ')}`;
   return 'expected { upsert: {...} } or { delete: {...} }';
 }

@@ -13,6 +13,7 @@ export function readJsonFile<S extends z.ZodType>(file: string, schema: S, label
     throw new InvalidInputError(`${label} ${file}: not a JSON file (${(err as Error).message})`);
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new InvalidInputError(`${label} ${file}: ${formatIssues(parsed.error).slice(0, 5).join('; ')}`);
+  if (!parsed.success)
+    throw new InvalidInputError(`${label} ${file}: ${formatIssues(parsed.error).slice(0, 5).join('; ')}`);
   return parsed.data;
 }

@@ -43,7 +43,10 @@ export function parseConfig(text: string, file = CONFIG_FILE): CutterConfig {
   if (raw && typeof raw === 'object') {
     const moved = MOVED_TO_GOVERNANCE.filter((k) => k in raw);
     if (moved.length > 0) {
-      const lines = moved.map((k) => `${k}: moved to the store's governance (members and policy are signed there: \`cutter governance apply <file> --as <admin>\`); remove it from the config`);
+      const lines = moved.map(
+        (k) =>
+          `${k}: moved to the store's governance (members and policy are signed there: \`cutter governance apply <file> --as <admin>\`); remove it from the config`,
+      );
       throw new InvalidInputError(`config ${file}: ${lines.join('; ')}`, { issues: lines });
     }
   }
@@ -59,9 +62,15 @@ export function parseConfig(text: string, file = CONFIG_FILE): CutterConfig {
  * Resolves a URL reference: `env:VAR` reads the environment (throws naming `field` when unset);
  * `embedded:<db>` names a database on the embedded server, whose URL the caller passes.
  */
-export function resolveUrl(ref: string, field: string, env: NodeJS.ProcessEnv = process.env, embeddedUrl?: string): string {
+export function resolveUrl(
+  ref: string,
+  field: string,
+  env: NodeJS.ProcessEnv = process.env,
+  embeddedUrl?: string,
+): string {
   if (ref.startsWith('embedded:')) {
-    if (!embeddedUrl) throw new InvalidInputError(`${field}: ${ref} needs the embedded store (no --store / CUTTER_STORE_URL)`);
+    if (!embeddedUrl)
+      throw new InvalidInputError(`${field}: ${ref} needs the embedded store (no --store / CUTTER_STORE_URL)`);
     const u = new URL(embeddedUrl);
     u.pathname = `/${ref.slice('embedded:'.length)}`;
     return u.toString();
@@ -74,11 +83,18 @@ export function resolveUrl(ref: string, field: string, env: NodeJS.ProcessEnv = 
 }
 
 /** The resolved spec of target `name`, or InvalidInputError naming the unknown target. */
-export function targetSpec(config: CutterConfig, name: string, env: NodeJS.ProcessEnv = process.env, embeddedUrl?: string): TargetSpec {
+export function targetSpec(
+  config: CutterConfig,
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+  embeddedUrl?: string,
+): TargetSpec {
   const t = config.targets[name];
   if (!t) {
     const known = Object.keys(config.targets);
-    throw new InvalidInputError(`target: unknown target ${JSON.stringify(name)} (configured: ${known.join(', ') || 'none'})`);
+    throw new InvalidInputError(
+      `target: unknown target ${JSON.stringify(name)} (configured: ${known.join(', ') || 'none'})`,
+    );
   }
   return {
     name,

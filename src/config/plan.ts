@@ -35,14 +35,18 @@ function parseInput(text: string, config: CutterConfig, file: string): CutPlanIn
     throw new InvalidInputError(`plan ${file}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
   }
   const protos = protoKeys(raw, '');
-  if (protos.length > 0) throw new InvalidInputError(`plan ${file}: ${protos.slice(0, 20).join('; ')}`, { issues: protos.slice(0, 20) });
+  if (protos.length > 0)
+    throw new InvalidInputError(`plan ${file}: ${protos.slice(0, 20).join('; ')}`, { issues: protos.slice(0, 20) });
   const parsed = CutPlanInput.safeParse(raw);
   if (!parsed.success) {
     const issues = formatIssues(parsed.error);
     throw new InvalidInputError(`plan ${file}: ${issues.join('; ')}`, { issues });
   }
   const input = parsed.data;
-  const problems = [...nulCharacters({ ...input, changes: undefined }, ''), ...(config.targets[input.target] ? [] : [unknownTarget(input.target, config)])];
+  const problems = [
+    ...nulCharacters({ ...input, changes: undefined }, ''),
+    ...(config.targets[input.target] ? [] : [unknownTarget(input.target, config)]),
+  ];
   if (problems.length > 0) throw new InvalidInputError(`plan ${file}: ${problems.join('; ')}`, { issues: problems });
   return input;
 }
@@ -55,23 +59,42 @@ const resolved = (input: CutPlanInput, opts: { actor: string; now?: Date }) => (
 });
 
 /** Parses and validates a plan whose changes are inline (see loadPlan for change files). */
-export function parsePlan(text: string, config: CutterConfig, opts: { actor: string; file?: string; now?: Date; maxRows?: number }): CutPlan {
+export function parsePlan(
+  text: string,
+  config: CutterConfig,
+  opts: { actor: string; file?: string; now?: Date; maxRows?: number },
+): CutPlan {
   const file = opts.file ?? 'plan';
   const maxRows = opts.maxRows ?? Number.POSITIVE_INFINITY;
   const input = parseInput(text, config, file);
-  if (!input.changes) throw new InvalidInputError(`plan ${file}: changesFile: a change file is read by \`cutter plan <file>\`, not from text`);
+  if (!input.changes)
+    throw new InvalidInputError(
+      `plan ${file}: changesFile: a change file is read by \`cutter plan <file>\`, not from text`,
+    );
   const spec = config.targets[input.target]!;
-  const keyOf = (c: Change) => canonicalJson(Object.fromEntries(spec.key.map((k) => [k, ('upsert' in c ? c.upsert : c.delete)[k] ?? null])));
-  const check = changeChecker(input.target, config, (i) => `changes[${i}]`, (i, key) => keyOf(input.changes![i]!) === key);
+  const keyOf = (c: Change) =>
+    canonicalJson(Object.fromEntries(spec.key.map((k) => [k, ('upsert' in c ? c.upsert : c.delete)[k] ?? null])));
+  const check = changeChecker(
+    input.target,
+    config,
+    (i) => `changes[${i}]`,
+    (i, key) => keyOf(input.changes![i]!) === key,
+  );
   const problems = [...nulCharacters(input.changes, 'changes'), ...input.changes.flatMap((c, i) => check(c, i))];
-  if (input.changes.length > maxRows) problems.unshift(`changes: ${input.changes.length} rows exceed policy.maxRows ${maxRows}`);
-  if (problems.length > 0) throw new InvalidInputError(`plan ${file}: ${problems.slice(0, 20).join('; ')}`, { issues: problems.slice(0, 20) });
+  if (input.changes.length > maxRows)
+    problems.unshift(`changes: ${input.changes.length} rows exceed policy.maxRows ${maxRows}`);
+  if (problems.length > 0)
+    throw new InvalidInputError(`plan ${file}: ${problems.slice(0, 20).join('; ')}`, { issues: problems.slice(0, 20) });
   return { ...resolved(input, opts), changes: input.changes };
 }
 
 /** Reads a plan file from disk; a `changesFile` (relative to the plan) is validated line by line, streaming. */
 /** `opts.maxRows` is the governance policy's limit (unlimited when absent). */
-export async function loadPlan(file: string, config: CutterConfig, opts: { actor: string; now?: Date; maxRows?: number }): Promise<LoadedPlan> {
+export async function loadPlan(
+  file: string,
+  config: CutterConfig,
+  opts: { actor: string; now?: Date; maxRows?: number },
+): Promise<LoadedPlan> {
   if (!existsSync(file)) throw new InvalidInputError(`plan: file ${file} not found`);
   const text = readFileSync(file, 'utf8');
   const input = parseInput(text, config, file);
@@ -80,13 +103,26 @@ export async function loadPlan(file: string, config: CutterConfig, opts: { actor
     return { plan, changes: inlineChanges(plan.changes!) };
   }
   const changesFile = path.resolve(path.dirname(file), input.changesFile!);
-  if (!existsSync(changesFile) || !statSync(changesFile).isFile()) throw new InvalidInputError(`plan ${file}: changesFile: ${input.changesFile} not found`);
-  const changeSet = await scanChangesFile(changesFile, input.target, config, file, opts.maxRows ?? Number.POSITIVE_INFINITY);
+  if (!existsSync(changesFile) || !statSync(changesFile).isFile())
+    throw new InvalidInputError(`plan ${file}: changesFile: ${input.changesFile} not found`);
+  const changeSet = await scanChangesFile(
+    changesFile,
+    input.target,
+    config,
+    file,
+    opts.maxRows ?? Number.POSITIVE_INFINITY,
+  );
   return { plan: { ...resolved(input, opts), changeSet }, changes: fileChanges(changesFile), changesFile };
 }
 
 /** Validates a change file (one JSON change per line) without holding it, and describes it. */
-async function scanChangesFile(changesFile: string, target: string, config: CutterConfig, planFile: string, maxRows: number): Promise<ChangeSet> {
+async function scanChangesFile(
+  changesFile: string,
+  target: string,
+  config: CutterConfig,
+  planFile: string,
+  maxRows: number,
+): Promise<ChangeSet> {
   const hash = createHash('sha256');
   let bytes = 0;
   async function* tapped() {
@@ -98,10 +134,15 @@ async function scanChangesFile(changesFile: string, target: string, config: Cutt
   }
   // A duplicate key is confirmed by reading the earlier line again (after the scan), never assumed.
   const suspects: { line: number; key: string; problem: string }[] = [];
-  const check = changeChecker(target, config, (n) => `changesFile line ${n}`, (line, key, problem) => {
-    suspects.push({ line, key, problem });
-    return true;
-  });
+  const check = changeChecker(
+    target,
+    config,
+    (n) => `changesFile line ${n}`,
+    (line, key, problem) => {
+      suspects.push({ line, key, problem });
+      return true;
+    },
+  );
   const problems: string[] = [];
   let lineNo = 0;
   let count = 0;
@@ -134,7 +175,8 @@ async function scanChangesFile(changesFile: string, target: string, config: Cutt
       if (problems.length >= 20) break;
     }
   } catch (err) {
-    if (err instanceof TypeError) throw new InvalidInputError(`plan ${planFile}: changesFile line ${lineNo + 1}: not valid UTF-8`);
+    if (err instanceof TypeError)
+      throw new InvalidInputError(`plan ${planFile}: changesFile line ${lineNo + 1}: not valid UTF-8`);
     throw err;
   }
   if (suspects.length) {
@@ -143,7 +185,10 @@ async function scanChangesFile(changesFile: string, target: string, config: Cutt
     for (const s of suspects.filter((x) => keys.get(x.line) !== x.key)) problems.splice(problems.indexOf(s.problem), 1);
   }
   if (count === 0 && problems.length === 0) problems.push('changesFile: no changes');
-  if (problems.length > 0) throw new InvalidInputError(`plan ${planFile}: ${problems.slice(0, 20).join('; ')}`, { issues: problems.slice(0, 20) });
+  if (problems.length > 0)
+    throw new InvalidInputError(`plan ${planFile}: ${problems.slice(0, 20).join('; ')}`, {
+      issues: problems.slice(0, 20),
+    });
   return { format: 'ndjson', sha256: hash.digest('hex'), bytes, count, upserts, deletes: count - upserts };
 }
 
@@ -167,7 +212,12 @@ const unknownTarget = (target: string, config: CutterConfig) =>
  * Per-change checks against the target: columns, key values, no key twice (remembered across calls,
  * by number, so a million keys cost a map of short strings to small integers).
  */
-function changeChecker(target: string, config: CutterConfig, label: (n: number) => string, confirm: (n: number, key: string, problem: string) => boolean): (change: Change, n: number) => string[] {
+function changeChecker(
+  target: string,
+  config: CutterConfig,
+  label: (n: number) => string,
+  confirm: (n: number, key: string, problem: string) => boolean,
+): (change: Change, n: number) => string[] {
   const spec = config.targets[target]!;
   const keyCols = spec.key;
   const upsertCols = new Set([...spec.key, ...spec.columns]);
@@ -186,7 +236,8 @@ function changeChecker(target: string, config: CutterConfig, label: (n: number) 
     }
     for (const col of keyCols) {
       const v = row[col];
-      if (v === null || (typeof v === 'object' && v !== undefined)) problems.push(`${at}.${op}.${col}: a key value must be a string, number or boolean`);
+      if (v === null || (typeof v === 'object' && v !== undefined))
+        problems.push(`${at}.${op}.${col}: a key value must be a string, number or boolean`);
     }
     const key = canonicalJson(Object.fromEntries(keyCols.map((c) => [c, row[c] ?? null])));
     const first = seen.add(key, n);
@@ -214,7 +265,10 @@ function protoKeys(value: unknown, at: string): string[] {
 
 /** PostgreSQL text and jsonb cannot hold U+0000: refuse it up front, naming where it is. */
 function nulCharacters(value: unknown, at: string): string[] {
-  if (typeof value === 'string') return value.includes('\u0000') ? [`${at || '(root)'}: contains a NUL character, which PostgreSQL cannot store`] : [];
+  if (typeof value === 'string')
+    return value.includes('\u0000')
+      ? [`${at || '(root)'}: contains a NUL character, which PostgreSQL cannot store`]
+      : [];
   if (Array.isArray(value)) return value.flatMap((v, i) => nulCharacters(v, `${at}[${i}]`));
   if (value && typeof value === 'object') {
     return Object.entries(value).flatMap(([k, v]) => [

@@ -9,13 +9,19 @@ import { IDENTIFIER } from './target.js';
 const Identifier = z.string().regex(IDENTIFIER, 'must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63)');
 const TableName = z
   .string()
-  .regex(/^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be table or schema.table, plain SQL identifiers');
+  .regex(
+    /^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$/,
+    'must be table or schema.table, plain SQL identifiers',
+  );
 /** A connection URL, `env:VAR`, or `embedded:<database>` (a database on the workspace's embedded server). */
 const UrlRef = z
   .string()
   .min(1)
   .refine(
-    (s) => /^env:[A-Za-z_][A-Za-z0-9_]*$/.test(s) || /^embedded:[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(s) || /^postgres(ql)?:\/\//.test(s),
+    (s) =>
+      /^env:[A-Za-z_][A-Za-z0-9_]*$/.test(s) ||
+      /^embedded:[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(s) ||
+      /^postgres(ql)?:\/\//.test(s),
     'must be postgres://…, env:VAR or embedded:<database>',
   );
 const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-"');
@@ -32,7 +38,12 @@ export const TargetConfig = z
     const all = [...t.key, ...t.columns, ...(t.lifecycle ? [t.lifecycle.column] : [])];
     const seen = new Set<string>();
     all.forEach((c) => {
-      if (seen.has(c)) ctx.addIssue({ code: 'custom', path: ['columns'], message: `column ${c} listed twice (key, columns and lifecycle must not overlap)` });
+      if (seen.has(c))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns'],
+          message: `column ${c} listed twice (key, columns and lifecycle must not overlap)`,
+        });
       seen.add(c);
     });
   });
@@ -57,7 +68,9 @@ export const PolicyInput = z.strictObject({
 export const MOVED_TO_GOVERNANCE = ['approvers', 'policy'] as const;
 
 /** The governance trust root (DESIGN §7): the SHA-256 of the store's governance genesis. */
-export const TrustRoot = z.string().regex(/^[0-9a-f]{64}$/, 'the 64-hex trust root printed by `cutter governance show`');
+export const TrustRoot = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'the 64-hex trust root printed by `cutter governance show`');
 
 export const CutterConfig = z.strictObject({
   store: z.strictObject({ url: UrlRef.optional() }).default({}),

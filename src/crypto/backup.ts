@@ -10,20 +10,26 @@ import { sha256 } from '../../events/canonical.js';
 import { InvalidInputError, VerificationFailedError } from '../errors.js';
 
 async function recipientKeys(recipientArmoredKeys: string[]): Promise<openpgp.Key[]> {
-  if (recipientArmoredKeys.length === 0) throw new InvalidInputError('backup.recipients: at least one recipient public key is required for a live run');
+  if (recipientArmoredKeys.length === 0)
+    throw new InvalidInputError('backup.recipients: at least one recipient public key is required for a live run');
   return Promise.all(
     recipientArmoredKeys.map(async (armoredKey, i) => {
       try {
         return await openpgp.readKey({ armoredKey });
       } catch (err) {
-        throw new InvalidInputError(`backup.recipients[${i}]: not an armored OpenPGP public key (${(err as Error).message})`);
+        throw new InvalidInputError(
+          `backup.recipients[${i}]: not an armored OpenPGP public key (${(err as Error).message})`,
+        );
       }
     }),
   );
 }
 
 /** Encrypts `plaintext` to the armored public keys; returns the armored message and fingerprints. */
-export async function encryptBackup(plaintext: string, recipientArmoredKeys: string[]): Promise<{ armored: string; recipients: string[] }> {
+export async function encryptBackup(
+  plaintext: string,
+  recipientArmoredKeys: string[],
+): Promise<{ armored: string; recipients: string[] }> {
   const keys = await recipientKeys(recipientArmoredKeys);
   const message = await openpgp.createMessage({ binary: new TextEncoder().encode(plaintext) });
   const armored = await openpgp.encrypt({ message, encryptionKeys: keys, format: 'armored' });
@@ -46,7 +52,11 @@ export async function encryptionStream(recipientArmoredKeys: string[]): Promise<
   const input = new TransformStream<Uint8Array, Uint8Array>();
   const writer = input.writable.getWriter();
   const message = await openpgp.createMessage({ binary: input.readable });
-  const encrypted = (await openpgp.encrypt({ message, encryptionKeys: keys, format: 'binary' })) as unknown as ReadableStream<Uint8Array>;
+  const encrypted = (await openpgp.encrypt({
+    message,
+    encryptionKeys: keys,
+    format: 'binary',
+  })) as unknown as ReadableStream<Uint8Array>;
   const encoder = new TextEncoder();
   return {
     recipients: keys.map((k) => k.getFingerprint()),
@@ -66,14 +76,23 @@ export async function encryptionStream(recipientArmoredKeys: string[]): Promise<
  * Unauthenticated streaming is allowed on purpose: every consumer restores inside a transaction
  * that this final check rolls back, so nothing unverified is ever committed.
  */
-export async function* decryptBackupStream(source: AsyncIterable<Uint8Array> | string, privateKey: openpgp.PrivateKey, expectedSha256: string): AsyncGenerator<Uint8Array> {
+export async function* decryptBackupStream(
+  source: AsyncIterable<Uint8Array> | string,
+  privateKey: openpgp.PrivateKey,
+  expectedSha256: string,
+): AsyncGenerator<Uint8Array> {
   const message =
     typeof source === 'string'
       ? await openpgp.readMessage({ armoredMessage: source })
       : await openpgp.readMessage({ binaryMessage: toWebStream(source) });
   let data: ReadableStream<Uint8Array> | Uint8Array;
   try {
-    ({ data } = (await openpgp.decrypt({ message, decryptionKeys: privateKey, format: 'binary', config: { allowUnauthenticatedStream: true } })) as { data: ReadableStream<Uint8Array> | Uint8Array });
+    ({ data } = (await openpgp.decrypt({
+      message,
+      decryptionKeys: privateKey,
+      format: 'binary',
+      config: { allowUnauthenticatedStream: true },
+    })) as { data: ReadableStream<Uint8Array> | Uint8Array });
   } catch (err) {
     throw new InvalidInputError(`backup: cannot decrypt with this key (${(err as Error).message})`);
   }
@@ -88,11 +107,16 @@ export async function* decryptBackupStream(source: AsyncIterable<Uint8Array> | s
     }
   }
   const actual = hash.digest('hex');
-  if (actual !== expectedSha256) throw new VerificationFailedError(`backup: plaintext hash ${actual} differs from the recorded ${expectedSha256}`);
+  if (actual !== expectedSha256)
+    throw new VerificationFailedError(`backup: plaintext hash ${actual} differs from the recorded ${expectedSha256}`);
 }
 
 /** Decrypts a whole (small) backup to text; see decryptBackupStream. */
-export async function decryptBackup(source: AsyncIterable<Uint8Array> | string, privateKey: openpgp.PrivateKey, expectedSha256: string): Promise<string> {
+export async function decryptBackup(
+  source: AsyncIterable<Uint8Array> | string,
+  privateKey: openpgp.PrivateKey,
+  expectedSha256: string,
+): Promise<string> {
   const parts: Uint8Array[] = [];
   for await (const part of decryptBackupStream(source, privateKey, expectedSha256)) parts.push(part);
   const text = Buffer.concat(parts).toString('utf8');

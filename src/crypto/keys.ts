@@ -20,7 +20,8 @@ export function keysDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 function checkName(name: string): void {
-  if (!NAME.test(name)) throw new InvalidInputError(`name: ${JSON.stringify(name)} must be letters, digits, ".", "_" or "-"`);
+  if (!NAME.test(name))
+    throw new InvalidInputError(`name: ${JSON.stringify(name)} must be letters, digits, ".", "_" or "-"`);
 }
 
 export const approverKeyPath = (dir: string, name: string) => path.join(dir, `${name}.ed25519.key`);
@@ -35,10 +36,14 @@ async function writeSecret(file: string, text: string): Promise<void> {
 }
 
 /** Makes an Ed25519 approver key; returns the public key text for the config. */
-export async function generateApproverKey(name: string, opts: { dir: string }): Promise<{ name: string; publicKey: string; privateKeyPath: string }> {
+export async function generateApproverKey(
+  name: string,
+  opts: { dir: string },
+): Promise<{ name: string; publicKey: string; privateKeyPath: string }> {
   checkName(name);
   const privateKeyPath = approverKeyPath(opts.dir, name);
-  if (existsSync(privateKeyPath)) throw new InvalidInputError(`keys: ${privateKeyPath} already exists (never overwritten)`);
+  if (existsSync(privateKeyPath))
+    throw new InvalidInputError(`keys: ${privateKeyPath} already exists (never overwritten)`);
   const { privateKey } = generateKeyPairSync('ed25519');
   await writeSecret(privateKeyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
   return { name, publicKey: publicKeyText(privateKey), privateKeyPath };
@@ -48,7 +53,8 @@ export async function generateApproverKey(name: string, opts: { dir: string }): 
 export async function loadApproverKey(name: string, opts: { dir: string }) {
   checkName(name);
   const file = approverKeyPath(opts.dir, name);
-  if (!existsSync(file)) throw new InvalidInputError(`--as ${name}: no approver key at ${file} (cutter keys generate ${name})`);
+  if (!existsSync(file))
+    throw new InvalidInputError(`--as ${name}: no approver key at ${file} (cutter keys generate ${name})`);
   return parsePrivateKey(await fs.readFile(file, 'utf8'), file);
 }
 
@@ -64,7 +70,8 @@ export async function generateBackupKey(
 ): Promise<{ name: string; fingerprint: string; publicKeyPath: string; privateKeyPath: string }> {
   checkName(name);
   const paths = backupKeyPaths(opts.dir, name);
-  if (existsSync(paths.privateKeyPath)) throw new InvalidInputError(`keys: ${paths.privateKeyPath} already exists (never overwritten)`);
+  if (existsSync(paths.privateKeyPath))
+    throw new InvalidInputError(`keys: ${paths.privateKeyPath} already exists (never overwritten)`);
   const { privateKey, publicKey } = await openpgp.generateKey({
     type: 'ecc',
     curve: 'curve25519Legacy',
@@ -85,11 +92,16 @@ export async function generateBackupKey(
  * CUTTER_BACKUP_PASSPHRASE. Throws InvalidInputError naming the fingerprints it needs when no key
  * matches. Never logged.
  */
-export async function loadBackupPrivateKey(opts: { dir: string; recipients: string[]; env?: NodeJS.ProcessEnv }): Promise<openpgp.PrivateKey> {
+export async function loadBackupPrivateKey(opts: {
+  dir: string;
+  recipients: string[];
+  env?: NodeJS.ProcessEnv;
+}): Promise<openpgp.PrivateKey> {
   const env = opts.env ?? process.env;
   const wanted = new Set(opts.recipients.map((f) => f.toLowerCase()));
   const explicit = env.CUTTER_BACKUP_KEY;
-  if (explicit && !existsSync(explicit)) throw new InvalidInputError(`CUTTER_BACKUP_KEY: no private key at ${explicit}`);
+  if (explicit && !existsSync(explicit))
+    throw new InvalidInputError(`CUTTER_BACKUP_KEY: no private key at ${explicit}`);
   const files = explicit
     ? [explicit]
     : (await fs.readdir(opts.dir).catch(() => [] as string[]))

@@ -67,7 +67,8 @@ function keyObject(raw: Buffer): KeyObject | null {
 export function verifySignature(publicKey: string, message: Buffer, sig: string): boolean {
   const raw = rawKeyOf(publicKey);
   if (!raw) return false;
-  if (schemeOf(publicKey) === 'sshsig') return verifySshSig({ publicKey: raw, message, signature: sig, namespace: SSHSIG_NAMESPACE });
+  if (schemeOf(publicKey) === 'sshsig')
+    return verifySshSig({ publicKey: raw, message, signature: sig, namespace: SSHSIG_NAMESPACE });
   const key = keyObject(raw);
   if (!key) return false;
   try {

@@ -25,27 +25,40 @@ export interface Signer {
   sign(message: Buffer): Promise<string>;
 }
 
-export const sshKeyPaths = (dir: string, name: string) => ({ publicKeyPath: path.join(dir, `${name}.ssh.pub`), privateKeyPath: path.join(dir, `${name}.ssh`) });
+export const sshKeyPaths = (dir: string, name: string) => ({
+  publicKeyPath: path.join(dir, `${name}.ssh.pub`),
+  privateKeyPath: path.join(dir, `${name}.ssh`),
+});
 
 /** Loads the signer for member `name` from the keys directory; InvalidInputError when it has no key there. */
 export async function loadSigner(name: string, opts: { dir: string; env?: NodeJS.ProcessEnv }): Promise<Signer> {
   if (existsSync(approverKeyPath(opts.dir, name))) {
     const key = await loadApproverKey(name, { dir: opts.dir });
     const publicKey = publicKeyText(key);
-    return { name, publicKey, fingerprint: keyFingerprint(publicKey), scheme: 'ed25519', sign: async (m) => sign(null, m, key).toString('base64') };
+    return {
+      name,
+      publicKey,
+      fingerprint: keyFingerprint(publicKey),
+      scheme: 'ed25519',
+      sign: async (m) => sign(null, m, key).toString('base64'),
+    };
   }
   const ssh = sshKeyPaths(opts.dir, name);
   if (existsSync(ssh.publicKeyPath)) {
     const publicKey = readFileSync(ssh.publicKeyPath, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
-    if (!publicKey.startsWith('ssh-ed25519 ')) throw new InvalidInputError(`--as ${name}: ${ssh.publicKeyPath} is not an ssh-ed25519 key`);
+    if (!publicKey.startsWith('ssh-ed25519 '))
+      throw new InvalidInputError(`--as ${name}: ${ssh.publicKeyPath} is not an ssh-ed25519 key`);
     const keyFile = existsSync(ssh.privateKeyPath) ? ssh.privateKeyPath : ssh.publicKeyPath;
     return {
       name,
       publicKey,
       fingerprint: keyFingerprint(publicKey),
       scheme: 'sshsig',
-      sign: (message) => signWithSshKeygen({ keyFile, message, namespace: SSHSIG_NAMESPACE, ...(opts.env ? { env: opts.env } : {}) }),
+      sign: (message) =>
+        signWithSshKeygen({ keyFile, message, namespace: SSHSIG_NAMESPACE, ...(opts.env ? { env: opts.env } : {}) }),
     };
   }
-  throw new InvalidInputError(`--as ${name}: no key for ${name} in ${opts.dir} (${name}.ed25519.key from \`cutter keys generate ${name}\`, or ${name}.ssh.pub for an OpenSSH key)`);
+  throw new InvalidInputError(
+    `--as ${name}: no key for ${name} in ${opts.dir} (${name}.ed25519.key from \`cutter keys generate ${name}\`, or ${name}.ssh.pub for an OpenSSH key)`,
+  );
 }

@@ -74,7 +74,8 @@ function parsePublicKeyBlob(blob: Buffer): { key: Buffer } | { problem: string }
   const r = new WireReader(blob);
   const type = r.string();
   if (!type) return { problem: 'the key blob is truncated' };
-  if (type.toString('latin1') !== KEY_TYPE) return { problem: `the key blob says type ${JSON.stringify(type.toString('latin1'))}, not ${KEY_TYPE}` };
+  if (type.toString('latin1') !== KEY_TYPE)
+    return { problem: `the key blob says type ${JSON.stringify(type.toString('latin1'))}, not ${KEY_TYPE}` };
   const key = r.string();
   if (!key) return { problem: 'the key blob is truncated' };
   if (key.length !== 32) return { problem: `an ${KEY_TYPE} key is 32 bytes, this one is ${key.length}` };
@@ -93,7 +94,8 @@ export function parseSshEd25519PublicKey(line: string): Buffer {
   if (text === '') throw new InvalidInputError('ssh public key: empty');
   if (/[\r\n]/.test(text)) throw new InvalidInputError('ssh public key: expected one line, got several');
   const [type, b64] = text.split(/\s+/);
-  if (type !== KEY_TYPE) throw new InvalidInputError(`ssh public key: type ${JSON.stringify(type)} is not supported, only ${KEY_TYPE}`);
+  if (type !== KEY_TYPE)
+    throw new InvalidInputError(`ssh public key: type ${JSON.stringify(type)} is not supported, only ${KEY_TYPE}`);
   if (b64 === undefined) throw new InvalidInputError('ssh public key: the base64 key after the type is missing');
   const blob = strictBase64(b64);
   if (!blob) throw new InvalidInputError('ssh public key: the key is not valid base64');
@@ -108,14 +110,18 @@ export function parseSshEd25519PublicKey(line: string): Buffer {
  * Throws InvalidInputError when the key is not 32 bytes.
  */
 export function sshPublicKeyFingerprint(publicKey: Buffer): string {
-  if (publicKey.length !== 32) throw new InvalidInputError(`ssh public key: an ${KEY_TYPE} key is 32 bytes, this one is ${publicKey.length}`);
+  if (publicKey.length !== 32)
+    throw new InvalidInputError(`ssh public key: an ${KEY_TYPE} key is 32 bytes, this one is ${publicKey.length}`);
   return `SHA256:${createHash('sha256').update(publicKeyBlob(publicKey)).digest('base64').replace(/=+$/, '')}`;
 }
 
 /** The binary blob inside `-----BEGIN SSH SIGNATURE-----` armor, or undefined when malformed. */
 function dearmor(armored: string): Buffer | undefined {
   if (armored.length > MAX_ARMOR_CHARS) return undefined;
-  const lines = armored.trim().split(/\r?\n/).map((l) => l.trim());
+  const lines = armored
+    .trim()
+    .split(/\r?\n/)
+    .map((l) => l.trim());
   if (lines.length < 3 || lines[0] !== BEGIN || lines[lines.length - 1] !== END) return undefined;
   return strictBase64(lines.slice(1, -1).join(''));
 }
@@ -165,7 +171,12 @@ function parseSshSig(blob: Buffer): SshSig | undefined {
  * The namespace must be 1-64 printable ASCII characters without spaces (what signWithSshKeygen accepts).
  * Pure and synchronous; never throws: any malformed input, of any type, returns false.
  */
-export function verifySshSig(args: { publicKey: Buffer; message: Buffer; signature: string; namespace: string }): boolean {
+export function verifySshSig(args: {
+  publicKey: Buffer;
+  message: Buffer;
+  signature: string;
+  namespace: string;
+}): boolean {
   try {
     const { publicKey, message, signature, namespace } = args;
     if (!Buffer.isBuffer(publicKey) || publicKey.length !== 32 || !Buffer.isBuffer(message)) return false;
@@ -180,7 +191,10 @@ export function verifySshSig(args: { publicKey: Buffer; message: Buffer; signatu
       wireString(sig.hashAlgorithm),
       wireString(createHash(sig.hashAlgorithm).update(message).digest()),
     ]);
-    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') }, format: 'jwk' });
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') },
+      format: 'jwk',
+    });
     return verify(null, signedData, key, sig.signature);
   } catch {
     return false;
@@ -198,11 +212,18 @@ export function verifySshSig(args: { publicKey: Buffer; message: Buffer; signatu
  * Throws InvalidInputError when the namespace is unusable, ssh-keygen is missing, exits non-zero
  * (its stderr in the message), or signs with a key that is not ssh-ed25519.
  */
-export async function signWithSshKeygen(args: { keyFile: string; message: Buffer; namespace: string; env?: NodeJS.ProcessEnv }): Promise<string> {
+export async function signWithSshKeygen(args: {
+  keyFile: string;
+  message: Buffer;
+  namespace: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<string> {
   const { keyFile, message, namespace } = args;
   const env = args.env ?? process.env;
   if (!NAMESPACE.test(namespace)) {
-    throw new InvalidInputError(`ssh signature: namespace ${JSON.stringify(namespace)} must be 1-64 printable ASCII characters without spaces`);
+    throw new InvalidInputError(
+      `ssh signature: namespace ${JSON.stringify(namespace)} must be 1-64 printable ASCII characters without spaces`,
+    );
   }
   if (keyFile === '') throw new InvalidInputError('ssh signature: the key file is empty');
   const { status, stdout, stderr } = await runSshKeygen(['-Y', 'sign', '-f', keyFile, '-n', namespace], message, {
@@ -214,7 +235,8 @@ export async function signWithSshKeygen(args: { keyFile: string; message: Buffer
     .split(/\r?\n/)
     .filter((l) => l.trim() !== '' && l.trim() !== 'Signing data on standard input')
     .join('; ');
-  if (status !== 'exit 0') throw new InvalidInputError(`ssh-keygen -Y sign -f ${keyFile} failed (${status}): ${said || 'no message'}`);
+  if (status !== 'exit 0')
+    throw new InvalidInputError(`ssh-keygen -Y sign -f ${keyFile} failed (${status}): ${said || 'no message'}`);
   const armored = stdout.trim() + '\n';
   const blob = dearmor(armored);
   const keyType = blob && embeddedKeyType(blob);
@@ -223,12 +245,18 @@ export async function signWithSshKeygen(args: { keyFile: string; message: Buffer
   }
   const sig = blob && parseSshSig(blob);
   if (!sig || !verifySshSig({ publicKey: sig.publicKey, message, signature: armored, namespace })) {
-    throw new InvalidInputError(`ssh-keygen -Y sign -f ${keyFile} returned output that is not a valid ${KEY_TYPE} SSH signature`);
+    throw new InvalidInputError(
+      `ssh-keygen -Y sign -f ${keyFile} returned output that is not a valid ${KEY_TYPE} SSH signature`,
+    );
   }
   return armored;
 }
 
-function runSshKeygen(argv: string[], input: Buffer, env: NodeJS.ProcessEnv): Promise<{ status: string; stdout: string; stderr: string }> {
+function runSshKeygen(
+  argv: string[],
+  input: Buffer,
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: string; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('ssh-keygen', argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

@@ -32,7 +32,9 @@ export async function recordBackup(q: Queryable, b: Omit<BackupRow, 'ciphertext'
 }
 
 export async function loadBackup(q: Queryable, backupId: string): Promise<BackupRow | undefined> {
-  const [r] = await q.query(sql`SELECT backup_id, cut_id, run_id, plaintext_sha256, row_count, recipients, ciphertext, blob_id FROM cutter.backups WHERE backup_id = ${backupId}`);
+  const [r] = await q.query(
+    sql`SELECT backup_id, cut_id, run_id, plaintext_sha256, row_count, recipients, ciphertext, blob_id FROM cutter.backups WHERE backup_id = ${backupId}`,
+  );
   if (!r) return undefined;
   return {
     backupId: r.backup_id,

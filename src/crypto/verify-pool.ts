@@ -90,7 +90,9 @@ export class VerifyPool {
   /** Verdicts for `jobs`, in order: each worker takes one contiguous slice. */
   async verify(jobs: Job[]): Promise<boolean[]> {
     const per = Math.ceil(jobs.length / this.workers.length);
-    const slices = this.workers.map((w, i) => ({ w, part: jobs.slice(i * per, (i + 1) * per) })).filter((s) => s.part.length);
+    const slices = this.workers
+      .map((w, i) => ({ w, part: jobs.slice(i * per, (i + 1) * per) }))
+      .filter((s) => s.part.length);
     const results = await Promise.all(slices.map(({ w, part }) => this.run(w, part)));
     return results.flatMap((out) => [...out].map((b) => b === 1));
   }
@@ -133,13 +135,22 @@ export async function prefetchedCrypto(
     const member = memberOf(governance.versions[s.governance - 1]?.registry, s.signer);
     if (!member || schemeOf(member.publicKey) !== 'ed25519' || base.fingerprint(member.publicKey) !== s.key) continue;
     const message = signedMessage({
-      streamId: e.streamId, version: e.version, eventId: e.eventId ?? '', type: e.type,
-      schemaVersion: Number(e.metadata?.schemaVersion ?? 1), data: e.data, signer: s.signer, key: s.key, governance: s.governance,
+      streamId: e.streamId,
+      version: e.version,
+      eventId: e.eventId ?? '',
+      type: e.type,
+      schemaVersion: Number(e.metadata?.schemaVersion ?? 1),
+      data: e.data,
+      signer: s.signer,
+      key: s.key,
+      governance: s.governance,
     });
     requests.push({ publicKey: member.publicKey, message, sig: s.sig });
   }
   if (!pool || requests.length < MIN_PARALLEL) return base;
-  const verdicts = await pool.verify(requests.map((r) => ({ key: rawKeyOf(r.publicKey)!.toString('base64url'), message: r.message, sig: r.sig })));
+  const verdicts = await pool.verify(
+    requests.map((r) => ({ key: rawKeyOf(r.publicKey)!.toString('base64url'), message: r.message, sig: r.sig })),
+  );
   const known = new Map<string, { publicKey: string; digest: string; ok: boolean }[]>();
   requests.forEach((r, i) => {
     const list = known.get(r.sig) ?? [];

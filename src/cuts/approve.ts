@@ -23,7 +23,11 @@ export interface ApproveResult {
   plan: { target: string; author: string; reason: string; rowCount: number };
 }
 
-export async function approveCut(session: Session, cutId: string, opts: { planHash?: string } = {}): Promise<ApproveResult> {
+export async function approveCut(
+  session: Session,
+  cutId: string,
+  opts: { planHash?: string } = {},
+): Promise<ApproveResult> {
   const store = await session.store();
   const auth = await session.authority();
   const { state, events } = await loadCut(store, cutId);
@@ -31,13 +35,23 @@ export async function approveCut(session: Session, cutId: string, opts: { planHa
   const plan = { target: planned.target, author: planned.author, reason: planned.reason, rowCount: planned.rowCount };
   const planHash = state.snapshot.context.planHash;
   if (opts.planHash !== undefined && opts.planHash !== planHash) {
-    throw new GovernanceRefusedError(`cut ${cutId}: you reviewed plan hash ${opts.planHash}, the recorded plan hash is ${planHash}`);
+    throw new GovernanceRefusedError(
+      `cut ${cutId}: you reviewed plan hash ${opts.planHash}, the recorded plan hash is ${planHash}`,
+    );
   }
   const approver = auth.signer.name;
   const member = memberOf(auth.registry, approver)!;
   const roles = member.roles.filter((r) => r !== 'admin');
   const at = new Date().toISOString();
-  const payload = { cutId, planHash, decision: 'approve' as const, at, approver, roles, governanceVersion: auth.version };
+  const payload = {
+    cutId,
+    planHash,
+    decision: 'approve' as const,
+    at,
+    approver,
+    roles,
+    governanceVersion: auth.version,
+  };
   const signature = await auth.signer.sign(Buffer.from(approvalPayload(payload)));
   const result = await handle(
     store,
@@ -45,5 +59,14 @@ export async function approveCut(session: Session, cutId: string, opts: { planHa
     () => [{ type: 'ApprovalGranted', data: { ...payload, signature, publicKey: member.publicKey } }],
     { actor: approver, correlationId: cutId, auth },
   );
-  return { cutId, approver, planHash, state: stateName(result.after), approvals: summary(result.after).approvals, governanceVersion: auth.version, key: auth.signer.fingerprint, plan };
+  return {
+    cutId,
+    approver,
+    planHash,
+    state: stateName(result.after),
+    approvals: summary(result.after).approvals,
+    governanceVersion: auth.version,
+    key: auth.signer.fingerprint,
+    plan,
+  };
 }

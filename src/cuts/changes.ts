@@ -33,7 +33,8 @@ async function* parsed(source: AsyncIterable<string>, size: number, expectCount?
     }
   }
   if (batch.length) yield { json: `[${batch.join(',')}]`, count: batch.length };
-  if (expectCount !== undefined && count !== expectCount) throw new VerificationFailedError(`change set: ${count} changes read, ${expectCount} recorded`);
+  if (expectCount !== undefined && count !== expectCount)
+    throw new VerificationFailedError(`change set: ${count} changes read, ${expectCount} recorded`);
 }
 
 /** A validated change file on disk (plan time, before it is stored). */

@@ -7,7 +7,16 @@
 import { ConcurrencyError } from '../errors.js';
 import type { AppendContext, EventStore, StoredEvent } from '../store/index.js';
 import { refreshAuthority, signEvents, type Authority } from '../governance/authority.js';
-import { decide, evolve, foldLenient, MACHINE_VERSION, toStorable, type CutState, type DomainEvent, type SkippedEvent } from '../domain/index.js';
+import {
+  decide,
+  evolve,
+  foldLenient,
+  MACHINE_VERSION,
+  toStorable,
+  type CutState,
+  type DomainEvent,
+  type SkippedEvent,
+} from '../domain/index.js';
 import { cutStreamId } from '../../events/streams.js';
 
 export interface Handled {
@@ -44,7 +53,12 @@ export async function handle(
     try {
       const { auth: given, ...appendContext } = context;
       const auth = await refreshAuthority(store, given);
-      const signed = await signEvents(auth, streamId, stored.length, accepted.map((e) => toStorable(e, { machineVersion: MACHINE_VERSION })));
+      const signed = await signEvents(
+        auth,
+        streamId,
+        stored.length,
+        accepted.map((e) => toStorable(e, { machineVersion: MACHINE_VERSION })),
+      );
       const result = await store.append(streamId, signed, {
         expectedVersion: stored.length === 0 ? 'no_stream' : stored.length,
         context: { ...appendContext, actor: auth.signer.name },
@@ -62,7 +76,10 @@ export async function handle(
  * refused or whose schema failed (violations to show, never a reason to fail). Throws when no such
  * cut exists.
  */
-export async function loadCut(store: EventStore, cutId: string): Promise<{ events: StoredEvent[]; state: CutState; skipped: SkippedEvent[] }> {
+export async function loadCut(
+  store: EventStore,
+  cutId: string,
+): Promise<{ events: StoredEvent[]; state: CutState; skipped: SkippedEvent[] }> {
   const events = await store.readStream(cutStreamId(cutId));
   if (events.length === 0) {
     const { InvalidInputError } = await import('../errors.js');

@@ -28,14 +28,21 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
   const config = session.config();
   const auth = await session.authority();
   const policy = auth.registry.policy;
-  const { plan, changes, changesFile } = await loadPlan(file, config, { actor: session.actor, maxRows: policy.maxRows });
+  const { plan, changes, changesFile } = await loadPlan(file, config, {
+    actor: session.actor,
+    maxRows: policy.maxRows,
+  });
   if (plan.author !== auth.signer.name) {
-    throw new GovernanceRefusedError(`plan ${file}: names author ${plan.author}, but it is signed by ${auth.signer.name} (the author is whoever signs the plan)`);
+    throw new GovernanceRefusedError(
+      `plan ${file}: names author ${plan.author}, but it is signed by ${auth.signer.name} (the author is whoever signs the plan)`,
+    );
   }
   const spec = await session.target(plan.target);
   const store = await session.store();
   if ((await store.streamVersion(cutStreamId(plan.id))) > 0) {
-    throw new IllegalTransitionError(`cut ${plan.id} already exists (plans are immutable: give the new plan another id)`);
+    throw new IllegalTransitionError(
+      `cut ${plan.id} already exists (plans are immutable: give the new plan another id)`,
+    );
   }
   const sim = executorFor('dry-run', spec, changes);
   let precheck: PlanResult['precheck'];
@@ -51,7 +58,8 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
     if (!(await blobInfo(store.db, id))) {
       await store.db.tx(async (tx) => {
         const stored = await putBlob(tx, id, createReadStream(changesFile));
-        if (stored.sha256 !== set.sha256) throw new InvalidInputError(`plan ${file}: changesFile changed while it was being planned; plan it again`);
+        if (stored.sha256 !== set.sha256)
+          throw new InvalidInputError(`plan ${file}: changesFile changed while it was being planned; plan it again`);
       });
     }
   }
@@ -64,12 +72,29 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
       {
         type: 'CutPlanned',
         data: {
-          cutId: plan.id, plan, planHash: hash, target: plan.target, table: spec.table, author: plan.author, reason: plan.reason,
-          authorKey: memberOf(auth.registry, auth.signer.name)!.publicKey, rowCount: changeCount(plan), policy, precheck, at,
+          cutId: plan.id,
+          plan,
+          planHash: hash,
+          target: plan.target,
+          table: spec.table,
+          author: plan.author,
+          reason: plan.reason,
+          authorKey: memberOf(auth.registry, auth.signer.name)!.publicKey,
+          rowCount: changeCount(plan),
+          policy,
+          precheck,
+          at,
         },
       },
     ],
     { actor: session.actor, correlationId: plan.id, auth },
   );
-  return { cutId: plan.id, planHash: hash, target: plan.target, rowCount: changeCount(plan), precheck, state: result.after.snapshot.value as string };
+  return {
+    cutId: plan.id,
+    planHash: hash,
+    target: plan.target,
+    rowCount: changeCount(plan),
+    precheck,
+    state: result.after.snapshot.value as string,
+  };
 }

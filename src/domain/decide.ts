@@ -28,21 +28,32 @@ export function refusal(event: DomainEvent, state: CutState): Error {
   const name = stateName(state);
   const c = state.snapshot.context;
   const cut = c.cutId || '(unplanned)';
-  const illegal = (why: string) => new IllegalTransitionError(`cut ${cut} is ${name}: ${why}`, { state: name, event: event.type });
+  const illegal = (why: string) =>
+    new IllegalTransitionError(`cut ${cut} is ${name}: ${why}`, { state: name, event: event.type });
   if (name === 'new' && event.type !== 'CutPlanned') return illegal(`no such cut has been planned`);
   if ('planHash' in event.data && c.planHash && event.data.planHash !== c.planHash) {
-    return new GovernanceRefusedError(`cut ${cut}: plan hash ${event.data.planHash.slice(0, 12)}… differs from the planned ${c.planHash.slice(0, 12)}… (the plan is immutable)`);
+    return new GovernanceRefusedError(
+      `cut ${cut}: plan hash ${event.data.planHash.slice(0, 12)}… differs from the planned ${c.planHash.slice(0, 12)}… (the plan is immutable)`,
+    );
   }
   const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
   switch (event.type) {
     case 'CutPlanned':
       return illegal('it has already been planned');
     case 'ApprovalGranted': {
-      if (!['planned', 'approved'].includes(name)) return illegal('approvals are recorded only while planned or approved');
-      if (c.approvals.some((a) => a.approver === event.data.approver)) return new GovernanceRefusedError(`${event.data.approver} has already approved cut ${cut}`);
+      if (!['planned', 'approved'].includes(name))
+        return illegal('approvals are recorded only while planned or approved');
+      if (c.approvals.some((a) => a.approver === event.data.approver))
+        return new GovernanceRefusedError(`${event.data.approver} has already approved cut ${cut}`);
       const sameKey = c.approvals.find((a) => a.publicKey === event.data.publicKey);
-      if (sameKey) return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, [`approval by ${event.data.approver}: signed with the key that already approved as ${sameKey.approver} (four-eyes counts keys)`]);
-      const verdict = evaluateApprovals([event.data], { ...ctx, policy: { ...ctx.policy, requiredApprovals: 1, roles: [] } });
+      if (sameKey)
+        return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, [
+          `approval by ${event.data.approver}: signed with the key that already approved as ${sameKey.approver} (four-eyes counts keys)`,
+        ]);
+      const verdict = evaluateApprovals([event.data], {
+        ...ctx,
+        policy: { ...ctx.policy, requiredApprovals: 1, roles: [] },
+      });
       return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, verdict.reasons);
     }
     case 'LiveRunStarted':
@@ -50,25 +61,35 @@ export function refusal(event: DomainEvent, state: CutState): Error {
       const expected = event.type === 'LiveRunStarted' ? 'approved' : 'halted';
       const reasons = [...lockReasons(event.data.evidence.locks)];
       reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
-      if (event.type === 'LiveRunStarted' && c.policy.requireDryRun && !(c.lastDryRun?.passed && c.lastDryRun.planHash === c.planHash)) {
+      if (
+        event.type === 'LiveRunStarted' &&
+        c.policy.requireDryRun &&
+        !(c.lastDryRun?.passed && c.lastDryRun.planHash === c.planHash)
+      ) {
         reasons.push(`dry run required: no passing dry run for plan hash ${c.planHash.slice(0, 12)}…`);
       }
-      if (name !== expected && !(name === 'planned' && event.type === 'LiveRunStarted')) return illegal(`${event.type} needs state ${expected}`);
+      if (name !== expected && !(name === 'planned' && event.type === 'LiveRunStarted'))
+        return illegal(`${event.type} needs state ${expected}`);
       if (reasons.length === 0) return illegal(`${event.type} is not allowed`);
       return new GovernanceRefusedError(`live run of cut ${cut} refused`, reasons);
     }
     case 'RunContinued': {
-      if (!name.startsWith('live.') && name !== 'reverting') return illegal('RunContinued needs an interrupted live run or revert');
+      if (!name.startsWith('live.') && name !== 'reverting')
+        return illegal('RunContinued needs an interrupted live run or revert');
       const reasons = [...lockReasons(event.data.evidence.locks)];
-      if (name !== 'reverting') reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
+      if (name !== 'reverting')
+        reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
       if (reasons.length === 0) return illegal('RunContinued is not allowed (another run?)');
       return new GovernanceRefusedError(`continuing the interrupted run of cut ${cut} refused`, reasons);
     }
     case 'RevertStarted': {
-      if (!['completed', 'failed', 'verifyFailed', 'halted', 'revertFailed'].includes(name)) return illegal('revert needs a finished, failed or halted live run');
+      if (!['completed', 'failed', 'verifyFailed', 'halted', 'revertFailed'].includes(name))
+        return illegal('revert needs a finished, failed or halted live run');
       const reasons = lockReasons(event.data.evidence.locks);
       if (!c.backup) reasons.push('no backup was taken: nothing to revert to');
-      return reasons.length ? new GovernanceRefusedError(`revert of cut ${cut} refused`, reasons) : illegal('revert is not allowed');
+      return reasons.length
+        ? new GovernanceRefusedError(`revert of cut ${cut} refused`, reasons)
+        : illegal('revert is not allowed');
     }
     case 'CutAborted':
     case 'DryRunStarted':

@@ -31,8 +31,19 @@ export interface TrustViolation {
 
 /** The rules replay's authority checks name (DESIGN §7). */
 export const TRUST_RULES = [
-  'unsigned', 'signature', 'unknown-signer', 'role', 'revoked', 'governance', 'trust-root',
-  'policy', 'approval', 'four-eyes', 'killswitch', 'lock-evidence', 'unknown-stream',
+  'unsigned',
+  'signature',
+  'unknown-signer',
+  'role',
+  'revoked',
+  'governance',
+  'trust-root',
+  'policy',
+  'approval',
+  'four-eyes',
+  'killswitch',
+  'lock-evidence',
+  'unknown-stream',
 ] as const;
 export type TrustRule = (typeof TRUST_RULES)[number];
 
@@ -99,7 +110,8 @@ export function versionInForceAt(g: GovernanceState, at: CommitPoint): number {
 }
 
 /** Whether `member` of a registry holds any of `roles`. */
-export const holdsRole = (member: Member | undefined, roles: readonly string[]): boolean => !!member && roles.some((r) => member.roles.includes(r));
+export const holdsRole = (member: Member | undefined, roles: readonly string[]): boolean =>
+  !!member && roles.some((r) => member.roles.includes(r));
 
 /**
  * Checks an event's signature envelope against `registry` (the version it names): the signer is a
@@ -114,16 +126,34 @@ export function checkSignature(
   const parsed = EventSignature.safeParse(e.metadata?.signature);
   if (!parsed.success) return { rule: 'unsigned', message: `${e.type} carries no valid signature` };
   const s = parsed.data;
-  if (!registry) return { rule: 'governance', message: `signed under governance version ${s.governance}, which is not in force` };
+  if (!registry)
+    return { rule: 'governance', message: `signed under governance version ${s.governance}, which is not in force` };
   const member = memberOf(registry, s.signer);
-  if (!member) return { rule: 'unknown-signer', message: `signed by ${s.signer}, not a member at governance version ${s.governance}` };
-  if (crypto.fingerprint(member.publicKey) !== s.key) return { rule: 'unknown-signer', message: `signed by ${s.signer} with key ${s.key}, not the key enrolled for ${s.signer}` };
+  if (!member)
+    return {
+      rule: 'unknown-signer',
+      message: `signed by ${s.signer}, not a member at governance version ${s.governance}`,
+    };
+  if (crypto.fingerprint(member.publicKey) !== s.key)
+    return {
+      rule: 'unknown-signer',
+      message: `signed by ${s.signer} with key ${s.key}, not the key enrolled for ${s.signer}`,
+    };
   const message = signedMessage({
-    streamId: e.streamId, version: e.version, eventId: e.eventId ?? '', type: e.type,
-    schemaVersion: Number(e.metadata?.schemaVersion ?? 1), data: e.data, signer: s.signer, key: s.key, governance: s.governance,
+    streamId: e.streamId,
+    version: e.version,
+    eventId: e.eventId ?? '',
+    type: e.type,
+    schemaVersion: Number(e.metadata?.schemaVersion ?? 1),
+    data: e.data,
+    signer: s.signer,
+    key: s.key,
+    governance: s.governance,
   });
-  if (!crypto.verify(member.publicKey, message, s.sig)) return { rule: 'signature', message: `the signature by ${s.signer} does not verify over this event` };
-  if (e.metadata?.actor !== undefined && e.metadata.actor !== s.signer) return { rule: 'signature', message: `recorded actor ${String(e.metadata.actor)} is not the signer ${s.signer}` };
+  if (!crypto.verify(member.publicKey, message, s.sig))
+    return { rule: 'signature', message: `the signature by ${s.signer} does not verify over this event` };
+  if (e.metadata?.actor !== undefined && e.metadata.actor !== s.signer)
+    return { rule: 'signature', message: `recorded actor ${String(e.metadata.actor)} is not the signer ${s.signer}` };
   return undefined;
 }
 
@@ -135,20 +165,37 @@ export function foldGovernance(events: GovernanceStored[], crypto: Crypto, pin?:
   const g = emptyGovernance();
   for (const e of events) {
     g.streamVersion = e.version;
-    const at = { streamId: e.streamId ?? 'governance', version: e.version, ...(e.eventId ? { eventId: e.eventId } : {}), type: e.type };
+    const at = {
+      streamId: e.streamId ?? 'governance',
+      version: e.version,
+      ...(e.eventId ? { eventId: e.eventId } : {}),
+      type: e.type,
+    };
     const flag = (rule: TrustRule, message: string) => g.violations.push({ ...at, rule, message });
     const parsed = GovernanceEvent.safeParse({ type: e.type, data: e.data });
     if (!parsed.success) {
-      flag('governance', `not a governance event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 2).join('; ')}`);
+      flag(
+        'governance',
+        `not a governance event: ${parsed.error.issues
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .slice(0, 2)
+          .join('; ')}`,
+      );
       continue;
     }
     const ev = parsed.data;
     const sig = EventSignature.safeParse(e.metadata?.signature);
     const signer = sig.success ? sig.data.signer : undefined;
-    const point = e.transactionId && e.globalPosition ? { transactionId: e.transactionId, globalPosition: e.globalPosition } : undefined;
+    const point =
+      e.transactionId && e.globalPosition
+        ? { transactionId: e.transactionId, globalPosition: e.globalPosition }
+        : undefined;
     const signedBy = (registry: Registry | undefined, version: number): Member | undefined => {
       if (sig.success && sig.data.governance !== version) {
-        flag('governance', `signed under governance version ${sig.data.governance}; this event must be checked under version ${version}`);
+        flag(
+          'governance',
+          `signed under governance version ${sig.data.governance}; this event must be checked under version ${version}`,
+        );
         return undefined;
       }
       const bad = checkSignature({ ...e, streamId: at.streamId }, registry, crypto);
@@ -193,7 +240,13 @@ export function foldGovernance(events: GovernanceStored[], crypto: Crypto, pin?:
       }
       const member = signedBy(cur.registry, cur.version);
       if (!member) continue;
-      g.pending = { version: d.version, registry: d.registry, registryHash: d.registryHash, proposer: signer!, signers: new Set([crypto.fingerprint(member.publicKey)]) };
+      g.pending = {
+        version: d.version,
+        registry: d.registry,
+        registryHash: d.registryHash,
+        proposer: signer!,
+        signers: new Set([crypto.fingerprint(member.publicKey)]),
+      };
     } else {
       const d = ev.data;
       const cur = g.versions.at(-1);
@@ -207,7 +260,12 @@ export function foldGovernance(events: GovernanceStored[], crypto: Crypto, pin?:
     }
     const cur = g.versions.at(-1)!;
     if (g.pending && g.pending.signers.size >= cur.registry.admins.threshold) {
-      g.versions.push({ version: g.pending.version, registry: g.pending.registry, registryHash: g.pending.registryHash, effectiveAt: point });
+      g.versions.push({
+        version: g.pending.version,
+        registry: g.pending.registry,
+        registryHash: g.pending.registryHash,
+        effectiveAt: point,
+      });
       delete g.pending;
     }
   }

@@ -37,9 +37,13 @@ export function foldKillSwitch(events: Stored[]): KillSwitchState {
 }
 
 /** The event to record for engage/release, or IllegalTransitionError. */
-export function decideKillSwitch(command: { action: 'engage'; reason: string; at: string } | { action: 'release'; at: string }, state: KillSwitchState): KillSwitchEvent[] {
+export function decideKillSwitch(
+  command: { action: 'engage'; reason: string; at: string } | { action: 'release'; at: string },
+  state: KillSwitchState,
+): KillSwitchEvent[] {
   if (command.action === 'engage') {
-    if (state.engaged) throw new IllegalTransitionError(`the kill-switch is already engaged (${state.reason ?? 'no reason'})`);
+    if (state.engaged)
+      throw new IllegalTransitionError(`the kill-switch is already engaged (${state.reason ?? 'no reason'})`);
     return [{ type: 'KillSwitchEngaged', data: { reason: command.reason, at: command.at } }];
   }
   if (!state.engaged) throw new IllegalTransitionError('the kill-switch is already released');

@@ -7,7 +7,20 @@ import { hashOf, parseStored, type DomainEvent } from '../../events/index.js';
 import { LIVE_EXECUTOR, locksOpen, SIM_EXECUTOR } from '../../machines/cut.js';
 import { initialState, stateName, tryEvolve, type CutState, type StoredLike } from './state.js';
 
-export type Rule = 'hash-chain' | 'projection' | 'target-exclusive' | 'schema' | 'illegal-transition' | 'locks-evidence' | 'phase-order' | 'executor-mode' | 'plan-hash' | 'revert-without-backup' | 'version-gap' | 'change-set' | 'backup';
+export type Rule =
+  | 'hash-chain'
+  | 'projection'
+  | 'target-exclusive'
+  | 'schema'
+  | 'illegal-transition'
+  | 'locks-evidence'
+  | 'phase-order'
+  | 'executor-mode'
+  | 'plan-hash'
+  | 'revert-without-backup'
+  | 'version-gap'
+  | 'change-set'
+  | 'backup';
 
 export interface Violation {
   streamId?: string;
@@ -24,9 +37,26 @@ export interface ReplayInput extends StoredLike {
   version: number;
 }
 
-const LIVE_MUTATIONS = new Set(['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'VerifyFailed', 'LifecycleEnacted']);
+const LIVE_MUTATIONS = new Set([
+  'BackupTaken',
+  'LegAWritten',
+  'LegBRecorded',
+  'WriteVerified',
+  'VerifyFailed',
+  'LifecycleEnacted',
+]);
 const DRY_EVENTS = new Set(['DryRunStarted', 'PhaseSimulated', 'DryRunCompleted']);
-const LIVE_EXECUTOR_EVENTS = new Set([...LIVE_MUTATIONS, 'LiveRunStarted', 'RunResumed', 'RunContinued', 'RunHalted', 'PhaseFailed', 'RevertStarted', 'CutReverted', 'RevertFailed']);
+const LIVE_EXECUTOR_EVENTS = new Set([
+  ...LIVE_MUTATIONS,
+  'LiveRunStarted',
+  'RunResumed',
+  'RunContinued',
+  'RunHalted',
+  'PhaseFailed',
+  'RevertStarted',
+  'CutReverted',
+  'RevertFailed',
+]);
 const LIVE_PHASE_ORDER = ['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted'];
 
 /** Replays `events` (one stream, in version order). Pure. */
@@ -42,15 +72,31 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
   for (const stored of events) {
     // The violation's location is built only when one is flagged (most events flag none).
     const flag = (rule: Rule, message: string) =>
-      violations.push({ ...(stored.streamId ? { streamId: stored.streamId } : {}), ...(stored.eventId ? { eventId: stored.eventId } : {}), version: stored.version, type: stored.type, rule, message });
-    if (stored.version !== expectedVersion) flag('version-gap', `version ${stored.version} where ${expectedVersion} was expected`);
+      violations.push({
+        ...(stored.streamId ? { streamId: stored.streamId } : {}),
+        ...(stored.eventId ? { eventId: stored.eventId } : {}),
+        version: stored.version,
+        type: stored.type,
+        rule,
+        message,
+      });
+    if (stored.version !== expectedVersion)
+      flag('version-gap', `version ${stored.version} where ${expectedVersion} was expected`);
     expectedVersion = stored.version + 1;
     const raw = (stored.data ?? {}) as { executor?: unknown };
-    if (DRY_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== SIM_EXECUTOR) flag('executor-mode', `dry-run event names executor ${String(raw.executor)}`);
-    if (LIVE_EXECUTOR_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== LIVE_EXECUTOR) flag('executor-mode', `live event names executor ${String(raw.executor)}`);
+    if (DRY_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== SIM_EXECUTOR)
+      flag('executor-mode', `dry-run event names executor ${String(raw.executor)}`);
+    if (LIVE_EXECUTOR_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== LIVE_EXECUTOR)
+      flag('executor-mode', `live event names executor ${String(raw.executor)}`);
     const parsed = parseStored(stored);
     if (!parsed.success) {
-      flag('schema', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 3).join('; '));
+      flag(
+        'schema',
+        parsed.error.issues
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .slice(0, 3)
+          .join('; '),
+      );
       continue;
     }
     const event: DomainEvent = parsed.data;
@@ -59,10 +105,10 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
 
     if (event.type === 'CutPlanned') {
       planHash = event.data.planHash;
-      if (hashOf(event.data.plan) !== planHash) flag('plan-hash', 'the recorded plan does not hash to the recorded plan hash');
-    }
-    else if (typeof d.planHash === 'string' && planHash && d.planHash !== planHash) flag('plan-hash', `plan hash ${d.planHash.slice(0, 12)}… differs from the planned ${planHash.slice(0, 12)}…`);
-
+      if (hashOf(event.data.plan) !== planHash)
+        flag('plan-hash', 'the recorded plan does not hash to the recorded plan hash');
+    } else if (typeof d.planHash === 'string' && planHash && d.planHash !== planHash)
+      flag('plan-hash', `plan hash ${d.planHash.slice(0, 12)}… differs from the planned ${planHash.slice(0, 12)}…`);
 
     if (event.type === 'RunContinued') {
       // Taking up an interrupted run keeps its gate; closed locks in its evidence close it.
@@ -76,22 +122,38 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
       if (!ok) flag('locks-evidence', `${event.type} recorded with a closed lock`);
       gate = { open: ok, runId: event.data.runId };
       if (event.type === 'LiveRunStarted') lastLivePhase = -1;
-      if (event.type === 'RevertStarted' && !backupTaken) flag('revert-without-backup', 'revert started with no backup taken');
+      if (event.type === 'RevertStarted' && !backupTaken)
+        flag('revert-without-backup', 'revert started with no backup taken');
     }
     if (LIVE_MUTATIONS.has(event.type) || event.type === 'CutReverted') {
-      if (!gate.open || gate.runId !== d.runId) flag('locks-evidence', `${event.type} without a preceding start or resume of run ${d.runId} with all three locks open`);
+      if (!gate.open || gate.runId !== d.runId)
+        flag(
+          'locks-evidence',
+          `${event.type} without a preceding start or resume of run ${d.runId} with all three locks open`,
+        );
     }
     const phaseIndex = LIVE_PHASE_ORDER.indexOf(event.type === 'VerifyFailed' ? 'WriteVerified' : event.type);
     if (phaseIndex >= 0) {
-      if (phaseIndex !== lastLivePhase + 1) flag('phase-order', `${event.type} after phase ${LIVE_PHASE_ORDER[lastLivePhase] ?? 'start'}: skipped or repeated`);
+      if (phaseIndex !== lastLivePhase + 1)
+        flag(
+          'phase-order',
+          `${event.type} after phase ${LIVE_PHASE_ORDER[lastLivePhase] ?? 'start'}: skipped or repeated`,
+        );
       lastLivePhase = phaseIndex;
     }
     if (event.type === 'BackupTaken') backupTaken = true;
-    if (event.type === 'RunHalted' || event.type === 'PhaseFailed' || event.type === 'VerifyFailed' || event.type === 'CutReverted') gate = { open: false };
+    if (
+      event.type === 'RunHalted' ||
+      event.type === 'PhaseFailed' ||
+      event.type === 'VerifyFailed' ||
+      event.type === 'CutReverted'
+    )
+      gate = { open: false };
 
     const next = tryEvolve(state, event);
     if (!next) {
-      if (violations.length === before) flag('illegal-transition', `${event.type} is not allowed in state ${stateName(state)}`);
+      if (violations.length === before)
+        flag('illegal-transition', `${event.type} is not allowed in state ${stateName(state)}`);
       continue;
     }
     state = next;

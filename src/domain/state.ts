@@ -42,12 +42,17 @@ class FoldedState implements CutState {
     return this.#snapshot;
   }
   toJSON() {
-    return { snapshot: this.snapshot, version: this.version, ...(this.lastAt !== undefined ? { lastAt: this.lastAt } : {}) };
+    return {
+      snapshot: this.snapshot,
+      version: this.version,
+      ...(this.lastAt !== undefined ? { lastAt: this.lastAt } : {}),
+    };
   }
 }
 
 /** The compiled state of any CutState (one built from an XState snapshot included). */
-const foldedOf = (state: CutState): CompiledState<CutContext> => (state instanceof FoldedState ? state.folded : compiled.fromSnapshot(state.snapshot));
+const foldedOf = (state: CutState): CompiledState<CutContext> =>
+  state instanceof FoldedState ? state.folded : compiled.fromSnapshot(state.snapshot);
 
 export interface StoredLike {
   type: string;
@@ -64,7 +69,11 @@ export function initialState(): CutState {
 export function stateName(state: CutState): string {
   if (state instanceof FoldedState) return compiled.path(state.folded);
   const flat = (v: unknown): string =>
-    typeof v === 'string' ? v : Object.entries(v as Record<string, unknown>).map(([k, c]) => `${k}.${flat(c)}`).join(',');
+    typeof v === 'string'
+      ? v
+      : Object.entries(v as Record<string, unknown>)
+          .map(([k, c]) => `${k}.${flat(c)}`)
+          .join(',');
   return flat(state.snapshot.value);
 }
 
@@ -88,7 +97,11 @@ export function tryEvolve(state: CutState, event: DomainEvent): CutState | undef
 /** Applies one accepted event; throws IllegalTransitionError when the machine refuses it. */
 export function evolve(state: CutState, event: DomainEvent): CutState {
   const next = tryEvolve(state, event);
-  if (!next) throw new IllegalTransitionError(`${event.type} is not allowed in state ${stateName(state)}`, { state: stateName(state), event: event.type });
+  if (!next)
+    throw new IllegalTransitionError(`${event.type} is not allowed in state ${stateName(state)}`, {
+      state: stateName(state),
+      event: event.type,
+    });
   return next;
 }
 
@@ -125,13 +138,20 @@ export function foldLenient(events: StoredLike[]): { state: CutState; skipped: S
     const version = stored.version ?? i + 1;
     const parsed = parseStored(stored);
     if (!parsed.success) {
-      const issues = parsed.error.issues.slice(0, 3).map((x) => `${x.path.join('.')}: ${x.message}`).join('; ');
+      const issues = parsed.error.issues
+        .slice(0, 3)
+        .map((x) => `${x.path.join('.')}: ${x.message}`)
+        .join('; ');
       skipped.push({ version, type: stored.type, reason: `does not match its schema (${issues})` });
       return;
     }
     const next = tryEvolve(state, parsed.data);
     if (!next) {
-      skipped.push({ version, type: stored.type, reason: `${stored.type} is not allowed in state ${stateName(state)}` });
+      skipped.push({
+        version,
+        type: stored.type,
+        reason: `${stored.type} is not allowed in state ${stateName(state)}`,
+      });
       return;
     }
     // The state's version counts the stream's events, skipped ones included, so an append after a

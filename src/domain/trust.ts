@@ -14,7 +14,18 @@ import { EventSignature } from '../../events/signature.js';
 import { GOVERNANCE_STREAM } from '../../events/governance.js';
 import { CHECKPOINT_STREAM } from '../../events/checkpoint.js';
 import { KillSwitchEvent, parseStored } from '../../events/index.js';
-import { checkSignature, holdsRole, versionInForceAt, versionOf, type CommitPoint, type Crypto, type GovernanceState, type GovernanceStored, type TrustRule, type TrustViolation } from './governance.js';
+import {
+  checkSignature,
+  holdsRole,
+  versionInForceAt,
+  versionOf,
+  type CommitPoint,
+  type Crypto,
+  type GovernanceState,
+  type GovernanceStored,
+  type TrustRule,
+  type TrustViolation,
+} from './governance.js';
 import { CUT_STREAM_PREFIX, isCutStream } from '../../events/streams.js';
 
 export { CUT_STREAM_PREFIX };
@@ -46,13 +57,19 @@ export function requiredRoles(streamId: string, type: string): readonly string[]
 }
 
 const point = (e: GovernanceStored): CommitPoint | undefined =>
-  e.transactionId && e.globalPosition ? { transactionId: e.transactionId, globalPosition: e.globalPosition } : undefined;
+  e.transactionId && e.globalPosition
+    ? { transactionId: e.transactionId, globalPosition: e.globalPosition }
+    : undefined;
 
 /**
  * The signature, role and revocation checks common to every stream. Returns the violations of
  * `e` and, when its signature is valid, the signer's name and key fingerprint.
  */
-export function checkEventTrust(e: GovernanceStored & { streamId: string }, gov: GovernanceState, crypto: Crypto): { violations: TrustViolation[]; signer?: { name: string; key: string; governance: number } } {
+export function checkEventTrust(
+  e: GovernanceStored & { streamId: string },
+  gov: GovernanceState,
+  crypto: Crypto,
+): { violations: TrustViolation[]; signer?: { name: string; key: string; governance: number } } {
   const at = { streamId: e.streamId, version: e.version, ...(e.eventId ? { eventId: e.eventId } : {}), type: e.type };
   const violations: TrustViolation[] = [];
   const flag = (rule: TrustRule, message: string) => violations.push({ ...at, rule, message });
@@ -66,7 +83,8 @@ export function checkEventTrust(e: GovernanceStored & { streamId: string }, gov:
   const s = sig.data;
   const roles = requiredRoles(e.streamId, e.type);
   const member = memberOf(named!.registry, s.signer);
-  if (roles && !holdsRole(member, roles)) flag('role', `${s.signer} lacks role ${roles.join(' or ')} for ${e.type} at governance version ${s.governance}`);
+  if (roles && !holdsRole(member, roles))
+    flag('role', `${s.signer} lacks role ${roles.join(' or ')} for ${e.type} at governance version ${s.governance}`);
   const p = point(e);
   if (p) {
     // An event is checked under the governance in force when it was committed: a signer who names
@@ -75,9 +93,12 @@ export function checkEventTrust(e: GovernanceStored & { streamId: string }, gov:
     if (s.governance !== inForce) {
       const now = memberOf(versionOf(gov, inForce)?.registry, s.signer);
       const revoked = !now || (roles && !holdsRole(now, roles)) || crypto.fingerprint(now.publicKey) !== s.key;
-      flag(revoked ? 'revoked' : 'governance', revoked
-        ? `${s.signer}'s key or role was revoked by governance version ${inForce} before this event was committed`
-        : `signed under governance version ${s.governance}, but version ${inForce} was in force when it was committed`);
+      flag(
+        revoked ? 'revoked' : 'governance',
+        revoked
+          ? `${s.signer}'s key or role was revoked by governance version ${inForce} before this event was committed`
+          : `signed under governance version ${s.governance}, but version ${inForce} was in force when it was committed`,
+      );
     }
   }
   return { violations, signer: { name: s.signer, key: s.key, governance: s.governance } };
@@ -91,7 +112,11 @@ export interface KillSwitchTimeline {
 }
 
 /** The kill-switch stream's checks (signatures, roles, its machine) and its timeline for lock evidence. */
-export function checkKillSwitchStream(events: (GovernanceStored & { streamId: string })[], gov: GovernanceState, crypto: Crypto): { violations: TrustViolation[]; timeline: KillSwitchTimeline } {
+export function checkKillSwitchStream(
+  events: (GovernanceStored & { streamId: string })[],
+  gov: GovernanceState,
+  crypto: Crypto,
+): { violations: TrustViolation[]; timeline: KillSwitchTimeline } {
   const violations: TrustViolation[] = [];
   const timeline: KillSwitchTimeline = { engagedAt: [false], points: [undefined] };
   let engaged = false;
@@ -99,9 +124,17 @@ export function checkKillSwitchStream(events: (GovernanceStored & { streamId: st
     violations.push(...checkEventTrust(e, gov, crypto).violations);
     const parsed = KillSwitchEvent.safeParse({ type: e.type, data: e.data });
     const flag = (message: string) =>
-      violations.push({ streamId: e.streamId, version: e.version, ...(e.eventId ? { eventId: e.eventId } : {}), type: e.type, rule: 'killswitch', message });
+      violations.push({
+        streamId: e.streamId,
+        version: e.version,
+        ...(e.eventId ? { eventId: e.eventId } : {}),
+        type: e.type,
+        rule: 'killswitch',
+        message,
+      });
     if (!parsed.success) flag(`not a kill-switch event`);
-    else if (parsed.data.type === 'KillSwitchEngaged' ? engaged : !engaged) flag(`${e.type} while the kill-switch is already ${engaged ? 'engaged' : 'released'}`);
+    else if (parsed.data.type === 'KillSwitchEngaged' ? engaged : !engaged)
+      flag(`${e.type} while the kill-switch is already ${engaged ? 'engaged' : 'released'}`);
     else engaged = parsed.data.type === 'KillSwitchEngaged';
     timeline.engagedAt[e.version] = engaged;
     timeline.points[e.version] = point(e);
@@ -111,7 +144,15 @@ export function checkKillSwitchStream(events: (GovernanceStored & { streamId: st
 
 const cmp = (a: CommitPoint, b: CommitPoint) => {
   const t = BigInt(a.transactionId) - BigInt(b.transactionId);
-  return t !== 0n ? (t < 0n ? -1 : 1) : BigInt(a.globalPosition) < BigInt(b.globalPosition) ? -1 : BigInt(a.globalPosition) > BigInt(b.globalPosition) ? 1 : 0;
+  return t !== 0n
+    ? t < 0n
+      ? -1
+      : 1
+    : BigInt(a.globalPosition) < BigInt(b.globalPosition)
+      ? -1
+      : BigInt(a.globalPosition) > BigInt(b.globalPosition)
+        ? 1
+        : 0;
 };
 
 /** Whether the kill-switch was engaged just before commit point `p`. */
@@ -125,7 +166,12 @@ function engagedBefore(t: KillSwitchTimeline, p: CommitPoint): boolean {
 }
 
 /** The trust checks of one cut stream (in version order). */
-export function checkCutTrust(events: (GovernanceStored & { streamId: string })[], gov: GovernanceState, crypto: Crypto, killSwitch: KillSwitchTimeline): TrustViolation[] {
+export function checkCutTrust(
+  events: (GovernanceStored & { streamId: string })[],
+  gov: GovernanceState,
+  crypto: Crypto,
+  killSwitch: KillSwitchTimeline,
+): TrustViolation[] {
   const out: TrustViolation[] = [];
   let author: { name: string; key: string } | undefined;
   let cut: { cutId: string; planHash: string } | undefined;
@@ -143,22 +189,38 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
       case 'CutPlanned':
         author = { name: signer.name, key: signer.key };
         cut = { cutId: ev.data.cutId, planHash: ev.data.planHash };
-        if (ev.data.author !== signer.name) flag('role', `the plan names author ${ev.data.author} but was signed by ${signer.name}`);
-        if (canonicalJson(ev.data.policy) !== canonicalJson(registry.policy)) flag('policy', `the cut records a policy that is not governance version ${signer.governance}'s`);
+        if (ev.data.author !== signer.name)
+          flag('role', `the plan names author ${ev.data.author} but was signed by ${signer.name}`);
+        if (canonicalJson(ev.data.policy) !== canonicalJson(registry.policy))
+          flag('policy', `the cut records a policy that is not governance version ${signer.governance}'s`);
         break;
       case 'ApprovalGranted': {
         const a = ev.data as ApprovalRecord & { governanceVersion?: number };
         const member = memberOf(registry, a.approver);
-        if (a.approver !== signer.name) flag('approval', `approval names ${a.approver} but was signed by ${signer.name}`);
-        else if (!member || member.publicKey !== a.publicKey) flag('approval', `approval by ${a.approver} carries a key that is not the one enrolled for ${a.approver}`);
-        else if (a.roles.some((r) => !member.roles.includes(r))) flag('approval', `approval by ${a.approver} claims roles ${a.roles.join(', ')}; enrolled: ${member.roles.join(', ')}`);
-        else if (a.governanceVersion !== signer.governance) flag('approval', `approval by ${a.approver} names governance version ${String(a.governanceVersion)}, signed under ${signer.governance}`);
-        else if (!crypto.verify(member.publicKey, Buffer.from(approvalPayload(a)), a.signature)) flag('approval', `approval signature by ${a.approver} does not verify`);
-        if (author && signer.key === author.key) flag('four-eyes', `approval signed with the author's key (${signer.key})`);
+        if (a.approver !== signer.name)
+          flag('approval', `approval names ${a.approver} but was signed by ${signer.name}`);
+        else if (!member || member.publicKey !== a.publicKey)
+          flag('approval', `approval by ${a.approver} carries a key that is not the one enrolled for ${a.approver}`);
+        else if (a.roles.some((r) => !member.roles.includes(r)))
+          flag(
+            'approval',
+            `approval by ${a.approver} claims roles ${a.roles.join(', ')}; enrolled: ${member.roles.join(', ')}`,
+          );
+        else if (a.governanceVersion !== signer.governance)
+          flag(
+            'approval',
+            `approval by ${a.approver} names governance version ${String(a.governanceVersion)}, signed under ${signer.governance}`,
+          );
+        else if (!crypto.verify(member.publicKey, Buffer.from(approvalPayload(a)), a.signature))
+          flag('approval', `approval signature by ${a.approver} does not verify`);
+        if (author && signer.key === author.key)
+          flag('four-eyes', `approval signed with the author's key (${signer.key})`);
         const sameKey = [...approvalKeys].find(([name, key]) => key === signer.key && name !== a.approver);
-        if (sameKey) flag('four-eyes', `approval by ${a.approver} signed with the key that already approved as ${sameKey[0]}`);
+        if (sameKey)
+          flag('four-eyes', `approval by ${a.approver} signed with the key that already approved as ${sameKey[0]}`);
         approvalKeys.set(a.approver, signer.key);
-        if (cut && (a.cutId !== cut.cutId || a.planHash !== cut.planHash)) flag('approval', 'approval bound to another cut or plan');
+        if (cut && (a.cutId !== cut.cutId || a.planHash !== cut.planHash))
+          flag('approval', 'approval bound to another cut or plan');
         break;
       }
       case 'LiveRunStarted':
@@ -172,16 +234,29 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
         const p = point(e);
         if (ev2.locks.killSwitch) {
           const v = ev2.locks.killSwitchVersion;
-          if (v >= killSwitch.engagedAt.length) flag('lock-evidence', `evidence names kill-switch version ${v}; the kill-switch stream has ${killSwitch.engagedAt.length - 1} event(s)`);
-          else if (killSwitch.engagedAt[v]) flag('lock-evidence', `evidence says the kill-switch was released at version ${v}; it was engaged`);
-          else if (p && engagedBefore(killSwitch, p)) flag('lock-evidence', `the kill-switch was engaged when ${ev.type} was committed`);
+          if (v >= killSwitch.engagedAt.length)
+            flag(
+              'lock-evidence',
+              `evidence names kill-switch version ${v}; the kill-switch stream has ${killSwitch.engagedAt.length - 1} event(s)`,
+            );
+          else if (killSwitch.engagedAt[v])
+            flag('lock-evidence', `evidence says the kill-switch was released at version ${v}; it was engaged`);
+          else if (p && engagedBefore(killSwitch, p))
+            flag('lock-evidence', `the kill-switch was engaged when ${ev.type} was committed`);
         }
         if (ev.type !== 'RevertStarted' && 'approvals' in ev2) {
           const reg = versionOf(gov, p ? versionInForceAt(gov, p) : signer.governance)?.registry;
           for (const name of ev2.approvals) {
             const m = memberOf(reg, name);
-            if (!m || !m.roles.includes('approver') || (approvalKeys.has(name) && crypto.fingerprint(m.publicKey) !== approvalKeys.get(name))) {
-              flag('revoked', `approval by ${name} counted, but ${name} was no longer an enrolled approver with that key`);
+            if (
+              !m ||
+              !m.roles.includes('approver') ||
+              (approvalKeys.has(name) && crypto.fingerprint(m.publicKey) !== approvalKeys.get(name))
+            ) {
+              flag(
+                'revoked',
+                `approval by ${name} counted, but ${name} was no longer an enrolled approver with that key`,
+              );
             }
           }
         }
@@ -196,5 +271,10 @@ export function checkCutTrust(events: (GovernanceStored & { streamId: string })[
 
 /** Whether a stream id is one cutter writes. */
 export function knownStream(streamId: string): boolean {
-  return streamId === GOVERNANCE_STREAM || streamId === KILL_SWITCH_STREAM || streamId === CHECKPOINT_STREAM || isCutStream(streamId);
+  return (
+    streamId === GOVERNANCE_STREAM ||
+    streamId === KILL_SWITCH_STREAM ||
+    streamId === CHECKPOINT_STREAM ||
+    isCutStream(streamId)
+  );
 }

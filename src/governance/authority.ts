@@ -27,14 +27,23 @@ export async function readGovernance(store: EventStore, pin?: string): Promise<G
  * The governance in force, checked against the pin: GovernanceRefused (exit 3) when nothing is
  * pinned (`requirePin`), when the store has no governance, or when its genesis is not the pin.
  */
-export async function pinnedGovernance(store: EventStore, pin: string | undefined, opts: { requirePin: boolean }): Promise<GovernanceState> {
+export async function pinnedGovernance(
+  store: EventStore,
+  pin: string | undefined,
+  opts: { requirePin: boolean },
+): Promise<GovernanceState> {
   if (!pin && opts.requirePin) {
-    throw new GovernanceRefusedError('no trust root is pinned: set trust.root in the config to the root printed by `cutter governance show` (or given to you by your admins)');
+    throw new GovernanceRefusedError(
+      'no trust root is pinned: set trust.root in the config to the root printed by `cutter governance show` (or given to you by your admins)',
+    );
   }
   const g = await readGovernance(store, pin);
   const bad = g.violations.find((v) => v.rule === 'trust-root');
   if (bad) throw new GovernanceRefusedError(`this store's governance is not the pinned one: ${bad.message}`);
-  if (!g.root) throw new GovernanceRefusedError('this store has no governance yet: record it with `cutter governance apply <file> --as <admin>`');
+  if (!g.root)
+    throw new GovernanceRefusedError(
+      'this store has no governance yet: record it with `cutter governance apply <file> --as <admin>`',
+    );
   return g;
 }
 
@@ -53,7 +62,9 @@ export function authorityOf(signer: Signer, governance: GovernanceState): Author
   const member = memberOf(cur.registry, signer.name);
   if (!member) throw new GovernanceRefusedError(`${signer.name} is not a member of governance version ${cur.version}`);
   if (keyFingerprint(member.publicKey) !== signer.fingerprint) {
-    throw new GovernanceRefusedError(`the key of ${signer.name} (${signer.fingerprint}) is not the key enrolled for ${signer.name} (${keyFingerprint(member.publicKey)})`);
+    throw new GovernanceRefusedError(
+      `the key of ${signer.name} (${signer.fingerprint}) is not the key enrolled for ${signer.name} (${keyFingerprint(member.publicKey)})`,
+    );
   }
   return { signer, governance, version: cur.version, registry: cur.registry };
 }
@@ -74,7 +85,9 @@ export function requireRole(auth: Authority, streamId: string, type: string): vo
   const roles = requiredRoles(streamId, type);
   const member = memberOf(auth.registry, auth.signer.name)!;
   if (roles && !roles.some((r) => member.roles.includes(r))) {
-    throw new GovernanceRefusedError(`${auth.signer.name} may not record ${type}: it needs role ${roles.join(' or ')} (has ${member.roles.join(', ')})`);
+    throw new GovernanceRefusedError(
+      `${auth.signer.name} may not record ${type}: it needs role ${roles.join(' or ')} (has ${member.roles.join(', ')})`,
+    );
   }
 }
 
@@ -82,7 +95,12 @@ export function requireRole(auth: Authority, streamId: string, type: string): vo
  * Signs `events` for positions `fromVersion + 1 …` of `streamId`, after the role check of each.
  * Ids are fixed here because the signature covers them.
  */
-export async function signEvents(auth: Authority, streamId: string, fromVersion: number, events: StorableEvent[]): Promise<NewEvent[]> {
+export async function signEvents(
+  auth: Authority,
+  streamId: string,
+  fromVersion: number,
+  events: StorableEvent[],
+): Promise<NewEvent[]> {
   const out: NewEvent[] = [];
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
@@ -90,7 +108,17 @@ export async function signEvents(auth: Authority, streamId: string, fromVersion:
     const id = randomUUID();
     const fields = { signer: auth.signer.name, key: auth.signer.fingerprint, governance: auth.version };
     const schemaVersion = Number(e.metadata.schemaVersion ?? 1);
-    const sig = await auth.signer.sign(signedMessage({ streamId, version: fromVersion + i + 1, eventId: id, type: e.type, schemaVersion, data: e.data, ...fields }));
+    const sig = await auth.signer.sign(
+      signedMessage({
+        streamId,
+        version: fromVersion + i + 1,
+        eventId: id,
+        type: e.type,
+        schemaVersion,
+        data: e.data,
+        ...fields,
+      }),
+    );
     const signature: EventSignature = { ...fields, scheme: auth.signer.scheme, sig };
     out.push({ id, type: e.type, data: e.data, metadata: { ...e.metadata, signature } });
   }

@@ -34,22 +34,49 @@ export function viewOf(g: GovernanceState, pinned: string | undefined): Governan
     root: g.root ?? null,
     version: cur?.version ?? 0,
     pinned: pinned ?? null,
-    members: Object.entries(cur?.registry.members ?? {}).map(([name, m]) => ({ name, roles: m.roles, key: keyFingerprint(m.publicKey), publicKey: m.publicKey })),
+    members: Object.entries(cur?.registry.members ?? {}).map(([name, m]) => ({
+      name,
+      roles: m.roles,
+      key: keyFingerprint(m.publicKey),
+      publicKey: m.publicKey,
+    })),
     policy: cur?.registry.policy ?? null,
     admins: cur?.registry.admins ?? null,
-    pending: g.pending && cur ? { version: g.pending.version, proposer: g.pending.proposer, signatures: g.pending.signers.size, needed: cur.registry.admins.threshold } : null,
+    pending:
+      g.pending && cur
+        ? {
+            version: g.pending.version,
+            proposer: g.pending.proposer,
+            signatures: g.pending.signers.size,
+            needed: cur.registry.admins.threshold,
+          }
+        : null,
     violations: g.violations.map((v) => ({ version: v.version, rule: v.rule, message: v.message })),
   };
 }
 
-async function append(session: Session, auth: Authority, g: GovernanceState, event: { type: string; data: unknown }): Promise<void> {
+async function append(
+  session: Session,
+  auth: Authority,
+  g: GovernanceState,
+  event: { type: string; data: unknown },
+): Promise<void> {
   const store = await session.store();
-  const signed = await signEvents(auth, GOVERNANCE_STREAM, g.streamVersion, [toStorable(event as never, { machineVersion: MACHINE_VERSION })]);
-  await store.append(GOVERNANCE_STREAM, signed, { expectedVersion: g.streamVersion === 0 ? 'no_stream' : g.streamVersion, context: { actor: auth.signer.name } });
+  const signed = await signEvents(auth, GOVERNANCE_STREAM, g.streamVersion, [
+    toStorable(event as never, { machineVersion: MACHINE_VERSION }),
+  ]);
+  await store.append(GOVERNANCE_STREAM, signed, {
+    expectedVersion: g.streamVersion === 0 ? 'no_stream' : g.streamVersion,
+    context: { actor: auth.signer.name },
+  });
 }
 
 /** Records genesis (first time) or proposes the next version; returns the resulting view. */
-export async function applyGovernance(session: Session, file: string, opts: { as?: string } = {}): Promise<GovernanceView & { applied: 'genesis' | 'effective' | 'proposed' }> {
+export async function applyGovernance(
+  session: Session,
+  file: string,
+  opts: { as?: string } = {},
+): Promise<GovernanceView & { applied: 'genesis' | 'effective' | 'proposed' }> {
   const registry = loadGovernanceFile(file);
   const store = await session.store();
   const pin = existsConfig(session) ? session.config().trust.root : undefined;
@@ -58,28 +85,51 @@ export async function applyGovernance(session: Session, file: string, opts: { as
   const signer = await loadSigner(opts.as ?? session.actor, { dir: keysDir(session.env), env: session.env });
   if (raw.streamVersion === 0) {
     const member = memberOf(registry, signer.name);
-    if (!member || !member.roles.includes('admin')) throw new GovernanceRefusedError(`genesis must be signed by an admin it lists: ${signer.name} is not an admin in ${file}`);
-    if (keyFingerprint(member.publicKey) !== signer.fingerprint) throw new GovernanceRefusedError(`the key of ${signer.name} (${signer.fingerprint}) is not the key ${file} enrols for ${signer.name}`);
+    if (!member || !member.roles.includes('admin'))
+      throw new GovernanceRefusedError(
+        `genesis must be signed by an admin it lists: ${signer.name} is not an admin in ${file}`,
+      );
+    if (keyFingerprint(member.publicKey) !== signer.fingerprint)
+      throw new GovernanceRefusedError(
+        `the key of ${signer.name} (${signer.fingerprint}) is not the key ${file} enrols for ${signer.name}`,
+      );
     const auth: Authority = { signer, governance: raw, version: 1, registry };
-    await append(session, auth, raw, { type: 'GovernanceProposed', data: { version: 1, registry, registryHash: registryHash(registry), previous: null, at } });
+    await append(session, auth, raw, {
+      type: 'GovernanceProposed',
+      data: { version: 1, registry, registryHash: registryHash(registry), previous: null, at },
+    });
     return { ...viewOf(await readGovernance(store), pin), applied: 'genesis' };
   }
   const g = await session.governance();
   const cur = current(g)!;
-  if (registryHash(registry) === cur.registryHash) throw new InvalidInputError(`governance ${file}: identical to version ${cur.version} in force; nothing to apply`);
+  if (registryHash(registry) === cur.registryHash)
+    throw new InvalidInputError(`governance ${file}: identical to version ${cur.version} in force; nothing to apply`);
   const auth = authorityOf(signer, g);
-  await append(session, auth, g, { type: 'GovernanceProposed', data: { version: cur.version + 1, registry, registryHash: registryHash(registry), previous: cur.registryHash, at } });
+  await append(session, auth, g, {
+    type: 'GovernanceProposed',
+    data: { version: cur.version + 1, registry, registryHash: registryHash(registry), previous: cur.registryHash, at },
+  });
   const after = await session.governance();
   return { ...viewOf(after, pin), applied: current(after)!.version > cur.version ? 'effective' : 'proposed' };
 }
 
 /** An admin's signature on the pending proposal of `version`. */
-export async function approveGovernance(session: Session, version: number): Promise<GovernanceView & { effective: boolean }> {
+export async function approveGovernance(
+  session: Session,
+  version: number,
+): Promise<GovernanceView & { effective: boolean }> {
   const g = await session.governance();
-  if (!g.pending || g.pending.version !== version) throw new GovernanceRefusedError(`no proposal of governance version ${version} is pending${g.pending ? ` (pending: ${g.pending.version})` : ''}`);
+  if (!g.pending || g.pending.version !== version)
+    throw new GovernanceRefusedError(
+      `no proposal of governance version ${version} is pending${g.pending ? ` (pending: ${g.pending.version})` : ''}`,
+    );
   const auth = authorityOf(await loadSigner(session.actor, { dir: keysDir(session.env), env: session.env }), g);
-  if (g.pending.signers.has(auth.signer.fingerprint)) throw new GovernanceRefusedError(`${auth.signer.name} has already signed governance version ${version}`);
-  await append(session, auth, g, { type: 'GovernanceApproved', data: { version, registryHash: g.pending.registryHash, at: new Date().toISOString() } });
+  if (g.pending.signers.has(auth.signer.fingerprint))
+    throw new GovernanceRefusedError(`${auth.signer.name} has already signed governance version ${version}`);
+  await append(session, auth, g, {
+    type: 'GovernanceApproved',
+    data: { version, registryHash: g.pending.registryHash, at: new Date().toISOString() },
+  });
   const after = await session.governance();
   return { ...viewOf(after, session.config().trust.root), effective: current(after)!.version >= version };
 }

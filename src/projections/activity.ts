@@ -15,7 +15,9 @@ export const activityProjector: AsyncProjector = {
       const cutId = cutIdOf(e.streamId);
       let target = e.type === 'CutPlanned' ? String(e.data.target) : targets.get(cutId);
       if (!target) {
-        const [row] = await tx.query(sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${cutId}`);
+        const [row] = await tx.query(
+          sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${cutId}`,
+        );
         target = row?.target ?? undefined;
       }
       if (!target) continue;
@@ -23,7 +25,8 @@ export const activityProjector: AsyncProjector = {
       const delta = {
         cuts: e.type === 'CutPlanned' ? 1 : 0,
         liveRuns: e.type === 'LiveRunStarted' ? 1 : 0,
-        rowsWritten: e.type === 'LegAWritten' ? Number(e.data.inserted) + Number(e.data.updated) + Number(e.data.deleted) : 0,
+        rowsWritten:
+          e.type === 'LegAWritten' ? Number(e.data.inserted) + Number(e.data.updated) + Number(e.data.deleted) : 0,
         reverts: e.type === 'CutReverted' ? 1 : 0,
       };
       const row = { target, ...delta, lastEventAt: e.recordedAt, lastEvent: e.type };

@@ -9,7 +9,6 @@ import { context, initialState, summary, tryEvolve, type CutState } from '../dom
 import type { ProjectionEvent, ProjectionRow } from './projection.js';
 import { cutIdOf } from '../../events/streams.js';
 
-
 export interface RunRow {
   runId: string;
   cutId: string;
@@ -18,7 +17,14 @@ export interface RunRow {
   endedAt: string | null;
   outcome: string;
   actor: string | null;
-  phases: { phase: string; at: string; receipt?: string; digest?: string; reconciled?: boolean; rows?: Record<string, number> }[];
+  phases: {
+    phase: string;
+    at: string;
+    receipt?: string;
+    digest?: string;
+    reconciled?: boolean;
+    rows?: Record<string, number>;
+  }[];
   diff?: { inserts: number; updates: number; deletes: number; unchanged: number };
 }
 
@@ -28,7 +34,13 @@ export interface CutRows {
 }
 
 const PHASE_OF: Partial<Record<DomainEvent['type'], string>> = {
-  BackupTaken: 'backup', LegAWritten: 'legA', LegBRecorded: 'legB', WriteVerified: 'verify', VerifyFailed: 'verify', LifecycleEnacted: 'enact', CutReverted: 'revert',
+  BackupTaken: 'backup',
+  LegAWritten: 'legA',
+  LegBRecorded: 'legB',
+  WriteVerified: 'verify',
+  VerifyFailed: 'verify',
+  LifecycleEnacted: 'enact',
+  CutReverted: 'revert',
 };
 
 /** Rows of one cut stream. Events the machine refuses are skipped (replay reports them). */
@@ -47,36 +59,72 @@ export function projectCut(streamId: string, events: ProjectionEvent[]): CutRows
     updatedAt = e.recordedAt;
     const d = ev.data as Record<string, any>;
     const actor = typeof e.metadata.actor === 'string' ? e.metadata.actor : null;
-    if (ev.type === 'CutPlanned') planned = { reason: ev.data.reason, rowCount: ev.data.rowCount, table: ev.data.table, plannedAt: ev.data.at };
+    if (ev.type === 'CutPlanned')
+      planned = { reason: ev.data.reason, rowCount: ev.data.rowCount, table: ev.data.table, plannedAt: ev.data.at };
     if (ev.type === 'DryRunStarted' || ev.type === 'LiveRunStarted' || ev.type === 'RevertStarted') {
       const mode = ev.type === 'DryRunStarted' ? 'dry-run' : ev.type === 'LiveRunStarted' ? 'live' : 'revert';
-      runs.set(d.runId, { runId: d.runId, cutId: context(state).cutId, mode, startedAt: d.at, endedAt: null, outcome: 'running', actor, phases: [] });
+      runs.set(d.runId, {
+        runId: d.runId,
+        cutId: context(state).cutId,
+        mode,
+        startedAt: d.at,
+        endedAt: null,
+        outcome: 'running',
+        actor,
+        phases: [],
+      });
     }
     const run = typeof d.runId === 'string' ? runs.get(d.runId) : undefined;
     if (!run) continue;
     const phase = ev.type === 'PhaseSimulated' ? ev.data.phase : PHASE_OF[ev.type];
     if (phase) {
       const rows: Record<string, number> = {};
-      for (const k of ['inserted', 'updated', 'deleted', 'rowCount', 'rows']) if (typeof d[k] === 'number') rows[k] = d[k];
+      for (const k of ['inserted', 'updated', 'deleted', 'rowCount', 'rows'])
+        if (typeof d[k] === 'number') rows[k] = d[k];
       run.phases.push({
-        phase, at: d.at,
+        phase,
+        at: d.at,
         ...(d.receipt ? { receipt: d.receipt } : {}),
-        ...(d.digest ? { digest: d.digest } : d.plaintextHash ? { digest: d.plaintextHash } : d.actualHash ? { digest: d.actualHash } : {}),
+        ...(d.digest
+          ? { digest: d.digest }
+          : d.plaintextHash
+            ? { digest: d.plaintextHash }
+            : d.actualHash
+              ? { digest: d.actualHash }
+              : {}),
         ...(d.reconciled ? { reconciled: true } : {}),
         ...(Object.keys(rows).length ? { rows } : {}),
       });
     }
     const end = (outcome: string) => Object.assign(run, { outcome, endedAt: d.at });
     switch (ev.type) {
-      case 'DryRunCompleted': end(ev.data.passed ? 'passed' : 'failed'); run.diff = ev.data.diff; break;
-      case 'LifecycleEnacted': end('completed'); break;
-      case 'VerifyFailed': end('verify-failed'); break;
-      case 'PhaseFailed': end(`failed at ${ev.data.phase}`); break;
-      case 'RunHalted': Object.assign(run, { outcome: `halted before ${ev.data.phase}` }); break;
-      case 'RunResumed': Object.assign(run, { outcome: 'running' }); break;
-      case 'CutReverted': end('reverted'); break;
-      case 'RevertFailed': end('revert-failed'); break;
-      default: break;
+      case 'DryRunCompleted':
+        end(ev.data.passed ? 'passed' : 'failed');
+        run.diff = ev.data.diff;
+        break;
+      case 'LifecycleEnacted':
+        end('completed');
+        break;
+      case 'VerifyFailed':
+        end('verify-failed');
+        break;
+      case 'PhaseFailed':
+        end(`failed at ${ev.data.phase}`);
+        break;
+      case 'RunHalted':
+        Object.assign(run, { outcome: `halted before ${ev.data.phase}` });
+        break;
+      case 'RunResumed':
+        Object.assign(run, { outcome: 'running' });
+        break;
+      case 'CutReverted':
+        end('reverted');
+        break;
+      case 'RevertFailed':
+        end('revert-failed');
+        break;
+      default:
+        break;
     }
   }
   const s = summary(state);
@@ -84,9 +132,17 @@ export function projectCut(streamId: string, events: ProjectionEvent[]): CutRows
   return {
     cut: {
       key: cutIdOf(streamId),
-      row: { ...s, ...planned, updatedAt, lastRun: lastRun ? { runId: lastRun.runId, mode: lastRun.mode, outcome: lastRun.outcome } : null },
+      row: {
+        ...s,
+        ...planned,
+        updatedAt,
+        lastRun: lastRun ? { runId: lastRun.runId, mode: lastRun.mode, outcome: lastRun.outcome } : null,
+      },
     },
-    runs: [...runs.values()].map((r) => ({ key: `${cutIdOf(streamId)}/${r.runId}`, row: r as unknown as Record<string, unknown> })),
+    runs: [...runs.values()].map((r) => ({
+      key: `${cutIdOf(streamId)}/${r.runId}`,
+      row: r as unknown as Record<string, unknown>,
+    })),
   };
 }
 

@@ -13,12 +13,18 @@ export interface AsyncProjector {
 }
 
 export async function checkpoint(q: Queryable, projector: string): Promise<Cursor> {
-  const [row] = await q.query(sql`SELECT txid::text AS txid, position::text AS position FROM cutter.checkpoints WHERE projector = ${projector}`);
+  const [row] = await q.query(
+    sql`SELECT txid::text AS txid, position::text AS position FROM cutter.checkpoints WHERE projector = ${projector}`,
+  );
   return row ? { txid: row.txid, position: row.position } : START;
 }
 
 /** Applies every committed event not yet applied, in batches. Returns how many it applied. */
-export async function catchUp(store: EventStore, projector: AsyncProjector, opts: { batch?: number; maxBatches?: number } = {}): Promise<number> {
+export async function catchUp(
+  store: EventStore,
+  projector: AsyncProjector,
+  opts: { batch?: number; maxBatches?: number } = {},
+): Promise<number> {
   let applied = 0;
   for (let b = 0; b < (opts.maxBatches ?? Infinity); b++) {
     const n = await store.db.tx(async (tx) => {
@@ -39,7 +45,12 @@ export async function catchUp(store: EventStore, projector: AsyncProjector, opts
 }
 
 /** Follows the log until `signal` aborts: catch up, then wait for a NOTIFY (or `pollMs`). */
-export async function follow(store: EventStore, projector: AsyncProjector, signal: AbortSignal, pollMs = 2000): Promise<void> {
+export async function follow(
+  store: EventStore,
+  projector: AsyncProjector,
+  signal: AbortSignal,
+  pollMs = 2000,
+): Promise<void> {
   let wake: () => void = () => undefined;
   const unsubscribe = await store.subscribe(() => wake());
   try {

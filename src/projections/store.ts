@@ -24,17 +24,34 @@ export async function writeCutRows(q: Queryable, streamId: string, events: Store
   const target = String(cut.row.target);
   const cutId = cut.key;
   if (holdsTarget(state)) {
-    await q.query(sql`INSERT INTO cutter.active_target_runs (target, cut_id, run_id) VALUES (${target}, ${cutId}, ${String(cut.row.runId)}) ON CONFLICT (target) DO NOTHING`);
+    await q.query(
+      sql`INSERT INTO cutter.active_target_runs (target, cut_id, run_id) VALUES (${target}, ${cutId}, ${String(cut.row.runId)}) ON CONFLICT (target) DO NOTHING`,
+    );
     const [owner] = await q.query(sql`SELECT cut_id FROM cutter.active_target_runs WHERE target = ${target}`);
-    if (owner && owner.cut_id !== cutId) throw new GovernanceRefusedError(`target busy with cut ${owner.cut_id}`, [`target ${target} is busy with cut ${owner.cut_id}`]);
-    await q.query(sql`UPDATE cutter.active_target_runs SET run_id = ${String(cut.row.runId)} WHERE target = ${target} AND cut_id = ${cutId}`);
+    if (owner && owner.cut_id !== cutId)
+      throw new GovernanceRefusedError(`target busy with cut ${owner.cut_id}`, [
+        `target ${target} is busy with cut ${owner.cut_id}`,
+      ]);
+    await q.query(
+      sql`UPDATE cutter.active_target_runs SET run_id = ${String(cut.row.runId)} WHERE target = ${target} AND cut_id = ${cutId}`,
+    );
   } else {
     await q.query(sql`DELETE FROM cutter.active_target_runs WHERE cut_id = ${cutId}`);
   }
 }
 
 /** Events that may claim or free a target. */
-const TARGET_EVENTS = new Set(['LiveRunStarted', 'RunResumed', 'RevertStarted', 'LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'CutReverted', 'RevertFailed', 'CutPlanned']);
+const TARGET_EVENTS = new Set([
+  'LiveRunStarted',
+  'RunResumed',
+  'RevertStarted',
+  'LifecycleEnacted',
+  'PhaseFailed',
+  'VerifyFailed',
+  'CutReverted',
+  'RevertFailed',
+  'CutPlanned',
+]);
 
 /** The inline projection the store runs inside every append's transaction. */
 export const cutProjection: InlineProjection = {
@@ -48,9 +65,14 @@ export const cutProjection: InlineProjection = {
   async before(tx, streamId, events) {
     if (!isCutStream(streamId) || !events.some((e) => TARGET_EVENTS.has(e.type))) return;
     const planned = events.find((e) => e.type === 'CutPlanned')?.data as { target?: string } | undefined;
-    const [row] = planned ? [] : await tx.query(sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${cutIdOf(streamId)}`);
+    const [row] = planned
+      ? []
+      : await tx.query(
+          sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${cutIdOf(streamId)}`,
+        );
     const target = planned?.target ?? row?.target;
-    if (target) await tx.query(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`cutter.target-claim:${target}`}, 0))`);
+    if (target)
+      await tx.query(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`cutter.target-claim:${target}`}, 0))`);
   },
   async handle(tx, events) {
     const streams = [...new Set(events.map((e) => e.streamId).filter((s) => isCutStream(s)))];
@@ -85,11 +107,15 @@ export async function rebuildProjections(
     await tx.query(sql`DELETE FROM cutter.projection_rows WHERE projection IN ('cuts', 'runs')`);
     await tx.query(sql`DELETE FROM cutter.active_target_runs`);
     // Async projections restart from the beginning of the log: their followers refold on next catch-up.
-    await tx.query(sql`DELETE FROM cutter.projection_rows WHERE projection IN (SELECT projector FROM cutter.checkpoints)`);
+    await tx.query(
+      sql`DELETE FROM cutter.projection_rows WHERE projection IN (SELECT projector FROM cutter.checkpoints)`,
+    );
     await tx.query(sql`DELETE FROM cutter.checkpoints`);
     // Planned as an ordered scan of the (stream_id, version) index, so rows stream from the first
     // FETCH instead of after a sort of the whole log (which spills to disk on a large one).
-    const [{ sort }] = await tx.query(sql`SELECT current_setting('enable_sort') AS sort, set_config('enable_sort', 'off', true)`);
+    const [{ sort }] = await tx.query(
+      sql`SELECT current_setting('enable_sort') AS sort, set_config('enable_sort', 'off', true)`,
+    );
     await tx.query(sql`
       DECLARE cutter_rebuild NO SCROLL CURSOR FOR
       SELECT stream_id, version, type, data, metadata, recorded_at, global_position FROM cutter.events
@@ -109,7 +135,8 @@ export async function rebuildProjections(
       const { cut, runs } = projectCut(streamId, evs);
       rows.push({ projection: 'cuts', row_key: cut.key, stream_id: streamId, row: cut.row });
       for (const r of runs) rows.push({ projection: 'runs', row_key: r.key, stream_id: streamId, row: r.row });
-      if (holdsTarget(String(cut.row.state))) claims.push({ target: String(cut.row.target), cut_id: cut.key, run_id: String(cut.row.runId) });
+      if (holdsTarget(String(cut.row.state)))
+        claims.push({ target: String(cut.row.target), cut_id: cut.key, run_id: String(cut.row.runId) });
       streams++;
       batched++;
     };
@@ -148,7 +175,7 @@ export async function rebuildProjections(
       // Fold every stream complete on this page; keep the last one unless the log is exhausted.
       let end = page.length;
       if (!done && end > 0) while (end > 0 && page[end - 1]!.streamId === page[page.length - 1]!.streamId) end--;
-      for (let i = 0; i < end; ) {
+      for (let i = 0; i < end;) {
         const streamId = page[i]!.streamId;
         let j = i + 1;
         while (j < end && page[j]!.streamId === streamId) j++;
@@ -196,7 +223,10 @@ async function claimTargets(q: Queryable, claims: Claim[]): Promise<void> {
     SELECT x.target, a.cut_id FROM ROWS FROM (jsonb_to_recordset(${json}::jsonb) AS (target text, cut_id text)) WITH ORDINALITY AS x(target, cut_id, n)
     JOIN cutter.active_target_runs a ON a.target = x.target
     WHERE a.cut_id <> x.cut_id ORDER BY x.n LIMIT 1`);
-  if (busy) throw new GovernanceRefusedError(`target busy with cut ${busy.cut_id}`, [`target ${busy.target} is busy with cut ${busy.cut_id}`]);
+  if (busy)
+    throw new GovernanceRefusedError(`target busy with cut ${busy.cut_id}`, [
+      `target ${busy.target} is busy with cut ${busy.cut_id}`,
+    ]);
 }
 
 export interface StoredRows {
@@ -205,7 +235,11 @@ export interface StoredRows {
 }
 
 /** Stored rows of one projection, optionally of one stream. */
-export async function projectionRows(q: Queryable, projection: 'cuts' | 'runs' | 'target_activity', streamId?: string): Promise<Record<string, any>[]> {
+export async function projectionRows(
+  q: Queryable,
+  projection: 'cuts' | 'runs' | 'target_activity',
+  streamId?: string,
+): Promise<Record<string, any>[]> {
   const rows = await q.query(
     streamId
       ? sql`SELECT row FROM cutter.projection_rows WHERE projection = ${projection} AND stream_id = ${streamId} ORDER BY row_key COLLATE "C"`

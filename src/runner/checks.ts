@@ -24,9 +24,14 @@ export function planIntegrityReasons(recorded: RecordedPlanRef, cutPlanHash: str
   const reasons: string[] = [];
   const actual = hashOf(recorded.plan);
   if (actual !== recorded.planHash) {
-    reasons.push(`the recorded plan hashes to ${actual.slice(0, 12)}…, not to its recorded plan hash ${recorded.planHash.slice(0, 12)}…`);
+    reasons.push(
+      `the recorded plan hashes to ${actual.slice(0, 12)}…, not to its recorded plan hash ${recorded.planHash.slice(0, 12)}…`,
+    );
   }
-  if (recorded.planHash !== cutPlanHash) reasons.push(`CutPlanned records plan hash ${recorded.planHash.slice(0, 12)}…, the cut was planned with ${cutPlanHash.slice(0, 12)}…`);
+  if (recorded.planHash !== cutPlanHash)
+    reasons.push(
+      `CutPlanned records plan hash ${recorded.planHash.slice(0, 12)}…, the cut was planned with ${cutPlanHash.slice(0, 12)}…`,
+    );
   return reasons;
 }
 
@@ -45,7 +50,8 @@ export function closedLockReasons(locks: LockEvidence, killSwitchReason?: string
   const closed: string[] = [];
   if (!locks.config) closed.push('lock 1 closed: execution.enabled is not true in the config');
   if (!locks.env) closed.push('lock 2 closed: CUTTER_EXECUTION_ENABLED is not 1 in the environment');
-  if (!locks.killSwitch) closed.push(`lock 3 closed: the kill-switch is engaged${killSwitchReason ? ` (${killSwitchReason})` : ''}`);
+  if (!locks.killSwitch)
+    closed.push(`lock 3 closed: the kill-switch is engaged${killSwitchReason ? ` (${killSwitchReason})` : ''}`);
   return closed;
 }
 
@@ -60,9 +66,12 @@ export interface BackupBinding {
 /** The first way a decrypted backup's header is not this cut's, or undefined. Pure. */
 export function backupHeaderProblem(header: Partial<BackupBinding>, want: BackupBinding): string | undefined {
   if (header.cutId !== want.cutId) return `the backup is of cut ${JSON.stringify(header.cutId)}, not ${want.cutId}`;
-  if (header.planHash !== want.planHash) return `the backup is of plan hash ${String(header.planHash).slice(0, 12)}…, not ${want.planHash.slice(0, 12)}…`;
-  if (header.table !== undefined && header.table !== want.table) return `the backup is of table ${header.table}, not ${want.table}`;
-  if (header.key !== undefined && JSON.stringify(header.key) !== JSON.stringify(want.key)) return `the backup is keyed by (${header.key.join(', ')}), not (${want.key.join(', ')})`;
+  if (header.planHash !== want.planHash)
+    return `the backup is of plan hash ${String(header.planHash).slice(0, 12)}…, not ${want.planHash.slice(0, 12)}…`;
+  if (header.table !== undefined && header.table !== want.table)
+    return `the backup is of table ${header.table}, not ${want.table}`;
+  if (header.key !== undefined && JSON.stringify(header.key) !== JSON.stringify(want.key))
+    return `the backup is keyed by (${header.key.join(', ')}), not (${want.key.join(', ')})`;
   return undefined;
 }
 
@@ -75,9 +84,16 @@ export interface VaultRecord {
 }
 
 /** The first way the vault's backup is not the one BackupTaken bound to the run, or undefined. Pure. */
-export function backupRecordProblem(row: VaultRecord, cutId: string, taken: { backupId: string; runId: string; plaintextHash: string }): string | undefined {
-  if (row.backupId !== taken.backupId) return `the vault returned backup ${row.backupId}, BackupTaken names ${taken.backupId}`;
-  if (row.cutId !== cutId || row.runId !== taken.runId) return `backup ${row.backupId} is recorded for cut ${row.cutId} run ${row.runId}, BackupTaken binds it to cut ${cutId} run ${taken.runId}`;
-  if (row.plaintextSha256 !== taken.plaintextHash) return `backup ${row.backupId} records plaintext hash ${row.plaintextSha256.slice(0, 12)}…, BackupTaken recorded ${taken.plaintextHash.slice(0, 12)}…`;
+export function backupRecordProblem(
+  row: VaultRecord,
+  cutId: string,
+  taken: { backupId: string; runId: string; plaintextHash: string },
+): string | undefined {
+  if (row.backupId !== taken.backupId)
+    return `the vault returned backup ${row.backupId}, BackupTaken names ${taken.backupId}`;
+  if (row.cutId !== cutId || row.runId !== taken.runId)
+    return `backup ${row.backupId} is recorded for cut ${row.cutId} run ${row.runId}, BackupTaken binds it to cut ${cutId} run ${taken.runId}`;
+  if (row.plaintextSha256 !== taken.plaintextHash)
+    return `backup ${row.backupId} records plaintext hash ${row.plaintextSha256.slice(0, 12)}…, BackupTaken recorded ${taken.plaintextHash.slice(0, 12)}…`;
   return undefined;
 }

@@ -46,11 +46,16 @@ export async function dryRun(session: Session, cutId: string): Promise<DryRunRes
   const passed = simulation.nonMutation.preImageHashBefore === simulation.nonMutation.preImageHashAfter;
   const at = new Date().toISOString();
   const events: DomainEvent[] = [
-    ...simulation.phases.map((p): DomainEvent => ({ type: 'PhaseSimulated', data: { ...base, phase: p.phase, digest: p.digest, at } })),
+    ...simulation.phases.map((p): DomainEvent => ({
+      type: 'PhaseSimulated',
+      data: { ...base, phase: p.phase, digest: p.digest, at },
+    })),
     {
       type: 'DryRunCompleted',
       data: {
-        ...base, at, passed,
+        ...base,
+        at,
+        passed,
         diff: simulation.diff.counts,
         expectedPostImageHash: simulation.expectedPostImageHash,
         nonMutation: simulation.nonMutation,

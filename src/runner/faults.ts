@@ -36,7 +36,9 @@ export function armFaults(env: NodeJS.ProcessEnv = process.env): void {
   }
   const [moment, phase, ...rest] = spec.split(':');
   if (rest.length || !FAULT_MOMENTS.includes(moment as FaultMoment) || !FAULT_PHASES.includes(phase as FaultPhase)) {
-    throw new InvalidInputError(`CUTTER_TEST_FAULT=${spec}: expected <${FAULT_MOMENTS.join('|')}>:<${FAULT_PHASES.join('|')}>`);
+    throw new InvalidInputError(
+      `CUTTER_TEST_FAULT=${spec}: expected <${FAULT_MOMENTS.join('|')}>:<${FAULT_PHASES.join('|')}>`,
+    );
   }
   armed = { moment: moment as FaultMoment, phase: phase as FaultPhase };
 }

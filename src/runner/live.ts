@@ -21,7 +21,14 @@ import { changeCount } from '../../events/plan.js';
 import { putBlob } from '../store/blobs.js';
 import { handle, loadCut } from '../cuts/handle.js';
 import { nextLivePhase, stateName, type CutState, type DomainEvent } from '../domain/index.js';
-import { CutterError, GovernanceRefusedError, IllegalTransitionError, InterruptedError, isInterruption, VerificationFailedError } from '../errors.js';
+import {
+  CutterError,
+  GovernanceRefusedError,
+  IllegalTransitionError,
+  InterruptedError,
+  isInterruption,
+  VerificationFailedError,
+} from '../errors.js';
 import { sql } from '../store/connection.js';
 import type { EventStore } from '../store/index.js';
 import type { Session } from '../workspace/session.js';
@@ -87,21 +94,60 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
     const at = now();
 
     if (name === 'approved' || name === 'planned' || name === 'halted') {
-      const { evidence, reasons } = await gatherEvidence(store, session.configFile, session.env, state, at, meta.auth.governance);
+      const { evidence, reasons } = await gatherEvidence(
+        store,
+        session.configFile,
+        session.env,
+        state,
+        at,
+        meta.auth.governance,
+      );
       if (reasons.length > 0) throw new GovernanceRefusedError(`live run of cut ${cutId} refused`, reasons);
       const c = state.snapshot.context;
       const event: DomainEvent =
         name === 'halted'
-          ? { type: 'RunResumed', data: { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence } }
-          : { type: 'LiveRunStarted', data: { runId: `live-${randomUUID().slice(0, 8)}`, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence } };
+          ? {
+              type: 'RunResumed',
+              data: { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence },
+            }
+          : {
+              type: 'LiveRunStarted',
+              data: {
+                runId: `live-${randomUUID().slice(0, 8)}`,
+                planHash: c.planHash,
+                executor: LIVE_EXECUTOR,
+                at,
+                evidence,
+              },
+            };
       state = (await handle(store, cutId, () => [event], meta)).after;
     } else if (name.startsWith('live.')) {
       // A crashed run: the locks must be open now, and the approvals still satisfy the policy now
       // (expiry included), before anything else is written.
-      const { evidence, reasons } = await gatherEvidence(store, session.configFile, session.env, state, at, meta.auth.governance);
-      if (reasons.length > 0) throw new GovernanceRefusedError(`resuming the interrupted live run of cut ${cutId} refused`, reasons);
+      const { evidence, reasons } = await gatherEvidence(
+        store,
+        session.configFile,
+        session.env,
+        state,
+        at,
+        meta.auth.governance,
+      );
+      if (reasons.length > 0)
+        throw new GovernanceRefusedError(`resuming the interrupted live run of cut ${cutId} refused`, reasons);
       const c = state.snapshot.context;
-      state = (await handle(store, cutId, () => [{ type: 'RunContinued', data: { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence } }], meta)).after;
+      state = (
+        await handle(
+          store,
+          cutId,
+          () => [
+            {
+              type: 'RunContinued',
+              data: { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence },
+            },
+          ],
+          meta,
+        )
+      ).after;
     } else {
       throw new IllegalTransitionError(`cut ${cutId} is ${name}: nothing to run live`);
     }
@@ -119,7 +165,14 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
         const base = { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR };
         if (locks.closed.length > 0) {
           const reason = haltReason(locks);
-          state = (await handle(store, cutId, () => [{ type: 'RunHalted', data: { ...base, at: now(), phase, reason, locks: locks.evidence } }], meta)).after;
+          state = (
+            await handle(
+              store,
+              cutId,
+              () => [{ type: 'RunHalted', data: { ...base, at: now(), phase, reason, locks: locks.evidence } }],
+              meta,
+            )
+          ).after;
           result.halted = { phase, reason };
           break;
         }
@@ -131,10 +184,17 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
           if (isInterruption(err)) {
             // Not a verdict on the cut: the phase's transaction rolled back, or committed with its
             // receipt. Record nothing, so the same command resumes (found by the crash campaign).
-            throw new InterruptedError(`${phase} interrupted (${message}); nothing was recorded as failed: run the same command again to resume`);
+            throw new InterruptedError(
+              `${phase} interrupted (${message}); nothing was recorded as failed: run the same command again to resume`,
+            );
           }
           const code = err instanceof CutterError ? err.code : 'Internal';
-          await handle(store, cutId, () => [{ type: 'PhaseFailed', data: { ...base, at: now(), phase, error: { code, message } } }], meta);
+          await handle(
+            store,
+            cutId,
+            () => [{ type: 'PhaseFailed', data: { ...base, at: now(), phase, error: { code, message } } }],
+            meta,
+          );
           throw err;
         }
         // The phase committed (or found its receipt); its event is not appended yet.
@@ -144,7 +204,10 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
         result.phases.push({ phase, reconciled: d.reconciled === true, detail: d });
         if (event.type === 'VerifyFailed') {
           result.state = stateName(state);
-          throw new VerificationFailedError(`write verify failed for cut ${cutId}: ${event.data.mismatches.length} mismatching row(s)`, { mismatches: event.data.mismatches.slice(0, 10) });
+          throw new VerificationFailedError(
+            `write verify failed for cut ${cutId}: ${event.data.mismatches.length} mismatching row(s)`,
+            { mismatches: event.data.mismatches.slice(0, 10) },
+          );
         }
       }
     } finally {
@@ -159,11 +222,20 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
 /** Why a run halts: the kill-switch's own words, and each other closed lock. */
 function haltReason(locks: LockCheck): string {
   const parts = locks.closed.filter((r) => !r.startsWith('lock 3'));
-  if (locks.killSwitchReason !== undefined) parts.unshift(`kill-switch engaged${locks.killSwitchReason ? `: ${locks.killSwitchReason}` : ''}`);
+  if (locks.killSwitchReason !== undefined)
+    parts.unshift(`kill-switch engaged${locks.killSwitchReason ? `: ${locks.killSwitchReason}` : ''}`);
   return parts.join('; ');
 }
 
-async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: CutState, session: Session, store: EventStore, rows: number, progress: Progress): Promise<DomainEvent> {
+async function runPhase(
+  phase: string,
+  adapter: LiveExecutionAdapter,
+  state: CutState,
+  session: Session,
+  store: EventStore,
+  rows: number,
+  progress: Progress,
+): Promise<DomainEvent> {
   const c = state.snapshot.context;
   const ctx = { cutId: c.cutId, runId: c.runId!, planHash: c.planHash };
   const base = { runId: ctx.runId, planHash: ctx.planHash, executor: LIVE_EXECUTOR };
@@ -178,7 +250,8 @@ async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: Cut
       if (existing) {
         // A run that died after storing its backup: re-read the rows and prove they did not change.
         image = await adapter.backup(ctx, { onRows });
-        if (existing.plaintextSha256 !== image.plaintextHash) throw new GovernanceRefusedError(`drift: the rows changed since backup ${backupId} was stored`);
+        if (existing.plaintextSha256 !== image.plaintextHash)
+          throw new GovernanceRefusedError(`drift: the rows changed since backup ${backupId} was stored`);
         recipients = existing.recipients;
       } else {
         const root = path.dirname(session.configFile);
@@ -200,42 +273,122 @@ async function runPhase(phase: string, adapter: LiveExecutionAdapter, state: Cut
             throw err;
           }
           await blob;
-          await recordBackup(tx, { backupId, cutId: ctx.cutId, runId: ctx.runId, plaintextSha256: taken.plaintextHash, rowCount: taken.rowCount, recipients, blobId: backupId });
+          await recordBackup(tx, {
+            backupId,
+            cutId: ctx.cutId,
+            runId: ctx.runId,
+            plaintextSha256: taken.plaintextHash,
+            rowCount: taken.rowCount,
+            recipients,
+            blobId: backupId,
+          });
           faultPoint('before-commit', 'backup');
           return taken;
         });
       }
       return {
         type: 'BackupTaken',
-        data: { ...base, at: now(), backupId, plaintextHash: image.plaintextHash, preImageHash: image.preImageHash, rowCount: image.rowCount, recipients, receipt: image.receipt, ...(existing ? { reconciled: true } : {}) },
+        data: {
+          ...base,
+          at: now(),
+          backupId,
+          plaintextHash: image.plaintextHash,
+          preImageHash: image.preImageHash,
+          rowCount: image.rowCount,
+          recipients,
+          receipt: image.receipt,
+          ...(existing ? { reconciled: true } : {}),
+        },
       };
     }
     case 'legA': {
       progress.phase(PHASE_GATES.legA.gate, rows);
       const r = await adapter.writeLegA(ctx, { preImageHash: c.backup!.preImageHash, onRows: (n) => progress.tick(n) });
-      return { type: 'LegAWritten', data: { ...base, at: now(), inserted: r.inserted, updated: r.updated, deleted: r.deleted, digest: r.digest, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
+      return {
+        type: 'LegAWritten',
+        data: {
+          ...base,
+          at: now(),
+          inserted: r.inserted,
+          updated: r.updated,
+          deleted: r.deleted,
+          digest: r.digest,
+          receipt: r.receipt,
+          ...(r.reconciled ? { reconciled: true } : {}),
+        },
+      };
     }
     case 'legB': {
       progress.phase(PHASE_GATES.legB.gate, 1);
       const governance = {
-        cutId: ctx.cutId, planHash: ctx.planHash, runId: ctx.runId,
-        approvals: c.approvals.map((a) => ({ approver: a.approver, roles: a.roles, at: a.at, signature: a.signature, publicKey: a.publicKey, governanceVersion: a.governanceVersion })),
-        backupId: c.backup?.backupId, ...(await anchorOf(store, ctx.cutId)),
+        cutId: ctx.cutId,
+        planHash: ctx.planHash,
+        runId: ctx.runId,
+        approvals: c.approvals.map((a) => ({
+          approver: a.approver,
+          roles: a.roles,
+          at: a.at,
+          signature: a.signature,
+          publicKey: a.publicKey,
+          governanceVersion: a.governanceVersion,
+        })),
+        backupId: c.backup?.backupId,
+        ...(await anchorOf(store, ctx.cutId)),
       };
       const r = await adapter.recordLegB(ctx, governance);
       progress.tick(1);
-      return { type: 'LegBRecorded', data: { ...base, at: now(), ledgerId: r.ledgerId, digest: r.digest, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
+      return {
+        type: 'LegBRecorded',
+        data: {
+          ...base,
+          at: now(),
+          ledgerId: r.ledgerId,
+          digest: r.digest,
+          receipt: r.receipt,
+          ...(r.reconciled ? { reconciled: true } : {}),
+        },
+      };
     }
     case 'verify': {
       progress.phase(PHASE_GATES.verify.gate, rows);
       const r = await adapter.verify(ctx, { onRows: (n) => progress.tick(n) });
-      if (!r.ok) return { type: 'VerifyFailed', data: { ...base, at: now(), expectedHash: r.expectedHash, actualHash: r.actualHash, mismatches: r.mismatches } };
-      return { type: 'WriteVerified', data: { ...base, at: now(), expectedHash: r.expectedHash, actualHash: r.actualHash, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
+      if (!r.ok)
+        return {
+          type: 'VerifyFailed',
+          data: {
+            ...base,
+            at: now(),
+            expectedHash: r.expectedHash,
+            actualHash: r.actualHash,
+            mismatches: r.mismatches,
+          },
+        };
+      return {
+        type: 'WriteVerified',
+        data: {
+          ...base,
+          at: now(),
+          expectedHash: r.expectedHash,
+          actualHash: r.actualHash,
+          receipt: r.receipt,
+          ...(r.reconciled ? { reconciled: true } : {}),
+        },
+      };
     }
     case 'enact': {
       progress.phase(PHASE_GATES.enact.gate, rows);
       const r = await adapter.enactLifecycle(ctx, { onRows: (n) => progress.tick(n) });
-      return { type: 'LifecycleEnacted', data: { ...base, at: now(), skipped: r.skipped, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) } };
+      return {
+        type: 'LifecycleEnacted',
+        data: {
+          ...base,
+          at: now(),
+          skipped: r.skipped,
+          rows: r.rows,
+          receipt: r.receipt,
+          ...(r.reconciled ? { reconciled: true } : {}),
+        },
+      };
     }
     default:
       throw new Error(`unknown phase ${phase}`);

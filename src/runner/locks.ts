@@ -28,7 +28,11 @@ export interface LockCheck {
 }
 
 /** Evaluates the locks with `config` as lock 1's source (prefer `locksNow`, which reads the file). */
-export async function evaluateLocks(store: EventStore, config: CutterConfig, env: NodeJS.ProcessEnv): Promise<LockCheck> {
+export async function evaluateLocks(
+  store: EventStore,
+  config: CutterConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<LockCheck> {
   const ks = await killSwitchState(store);
   const evidence: LockEvidence = {
     config: config.execution.enabled === true,
@@ -36,7 +40,11 @@ export async function evaluateLocks(store: EventStore, config: CutterConfig, env
     killSwitch: !ks.engaged,
     killSwitchVersion: ks.version,
   };
-  return { evidence, closed: closedLockReasons(evidence, ks.reason), ...(ks.engaged ? { killSwitchReason: ks.reason ?? '' } : {}) };
+  return {
+    evidence,
+    closed: closedLockReasons(evidence, ks.reason),
+    ...(ks.engaged ? { killSwitchReason: ks.reason ?? '' } : {}),
+  };
 }
 
 /**
@@ -44,7 +52,11 @@ export async function evaluateLocks(store: EventStore, config: CutterConfig, env
  * the process loaded at start; an unreadable file closes it), lock 2 from the environment, lock 3
  * from the kill-switch stream. Called before every start, resume, phase and revert.
  */
-export async function locksNow(store: EventStore, configFile: string, env: NodeJS.ProcessEnv): Promise<LockCheck & { config?: CutterConfig }> {
+export async function locksNow(
+  store: EventStore,
+  configFile: string,
+  env: NodeJS.ProcessEnv,
+): Promise<LockCheck & { config?: CutterConfig }> {
   let config: CutterConfig | undefined;
   let problem: string | undefined;
   try {
@@ -62,12 +74,22 @@ export async function locksNow(store: EventStore, configFile: string, env: NodeJ
  * stream is not validly signed by a member holding its role (a release written through the bare
  * store API, say), the switch is treated as engaged until an admin's signed events settle it.
  */
-export async function killSwitchState(store: EventStore): Promise<{ engaged: boolean; reason?: string; version: number; since?: string; by?: string }> {
+export async function killSwitchState(
+  store: EventStore,
+): Promise<{ engaged: boolean; reason?: string; version: number; since?: string; by?: string }> {
   const events = await store.readStream(KILL_SWITCH_STREAM);
   const state = foldKillSwitch(events);
   const governance = await readGovernance(store);
-  const { violations } = checkKillSwitchStream(events.map((e) => ({ ...e, streamId: KILL_SWITCH_STREAM })), governance, nodeCrypto);
+  const { violations } = checkKillSwitchStream(
+    events.map((e) => ({ ...e, streamId: KILL_SWITCH_STREAM })),
+    governance,
+    nodeCrypto,
+  );
   const bad = violations[0];
   if (!bad) return state;
-  return { ...state, engaged: true, reason: `treated as engaged: kill-switch event ${bad.version} (${bad.type}) fails ${bad.rule}: ${bad.message}` };
+  return {
+    ...state,
+    engaged: true,
+    reason: `treated as engaged: kill-switch event ${bad.version} (${bad.type}) fails ${bad.rule}: ${bad.message}`,
+  };
 }

@@ -15,22 +15,36 @@ import { planIntegrityReasons } from './checks.js';
  * The cut's recorded plan, verified (see the module header). Throws VerificationFailedError naming
  * what differs; reads only the store.
  */
-export async function verifiedPlan(store: EventStore, events: { type: string; data: any; metadata?: Record<string, unknown> | null }[], state: CutState): Promise<CutPlan> {
+export async function verifiedPlan(
+  store: EventStore,
+  events: { type: string; data: any; metadata?: Record<string, unknown> | null }[],
+  state: CutState,
+): Promise<CutPlan> {
   const cutId = state.snapshot.context.cutId;
   // The CutPlanned the fold accepted: the first one whose schema holds.
   const planned = events.find((e) => e.type === 'CutPlanned' && parseStored(e).success);
   if (!planned) throw new VerificationFailedError(`cut ${cutId}: no valid CutPlanned event in the stream`);
-  const reasons = planIntegrityReasons({ plan: planned.data.plan, planHash: planned.data.planHash }, state.snapshot.context.planHash);
-  if (reasons.length > 0) throw new VerificationFailedError(`cut ${cutId}: the recorded plan is not the plan that was approved; nothing was run`, { reasons });
+  const reasons = planIntegrityReasons(
+    { plan: planned.data.plan, planHash: planned.data.planHash },
+    state.snapshot.context.planHash,
+  );
+  if (reasons.length > 0)
+    throw new VerificationFailedError(
+      `cut ${cutId}: the recorded plan is not the plan that was approved; nothing was run`,
+      { reasons },
+    );
   const plan = planned.data.plan as CutPlan;
   if (plan.changeSet) {
     try {
       for await (const batch of changesOf(plan, store.db)()) void batch;
     } catch (err) {
       if (!(err instanceof VerificationFailedError)) throw err;
-      throw new VerificationFailedError(`cut ${cutId}: the change set does not match the plan (sha256 ${plan.changeSet.sha256.slice(0, 12)}…, ${plan.changeSet.count} changes); nothing was run`, {
-        reasons: [err.message],
-      });
+      throw new VerificationFailedError(
+        `cut ${cutId}: the change set does not match the plan (sha256 ${plan.changeSet.sha256.slice(0, 12)}…, ${plan.changeSet.count} changes); nothing was run`,
+        {
+          reasons: [err.message],
+        },
+      );
     }
   }
   return plan;

@@ -22,7 +22,14 @@ import { handle, loadCut } from '../cuts/handle.js';
 import { BATCH } from '../adapters/images.js';
 import type { TargetSpec } from '../config/target.js';
 import { stateName, type CutState } from '../domain/index.js';
-import { CutterError, GovernanceRefusedError, IllegalTransitionError, InterruptedError, isInterruption, VerificationFailedError } from '../errors.js';
+import {
+  CutterError,
+  GovernanceRefusedError,
+  IllegalTransitionError,
+  InterruptedError,
+  isInterruption,
+  VerificationFailedError,
+} from '../errors.js';
 import type { Session } from '../workspace/session.js';
 import { backupHeaderProblem, backupRecordProblem, type BackupBinding } from './checks.js';
 import { adapterFaults, armFaults, faultPoint } from './faults.js';
@@ -47,7 +54,11 @@ export interface RevertOutcome {
  * the plaintext must hash to the event's plaintext hash, and its header must name this cut, plan
  * and table. Throws VerificationFailedError otherwise.
  */
-async function backupReader(session: Session, state: CutState, spec: TargetSpec): Promise<{ rowCount: number; entries: () => AsyncGenerator<BackupEntry[]> }> {
+async function backupReader(
+  session: Session,
+  state: CutState,
+  spec: TargetSpec,
+): Promise<{ rowCount: number; entries: () => AsyncGenerator<BackupEntry[]> }> {
   const store = await session.store();
   const c = state.snapshot.context;
   const taken = c.backup!;
@@ -64,7 +75,11 @@ async function backupReader(session: Session, state: CutState, spec: TargetSpec)
   return {
     rowCount: row.rowCount,
     entries: async function* () {
-      yield* backupEntries(lines(decryptBackupStream(ciphertextOf(store.db, row), key, taken.plaintextHash)), BATCH, onHeader);
+      yield* backupEntries(
+        lines(decryptBackupStream(ciphertextOf(store.db, row), key, taken.plaintextHash)),
+        BATCH,
+        onHeader,
+      );
     },
   };
 }
@@ -76,13 +91,18 @@ async function backupReader(session: Session, state: CutState, spec: TargetSpec)
  * unless `force`. Throws GovernanceRefusedError (a lock, the scope), VerificationFailedError (the
  * plan or the backup is not what was recorded).
  */
-export async function revertCut(session: Session, cutId: string, opts: { mode: 'dry-run' | 'live'; force: boolean }): Promise<RevertOutcome> {
+export async function revertCut(
+  session: Session,
+  cutId: string,
+  opts: { mode: 'dry-run' | 'live'; force: boolean },
+): Promise<RevertOutcome> {
   armFaults();
   const store = await session.store();
   const loaded = await loadCut(store, cutId);
   const { state } = loaded;
   const c = state.snapshot.context;
-  if (!c.backup) throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, ['no backup was taken: nothing to revert to']);
+  if (!c.backup)
+    throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, ['no backup was taken: nothing to revert to']);
   const plan = await verifiedPlan(store, loaded.events, state);
   const spec = await session.target(plan.target);
   const { rowCount, entries } = await backupReader(session, state, spec);
@@ -107,28 +127,66 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
     let current = loaded.state;
     const resuming = stateName(current) === 'reverting';
     // A resumed revert keeps the force its signed RevertStarted recorded; a forced one needs an admin.
-    const force = resuming ? [...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data.force === true : opts.force;
+    const force = resuming
+      ? [...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data.force === true
+      : opts.force;
     if (force && !memberOf(meta.auth.registry, meta.auth.signer.name)?.roles.includes('admin')) {
-      throw new GovernanceRefusedError(`revert --force of cut ${cutId} refused: a forced revert must be signed by an admin (${meta.auth.signer.name} is not one)`);
+      throw new GovernanceRefusedError(
+        `revert --force of cut ${cutId} refused: a forced revert must be signed by an admin (${meta.auth.signer.name} is not one)`,
+      );
     }
     // All three locks, now, whether this starts a revert or resumes an interrupted one.
     const locks = await locksNow(store, session.configFile, session.env);
-    if (locks.closed.length) throw new GovernanceRefusedError(`${resuming ? 'resuming the interrupted revert' : 'revert'} of cut ${cutId} refused`, locks.closed);
+    if (locks.closed.length)
+      throw new GovernanceRefusedError(
+        `${resuming ? 'resuming the interrupted revert' : 'revert'} of cut ${cutId} refused`,
+        locks.closed,
+      );
     if (!resuming) {
       const runId = `revert-${randomUUID().slice(0, 8)}`;
       current = (
-        await handle(store, cutId, () => [{
-          type: 'RevertStarted',
-          data: { runId, planHash: c.planHash, executor: LIVE_EXECUTOR, at: new Date().toISOString(), backupId: c.backup!.backupId, force, evidence: { at: new Date().toISOString(), locks: locks.evidence } },
-        }], meta)
+        await handle(
+          store,
+          cutId,
+          () => [
+            {
+              type: 'RevertStarted',
+              data: {
+                runId,
+                planHash: c.planHash,
+                executor: LIVE_EXECUTOR,
+                at: new Date().toISOString(),
+                backupId: c.backup!.backupId,
+                force,
+                evidence: { at: new Date().toISOString(), locks: locks.evidence },
+              },
+            },
+          ],
+          meta,
+        )
       ).after;
     } else {
       // Taking up an interrupted revert: the evidence that all three locks are open now, recorded first.
       const at = new Date().toISOString();
-      current = (await handle(store, cutId, () => [{
-        type: 'RunContinued',
-        data: { runId: current.snapshot.context.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence: { at, locks: locks.evidence, approvals: [] } },
-      }], meta)).after;
+      current = (
+        await handle(
+          store,
+          cutId,
+          () => [
+            {
+              type: 'RunContinued',
+              data: {
+                runId: current.snapshot.context.runId!,
+                planHash: c.planHash,
+                executor: LIVE_EXECUTOR,
+                at,
+                evidence: { at, locks: locks.evidence, approvals: [] },
+              },
+            },
+          ],
+          meta,
+        )
+      ).after;
     }
     const runId = current.snapshot.context.runId!;
     const base = { runId, planHash: c.planHash, executor: LIVE_EXECUTOR };
@@ -139,19 +197,62 @@ export async function revertCut(session: Session, cutId: string, opts: { mode: '
     const adapter = executorFor('live', spec, changesOf(plan, store.db), adapterFaults);
     try {
       await adapter.prepare();
-      const r = await adapter.revert({ cutId, runId, planHash: c.planHash }, { entries, preImageHash: c.backup!.preImageHash }, { force, ...(leftAs ? { leftAs } : {}), anchor: { ...(await anchorOf(store, cutId)) } });
+      const r = await adapter.revert(
+        { cutId, runId, planHash: c.planHash },
+        { entries, preImageHash: c.backup!.preImageHash },
+        { force, ...(leftAs ? { leftAs } : {}), anchor: { ...(await anchorOf(store, cutId)) } },
+      );
       faultPoint('after-commit', 'revert');
-      const after = await handle(store, cutId, () => [{
-        type: 'CutReverted',
-        data: { ...base, at: new Date().toISOString(), restoredHash: r.restoredHash, backupPreImageHash: c.backup!.preImageHash, rows: r.rows, receipt: r.receipt, ...(r.reconciled ? { reconciled: true } : {}) },
-      }], meta);
-      return { cutId, mode: 'live', runId, state: stateName(after.after), restore, remove: r.rows - restore, restoredHash: r.restoredHash };
+      const after = await handle(
+        store,
+        cutId,
+        () => [
+          {
+            type: 'CutReverted',
+            data: {
+              ...base,
+              at: new Date().toISOString(),
+              restoredHash: r.restoredHash,
+              backupPreImageHash: c.backup!.preImageHash,
+              rows: r.rows,
+              receipt: r.receipt,
+              ...(r.reconciled ? { reconciled: true } : {}),
+            },
+          },
+        ],
+        meta,
+      );
+      return {
+        cutId,
+        mode: 'live',
+        runId,
+        state: stateName(after.after),
+        restore,
+        remove: r.rows - restore,
+        restoredHash: r.restoredHash,
+      };
     } catch (err) {
       if (isInterruption(err)) {
-        throw new InterruptedError(`revert interrupted (${err instanceof Error ? err.message : String(err)}); nothing was recorded as failed: run the same command again to resume`);
+        throw new InterruptedError(
+          `revert interrupted (${err instanceof Error ? err.message : String(err)}); nothing was recorded as failed: run the same command again to resume`,
+        );
       }
       const code = err instanceof CutterError ? err.code : 'Internal';
-      await handle(store, cutId, () => [{ type: 'RevertFailed', data: { ...base, at: new Date().toISOString(), error: { code, message: err instanceof Error ? err.message : String(err) } } }], meta).catch(() => undefined);
+      await handle(
+        store,
+        cutId,
+        () => [
+          {
+            type: 'RevertFailed',
+            data: {
+              ...base,
+              at: new Date().toISOString(),
+              error: { code, message: err instanceof Error ? err.message : String(err) },
+            },
+          },
+        ],
+        meta,
+      ).catch(() => undefined);
       throw err;
     } finally {
       await adapter.close();

@@ -20,7 +20,8 @@ export const MAX_STREAM_VERSION = 2 ** 31 - 1;
  */
 export function expectedVersionText(value: unknown): string {
   if (value === 'any' || value === 'no_stream' || value === 'exists') return value;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_STREAM_VERSION) return String(value);
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_STREAM_VERSION)
+    return String(value);
   const shown = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
   throw new InvalidInputError(
     `append: expectedVersion ${shown} is not one of 'any', 'no_stream', 'exists' or an integer from 0 to ${MAX_STREAM_VERSION}`,
@@ -28,8 +29,16 @@ export function expectedVersionText(value: unknown): string {
 }
 
 /** The digest an event's chain link covers. */
-export function eventDigest(e: { eventId: string; type: string; data: unknown; metadata: unknown; recordedAt: string }): string {
-  return sha256(canonicalJson({ eventId: e.eventId, type: e.type, data: e.data, metadata: e.metadata, recordedAt: e.recordedAt }));
+export function eventDigest(e: {
+  eventId: string;
+  type: string;
+  data: unknown;
+  metadata: unknown;
+  recordedAt: string;
+}): string {
+  return sha256(
+    canonicalJson({ eventId: e.eventId, type: e.type, data: e.data, metadata: e.metadata, recordedAt: e.recordedAt }),
+  );
 }
 
 /**
@@ -59,7 +68,13 @@ export async function appendToStream(
       pid: process.pid,
     };
     const data = e.data ?? null;
-    return { eventId, type: e.type, data, metadata, digest: eventDigest({ eventId, type: e.type, data, metadata, recordedAt }) };
+    return {
+      eventId,
+      type: e.type,
+      data,
+      metadata,
+      digest: eventDigest({ eventId, type: e.type, data, metadata, recordedAt }),
+    };
   });
   let rows: any[];
   try {
@@ -74,7 +89,10 @@ export async function appendToStream(
       throw new ConcurrencyError(streamId, expected, Number((err as Error).message.match(/\d+/)?.[0] ?? -1));
     }
     if ((err as { code?: string })?.code === 'CT422') {
-      throw new CutterError('InvalidInput', `append to ${streamId}: an event id was already used for different content`);
+      throw new CutterError(
+        'InvalidInput',
+        `append to ${streamId}: an event id was already used for different content`,
+      );
     }
     throw err;
   }

@@ -17,7 +17,11 @@ export interface BlobInfo {
 }
 
 /** Writes `source` as blob `blobId` (inside `q`'s transaction: chunks, then the header). */
-export async function putBlob(q: Queryable, blobId: string, source: AsyncIterable<Uint8Array | string>): Promise<BlobInfo> {
+export async function putBlob(
+  q: Queryable,
+  blobId: string,
+  source: AsyncIterable<Uint8Array | string>,
+): Promise<BlobInfo> {
   const hash = createHash('sha256');
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -31,7 +35,8 @@ export async function putBlob(q: Queryable, blobId: string, source: AsyncIterabl
     await q.query(sql`INSERT INTO cutter.blob_chunks (blob_id, seq, data) VALUES (${blobId}, ${seq++}, ${data})`);
   };
   for await (const part of source) {
-    const buf = typeof part === 'string' ? Buffer.from(part, 'utf8') : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    const buf =
+      typeof part === 'string' ? Buffer.from(part, 'utf8') : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
     if (buf.length === 0) continue;
     hash.update(buf);
     bytes += buf.length;
@@ -41,7 +46,9 @@ export async function putBlob(q: Queryable, blobId: string, source: AsyncIterabl
   }
   await flush();
   const sha256 = hash.digest('hex');
-  await q.query(sql`INSERT INTO cutter.blobs (blob_id, sha256, bytes, chunks) VALUES (${blobId}, ${sha256}, ${bytes}, ${seq})`);
+  await q.query(
+    sql`INSERT INTO cutter.blobs (blob_id, sha256, bytes, chunks) VALUES (${blobId}, ${sha256}, ${bytes}, ${seq})`,
+  );
   return { blobId, sha256, bytes, chunks: seq };
 }
 
@@ -56,14 +63,23 @@ export async function blobInfo(q: Queryable, blobId: string): Promise<BlobInfo |
  * bytes do not hash to the header's SHA-256 (or `expectSha256`), so a consumer inside a
  * transaction rolls back instead of committing what a damaged blob said.
  */
-export async function* readBlob(q: Queryable, blobId: string, opts: { expectSha256?: string } = {}): AsyncGenerator<Buffer> {
+export async function* readBlob(
+  q: Queryable,
+  blobId: string,
+  opts: { expectSha256?: string } = {},
+): AsyncGenerator<Buffer> {
   const info = await blobInfo(q, blobId);
   if (!info) throw new VerificationFailedError(`blob ${blobId} is not in the store`);
-  if (opts.expectSha256 && opts.expectSha256 !== info.sha256) throw new VerificationFailedError(`blob ${blobId}: recorded SHA-256 ${info.sha256} differs from the expected ${opts.expectSha256}`);
+  if (opts.expectSha256 && opts.expectSha256 !== info.sha256)
+    throw new VerificationFailedError(
+      `blob ${blobId}: recorded SHA-256 ${info.sha256} differs from the expected ${opts.expectSha256}`,
+    );
   const hash = createHash('sha256');
   let bytes = 0;
   for (let seq = 0; seq < info.chunks; seq += 8) {
-    const rows = await q.query(sql`SELECT seq, data FROM cutter.blob_chunks WHERE blob_id = ${blobId} AND seq >= ${seq} AND seq < ${seq + 8} ORDER BY seq`);
+    const rows = await q.query(
+      sql`SELECT seq, data FROM cutter.blob_chunks WHERE blob_id = ${blobId} AND seq >= ${seq} AND seq < ${seq + 8} ORDER BY seq`,
+    );
     for (const [i, r] of rows.entries()) {
       if (r.seq !== seq + i) throw new VerificationFailedError(`blob ${blobId}: chunk ${seq + i} is missing`);
       const data = r.data as Buffer;
@@ -71,14 +87,18 @@ export async function* readBlob(q: Queryable, blobId: string, opts: { expectSha2
       bytes += data.length;
       yield data;
     }
-    if (rows.length !== Math.min(8, info.chunks - seq)) throw new VerificationFailedError(`blob ${blobId}: chunk ${seq + rows.length} is missing`);
+    if (rows.length !== Math.min(8, info.chunks - seq))
+      throw new VerificationFailedError(`blob ${blobId}: chunk ${seq + rows.length} is missing`);
   }
   const actual = hash.digest('hex');
-  if (actual !== info.sha256 || bytes !== info.bytes) throw new VerificationFailedError(`blob ${blobId}: content hashes to ${actual}, the header records ${info.sha256}`);
+  if (actual !== info.sha256 || bytes !== info.bytes)
+    throw new VerificationFailedError(`blob ${blobId}: content hashes to ${actual}, the header records ${info.sha256}`);
 }
 
 /** Splits a byte stream into UTF-8 lines (without the newline); `\r\n` is accepted. */
-export async function* lines(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): AsyncGenerator<string> {
+export async function* lines(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let rest = '';
   for await (const part of source) {

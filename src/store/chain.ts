@@ -16,21 +16,31 @@ export function linkHash(prev: string | null, streamId: string, version: number,
 }
 
 /** Checks one stream's events (in version order) and returns the first break, if any. */
-export function checkLinks(events: StoredEvent[], head?: { version: number; hash: string | null }): ChainReport['firstBroken'] {
+export function checkLinks(
+  events: StoredEvent[],
+  head?: { version: number; hash: string | null },
+): ChainReport['firstBroken'] {
   let prev: string | null = null;
   let expectedVersion = 1;
   for (const e of events) {
     const at = { streamId: e.streamId, version: e.version, eventId: e.eventId };
-    if (e.version !== expectedVersion) return { ...at, reason: `version ${e.version} where ${expectedVersion} was expected (gap or reorder)` };
-    if (e.prevHash !== prev) return { ...at, reason: 'prev_hash does not match the previous event\'s hash' };
+    if (e.version !== expectedVersion)
+      return { ...at, reason: `version ${e.version} where ${expectedVersion} was expected (gap or reorder)` };
+    if (e.prevHash !== prev) return { ...at, reason: "prev_hash does not match the previous event's hash" };
     const digest = eventDigest(e);
-    if (linkHash(prev, e.streamId, e.version, digest) !== e.hash) return { ...at, reason: 'hash does not match the event\'s content (edited?)' };
+    if (linkHash(prev, e.streamId, e.version, digest) !== e.hash)
+      return { ...at, reason: "hash does not match the event's content (edited?)" };
     prev = e.hash;
     expectedVersion++;
   }
   if (head && (head.version !== events.length || head.hash !== prev)) {
     const last = events[events.length - 1];
-    return { streamId: last?.streamId ?? '?', version: head.version, eventId: last?.eventId ?? '', reason: 'stream head does not match the last event (tail removed?)' };
+    return {
+      streamId: last?.streamId ?? '?',
+      version: head.version,
+      eventId: last?.eventId ?? '',
+      reason: 'stream head does not match the last event (tail removed?)',
+    };
   }
   return undefined;
 }
@@ -50,9 +60,20 @@ export async function verifyChain(q: Queryable, streamId?: string): Promise<Chai
   let checked = 0;
   for (const head of heads) {
     if (head.version === null || head.version === undefined) {
-      const [any] = await q.query(sql`SELECT event_id::text AS event_id, version FROM cutter.events WHERE stream_id = ${head.stream_id} ORDER BY version DESC LIMIT 1`);
+      const [any] = await q.query(
+        sql`SELECT event_id::text AS event_id, version FROM cutter.events WHERE stream_id = ${head.stream_id} ORDER BY version DESC LIMIT 1`,
+      );
       if (!any) continue;
-      return { ok: false, checked, firstBroken: { streamId: head.stream_id, version: Number(any.version), eventId: any.event_id, reason: 'the stream has events but no head row (deleted?)' } };
+      return {
+        ok: false,
+        checked,
+        firstBroken: {
+          streamId: head.stream_id,
+          version: Number(any.version),
+          eventId: any.event_id,
+          reason: 'the stream has events but no head row (deleted?)',
+        },
+      };
     }
     const rows = await q.query(sql`
       SELECT global_position, transaction_id::text AS transaction_id, stream_id, version, event_id::text AS event_id,

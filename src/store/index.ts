@@ -9,7 +9,15 @@ import { connect, type ConnectionPool, type Transaction } from './connection.js'
 import { migrate } from './migrations.js';
 import { listStreams, readAll, readStream, streamVersion } from './read.js';
 import { subscribe } from './subscribe.js';
-import type { AppendContext, AppendResult, ChainReport, Cursor, ExpectedVersion, NewEvent, StoredEvent } from './types.js';
+import type {
+  AppendContext,
+  AppendResult,
+  ChainReport,
+  Cursor,
+  ExpectedVersion,
+  NewEvent,
+  StoredEvent,
+} from './types.js';
 
 export * from './types.js';
 export { appendToStream } from './append.js';
@@ -65,7 +73,10 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     db,
     url,
     async append(streamId, events, o = {}) {
-      const options = { ...(o.expectedVersion !== undefined ? { expectedVersion: o.expectedVersion } : {}), ...(o.context ? { context: o.context } : {}) };
+      const options = {
+        ...(o.expectedVersion !== undefined ? { expectedVersion: o.expectedVersion } : {}),
+        ...(o.context ? { context: o.context } : {}),
+      };
       const runBefore = async (tx: Transaction) => {
         for (const p of inline) await p.before?.(tx, streamId, events);
       };

@@ -22,7 +22,11 @@ export const MIGRATIONS: Migration[] = [
   { version: 3, name: 'projections, checkpoints, active target runs', up: PROJECTIONS_SCHEMA },
   { version: 4, name: 'blobs: large change files and streamed backups', up: BLOBS_SCHEMA },
   { version: 5, name: 'cheaper appends: notify subscribers only, no head lock, cursor as primary key', up: APPEND_V2 },
-  { version: 6, name: 'append function as the only way in: SECURITY DEFINER, pinned search_path, no EXECUTE for PUBLIC', up: APPEND_DEFINER },
+  {
+    version: 6,
+    name: 'append function as the only way in: SECURITY DEFINER, pinned search_path, no EXECUTE for PUBLIC',
+    up: APPEND_DEFINER,
+  },
 ];
 
 /**

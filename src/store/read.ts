@@ -28,7 +28,11 @@ export function rowToEvent(r: any): StoredEvent {
 }
 
 /** A stream's events in version order, optionally within [fromVersion, toVersion]. */
-export async function readStream(q: Queryable, streamId: string, opts: { fromVersion?: number; toVersion?: number } = {}): Promise<StoredEvent[]> {
+export async function readStream(
+  q: Queryable,
+  streamId: string,
+  opts: { fromVersion?: number; toVersion?: number } = {},
+): Promise<StoredEvent[]> {
   const rows = await q.query(sql`
     SELECT ${COLUMNS} FROM cutter.events
     WHERE stream_id = ${streamId} AND version >= ${opts.fromVersion ?? 1} AND version <= ${opts.toVersion ?? 2147483647}
@@ -43,7 +47,10 @@ export async function streamVersion(q: Queryable, streamId: string): Promise<num
 }
 
 /** Up to `limit` events after `after`, in commit-safe order, and the cursor to continue from. */
-export async function readAll(q: Queryable, opts: { after?: Cursor; limit?: number } = {}): Promise<{ events: StoredEvent[]; next: Cursor }> {
+export async function readAll(
+  q: Queryable,
+  opts: { after?: Cursor; limit?: number } = {},
+): Promise<{ events: StoredEvent[]; next: Cursor }> {
   const after = opts.after ?? START;
   const rows = await q.query(sql`
     SELECT ${COLUMNS} FROM cutter.events
@@ -58,6 +65,8 @@ export async function readAll(q: Queryable, opts: { after?: Cursor; limit?: numb
 
 /** Every stream id with its version, for `replay --all` and rebuilds. */
 export async function listStreams(q: Queryable, prefix = ''): Promise<{ streamId: string; version: number }[]> {
-  const rows = await q.query(sql`SELECT stream_id, version FROM cutter.streams WHERE stream_id LIKE ${prefix + '%'} AND version > 0 ORDER BY stream_id`);
+  const rows = await q.query(
+    sql`SELECT stream_id, version FROM cutter.streams WHERE stream_id LIKE ${prefix + '%'} AND version > 0 ORDER BY stream_id`,
+  );
   return rows.map((r) => ({ streamId: r.stream_id, version: Number(r.version) }));
 }

@@ -17,7 +17,11 @@ export async function subscribe(url: string, onNotify: (streamId: string) => voi
   await client.query('LISTEN cutter_events');
   // Appends notify only while a subscriber is registered: register (pruning rows of backends that
   // are gone) before the caller catches up, so nothing committed after this point goes unannounced.
-  await client.query(`DELETE FROM cutter.subscribers s WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.backend_pid)`).catch(() => undefined);
+  await client
+    .query(
+      `DELETE FROM cutter.subscribers s WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.backend_pid)`,
+    )
+    .catch(() => undefined);
   await client.query(`INSERT INTO cutter.subscribers (backend_pid) VALUES (pg_backend_pid()) ON CONFLICT DO NOTHING`);
   return async () => {
     await client.query('UNLISTEN cutter_events').catch(() => undefined);

@@ -27,12 +27,18 @@ export async function recordGenesis(setup: GovernedSetup): Promise<{ root: strin
   const members: Record<string, { publicKey: string; roles: string[] }> = {};
   for (const [name, roles] of Object.entries(setup.members)) {
     const have = existsSync(path.join(setup.keysDir, `${name}.ed25519.key`));
-    const publicKey = have ? await readApproverPublicKey(name, { dir: setup.keysDir }) : (await generateApproverKey(name, { dir: setup.keysDir })).publicKey;
+    const publicKey = have
+      ? await readApproverPublicKey(name, { dir: setup.keysDir })
+      : (await generateApproverKey(name, { dir: setup.keysDir })).publicKey;
     members[name] = { publicKey, roles };
   }
   const file = path.join(setup.cwd, 'governance.yaml');
   writeFileSync(file, stringify({ members, policy: setup.policy, admins: { threshold: 1 } }));
-  const session = openSession({ cwd: setup.cwd, as: setup.admin, env: { ...setup.env, CUTTER_KEYS_DIR: setup.keysDir } });
+  const session = openSession({
+    cwd: setup.cwd,
+    as: setup.admin,
+    env: { ...setup.env, CUTTER_KEYS_DIR: setup.keysDir },
+  });
   try {
     return { root: (await applyGovernance(session, file)).root!, file };
   } finally {

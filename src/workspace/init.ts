@@ -8,7 +8,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { generateApproverKey, generateBackupKey, keysDir, readApproverPublicKey } from '../crypto/keys.js';
-import { createExampleTarget, EXAMPLE_ADMIN, EXAMPLE_MEMBERS, exampleConfig, exampleGovernance, examplePlan, writeIfAbsent } from './example.js';
+import {
+  createExampleTarget,
+  EXAMPLE_ADMIN,
+  EXAMPLE_MEMBERS,
+  exampleConfig,
+  exampleGovernance,
+  examplePlan,
+  writeIfAbsent,
+} from './example.js';
 import { applyGovernance } from '../governance/commands.js';
 import { readGovernance } from '../governance/authority.js';
 import type { Session } from './session.js';
@@ -48,7 +56,11 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
   if (!opts.example) {
     const written = await writeIfAbsent(session.configFile, MINIMAL_CONFIG);
     await session.store();
-    return { config: session.configFile, configWritten: written, store: { embedded: Boolean(session.location()?.embedded) } };
+    return {
+      config: session.configFile,
+      configWritten: written,
+      store: { embedded: Boolean(session.location()?.embedded) },
+    };
   }
   const store = await session.store();
   const location = session.location();
@@ -57,7 +69,9 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
   const dir = keysDir(session.env);
   const publicKeys: Record<string, string> = {};
   for (const name of Object.keys(EXAMPLE_MEMBERS)) {
-    publicKeys[name] = existsSync(path.join(dir, `${name}.ed25519.key`)) ? await readApproverPublicKey(name, { dir }) : (await generateApproverKey(name, { dir })).publicKey;
+    publicKeys[name] = existsSync(path.join(dir, `${name}.ed25519.key`))
+      ? await readApproverPublicKey(name, { dir })
+      : (await generateApproverKey(name, { dir })).publicKey;
   }
   const backup = existsSync(path.join(dir, 'backup.backup.pub.asc'))
     ? { publicKeyPath: path.join(dir, 'backup.backup.pub.asc'), fingerprint: 'existing' }
@@ -68,9 +82,19 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
   const trustRoot = existing.root ?? (await applyGovernance(session, governanceFile, { as: EXAMPLE_ADMIN })).root!;
   // A password never goes into a file cutter writes: the config names a variable to hold the URL.
   const serverUrl = location.embedded ? undefined : exampleServerUrl(location.url);
-  const targetEnv = serverUrl && new URL(serverUrl).password ? { variable: EXAMPLE_URL_VARIABLE, value: masked(serverUrl) } : undefined;
-  const targetUrl = location.embedded ? 'embedded:cutter_example' : targetEnv ? `env:${targetEnv.variable}` : serverUrl!;
-  const config = exampleConfig({ targetUrl, keys: { backupPublicKeyPath: backup.publicKeyPath }, root: session.root, trustRoot });
+  const targetEnv =
+    serverUrl && new URL(serverUrl).password ? { variable: EXAMPLE_URL_VARIABLE, value: masked(serverUrl) } : undefined;
+  const targetUrl = location.embedded
+    ? 'embedded:cutter_example'
+    : targetEnv
+      ? `env:${targetEnv.variable}`
+      : serverUrl!;
+  const config = exampleConfig({
+    targetUrl,
+    keys: { backupPublicKeyPath: backup.publicKeyPath },
+    root: session.root,
+    trustRoot,
+  });
   const configWritten = await writeIfAbsent(session.configFile, config);
   const planFile = path.join(session.root, 'plans', 'example.yaml');
   await fs.mkdir(path.dirname(planFile), { recursive: true });
@@ -80,7 +104,13 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
     configWritten,
     store: { embedded: location.embedded },
     example: {
-      database: 'cutter_example', plan: planFile, keysDir: dir, members: EXAMPLE_MEMBERS, backupFingerprint: backup.fingerprint, governance: governanceFile, trustRoot,
+      database: 'cutter_example',
+      plan: planFile,
+      keysDir: dir,
+      members: EXAMPLE_MEMBERS,
+      backupFingerprint: backup.fingerprint,
+      governance: governanceFile,
+      trustRoot,
       ...(targetEnv && configWritten ? { targetEnv } : {}),
     },
   };

@@ -59,7 +59,12 @@ export async function locateStore(opts: {
   const env = opts.env ?? process.env;
   const explicit = opts.store ?? env.CUTTER_STORE_URL ?? opts.config?.store.url;
   if (explicit) {
-    return { url: resolveUrl(explicit, 'store.url', env), embedded: false, startupMs: 0, release: async () => undefined };
+    return {
+      url: resolveUrl(explicit, 'store.url', env),
+      embedded: false,
+      startupMs: 0,
+      release: async () => undefined,
+    };
   }
   const server = await acquireEmbedded(embeddedDir(opts.root));
   return { url: server.url, embedded: true, startupMs: server.startupMs, release: () => server.release() };

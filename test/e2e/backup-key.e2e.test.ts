@@ -17,7 +17,8 @@ beforeAll(async () => {
 });
 afterAll(async () => ws?.drop());
 
-const run = (args: string[], env: Record<string, string | undefined> = {}) => cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
 
 describe('revert with a backup key not named "backup"', () => {
   it('finds the private key whose fingerprint is a recipient of the stored backup, else names the fingerprint it needs', async () => {
@@ -48,11 +49,15 @@ describe('revert with a backup key not named "backup"', () => {
     expect(missing.stderr).toContain(fp);
     expect(missing.stderr).not.toContain('    at ');
     // CUTTER_BACKUP_KEY naming a key that is not a recipient: the same refusal.
-    const wrong = await run(['revert', 'cut-vault', '--dry-run', '--as', 'erin'], { CUTTER_BACKUP_KEY: decoy.json.privateKeyPath });
+    const wrong = await run(['revert', 'cut-vault', '--dry-run', '--as', 'erin'], {
+      CUTTER_BACKUP_KEY: decoy.json.privateKeyPath,
+    });
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain(fp);
     // CUTTER_BACKUP_KEY naming the right key, anywhere.
-    const explicit = await run(['revert', 'cut-vault', '--dry-run', '--as', 'erin', '--json'], { CUTTER_BACKUP_KEY: hidden });
+    const explicit = await run(['revert', 'cut-vault', '--dry-run', '--as', 'erin', '--json'], {
+      CUTTER_BACKUP_KEY: hidden,
+    });
     expect(explicit.code, explicit.stderr).toBe(0);
 
     renameSync(hidden, vault.json.privateKeyPath);

@@ -13,14 +13,26 @@ import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace
 
 let ws: TestWorkspace;
 let file: string;
-const run = (args: string[], env: Record<string, string | undefined> = {}) => cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
 /** Anywhere else, with no store reachable (a closed port) and no config. */
-const offline = (args: string[]) => cutter(args, { cwd: mkdtempSync(path.join(os.tmpdir(), 'cutter-auditor-')), env: { CUTTER_STORE_URL: 'postgres://nobody@127.0.0.1:1/none', CUTTER_KEYS_DIR: '/nonexistent' } });
+const offline = (args: string[]) =>
+  cutter(args, {
+    cwd: mkdtempSync(path.join(os.tmpdir(), 'cutter-auditor-')),
+    env: { CUTTER_STORE_URL: 'postgres://nobody@127.0.0.1:1/none', CUTTER_KEYS_DIR: '/nonexistent' },
+  });
 
 beforeAll(async () => {
   ws = await testWorkspace({ rows: 20 });
   ws.writePlan('b1', bigPlan('b1', 3, 20));
-  for (const args of [['plan', path.join(ws.dir, 'b1.yaml'), '--as', 'erin'], ['approve', 'b1', '--as', 'alice'], ['approve', 'b1', '--as', 'bob'], ['run', 'b1', '--dry-run', '--as', 'erin'], ['run', 'b1', '--live', '--as', 'erin'], ['killswitch', 'engage', '--reason', 'after', '--as', 'alice']]) {
+  for (const args of [
+    ['plan', path.join(ws.dir, 'b1.yaml'), '--as', 'erin'],
+    ['approve', 'b1', '--as', 'alice'],
+    ['approve', 'b1', '--as', 'bob'],
+    ['run', 'b1', '--dry-run', '--as', 'erin'],
+    ['run', 'b1', '--live', '--as', 'erin'],
+    ['killswitch', 'engage', '--reason', 'after', '--as', 'alice'],
+  ]) {
     expect((await run(args)).code).toBe(0);
   }
   file = path.join(ws.dir, 'b1.bundle.json');
@@ -51,7 +63,10 @@ describe('audit bundles', () => {
     expect(wrong.json.violations.map((v: { rule: string }) => v.rule)).toContain('trust-root');
     const report = await offline(['report', 'b1', '--from', file, '--trust-root', ws.root, '--format', 'json']);
     expect(report.code).toBe(0);
-    expect(JSON.parse(report.stdout)).toMatchObject({ cut: { cutId: 'b1', state: 'completed' }, trust: { root: ws.root, checked: true } });
+    expect(JSON.parse(report.stdout)).toMatchObject({
+      cut: { cutId: 'b1', state: 'completed' },
+      trust: { root: ws.root, checked: true },
+    });
   });
 
   it('names a changed byte, a dropped event and a swapped governance', async () => {
@@ -61,14 +76,30 @@ describe('audit bundles', () => {
       writeFileSync(f, text);
       return f;
     };
-    const byte = await offline(['verify', write('byte.json', original.replace('"reason":"test cut"', '"reason":"test cuT"')), '--trust-root', ws.root, '--json']);
+    const byte = await offline([
+      'verify',
+      write('byte.json', original.replace('"reason":"test cut"', '"reason":"test cuT"')),
+      '--trust-root',
+      ws.root,
+      '--json',
+    ]);
     expect(byte.code).toBe(4);
-    expect(byte.json.violations.map((v: { rule: string }) => v.rule)).toEqual(expect.arrayContaining(['hash-chain', 'signature']));
+    expect(byte.json.violations.map((v: { rule: string }) => v.rule)).toEqual(
+      expect.arrayContaining(['hash-chain', 'signature']),
+    );
     const b = JSON.parse(original);
     b.streams.cut.pop();
-    const dropped = await offline(['verify', write('dropped.json', JSON.stringify(b)), '--trust-root', ws.root, '--json']);
+    const dropped = await offline([
+      'verify',
+      write('dropped.json', JSON.stringify(b)),
+      '--trust-root',
+      ws.root,
+      '--json',
+    ]);
     expect(dropped.code).toBe(4);
-    expect(dropped.json.violations.map((v: { rule: string; message: string }) => `${v.rule}: ${v.message}`).join('\n')).toContain('an event dropped');
+    expect(
+      dropped.json.violations.map((v: { rule: string; message: string }) => `${v.rule}: ${v.message}`).join('\n'),
+    ).toContain('an event dropped');
     // Another store's governance (another workspace, another genesis) swapped in.
     const other = await testWorkspace({ rows: 1 });
     try {
@@ -77,7 +108,13 @@ describe('audit bundles', () => {
       const store = await openStore(other.store.url);
       g.streams.governance = await store.readStream('governance');
       await store.close();
-      const swapped = await offline(['verify', write('swapped.json', JSON.stringify(g)), '--trust-root', ws.root, '--json']);
+      const swapped = await offline([
+        'verify',
+        write('swapped.json', JSON.stringify(g)),
+        '--trust-root',
+        ws.root,
+        '--json',
+      ]);
       expect(swapped.code).toBe(4);
       expect(swapped.json.violations.map((v: { rule: string }) => v.rule)).toContain('trust-root');
     } finally {
@@ -92,7 +129,9 @@ describe('audit bundles', () => {
     expect((await run(['checkpoint', '--out', kept, '--as', 'alice'])).code).toBe(0);
     const stale = await offline(['verify', file, '--trust-root', ws.root, '--checkpoint', kept, '--json']);
     expect(stale.code).toBe(4);
-    expect(stale.json.violations.map((v: { message: string }) => v.message).join()).toContain('older than the kept checkpoint 2');
+    expect(stale.json.violations.map((v: { message: string }) => v.message).join()).toContain(
+      'older than the kept checkpoint 2',
+    );
     const fresh = path.join(ws.dir, 'b1-fresh.bundle.json');
     expect((await run(['export', 'b1', '--out', fresh])).code).toBe(0);
     const ok = await offline(['verify', fresh, '--trust-root', ws.root, '--checkpoint', kept, '--json']);
@@ -108,7 +147,19 @@ describe('audit bundles', () => {
     const edit = fc.record({
       stream: fc.constantFrom(...streams),
       index: fc.nat(),
-      kind: fc.constantFrom('data', 'type', 'actor', 'hash', 'prevHash', 'recordedAt', 'signature', 'drop', 'swap', 'truncate', 'version'),
+      kind: fc.constantFrom(
+        'data',
+        'type',
+        'actor',
+        'hash',
+        'prevHash',
+        'recordedAt',
+        'signature',
+        'drop',
+        'swap',
+        'truncate',
+        'version',
+      ),
       salt: fc.string({ minLength: 1, maxLength: 8 }),
     });
     fc.assert(
@@ -118,17 +169,41 @@ describe('audit bundles', () => {
         const i = index % events.length;
         const e = events[i]!;
         switch (kind) {
-          case 'data': e.data = { ...(e.data as object), tampered: salt }; break;
-          case 'type': e.type = `${e.type}${salt}`; break;
-          case 'actor': e.metadata = { ...e.metadata, actor: `${String(e.metadata.actor)}${salt}` }; break;
-          case 'hash': e.hash = e.hash.replace(/.$/, (c) => (c === '0' ? '1' : '0')); break;
-          case 'prevHash': e.prevHash = (e.prevHash ?? '').concat(salt); break;
-          case 'recordedAt': e.recordedAt = new Date(Date.parse(e.recordedAt) + 1).toISOString(); break;
-          case 'signature': e.metadata = { ...e.metadata, signature: { ...(e.metadata.signature as object), governance: 2 } }; break;
-          case 'drop': events.splice(i, 1); break;
-          case 'swap': if (events.length > 1) [events[i], events[(i + 1) % events.length]] = [events[(i + 1) % events.length]!, events[i]!]; else events.pop(); break;
-          case 'truncate': events.splice(i); break;
-          case 'version': e.version += 1; break;
+          case 'data':
+            e.data = { ...(e.data as object), tampered: salt };
+            break;
+          case 'type':
+            e.type = `${e.type}${salt}`;
+            break;
+          case 'actor':
+            e.metadata = { ...e.metadata, actor: `${String(e.metadata.actor)}${salt}` };
+            break;
+          case 'hash':
+            e.hash = e.hash.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
+            break;
+          case 'prevHash':
+            e.prevHash = (e.prevHash ?? '').concat(salt);
+            break;
+          case 'recordedAt':
+            e.recordedAt = new Date(Date.parse(e.recordedAt) + 1).toISOString();
+            break;
+          case 'signature':
+            e.metadata = { ...e.metadata, signature: { ...(e.metadata.signature as object), governance: 2 } };
+            break;
+          case 'drop':
+            events.splice(i, 1);
+            break;
+          case 'swap':
+            if (events.length > 1)
+              [events[i], events[(i + 1) % events.length]] = [events[(i + 1) % events.length]!, events[i]!];
+            else events.pop();
+            break;
+          case 'truncate':
+            events.splice(i);
+            break;
+          case 'version':
+            e.version += 1;
+            break;
         }
         seen.set(`${stream}:${kind}`, (seen.get(`${stream}:${kind}`) ?? 0) + 1);
         const r = verifyBundle(b, ws.root);

@@ -22,11 +22,15 @@ afterAll(async () => ws?.drop());
 
 function writeChanges(name: string, lines: string[]): string {
   writeFileSync(path.join(ws.dir, `${name}.ndjson`), `${lines.join('\n')}\n`);
-  writeFileSync(path.join(ws.dir, `${name}.yaml`), `id: ${name}\ntarget: kb\nreason: large cut\nchangesFile: ${name}.ndjson\n`);
+  writeFileSync(
+    path.join(ws.dir, `${name}.yaml`),
+    `id: ${name}\ntarget: kb\nreason: large cut\nchangesFile: ${name}.ndjson\n`,
+  );
   return path.join(ws.dir, `${name}.yaml`);
 }
 
-const id = (i: number) => (i <= EXISTING / 2 ? `KB-${String(i).padStart(4, '0')}` : `NEW-${String(i).padStart(7, '0')}`);
+const id = (i: number) =>
+  i <= EXISTING / 2 ? `KB-${String(i).padStart(4, '0')}` : `NEW-${String(i).padStart(7, '0')}`;
 
 describe('change files', () => {
   it('refuses a bad line naming it, exit 2, and writes nothing', async () => {
@@ -44,7 +48,9 @@ describe('change files', () => {
     expect(r.stderr).toContain('changesFile line 4.upsert: key {"id":"A-1"} already changed by changesFile line 1');
     expect(r.stderr).toContain('changesFile line 5.upsert.body.__proto__: a key named __proto__ cannot be kept intact');
     const db = connect(ws.store.url, { poolSize: 1 });
-    const [events] = await db.query(sql`SELECT count(*)::int AS n FROM cutter.events WHERE stream_id LIKE 'cut-%'`).catch(() => [{ n: 0 }]);
+    const [events] = await db
+      .query(sql`SELECT count(*)::int AS n FROM cutter.events WHERE stream_id LIKE 'cut-%'`)
+      .catch(() => [{ n: 0 }]);
     const [blobs] = await db.query(sql`SELECT count(*)::int AS n FROM cutter.blobs`).catch(() => [{ n: 0 }]);
     await db.dispose();
     expect(events?.n).toBe(0);
@@ -53,16 +59,27 @@ describe('change files', () => {
 
   it(`runs a ${ROWS.toLocaleString('en-US')}-change cut from a file end to end, and reverts it exactly`, async () => {
     const before = await ws.target.snapshot();
-    const lines = Array.from({ length: ROWS }, (_, k) => JSON.stringify({ upsert: { id: id(k + 1), title: `title v2 ${k + 1}`, body: `body ✓ "${k + 1}"\t\\` } }));
+    const lines = Array.from({ length: ROWS }, (_, k) =>
+      JSON.stringify({ upsert: { id: id(k + 1), title: `title v2 ${k + 1}`, body: `body ✓ "${k + 1}"\t\\` } }),
+    );
     lines.push(JSON.stringify({ delete: { id: `KB-${String(EXISTING).padStart(4, '0')}` } }));
     const plan = writeChanges('big', lines);
     const planned = await run(['plan', plan, '--as', 'erin', '--json']);
     expect(planned.code, planned.stderr).toBe(0);
-    expect(planned.json).toMatchObject({ cutId: 'big', rowCount: ROWS + 1, precheck: { existing: EXISTING / 2 + 1, absent: ROWS - EXISTING / 2 } });
+    expect(planned.json).toMatchObject({
+      cutId: 'big',
+      rowCount: ROWS + 1,
+      precheck: { existing: EXISTING / 2 + 1, absent: ROWS - EXISTING / 2 },
+    });
     for (const a of ['alice', 'bob']) expect((await run(['approve', 'big', '--as', a])).code).toBe(0);
     const dry = await run(['run', 'big', '--dry-run', '--as', 'erin', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.json.diff.counts).toEqual({ inserts: ROWS - EXISTING / 2, updates: EXISTING / 2, deletes: 1, unchanged: 0 });
+    expect(dry.json.diff.counts).toEqual({
+      inserts: ROWS - EXISTING / 2,
+      updates: EXISTING / 2,
+      deletes: 1,
+      unchanged: 0,
+    });
     expect(dry.json.diff.inserts).toHaveLength(100);
 
     const live = await run(['run', 'big', '--live', '--as', 'erin', '--json']);
@@ -97,7 +114,9 @@ describe('change files', () => {
     const admin = connect(ws.store.url, { poolSize: 1 });
     await admin.tx(async (tx) => {
       await tx.query(sql`ALTER TABLE cutter.blob_chunks DISABLE TRIGGER blob_chunks_immutable`);
-      await tx.query(sql`UPDATE cutter.blob_chunks SET data = overlay(data PLACING '\x20'::bytea FROM 10) WHERE blob_id LIKE 'changes-%' AND seq = 0`);
+      await tx.query(
+        sql`UPDATE cutter.blob_chunks SET data = overlay(data PLACING '\x20'::bytea FROM 10) WHERE blob_id LIKE 'changes-%' AND seq = 0`,
+      );
       await tx.query(sql`ALTER TABLE cutter.blob_chunks ENABLE TRIGGER blob_chunks_immutable`);
     });
     const forged = await run(['replay', 'big', '--json']);

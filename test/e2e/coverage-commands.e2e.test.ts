@@ -18,7 +18,8 @@ import { readCut, withStoreDb } from '../support/forge.js';
 import { testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
-const run = (args: string[], env: Record<string, string | undefined> = {}) => cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
 const start = (args: string[]) => startCutter(args, { cwd: ws.dir, env: ws.env });
 const started: RunningCli[] = [];
 
@@ -34,8 +35,13 @@ const key = (n: number) => `KB-${String(n).padStart(4, '0')}`;
 
 /** Three revisions of seeded rows from `from`, one new row, one delete (`from + 3`): its own keys. */
 function planOf(id: string, from: number) {
-  const changes: unknown[] = [from, from + 1, from + 2].map((n) => ({ upsert: { id: key(n), title: `${id} title ${n}`, body: `${id} body ${n}` } }));
-  changes.push({ upsert: { id: `NEW-${id}`, title: `${id} new`, body: `${id} new` } }, { delete: { id: key(from + 3) } });
+  const changes: unknown[] = [from, from + 1, from + 2].map((n) => ({
+    upsert: { id: key(n), title: `${id} title ${n}`, body: `${id} body ${n}` },
+  }));
+  changes.push(
+    { upsert: { id: `NEW-${id}`, title: `${id} new`, body: `${id} new` } },
+    { delete: { id: key(from + 3) } },
+  );
   return { id, target: 'kb', author: 'erin', reason: `coverage ${id}`, changes };
 }
 
@@ -59,9 +65,19 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
 
 /** Live subscribers registered in the store (each watch and follower registers one, after it read the log's tail; unregisters on stop). */
 const listeners = () =>
-  withStoreDb(ws, async (db) => (await db.query(sql`SELECT count(*)::int AS n FROM cutter.subscribers s JOIN pg_stat_activity a ON a.pid = s.backend_pid`))[0].n as number);
-const activity = async () => (await run(['status', '--json'])).json.targets.find((t: { target: string }) => t.target === 'kb');
-const tableExists = async (name: string) => (await ws.target.query`SELECT to_regclass(${name}) IS NOT NULL AS ok`)[0].ok as boolean;
+  withStoreDb(
+    ws,
+    async (db) =>
+      (
+        await db.query(
+          sql`SELECT count(*)::int AS n FROM cutter.subscribers s JOIN pg_stat_activity a ON a.pid = s.backend_pid`,
+        )
+      )[0].n as number,
+  );
+const activity = async () =>
+  (await run(['status', '--json'])).json.targets.find((t: { target: string }) => t.target === 'kb');
+const tableExists = async (name: string) =>
+  (await ws.target.query`SELECT to_regclass(${name}) IS NOT NULL AS ok`)[0].ok as boolean;
 
 describe('cutter target prepare', () => {
   it('creates the ledger and receipt tables beside the target, and is idempotent', async () => {
@@ -72,11 +88,14 @@ describe('cutter target prepare', () => {
     expect(r.json).toEqual({ target: 'kb', table: 'public.documents', prepared: true });
     expect(await tableExists('public.cutter_ledger')).toBe(true);
     expect(await tableExists('public.cutter_receipts')).toBe(true);
-    await ws.target.query`INSERT INTO public.cutter_ledger (cut_id, run_id, kind, plan_hash, payload) VALUES ('x', 'x', 'probe', 'x', '{}')`;
+    await ws.target
+      .query`INSERT INTO public.cutter_ledger (cut_id, run_id, kind, plan_hash, payload) VALUES ('x', 'x', 'probe', 'x', '{}')`;
     const again = await run(['target', 'prepare', 'kb']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('kb: cutter_ledger and cutter_receipts ready beside public.documents');
-    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger WHERE kind = 'probe'`)[0].n).toBe(1);
+    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger WHERE kind = 'probe'`)[0].n).toBe(
+      1,
+    );
     await ws.target.query`DELETE FROM public.cutter_ledger WHERE kind = 'probe'`;
   });
 });
@@ -99,14 +118,33 @@ describe('cutter watch and cutter projections follow', () => {
 
     // watch <cut> stops by itself once the cut settles, exit 0, one JSON line per event.
     expect(await watchCut.exited).toEqual({ code: 0, signal: null });
-    const lines = watchCut.stdout().trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.type)).toEqual(['LiveRunStarted', 'BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted']);
-    expect(new Set(lines.map((l) => `${l.streamId} ${l.actor} ${l.runId}`))).toEqual(new Set([`cut-w1 erin ${lines[0].runId}`]));
+    const lines = watchCut
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.type)).toEqual([
+      'LiveRunStarted',
+      'BackupTaken',
+      'LegAWritten',
+      'LegBRecorded',
+      'WriteVerified',
+      'LifecycleEnacted',
+    ]);
+    expect(new Set(lines.map((l) => `${l.streamId} ${l.actor} ${l.runId}`))).toEqual(
+      new Set([`cut-w1 erin ${lines[0].runId}`]),
+    );
     expect(lines.map((l) => l.version)).toEqual([11, 12, 13, 14, 15, 16]);
 
     // The follower applied the run: the async projection moved without anyone rebuilding it.
     await until('the follower to apply the run', async () => (await activity())?.liveRuns === 1);
-    expect(await activity()).toMatchObject({ cuts: 1, liveRuns: 1, rowsWritten: 5, reverts: 0, lastEvent: 'LifecycleEnacted' });
+    expect(await activity()).toMatchObject({
+      cuts: 1,
+      liveRuns: 1,
+      rowsWritten: 5,
+      reverts: 0,
+      lastEvent: 'LifecycleEnacted',
+    });
 
     // watch (every stream) runs until stopped.
     await watchAll.waitFor(/cut-w1 #16 {2}LifecycleEnacted/);
@@ -163,11 +201,20 @@ describe('cutter report --out', () => {
     const json = path.join(dir, 'w1.json');
     const j = await run(['report', 'w1', '--format', 'json', '--out', json, '--json']);
     expect(j.code, j.stderr).toBe(0);
-    expect(j.json).toEqual({ cutId: 'w1', format: 'json', out: json, outcome: 'COMPLETED — live cut applied, verified and enacted', violations: 0 });
+    expect(j.json).toEqual({
+      cutId: 'w1',
+      format: 'json',
+      out: json,
+      outcome: 'COMPLETED — live cut applied, verified and enacted',
+      violations: 0,
+    });
     const model = JSON.parse(readFileSync(json, 'utf8'));
     expect(model.cut).toMatchObject({ cutId: 'w1', state: 'completed', author: 'erin' });
     const stdout = JSON.parse((await run(['report', 'w1', '--format', 'json'])).stdout);
-    expect({ ...model, cut: { ...model.cut, generatedAt: null } }).toEqual({ ...stdout, cut: { ...stdout.cut, generatedAt: null } });
+    expect({ ...model, cut: { ...model.cut, generatedAt: null } }).toEqual({
+      ...stdout,
+      cut: { ...stdout.cut, generatedAt: null },
+    });
   });
 });
 
@@ -198,7 +245,9 @@ describe('approvals expiring on the real clock', () => {
     expect(r.stderr).toContain('approvals: 0 of 2 required');
     expect(await ws.target.snapshot()).toEqual(before);
     expect(await readCut(ws, 'ttl')).toHaveLength(recorded);
-    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger WHERE cut_id = 'ttl'`)[0].n).toBe(0);
+    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger WHERE cut_id = 'ttl'`)[0].n).toBe(
+      0,
+    );
 
     const restored = await run(['governance', 'apply', ws.governanceFile, '--as', 'dana', '--json']);
     expect(restored.json).toMatchObject({ applied: 'effective', version: 3 });
@@ -207,7 +256,9 @@ describe('approvals expiring on the real clock', () => {
 
 describe('a forged change-set chunk', () => {
   it('refuses the live run before any target row is written (exit 4), naming the blob', async () => {
-    const lines = Array.from({ length: 30 }, (_, k) => JSON.stringify({ upsert: { id: key(k + 1), title: `chunk ${k + 1}`, body: `chunk body ${k + 1}` } }));
+    const lines = Array.from({ length: 30 }, (_, k) =>
+      JSON.stringify({ upsert: { id: key(k + 1), title: `chunk ${k + 1}`, body: `chunk body ${k + 1}` } }),
+    );
     writeFileSync(path.join(ws.dir, 'chunk.ndjson'), `${lines.join('\n')}\n`);
     const file = path.join(ws.dir, 'chunk.yaml');
     writeFileSync(file, 'id: chunk\ntarget: kb\nreason: from a change file\nchangesFile: chunk.ndjson\n');
@@ -221,7 +272,9 @@ describe('a forged change-set chunk', () => {
     await withStoreDb(ws, (db) =>
       db.tx(async (tx) => {
         await tx.query(sql`ALTER TABLE cutter.blob_chunks DISABLE TRIGGER blob_chunks_immutable`);
-        const [edited] = await tx.query(sql`UPDATE cutter.blob_chunks SET data = replace(encode(data, 'escape'), 'chunk 7"', 'chunk X"')::bytea WHERE blob_id = ${blobId} AND seq = 0 RETURNING seq`);
+        const [edited] = await tx.query(
+          sql`UPDATE cutter.blob_chunks SET data = replace(encode(data, 'escape'), 'chunk 7"', 'chunk X"')::bytea WHERE blob_id = ${blobId} AND seq = 0 RETURNING seq`,
+        );
         expect(edited).toEqual({ seq: 0 });
         await tx.query(sql`ALTER TABLE cutter.blob_chunks ENABLE TRIGGER blob_chunks_immutable`);
       }),
@@ -229,11 +282,15 @@ describe('a forged change-set chunk', () => {
 
     const r = await run(['run', 'chunk', '--live', '--as', 'erin']);
     expect(r.code).toBe(4);
-    expect(r.stderr).toContain(`cutter: verification failed: cut chunk: the change set does not match the plan (sha256 ${planned.data.plan.changeSet.sha256.slice(0, 12)}…, 30 changes); nothing was run`);
+    expect(r.stderr).toContain(
+      `cutter: verification failed: cut chunk: the change set does not match the plan (sha256 ${planned.data.plan.changeSet.sha256.slice(0, 12)}…, 30 changes); nothing was run`,
+    );
     expect(r.stderr).toContain(`blob ${blobId}: content hashes to`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(await ws.target.snapshot()).toEqual(before);
     expect(await readCut(ws, 'chunk')).toHaveLength(recorded);
-    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger WHERE cut_id = 'chunk'`)[0].n).toBe(0);
+    expect(
+      (await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger WHERE cut_id = 'chunk'`)[0].n,
+    ).toBe(0);
   });
 });

@@ -16,7 +16,8 @@ import { readCut } from '../support/forge.js';
 import { testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
-const run = (args: string[], env: Record<string, string | undefined> = {}) => cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
 
 beforeAll(async () => {
   ws = await testWorkspace({ rows: 40 });
@@ -27,7 +28,9 @@ const key = (n: number) => `KB-${String(n).padStart(4, '0')}`;
 
 /** Three revisions of seeded rows from `from`, one new row, one delete (`from + 3`): its own keys. */
 function planOf(id: string, from: number, title = (n: number) => `${id} title ${n}`) {
-  const changes: unknown[] = [from, from + 1, from + 2].map((n) => ({ upsert: { id: key(n), title: title(n), body: `${id} body ${n} ✓` } }));
+  const changes: unknown[] = [from, from + 1, from + 2].map((n) => ({
+    upsert: { id: key(n), title: title(n), body: `${id} body ${n} ✓` },
+  }));
   changes.push({ upsert: { id: `NEW-${id}`, title: title(0), body: `${id} new` } }, { delete: { id: key(from + 3) } });
   return { id, target: 'kb', author: 'erin', reason: `coverage ${id}`, changes };
 }
@@ -43,7 +46,8 @@ async function ready(id: string, plan: unknown): Promise<void> {
 
 const types = async (id: string) => (await readCut(ws, id)).map((e) => e.type);
 const stateOf = async (id: string) => (await run(['status', id, '--json'])).json.state as string;
-const row = async (id: string) => (await ws.target.query`SELECT to_jsonb(d) AS r FROM public.documents d WHERE id = ${id}`)[0]?.r;
+const row = async (id: string) =>
+  (await ws.target.query`SELECT to_jsonb(d) AS r FROM public.documents d WHERE id = ${id}`)[0]?.r;
 
 /** `replay <cut>` through the CLI: exit 0 and no violation. */
 async function expectCleanReplay(id: string): Promise<void> {
@@ -76,19 +80,36 @@ describe('the revert of a FAILED cut', () => {
       await holder.query(`SELECT pg_advisory_unlock(hashtextextended('cutter.target:public.documents', 0))`);
       const r = await live;
       expect(r.code, r.stderr).toBe(3);
-      expect(r.stderr).toContain('drift: the planned rows of public.documents changed since the backup; nothing was written');
+      expect(r.stderr).toContain(
+        'drift: the planned rows of public.documents changed since the backup; nothing was written',
+      );
     } finally {
       await holder.end();
     }
-    expect(await types('fa')).toEqual(['CutPlanned', 'ApprovalGranted', 'ApprovalGranted', 'DryRunStarted', ...Array(5).fill('PhaseSimulated'), 'DryRunCompleted', 'LiveRunStarted', 'BackupTaken', 'PhaseFailed']);
-    expect((await readCut(ws, 'fa')).at(-1)?.data).toMatchObject({ phase: 'legA', error: { code: 'GovernanceRefused' } });
+    expect(await types('fa')).toEqual([
+      'CutPlanned',
+      'ApprovalGranted',
+      'ApprovalGranted',
+      'DryRunStarted',
+      ...Array(5).fill('PhaseSimulated'),
+      'DryRunCompleted',
+      'LiveRunStarted',
+      'BackupTaken',
+      'PhaseFailed',
+    ]);
+    expect((await readCut(ws, 'fa')).at(-1)?.data).toMatchObject({
+      phase: 'legA',
+      error: { code: 'GovernanceRefused' },
+    });
     expect(await stateOf('fa')).toBe('failed');
     const drifted = await ws.target.snapshot();
     expect(drifted).toEqual(before.map((r: any) => (r.id === key(2) ? { ...r, title: 'edited elsewhere' } : r)));
 
     const refused = await run(['revert', 'fa', '--live', '--as', 'erin']);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toContain('drift: the rows of public.documents changed since the cut; revert refused (use --force to restore anyway)');
+    expect(refused.stderr).toContain(
+      'drift: the rows of public.documents changed since the cut; revert refused (use --force to restore anyway)',
+    );
     expect(await ws.target.snapshot()).toEqual(drifted);
 
     const forced = await run(['revert', 'fa', '--live', '--force', '--as', 'dana', '--json']);
@@ -103,8 +124,10 @@ describe('the revert of a FAILED cut', () => {
     const before = await ws.target.snapshot();
     await ready('fb', planOf('fb', 6));
     expect((await run(['target', 'prepare', 'kb'])).code).toBe(0);
-    await ws.target.query`CREATE FUNCTION public.no_leg_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'leg B ledger closed by the DBA'; END $$`;
-    await ws.target.query`CREATE TRIGGER no_leg_b BEFORE INSERT ON public.cutter_ledger FOR EACH ROW WHEN (NEW.kind = 'leg_b') EXECUTE FUNCTION public.no_leg_b()`;
+    await ws.target
+      .query`CREATE FUNCTION public.no_leg_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'leg B ledger closed by the DBA'; END $$`;
+    await ws.target
+      .query`CREATE TRIGGER no_leg_b BEFORE INSERT ON public.cutter_ledger FOR EACH ROW WHEN (NEW.kind = 'leg_b') EXECUTE FUNCTION public.no_leg_b()`;
     try {
       const r = await run(['run', 'fb', '--live', '--as', 'erin']);
       expect(r.code, r.stderr).toBe(1);
@@ -114,7 +137,10 @@ describe('the revert of a FAILED cut', () => {
       await ws.target.query`DROP TRIGGER no_leg_b ON public.cutter_ledger`;
       await ws.target.query`DROP FUNCTION public.no_leg_b()`;
     }
-    expect((await readCut(ws, 'fb')).at(-1)).toMatchObject({ type: 'PhaseFailed', data: { phase: 'legB', error: { code: 'Internal' } } });
+    expect((await readCut(ws, 'fb')).at(-1)).toMatchObject({
+      type: 'PhaseFailed',
+      data: { phase: 'legB', error: { code: 'Internal' } },
+    });
     expect(await stateOf('fb')).toBe('failed');
     expect(await row(key(6))).toMatchObject({ title: 'fb title 6', body: 'fb body 6 ✓' });
     expect(await row(key(9))).toBeUndefined();
@@ -131,9 +157,14 @@ describe('the revert of a FAILED cut', () => {
 describe('the revert of a VERIFY-FAILED cut', () => {
   it('a trigger rewrites the written rows, verify fails; a later change is drift, the rows as the cut left them revert byte for byte', async () => {
     const before = await ws.target.snapshot();
-    await ready('vf', planOf('vf', 11, (n) => `vf ${n}`));
-    await ws.target.query`CREATE FUNCTION public.rewrite() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.body := NEW.body || ' (rewritten)'; RETURN NEW; END $$`;
-    await ws.target.query`CREATE TRIGGER rewrite BEFORE INSERT OR UPDATE ON public.documents FOR EACH ROW WHEN (NEW.title LIKE 'vf %') EXECUTE FUNCTION public.rewrite()`;
+    await ready(
+      'vf',
+      planOf('vf', 11, (n) => `vf ${n}`),
+    );
+    await ws.target
+      .query`CREATE FUNCTION public.rewrite() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.body := NEW.body || ' (rewritten)'; RETURN NEW; END $$`;
+    await ws.target
+      .query`CREATE TRIGGER rewrite BEFORE INSERT OR UPDATE ON public.documents FOR EACH ROW WHEN (NEW.title LIKE 'vf %') EXECUTE FUNCTION public.rewrite()`;
     try {
       const r = await run(['run', 'vf', '--live', '--as', 'erin']);
       expect(r.code, r.stderr).toBe(4);
@@ -191,7 +222,9 @@ describe('revert drift and --force', () => {
 
     const refused = await run(['revert', 'dr', '--live', '--as', 'erin']);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toContain('cutter: refused: drift: the rows of public.documents changed since the cut; revert refused (use --force to restore anyway)');
+    expect(refused.stderr).toContain(
+      'cutter: refused: drift: the rows of public.documents changed since the cut; revert refused (use --force to restore anyway)',
+    );
     expect(await ws.target.snapshot()).toEqual(changed);
     expect((await readCut(ws, 'dr')).slice(recorded)).toMatchObject([
       { type: 'RevertStarted', data: { force: false } },
@@ -207,9 +240,13 @@ describe('revert drift and --force', () => {
     const admin = await run(['revert', 'dr', '--live', '--force', '--as', 'dana', '--json']);
     expect(admin.code, admin.stderr).toBe(0);
     expect(admin.json).toMatchObject({ state: 'reverted', restore: 4, remove: 1 });
-    expect((await readCut(ws, 'dr')).slice(recorded + 2)).toMatchObject([{ type: 'RevertStarted', data: { force: true } }, { type: 'CutReverted' }]);
+    expect((await readCut(ws, 'dr')).slice(recorded + 2)).toMatchObject([
+      { type: 'RevertStarted', data: { force: true } },
+      { type: 'CutReverted' },
+    ]);
     expect(await ws.target.snapshot()).toEqual(before);
-    const [ledger] = await ws.target.query`SELECT payload FROM public.cutter_ledger WHERE cut_id = 'dr' AND kind = 'revert'`;
+    const [ledger] = await ws.target
+      .query`SELECT payload FROM public.cutter_ledger WHERE cut_id = 'dr' AND kind = 'revert'`;
     expect(ledger.payload).toMatchObject({ forced: true, rows: 5 });
     await expectCleanReplay('dr');
   });
@@ -223,8 +260,10 @@ describe('a retried revert', () => {
     const recorded = (await types('rt')).length;
     // The restore deletes the inserted row first, then updates the revised ones: the trigger fails
     // it on the last of those, after earlier statements of the same transaction ran.
-    await ws.target.query`CREATE FUNCTION public.frozen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'row % is frozen by the DBA', OLD.id; END $$`;
-    await ws.target.query`CREATE TRIGGER frozen BEFORE UPDATE OR DELETE ON public.documents FOR EACH ROW WHEN (OLD.id = 'KB-0023') EXECUTE FUNCTION public.frozen()`;
+    await ws.target
+      .query`CREATE FUNCTION public.frozen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'row % is frozen by the DBA', OLD.id; END $$`;
+    await ws.target
+      .query`CREATE TRIGGER frozen BEFORE UPDATE OR DELETE ON public.documents FOR EACH ROW WHEN (OLD.id = 'KB-0023') EXECUTE FUNCTION public.frozen()`;
     try {
       const failed = await run(['revert', 'rt', '--live', '--as', 'erin']);
       expect(failed.code).toBe(1);
@@ -236,14 +275,22 @@ describe('a retried revert', () => {
     }
     expect(await stateOf('rt')).toBe('revertFailed');
     expect(await ws.target.snapshot()).toEqual(cut);
-    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger WHERE cut_id = 'rt' AND kind = 'revert'`)[0].n).toBe(0);
+    expect(
+      (
+        await ws.target
+          .query`SELECT count(*)::int AS n FROM public.cutter_ledger WHERE cut_id = 'rt' AND kind = 'revert'`
+      )[0].n,
+    ).toBe(0);
 
     const retried = await run(['revert', 'rt', '--live', '--as', 'erin', '--json']);
     expect(retried.code, retried.stderr).toBe(0);
     expect(retried.json).toMatchObject({ state: 'reverted', restore: 4, remove: 1 });
     const events = (await readCut(ws, 'rt')).slice(recorded);
     expect(events.map((e) => e.type)).toEqual(['RevertStarted', 'RevertFailed', 'RevertStarted', 'CutReverted']);
-    expect(events[1]!.data.error).toMatchObject({ code: 'Internal', message: expect.stringContaining('row KB-0023 is frozen by the DBA') });
+    expect(events[1]!.data.error).toMatchObject({
+      code: 'Internal',
+      message: expect.stringContaining('row KB-0023 is frozen by the DBA'),
+    });
     expect(events[2]!.data.runId).not.toBe(events[0]!.data.runId);
     expect(await ws.target.snapshot()).toEqual(before);
     await expectCleanReplay('rt');

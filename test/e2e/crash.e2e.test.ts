@@ -49,7 +49,9 @@ describe('SIGKILL during a live run', () => {
       }),
       { numRuns: TRIALS, seed: SEED, endOnFailure: true },
     );
-    console.log(`crash trials: ${TRIALS}, killed mid-run: ${kills} (in: ${phases.join(' ')}; + = committed, event appended on the re-run as reconciled)`);
+    console.log(
+      `crash trials: ${TRIALS}, killed mid-run: ${kills} (in: ${phases.join(' ')}; + = committed, event appended on the re-run as reconciled)`,
+    );
     expect(kills).toBeGreaterThan(0);
   });
 });

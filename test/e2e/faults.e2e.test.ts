@@ -40,7 +40,10 @@ afterAll(async () => ws?.drop());
 function planOf(cutId: string, i: number) {
   const kb = (k: number) => `KB-${String(4 * i + k).padStart(4, '0')}`;
   return {
-    id: cutId, target: 'kb', author: 'erin', reason: `fault ${cutId}`,
+    id: cutId,
+    target: 'kb',
+    author: 'erin',
+    reason: `fault ${cutId}`,
     changes: [
       { upsert: { id: kb(1), title: `${cutId} revised 1`, body: 'body ✓ 1' } },
       { upsert: { id: kb(2), title: `${cutId} revised 2`, body: 'body ✓ 2' } },
@@ -57,7 +60,12 @@ function planned(before: Row[], plan: ReturnType<typeof planOf>): Row[] {
   const defaults = { status: 'published', revision: 1, updated_at: before[0]!.updated_at };
   for (const c of plan.changes) {
     if (c.delete) rows.delete(c.delete.id);
-    else if (c.upsert) rows.set(c.upsert.id, { ...(rows.get(c.upsert.id) ?? { ...defaults, id: c.upsert.id }), ...c.upsert, status: 'published' });
+    else if (c.upsert)
+      rows.set(c.upsert.id, {
+        ...(rows.get(c.upsert.id) ?? { ...defaults, id: c.upsert.id }),
+        ...c.upsert,
+        status: 'published',
+      });
   }
   return byId([...rows.values()]);
 }
@@ -69,7 +77,9 @@ const table = async () => byId((await ws.target.snapshot()) as Row[]);
 async function eventsOf(cutId: string): Promise<{ type: string; reconciled: boolean }[]> {
   const db = connect(ws.store.url, { poolSize: 1 });
   try {
-    const rows = await db.query(sql`SELECT type, data FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version`);
+    const rows = await db.query(
+      sql`SELECT type, data FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version`,
+    );
     return rows.map((r) => ({ type: r.type as string, reconciled: r.data.reconciled === true }));
   } finally {
     await db.dispose();
@@ -78,7 +88,8 @@ async function eventsOf(cutId: string): Promise<{ type: string; reconciled: bool
 
 async function revertLanding(cutId: string): Promise<{ recorded: boolean; committed: boolean }> {
   const events = await eventsOf(cutId);
-  const receipts = await ws.target.query`SELECT 1 FROM public.cutter_receipts WHERE cut_id = ${cutId} AND phase = 'revert'`;
+  const receipts = await ws.target
+    .query`SELECT 1 FROM public.cutter_receipts WHERE cut_id = ${cutId} AND phase = 'revert'`;
   return { recorded: events.some((e) => e.type === 'CutReverted'), committed: receipts.length > 0 };
 }
 
@@ -122,11 +133,19 @@ describe('a runner SIGKILLed at an exact point resumes by running the same comma
       const resumed = await run(['run', cutId, '--live', '--as', 'erin', '--json']);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(resumed.json.state).toBe('completed');
-      expect(resumed.json.phases.map((p: { phase: string }) => p.phase)).toEqual(LIVE_PHASES.slice(LIVE_PHASES.indexOf(phase)));
-      expect(resumed.json.phases.filter((p: { reconciled: boolean }) => p.reconciled).map((p: { phase: string }) => p.phase)).toEqual(after ? [phase] : []);
+      expect(resumed.json.phases.map((p: { phase: string }) => p.phase)).toEqual(
+        LIVE_PHASES.slice(LIVE_PHASES.indexOf(phase)),
+      );
+      expect(
+        resumed.json.phases.filter((p: { reconciled: boolean }) => p.reconciled).map((p: { phase: string }) => p.phase),
+      ).toEqual(after ? [phase] : []);
       expect(await table()).toEqual(planned(before, plan));
       const events = await eventsOf(cutId);
-      for (const p of LIVE_PHASES) expect(events.filter((e) => e.type === PHASE_EVENT[p]), p).toEqual([{ type: PHASE_EVENT[p], reconciled: after && p === phase }]);
+      for (const p of LIVE_PHASES)
+        expect(
+          events.filter((e) => e.type === PHASE_EVENT[p]),
+          p,
+        ).toEqual([{ type: PHASE_EVENT[p], reconciled: after && p === phase }]);
     }
     const replay = await run(['replay', cutId, '--json']);
     expect(replay.code, replay.stdout).toBe(0);
@@ -146,9 +165,14 @@ describe('a runner SIGKILLed at an exact point resumes by running the same comma
     const typo = await run(['run', cutId, '--live', '--as', 'erin'], 'after-comit:legA');
     expect(typo.signal).toBeNull();
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toContain('CUTTER_TEST_FAULT=after-comit:legA: expected <before-commit|after-commit>:<backup|legA|legB|verify|enact|revert>');
+    expect(typo.stderr).toContain(
+      'CUTTER_TEST_FAULT=after-comit:legA: expected <before-commit|after-commit>:<backup|legA|legB|verify|enact|revert>',
+    );
     expect(await count()).toBe(recorded);
-    const prod = await cutter(['run', cutId, '--live', '--as', 'erin', '--json'], { cwd: ws.dir, env: { ...ws.env, NODE_ENV: 'production', CUTTER_TEST_FAULT: 'before-commit:backup' } });
+    const prod = await cutter(['run', cutId, '--live', '--as', 'erin', '--json'], {
+      cwd: ws.dir,
+      env: { ...ws.env, NODE_ENV: 'production', CUTTER_TEST_FAULT: 'before-commit:backup' },
+    });
     expect(prod.signal, prod.stderr).toBeNull();
     expect(prod.code, prod.stderr).toBe(0);
     expect(prod.json.state).toBe('completed');

@@ -13,11 +13,19 @@ import { cutter } from '../support/cli.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
-const run = (args: string[], env: Record<string, string | undefined> = {}) => cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
 
 let lastFile = '';
 /** The next governance file: the previous one (genesis's at first) with `edit` applied. */
-function governanceFile(name: string, edit: (g: { members: Record<string, { publicKey: string; roles: string[] }>; policy: Record<string, unknown>; admins: { threshold: number } }) => void): string {
+function governanceFile(
+  name: string,
+  edit: (g: {
+    members: Record<string, { publicKey: string; roles: string[] }>;
+    policy: Record<string, unknown>;
+    admins: { threshold: number };
+  }) => void,
+): string {
   const g = parse(readFileSync(lastFile || ws.governanceFile, 'utf8'));
   edit(g);
   const file = path.join(ws.dir, name);
@@ -40,7 +48,17 @@ describe('a governance change', () => {
     expect((await run(['run', 'gov-1', '--dry-run', '--as', 'erin'])).code).toBe(0);
 
     // sam keeps an OpenSSH key: cutter signs with ssh-keygen -Y sign and verifies SSHSIG itself.
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sam@laptop', '-f', path.join(ws.keys, 'sam.ssh')]);
+    execFileSync('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      '',
+      '-C',
+      'sam@laptop',
+      '-f',
+      path.join(ws.keys, 'sam.ssh'),
+    ]);
     const samPub = readFileSync(path.join(ws.keys, 'sam.ssh.pub'), 'utf8').trim();
     const v2 = governanceFile('v2.yaml', (g) => {
       delete g.members.bob;
@@ -54,7 +72,11 @@ describe('a governance change', () => {
     expect(applied.json).toMatchObject({ applied: 'effective', version: 2, root: ws.root });
     const show = await run(['governance', 'show', '--json']);
     const sam = show.json.members.find((m: { name: string }) => m.name === 'sam');
-    expect(sam.key).toBe(execFileSync('ssh-keygen', ['-lf', path.join(ws.keys, 'sam.ssh.pub')]).toString().split(' ')[1]);
+    expect(sam.key).toBe(
+      execFileSync('ssh-keygen', ['-lf', path.join(ws.keys, 'sam.ssh.pub')])
+        .toString()
+        .split(' ')[1],
+    );
 
     // bob's approval was valid when given; now only alice's holds: one of two.
     const before = await ws.target.query`SELECT count(*)::int AS n FROM public.documents`;
@@ -87,7 +109,11 @@ describe('a governance change', () => {
     });
     const proposed = await run(['governance', 'apply', v4, '--as', 'dana', '--json']);
     expect(proposed.code).toBe(0);
-    expect(proposed.json).toMatchObject({ applied: 'proposed', version: 3, pending: { version: 4, signatures: 1, needed: 2 } });
+    expect(proposed.json).toMatchObject({
+      applied: 'proposed',
+      version: 3,
+      pending: { version: 4, signatures: 1, needed: 2 },
+    });
     const twice = await run(['governance', 'approve', '4', '--as', 'dana']);
     expect(twice.code).toBe(3);
     expect(twice.stderr).toContain('has already signed');

@@ -9,24 +9,46 @@ import { planHash, type CutPlan } from '../../events/index.js';
 import { changeSetBlobId } from '../../src/cuts/changes.js';
 import { putBlob } from '../../src/store/blobs.js';
 import { cutter } from '../support/cli.js';
-import { appendBare, backupTaken, forgedApprovedCut, liveStarted, readCut, storeForgedBackup, withStoreDb } from '../support/forge.js';
+import {
+  appendBare,
+  backupTaken,
+  forgedApprovedCut,
+  liveStarted,
+  readCut,
+  storeForgedBackup,
+  withStoreDb,
+} from '../support/forge.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
 afterEach(async () => ws?.drop());
-const run = (args: string[], env: Record<string, string | undefined> = {}) => cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
 
 /** Plans, approves, dry-runs and runs a cut live through the CLI, as honest operators do. */
 async function completedCut(id: string): Promise<void> {
   ws.writePlan(id, bigPlan(id, 4, 20));
-  for (const [args, who] of [[['plan', `${id}.yaml`], 'erin'], [['approve', id], 'alice'], [['approve', id], 'bob'], [['run', id, '--dry-run'], 'erin'], [['run', id, '--live'], 'erin']] as const) {
+  for (const [args, who] of [
+    [['plan', `${id}.yaml`], 'erin'],
+    [['approve', id], 'alice'],
+    [['approve', id], 'bob'],
+    [['run', id, '--dry-run'], 'erin'],
+    [['run', id, '--live'], 'erin'],
+  ] as const) {
     const r = await run([...args, '--as', who]);
     expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
   }
 }
 
-const honestPlan = (id: string): CutPlan => ({ id, target: 'kb', author: 'erin', reason: 'fix a title', changes: [{ upsert: { id: 'KB-0001', title: 'fixed', body: 'body 1' } }] });
-const rowText = async (id: string) => (await ws.target.query`SELECT to_jsonb(d)::text AS r FROM public.documents d WHERE id = ${id}`)[0].r as string;
+const honestPlan = (id: string): CutPlan => ({
+  id,
+  target: 'kb',
+  author: 'erin',
+  reason: 'fix a title',
+  changes: [{ upsert: { id: 'KB-0001', title: 'fixed', body: 'body 1' } }],
+});
+const rowText = async (id: string) =>
+  (await ws.target.query`SELECT to_jsonb(d)::text AS r FROM public.documents d WHERE id = ${id}`)[0].r as string;
 
 describe('item 5: all three locks on every live mutation, every resume included', () => {
   it('refuses to resume an interrupted revert while any lock is closed, then resumes when all are open', async () => {
@@ -37,10 +59,20 @@ describe('item 5: all three locks on every live mutation, every resume included'
     const stream = await readCut(ws, 'c5');
     const taken = stream.find((e) => e.type === 'BackupTaken')!;
     const now = new Date().toISOString();
-    await appendBare(ws, 'c5', [{
-      type: 'RevertStarted',
-      data: { runId: 'revert-crashed', planHash: taken.data.planHash, executor: 'postgres-table', at: now, backupId: taken.data.backupId, force: false, evidence: { at: now, locks: { config: true, env: true, killSwitch: true, killSwitchVersion: 0 } } },
-    }]);
+    await appendBare(ws, 'c5', [
+      {
+        type: 'RevertStarted',
+        data: {
+          runId: 'revert-crashed',
+          planHash: taken.data.planHash,
+          executor: 'postgres-table',
+          at: now,
+          backupId: taken.data.backupId,
+          force: false,
+          evidence: { at: now, locks: { config: true, env: true, killSwitch: true, killSwitchVersion: 0 } },
+        },
+      },
+    ]);
     const cut = await ws.target.snapshot();
 
     ws.setExecution(false);
@@ -105,9 +137,25 @@ describe('item 6: the recorded plan is re-hashed before it runs', () => {
     const evil = `${JSON.stringify({ upsert: { id: 'KB-0003', title: 'pwned', body: 'pwned' } })}\n`;
     const { sha256 } = await import('../../events/canonical.js');
     const sha = sha256(honest);
-    const plan: CutPlan = { id: 'c6b', target: 'kb', author: 'erin', reason: 'large', changeSet: { format: 'ndjson', sha256: sha, bytes: honest.length, count: 1, upserts: 1, deletes: 0 } };
+    const plan: CutPlan = {
+      id: 'c6b',
+      target: 'kb',
+      author: 'erin',
+      reason: 'large',
+      changeSet: { format: 'ndjson', sha256: sha, bytes: honest.length, count: 1, upserts: 1, deletes: 0 },
+    };
     // The blob stored under the honest content's id holds other bytes.
-    await withStoreDb(ws, (db) => db.tx((tx) => putBlob(tx, changeSetBlobId(sha), (async function* () { yield evil; })())));
+    await withStoreDb(ws, (db) =>
+      db.tx((tx) =>
+        putBlob(
+          tx,
+          changeSetBlobId(sha),
+          (async function* () {
+            yield evil;
+          })(),
+        ),
+      ),
+    );
     const f = await forgedApprovedCut(ws, plan);
     expect(f.planHash).toBe(planHash(plan));
     await appendBare(ws, 'c6b', f.events);
@@ -122,10 +170,20 @@ describe('item 6: the recorded plan is re-hashed before it runs', () => {
 
 describe('item 7: revert restores only what the plan named, from the backup bound to its run', () => {
   /** A forged cut that failed in leg A, whose BackupTaken binds a forged backup holding `entries`. */
-  async function failedCutWithBackup(id: string, entries: [string, string | null][], bind: { plaintextHash?: string } = {}) {
+  async function failedCutWithBackup(
+    id: string,
+    entries: [string, string | null][],
+    bind: { plaintextHash?: string } = {},
+  ) {
     // The plan's post-image is what the rows hold now, so the target looks "as cut" and revert's
     // drift check passes: only the scope check stands between the backup and the table.
-    const plan: CutPlan = { id, target: 'kb', author: 'erin', reason: 'no-op', changes: [{ upsert: { id: 'KB-0001', title: 'title 1', body: 'body 1' } }] };
+    const plan: CutPlan = {
+      id,
+      target: 'kb',
+      author: 'erin',
+      reason: 'no-op',
+      changes: [{ upsert: { id: 'KB-0001', title: 'title 1', body: 'body 1' } }],
+    };
     const f = await forgedApprovedCut(ws, plan);
     const runId = `live-${id}`;
     const backupId = `bk-${id}`;
@@ -134,7 +192,17 @@ describe('item 7: revert restores only what the plan named, from the backup boun
       ...f.events,
       liveStarted(f.planHash, runId, f.at(10)),
       backupTaken(f.planHash, runId, f.at(11), backupId, bind.plaintextHash ?? stored.plaintextHash),
-      { type: 'PhaseFailed', data: { runId, planHash: f.planHash, executor: 'postgres-table', at: f.at(12), phase: 'legA', error: { code: 'Internal', message: 'boom' } } },
+      {
+        type: 'PhaseFailed',
+        data: {
+          runId,
+          planHash: f.planHash,
+          executor: 'postgres-table',
+          at: f.at(12),
+          phase: 'legA',
+          error: { code: 'Internal', message: 'boom' },
+        },
+      },
     ]);
   }
 
@@ -142,7 +210,10 @@ describe('item 7: revert restores only what the plan named, from the backup boun
     ws = await testWorkspace({ rows: 20 });
     const own = await rowText('KB-0001');
     const other = JSON.stringify({ ...JSON.parse(await rowText('KB-0005')), title: 'restored by mallory' });
-    await failedCutWithBackup('c7', [['{"id": "KB-0001"}', own], ['{"id": "KB-0005"}', other]]);
+    await failedCutWithBackup('c7', [
+      ['{"id": "KB-0001"}', own],
+      ['{"id": "KB-0005"}', other],
+    ]);
     const before = await ws.target.snapshot();
     const r = await run(['revert', 'c7', '--live', '--as', 'erin']);
     expect(r.code, r.stderr).toBe(3);
@@ -163,7 +234,9 @@ describe('item 7: revert restores only what the plan named, from the backup boun
 
   it('refuses a vault backup that is not the one BackupTaken bound to the run (exit 4)', async () => {
     ws = await testWorkspace({ rows: 20 });
-    await failedCutWithBackup('c7c', [['{"id": "KB-0001"}', await rowText('KB-0001')]], { plaintextHash: 'f'.repeat(64) });
+    await failedCutWithBackup('c7c', [['{"id": "KB-0001"}', await rowText('KB-0001')]], {
+      plaintextHash: 'f'.repeat(64),
+    });
     const before = await ws.target.snapshot();
     const r = await run(['revert', 'c7c', '--live', '--as', 'erin']);
     expect(r.code, r.stderr).toBe(4);
@@ -189,11 +262,23 @@ describe('item 8: one illegal event does not brick a cut', () => {
     const status = await run(['status', 'c8', '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect(status.json.violations).toEqual([
-      { version: v + 1, type: 'CutPlanned', reason: 'CutPlanned is not allowed in state completed', rule: 'illegal-event' },
-      { version: v + 2, type: 'LegAWritten', reason: 'LegAWritten is not allowed in state completed', rule: 'illegal-event' },
+      {
+        version: v + 1,
+        type: 'CutPlanned',
+        reason: 'CutPlanned is not allowed in state completed',
+        rule: 'illegal-event',
+      },
+      {
+        version: v + 2,
+        type: 'LegAWritten',
+        reason: 'LegAWritten is not allowed in state completed',
+        rule: 'illegal-event',
+      },
     ]);
     const human = await run(['status', 'c8']);
-    expect(human.stdout).toContain(`violation  #${v + 1} CutPlanned: skipped — CutPlanned is not allowed in state completed`);
+    expect(human.stdout).toContain(
+      `violation  #${v + 1} CutPlanned: skipped — CutPlanned is not allowed in state completed`,
+    );
     expect(human.stdout).toContain(`violation  #${v + 2} LegAWritten: skipped`);
 
     const report = await run(['report', 'c8']);

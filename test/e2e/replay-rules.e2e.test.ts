@@ -31,8 +31,10 @@ import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace
 let ws: TestWorkspace;
 let store: EventStore;
 const STREAM = 'cut-t1';
-const run = (args: string[], env: Record<string, string | undefined> = {}) => cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
-const rulesOf = (r: { json: { violations: { rule: string; streamId: string }[] } }, stream = STREAM) => r.json.violations.filter((v) => v.streamId === stream).map((v) => v.rule);
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
+const rulesOf = (r: { json: { violations: { rule: string; streamId: string }[] } }, stream = STREAM) =>
+  r.json.violations.filter((v) => v.streamId === stream).map((v) => v.rule);
 
 /** As the store's owner: triggers off for this transaction. */
 async function asOwner(fn: (tx: Transaction) => Promise<void>): Promise<void> {
@@ -52,7 +54,9 @@ async function keepCopy(): Promise<void> {
   await asOwner(async (tx) => {
     await tx.query(sql`CREATE TABLE public.kept_events AS SELECT * FROM cutter.events WHERE stream_id = ${STREAM}`);
     await tx.query(sql`CREATE TABLE public.kept_streams AS SELECT * FROM cutter.streams WHERE stream_id = ${STREAM}`);
-    await tx.query(sql`CREATE TABLE public.kept_rows AS SELECT * FROM cutter.projection_rows WHERE stream_id = ${STREAM}`);
+    await tx.query(
+      sql`CREATE TABLE public.kept_rows AS SELECT * FROM cutter.projection_rows WHERE stream_id = ${STREAM}`,
+    );
   });
 }
 
@@ -81,34 +85,51 @@ async function relink(tx: Transaction, from: number): Promise<void> {
   for (const e of events.filter((x) => x.version >= from)) {
     const digest = eventDigest(e);
     const hash = linkHash(prev, STREAM, e.version, digest);
-    await tx.query(sql`UPDATE cutter.events SET digest = ${digest}, prev_hash = ${prev}, hash = ${hash} WHERE stream_id = ${STREAM} AND version = ${e.version}`);
+    await tx.query(
+      sql`UPDATE cutter.events SET digest = ${digest}, prev_hash = ${prev}, hash = ${hash} WHERE stream_id = ${STREAM} AND version = ${e.version}`,
+    );
     prev = hash;
   }
-  await tx.query(sql`UPDATE cutter.streams SET version = ${events.length}, head_hash = ${prev} WHERE stream_id = ${STREAM}`);
+  await tx.query(
+    sql`UPDATE cutter.streams SET version = ${events.length}, head_hash = ${prev} WHERE stream_id = ${STREAM}`,
+  );
 }
 
 /** `then`: a second owner transaction, run once `edit` committed (it reads the edited rows back). */
-const tamperings: { kind: string; edit: (tx: Transaction) => Promise<void>; then?: (tx: Transaction) => Promise<void>; rules: string[]; absent?: string[] }[] = [
+const tamperings: {
+  kind: string;
+  edit: (tx: Transaction) => Promise<void>;
+  then?: (tx: Transaction) => Promise<void>;
+  rules: string[];
+  absent?: string[];
+}[] = [
   {
     kind: 'an event edited in place (data)',
-    edit: async (tx) => void (await tx.query(sql`UPDATE cutter.events SET data = jsonb_set(data, '{approver}', '"erin"') WHERE stream_id = ${STREAM} AND version = 3`)),
+    edit: async (tx) =>
+      void (await tx.query(
+        sql`UPDATE cutter.events SET data = jsonb_set(data, '{approver}', '"erin"') WHERE stream_id = ${STREAM} AND version = 3`,
+      )),
     rules: ['hash-chain', 'signature'],
   },
   {
     kind: 'a middle event deleted',
-    edit: async (tx) => void (await tx.query(sql`DELETE FROM cutter.events WHERE stream_id = ${STREAM} AND version = 8`)),
+    edit: async (tx) =>
+      void (await tx.query(sql`DELETE FROM cutter.events WHERE stream_id = ${STREAM} AND version = 8`)),
     rules: ['hash-chain', 'version-gap'],
   },
   {
     kind: 'the tail event deleted',
-    edit: async (tx) => void (await tx.query(sql`DELETE FROM cutter.events WHERE stream_id = ${STREAM} AND version = 16`)),
+    edit: async (tx) =>
+      void (await tx.query(sql`DELETE FROM cutter.events WHERE stream_id = ${STREAM} AND version = 16`)),
     rules: ['hash-chain'],
   },
   {
     kind: 'the tail event deleted and the head reset to the event before it',
     edit: async (tx) => {
       await tx.query(sql`DELETE FROM cutter.events WHERE stream_id = ${STREAM} AND version = 16`);
-      await tx.query(sql`UPDATE cutter.streams s SET version = 15, head_hash = e.hash FROM cutter.events e WHERE s.stream_id = ${STREAM} AND e.stream_id = s.stream_id AND e.version = 15`);
+      await tx.query(
+        sql`UPDATE cutter.streams s SET version = 15, head_hash = e.hash FROM cutter.events e WHERE s.stream_id = ${STREAM} AND e.stream_id = s.stream_id AND e.version = 15`,
+      );
     },
     rules: ['projection'], // the chain holds; the projection rows still say completed
     absent: ['hash-chain'],
@@ -120,7 +141,9 @@ const tamperings: { kind: string; edit: (tx: Transaction) => Promise<void>; then
         INSERT INTO cutter.events (transaction_id, stream_id, version, event_id, type, data, metadata, recorded_at, digest, prev_hash, hash)
         SELECT transaction_id, stream_id, 17, ${randomUUID()}::uuid, type, data, metadata, recorded_at, digest, hash, ${'e'.repeat(64)}
         FROM cutter.events WHERE stream_id = ${STREAM} AND version = 16`);
-      await tx.query(sql`UPDATE cutter.streams SET version = 17, head_hash = ${'e'.repeat(64)} WHERE stream_id = ${STREAM}`);
+      await tx.query(
+        sql`UPDATE cutter.streams SET version = 17, head_hash = ${'e'.repeat(64)} WHERE stream_id = ${STREAM}`,
+      );
     },
     rules: ['hash-chain', 'signature'],
   },
@@ -135,19 +158,36 @@ const tamperings: { kind: string; edit: (tx: Transaction) => Promise<void>; then
   },
   {
     kind: 'metadata alone edited (the recorded actor)',
-    edit: async (tx) => void (await tx.query(sql`UPDATE cutter.events SET metadata = jsonb_set(metadata, '{actor}', '"bob"') WHERE stream_id = ${STREAM} AND version = 2`)),
+    edit: async (tx) =>
+      void (await tx.query(
+        sql`UPDATE cutter.events SET metadata = jsonb_set(metadata, '{actor}', '"bob"') WHERE stream_id = ${STREAM} AND version = 2`,
+      )),
     rules: ['hash-chain', 'signature'],
   },
   {
-    kind: 'an edited event re-signed with the owner\'s own key under a member\'s name, the chain recomputed',
+    kind: "an edited event re-signed with the owner's own key under a member's name, the chain recomputed",
     edit: async (tx) => {
       const e = (await store.readStream(STREAM)).find((x) => x.version === 13)!; // LegAWritten
       const data = { ...e.data, updated: e.data.updated + 1 };
       const owner = generateKeyPairSync('ed25519').privateKey;
       const fields = { signer: 'erin', key: keyFingerprint(publicKeyText(owner)), governance: 1 };
-      const sig = sign(null, signedMessage({ streamId: STREAM, version: e.version, eventId: e.eventId, type: e.type, schemaVersion: 1, data, ...fields }), owner).toString('base64');
+      const sig = sign(
+        null,
+        signedMessage({
+          streamId: STREAM,
+          version: e.version,
+          eventId: e.eventId,
+          type: e.type,
+          schemaVersion: 1,
+          data,
+          ...fields,
+        }),
+        owner,
+      ).toString('base64');
       const metadata = { ...e.metadata, signature: { ...fields, scheme: 'ed25519', sig } };
-      await tx.query(sql`UPDATE cutter.events SET data = ${JSON.stringify(data)}::jsonb, metadata = ${JSON.stringify(metadata)}::jsonb WHERE stream_id = ${STREAM} AND version = 13`);
+      await tx.query(
+        sql`UPDATE cutter.events SET data = ${JSON.stringify(data)}::jsonb, metadata = ${JSON.stringify(metadata)}::jsonb WHERE stream_id = ${STREAM} AND version = 13`,
+      );
     },
     then: (tx) => relink(tx, 13),
     rules: ['unknown-signer'],
@@ -195,14 +235,41 @@ describe('tampering of every kind, named by cutter replay', () => {
     expect(await apiRules()).toEqual([]);
   });
 
-  it('a forged event appended through the bare store API, signed with a fresh key under erin\'s name: the chain holds, the signer does not', async () => {
+  it("a forged event appended through the bare store API, signed with a fresh key under erin's name: the chain holds, the signer does not", async () => {
     const owner = generateKeyPairSync('ed25519').privateKey;
     const v = (await store.readStream(STREAM)).length;
-    const data = { planHash: (await store.readStream(STREAM))[0]!.data.planHash, reason: 'forged', at: new Date().toISOString() };
+    const data = {
+      planHash: (await store.readStream(STREAM))[0]!.data.planHash,
+      reason: 'forged',
+      at: new Date().toISOString(),
+    };
     const id = randomUUID();
     const fields = { signer: 'erin', key: keyFingerprint(publicKeyText(owner)), governance: 1 };
-    const sig = sign(null, signedMessage({ streamId: STREAM, version: v + 1, eventId: id, type: 'CutAborted', schemaVersion: 1, data, ...fields }), owner).toString('base64');
-    await store.append(STREAM, [{ id, type: 'CutAborted', data, metadata: { schemaVersion: 1, machineVersion: '1.0.0', signature: { ...fields, scheme: 'ed25519', sig } } }], { expectedVersion: v, context: { actor: 'erin' } });
+    const sig = sign(
+      null,
+      signedMessage({
+        streamId: STREAM,
+        version: v + 1,
+        eventId: id,
+        type: 'CutAborted',
+        schemaVersion: 1,
+        data,
+        ...fields,
+      }),
+      owner,
+    ).toString('base64');
+    await store.append(
+      STREAM,
+      [
+        {
+          id,
+          type: 'CutAborted',
+          data,
+          metadata: { schemaVersion: 1, machineVersion: '1.0.0', signature: { ...fields, scheme: 'ed25519', sig } },
+        },
+      ],
+      { expectedVersion: v, context: { actor: 'erin' } },
+    );
     try {
       const r = await run(['replay', 't1', '--json']);
       expect(r.code).toBe(4);
@@ -218,20 +285,28 @@ describe('tampering of every kind, named by cutter replay', () => {
 describe('a property over edit kinds', () => {
   // Each kind breaks the chain wherever it lands; versions are drawn by fast-check.
   const kinds: Record<string, (tx: Transaction, v: number, w: number) => Promise<unknown>> = {
-    'update data': (tx, v) => tx.query(sql`UPDATE cutter.events SET data = data || '{"x": 1}'::jsonb WHERE stream_id = ${STREAM} AND version = ${v}`),
-    'update metadata': (tx, v) => tx.query(sql`UPDATE cutter.events SET metadata = metadata || '{"x": 1}'::jsonb WHERE stream_id = ${STREAM} AND version = ${v}`),
-    'delete': (tx, v) => tx.query(sql`DELETE FROM cutter.events WHERE stream_id = ${STREAM} AND version = ${v}`),
-    'swap': async (tx, v, w) => {
+    'update data': (tx, v) =>
+      tx.query(
+        sql`UPDATE cutter.events SET data = data || '{"x": 1}'::jsonb WHERE stream_id = ${STREAM} AND version = ${v}`,
+      ),
+    'update metadata': (tx, v) =>
+      tx.query(
+        sql`UPDATE cutter.events SET metadata = metadata || '{"x": 1}'::jsonb WHERE stream_id = ${STREAM} AND version = ${v}`,
+      ),
+    delete: (tx, v) => tx.query(sql`DELETE FROM cutter.events WHERE stream_id = ${STREAM} AND version = ${v}`),
+    swap: async (tx, v, w) => {
       const [a, b] = v === w ? [v, (v % 16) + 1] : [v, w];
       await tx.query(sql`UPDATE cutter.events SET version = 1000 WHERE stream_id = ${STREAM} AND version = ${a}`);
       await tx.query(sql`UPDATE cutter.events SET version = ${a} WHERE stream_id = ${STREAM} AND version = ${b}`);
       await tx.query(sql`UPDATE cutter.events SET version = ${b} WHERE stream_id = ${STREAM} AND version = 1000`);
     },
-    'insert a copy': (tx, v) => tx.query(sql`
+    'insert a copy': (tx, v) =>
+      tx.query(sql`
       INSERT INTO cutter.events (transaction_id, stream_id, version, event_id, type, data, metadata, recorded_at, digest, prev_hash, hash)
       SELECT transaction_id, stream_id, 17, ${randomUUID()}::uuid, type, data, metadata, recorded_at, digest, prev_hash, hash
       FROM cutter.events WHERE stream_id = ${STREAM} AND version = ${v}`),
-    'reset the head': (tx, v) => tx.query(sql`UPDATE cutter.streams SET version = ${v - 1} WHERE stream_id = ${STREAM}`),
+    'reset the head': (tx, v) =>
+      tx.query(sql`UPDATE cutter.streams SET version = ${v - 1} WHERE stream_id = ${STREAM}`),
   };
 
   it('every edit of any event is named hash-chain by replay, and the restored store is clean', async () => {
@@ -263,19 +338,33 @@ describe('an event stored in an old schema version', () => {
     const planHash = (await run(['status', 'old', '--json'])).json.planHash as string;
     // alice's approval as cutter wrote it before schema version 2: `role`, not `roles`.
     const key = await loadApproverKey('alice', { dir: ws.keys });
-    const p = { cutId: 'old', planHash, decision: 'approve' as const, at: new Date().toISOString(), approver: 'alice', roles: ['approver'], governanceVersion: 1 };
+    const p = {
+      cutId: 'old',
+      planHash,
+      decision: 'approve' as const,
+      at: new Date().toISOString(),
+      approver: 'alice',
+      roles: ['approver'],
+      governanceVersion: 1,
+    };
     const { roles, ...rest } = p;
     const v1 = { ...rest, role: roles[0]!, signature: signApproval(key, p), publicKey: publicKeyText(key) };
     const s = ws.session('alice');
     try {
       const auth = await s.authority();
-      const signed = await signEvents(auth, 'cut-old', 1, [{ type: 'ApprovalGranted', data: v1, metadata: { schemaVersion: 1, machineVersion: '1.0.0' } }]);
+      const signed = await signEvents(auth, 'cut-old', 1, [
+        { type: 'ApprovalGranted', data: v1, metadata: { schemaVersion: 1, machineVersion: '1.0.0' } },
+      ]);
       await (await s.store()).append('cut-old', signed, { expectedVersion: 1, context: { actor: 'alice' } });
     } finally {
       await s.close();
     }
     const [stored] = await store.readStream('cut-old', { fromVersion: 2, toVersion: 2 });
-    expect(stored).toMatchObject({ type: 'ApprovalGranted', metadata: { schemaVersion: 1 }, data: { role: 'approver' } });
+    expect(stored).toMatchObject({
+      type: 'ApprovalGranted',
+      metadata: { schemaVersion: 1 },
+      data: { role: 'approver' },
+    });
     expect(stored!.data.roles).toBeUndefined();
     expect((await run(['approve', 'old', '--as', 'bob'])).code).toBe(0);
 

@@ -29,8 +29,13 @@ afterAll(async () => ws?.drop());
 
 describe('secrets', () => {
   it('never reach events, reports, output or --debug traces', async () => {
-    const env = { ...ws.env, CUTTER_STORE_URL: withPassword(ws.env.CUTTER_STORE_URL!), KB_URL: withPassword(ws.env.KB_URL!) };
-    const run = (args: string[], extra: Record<string, string | undefined> = {}) => cutter([...args, '--debug'], { cwd: ws.dir, env: { ...env, ...extra } });
+    const env = {
+      ...ws.env,
+      CUTTER_STORE_URL: withPassword(ws.env.CUTTER_STORE_URL!),
+      KB_URL: withPassword(ws.env.KB_URL!),
+    };
+    const run = (args: string[], extra: Record<string, string | undefined> = {}) =>
+      cutter([...args, '--debug'], { cwd: ws.dir, env: { ...env, ...extra } });
     const outputs = [
       await run(['plan', 'plan.yaml', '--as', 'erin']),
       await run(['approve', 'cut-secret', '--as', 'alice']),
@@ -49,9 +54,15 @@ describe('secrets', () => {
     expect(outputs[8]!.code).toBe(0);
     const db = connect(ws.store.url, { poolSize: 1 });
     const events = await db.query(sql`SELECT data::text || metadata::text AS t FROM cutter.events`);
-    const backups = await db.query(sql`SELECT cut_id || run_id || array_to_string(recipients, ',') AS t FROM cutter.backups`);
+    const backups = await db.query(
+      sql`SELECT cut_id || run_id || array_to_string(recipients, ',') AS t FROM cutter.backups`,
+    );
     await db.dispose();
-    const haystack = [...outputs.flatMap((o) => [o.stdout, o.stderr]), ...events.map((e) => e.t), ...backups.map((b) => b.t)].join('\n');
+    const haystack = [
+      ...outputs.flatMap((o) => [o.stdout, o.stderr]),
+      ...events.map((e) => e.t),
+      ...backups.map((b) => b.t),
+    ].join('\n');
     expect(haystack.length).toBeGreaterThan(1000);
     expect(haystack).not.toContain(PASSWORD);
     expect(haystack).not.toContain(PASSPHRASE);

@@ -21,7 +21,8 @@ import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace
 
 let ws: TestWorkspace;
 let store: EventStore;
-const run = (args: string[], env: Record<string, string | undefined> = {}) => cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
 const configFile = () => path.join(ws.dir, 'cutter.config.yaml');
 
 async function count(where: 'cut' | 'all' = 'all', cutId?: string): Promise<number> {
@@ -53,10 +54,30 @@ function hostileConfig(name: string, edit: (c: Record<string, unknown>) => void)
 }
 
 /** A signature envelope made with `key`, claiming `signer` (the bare store API lets anyone write one). */
-function forgeEnvelope(key: KeyObject, signer: string, streamId: string, version: number, eventId: string, type: string, data: unknown) {
+function forgeEnvelope(
+  key: KeyObject,
+  signer: string,
+  streamId: string,
+  version: number,
+  eventId: string,
+  type: string,
+  data: unknown,
+) {
   const publicKey = publicKeyText(key);
   const fields = { signer, key: keyFingerprint(publicKey), governance: 1 };
-  const sig = sign(null, signedMessage({ streamId, version, eventId, type, schemaVersion: type === 'ApprovalGranted' ? 2 : 1, data, ...fields }), key).toString('base64');
+  const sig = sign(
+    null,
+    signedMessage({
+      streamId,
+      version,
+      eventId,
+      type,
+      schemaVersion: type === 'ApprovalGranted' ? 2 : 1,
+      data,
+      ...fields,
+    }),
+    key,
+  ).toString('base64');
   return { ...fields, scheme: 'ed25519' as const, sig };
 }
 
@@ -190,11 +211,27 @@ describe('the bare store API and SQL', () => {
     for (const who of ['alice', 'bob']) {
       const key = generateKeyPairSync('ed25519').privateKey;
       const version = (await store.readStream('cut-forge-1')).length + 1;
-      const p = { cutId: 'forge-1', planHash, decision: 'approve' as const, at: new Date().toISOString(), approver: who, roles: ['approver', 'dba'], governanceVersion: 1 };
-      const data = { ...p, signature: sign(null, Buffer.from(approvalPayload(p)), key).toString('base64'), publicKey: publicKeyText(key) };
+      const p = {
+        cutId: 'forge-1',
+        planHash,
+        decision: 'approve' as const,
+        at: new Date().toISOString(),
+        approver: who,
+        roles: ['approver', 'dba'],
+        governanceVersion: 1,
+      };
+      const data = {
+        ...p,
+        signature: sign(null, Buffer.from(approvalPayload(p)), key).toString('base64'),
+        publicKey: publicKeyText(key),
+      };
       const id = randomUUID();
       const signature = forgeEnvelope(key, who, 'cut-forge-1', version, id, 'ApprovalGranted', data);
-      await store.append('cut-forge-1', [{ id, type: 'ApprovalGranted', data, metadata: { schemaVersion: 2, machineVersion: '1.0.0', signature } }], { expectedVersion: version - 1, context: { actor: who } });
+      await store.append(
+        'cut-forge-1',
+        [{ id, type: 'ApprovalGranted', data, metadata: { schemaVersion: 2, machineVersion: '1.0.0', signature } }],
+        { expectedVersion: version - 1, context: { actor: who } },
+      );
     }
     expect((await run(['run', 'forge-1', '--dry-run', '--as', 'erin'])).code).toBe(0);
     const before = await targetRows();
@@ -222,10 +259,24 @@ describe('the bare store API and SQL', () => {
     const data = { planHash, reason: 'no', at: new Date().toISOString() };
     const id = randomUUID();
     const signature = forgeEnvelope(alice, 'alice', 'cut-unsigned-1', 2, id, 'CutAborted', data);
-    await store.append('cut-unsigned-1', [{ id, type: 'CutAborted', data, metadata: { schemaVersion: 1, machineVersion: '1.0.0', signature } }], { expectedVersion: 1, context: { actor: 'alice' } });
+    await store.append(
+      'cut-unsigned-1',
+      [{ id, type: 'CutAborted', data, metadata: { schemaVersion: 1, machineVersion: '1.0.0', signature } }],
+      { expectedVersion: 1, context: { actor: 'alice' } },
+    );
     ws.writePlan('p-unsigned2', bigPlan('unsigned-2', 2, 20));
     expect((await run(['plan', path.join(ws.dir, 'p-unsigned2.yaml'), '--as', 'erin'])).code).toBe(0);
-    await store.append('cut-unsigned-2', [{ type: 'CutAborted', data: { ...data, planHash: (await run(['status', 'unsigned-2', '--json'])).json.planHash }, metadata: { schemaVersion: 1 } }], { expectedVersion: 1, context: { actor: 'erin' } });
+    await store.append(
+      'cut-unsigned-2',
+      [
+        {
+          type: 'CutAborted',
+          data: { ...data, planHash: (await run(['status', 'unsigned-2', '--json'])).json.planHash },
+          metadata: { schemaVersion: 1 },
+        },
+      ],
+      { expectedVersion: 1, context: { actor: 'erin' } },
+    );
     const r1 = await run(['replay', 'unsigned-1', '--json']);
     expect(r1.code).toBe(4);
     expect(r1.json.violations.map((v: { rule: string }) => v.rule)).toContain('role');
@@ -242,7 +293,11 @@ describe('the bare store API and SQL', () => {
     expect((await run(['run', 'ks-1', '--dry-run', '--as', 'erin'])).code).toBe(0);
     expect((await run(['killswitch', 'engage', '--reason', 'freeze', '--as', 'alice'])).code).toBe(0);
     const v = (await store.readStream('killswitch')).length;
-    await store.append('killswitch', [{ type: 'KillSwitchReleased', data: { at: new Date().toISOString() }, metadata: { schemaVersion: 1 } }], { expectedVersion: v });
+    await store.append(
+      'killswitch',
+      [{ type: 'KillSwitchReleased', data: { at: new Date().toISOString() }, metadata: { schemaVersion: 1 } }],
+      { expectedVersion: v },
+    );
     const before = await targetRows();
     const live = await run(['run', 'ks-1', '--live', '--as', 'erin']);
     expect(live.code).toBe(3);
@@ -250,7 +305,11 @@ describe('the bare store API and SQL', () => {
     expect(live.stderr).toContain('fails unsigned');
     expect(await targetRows()).toBe(before);
     const replay = await run(['replay', '--all', '--json']);
-    expect(replay.json.violations.filter((x: { streamId: string }) => x.streamId === 'killswitch').map((x: { rule: string }) => x.rule)).toEqual(['unsigned']);
+    expect(
+      replay.json.violations
+        .filter((x: { streamId: string }) => x.streamId === 'killswitch')
+        .map((x: { rule: string }) => x.rule),
+    ).toEqual(['unsigned']);
   });
 
   it('a kill-switch event deleted from the middle of its stream by the owner breaks its chain in replay', async () => {
@@ -265,13 +324,20 @@ describe('the bare store API and SQL', () => {
     }
     const replay = await run(['replay', '--all', '--json']);
     expect(replay.code).toBe(4);
-    expect(replay.json.violations.filter((x: { streamId: string }) => x.streamId === 'killswitch').map((x: { rule: string }) => x.rule)).toContain('hash-chain');
+    expect(
+      replay.json.violations
+        .filter((x: { streamId: string }) => x.streamId === 'killswitch')
+        .map((x: { rule: string }) => x.rule),
+    ).toContain('hash-chain');
   });
 
   it('a database owner who replaces governance with their own genesis is refused everywhere', async () => {
     // An auditor's copy of the root, checked without the config:
     const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'cutter-auditor-'));
-    const auditor = await cutter(['replay', 'self-1', '--trust-root', ws.root, '--json'], { cwd: elsewhere, env: { CUTTER_STORE_URL: ws.env.CUTTER_STORE_URL } });
+    const auditor = await cutter(['replay', 'self-1', '--trust-root', ws.root, '--json'], {
+      cwd: elsewhere,
+      env: { CUTTER_STORE_URL: ws.env.CUTTER_STORE_URL },
+    });
     expect(auditor.json.trust.root).toBe(ws.root);
     // (the kill-switch stream carries the forgeries of the tests above; the cut itself is clean)
     expect(auditor.json.violations.filter((x: { streamId: string }) => x.streamId === 'cut-self-1')).toEqual([]);
@@ -292,9 +358,29 @@ describe('the bare store API and SQL', () => {
       admins: { threshold: 1 },
     };
     const { registryHash } = await import('../../events/governance.js');
-    const data = { version: 1, registry, registryHash: registryHash(registry), previous: null, at: new Date().toISOString() };
+    const data = {
+      version: 1,
+      registry,
+      registryHash: registryHash(registry),
+      previous: null,
+      at: new Date().toISOString(),
+    };
     const id = randomUUID();
-    await store.append('governance', [{ id, type: 'GovernanceProposed', data, metadata: { schemaVersion: 1, signature: forgeEnvelope(mallory, 'mallory', 'governance', 1, id, 'GovernanceProposed', data) } }], { context: { actor: 'mallory' } });
+    await store.append(
+      'governance',
+      [
+        {
+          id,
+          type: 'GovernanceProposed',
+          data,
+          metadata: {
+            schemaVersion: 1,
+            signature: forgeEnvelope(mallory, 'mallory', 'governance', 1, id, 'GovernanceProposed', data),
+          },
+        },
+      ],
+      { context: { actor: 'mallory' } },
+    );
     ws.writePlan('p-after', bigPlan('after-1', 2, 20));
     const r = await run(['plan', path.join(ws.dir, 'p-after.yaml'), '--as', 'erin']);
     expect(r.code).toBe(3);

@@ -13,7 +13,10 @@ import { parsePlan } from '../../src/config/plan.js';
 import { seededTarget, type SeededTarget } from '../support/target.js';
 
 const plan: CutPlan = {
-  id: 'cut-1', target: 'kb', author: 'erin', reason: 'test',
+  id: 'cut-1',
+  target: 'kb',
+  author: 'erin',
+  reason: 'test',
   changes: [
     { upsert: { id: 'KB-9001', title: 'new', body: "it's '; DROP TABLE documents; -- ✓" } },
     { upsert: { id: 'KB-0002', title: 'revised', body: 'b2' } },
@@ -45,14 +48,24 @@ describe('postgres-table adapter', () => {
     expect(verify).toMatchObject({ ok: true, mismatches: [] });
     expect(verify.expectedHash).toBe(legA.digest);
     expect(await live.enactLifecycle(ctx('r1'))).toMatchObject({ skipped: false, rows: 3 });
-    const rows = await target.query`SELECT id, title, body, status FROM public.documents WHERE id IN ('KB-9001','KB-0002','KB-0004') ORDER BY id`;
+    const rows =
+      await target.query`SELECT id, title, body, status FROM public.documents WHERE id IN ('KB-9001','KB-0002','KB-0004') ORDER BY id`;
     expect(rows).toEqual([
       { id: 'KB-0002', title: 'revised', body: 'b2', status: 'published' },
       { id: 'KB-9001', title: 'new', body: "it's '; DROP TABLE documents; -- ✓", status: 'published' },
     ]);
-    expect((await target.query`SELECT kind FROM public.cutter_ledger ORDER BY id`).map((r) => r.kind)).toEqual(['leg_b', 'verify']);
-    expect((await target.query`SELECT phase FROM public.cutter_receipts ORDER BY at, phase`).map((r) => r.phase).sort()).toEqual(['enact', 'legA', 'legB', 'verify']);
-    const reverted = await live.revert(ctx('r2'), { entries: () => backupEntries(lines([plaintext])), preImageHash: backup.preImageHash }, { force: false });
+    expect((await target.query`SELECT kind FROM public.cutter_ledger ORDER BY id`).map((r) => r.kind)).toEqual([
+      'leg_b',
+      'verify',
+    ]);
+    expect(
+      (await target.query`SELECT phase FROM public.cutter_receipts ORDER BY at, phase`).map((r) => r.phase).sort(),
+    ).toEqual(['enact', 'legA', 'legB', 'verify']);
+    const reverted = await live.revert(
+      ctx('r2'),
+      { entries: () => backupEntries(lines([plaintext])), preImageHash: backup.preImageHash },
+      { force: false },
+    );
     expect(reverted.restoredHash).toBe(backup.preImageHash);
     expect(await target.snapshot()).toEqual(before);
     await live.close();
@@ -79,7 +92,15 @@ describe('simulator', () => {
     const sim = executorFor('dry-run', target.spec, inlineChanges(plan.changes!));
     const result = await sim.simulate(ctx('d1'));
     expect(result.diff.inserts.map((r) => r.id)).toEqual(['KB-9001']);
-    expect(result.diff.updates).toEqual([{ key: { id: 'KB-0002' }, changes: [{ column: 'title', from: 'title 2', to: 'revised' }, { column: 'body', from: 'body 2', to: 'b2' }] }]);
+    expect(result.diff.updates).toEqual([
+      {
+        key: { id: 'KB-0002' },
+        changes: [
+          { column: 'title', from: 'title 2', to: 'revised' },
+          { column: 'body', from: 'body 2', to: 'b2' },
+        ],
+      },
+    ]);
     expect(result.diff.counts).toEqual({ inserts: 1, updates: 1, deletes: 1, unchanged: 1 });
     expect(result.diff.deletes).toEqual([{ id: 'KB-0004' }]);
     expect(result.nonMutation.preImageHashBefore).toBe(result.nonMutation.preImageHashAfter);
@@ -93,7 +114,13 @@ describe('postgres-table adapter with hostile values', () => {
   it('writes every value of a plan of hostile strings exactly as data, byte for byte, and reverts them', async () => {
     // 60 rows of generated hostile strings (seeded), plus revisions of two seeded rows and a delete;
     // the plan goes through YAML and the plan loader, as an operator's would.
-    const generated = fc.sample(fc.uniqueArray(fc.record({ id: hostileString.filter((s) => s.length > 0), title: hostileString, body: hostileString }), { minLength: 60, maxLength: 60, selector: (r) => r.id }), { numRuns: 1, seed: 20261201 })[0]!;
+    const generated = fc.sample(
+      fc.uniqueArray(
+        fc.record({ id: hostileString.filter((s) => s.length > 0), title: hostileString, body: hostileString }),
+        { minLength: 60, maxLength: 60, selector: (r) => r.id },
+      ),
+      { numRuns: 1, seed: 20261201 },
+    )[0]!;
     const rows = [
       ...generated.filter((r) => !/^KB-/.test(r.id)),
       { id: 'KB-0002', title: "'; DROP TABLE documents; --", body: 'x'.repeat(5000) },
@@ -131,14 +158,24 @@ describe('postgres-table adapter with hostile values', () => {
       const row = byId.get(r.id);
       expect(row, JSON.stringify(r.id)).toBeDefined();
       expect({ id: row.id, title: row.title, body: row.body }).toEqual(r);
-      expect([row.ih, row.th, row.bh, row.tl, row.bl]).toEqual([sha(r.id), sha(r.title), sha(r.body), Buffer.byteLength(r.title), Buffer.byteLength(r.body)]);
+      expect([row.ih, row.th, row.bh, row.tl, row.bl]).toEqual([
+        sha(r.id),
+        sha(r.title),
+        sha(r.body),
+        Buffer.byteLength(r.title),
+        Buffer.byteLength(r.body),
+      ]);
     }
     expect(byId.has('KB-0004')).toBe(false);
     expect(got).toHaveLength(10 + rows.length - 2 - 1);
     // Nothing was executed as SQL: the ledger and receipts are there, and only the planned rows changed.
     expect((await target.query`SELECT kind FROM public.cutter_ledger`).map((r) => r.kind)).toEqual(['leg_b', 'verify']);
 
-    const reverted = await live.revert({ ...c, runId: 'r2' }, { entries: () => backupEntries(lines([plaintext])), preImageHash: backup.preImageHash }, { force: false });
+    const reverted = await live.revert(
+      { ...c, runId: 'r2' },
+      { entries: () => backupEntries(lines([plaintext])), preImageHash: backup.preImageHash },
+      { force: false },
+    );
     expect(reverted.restoredHash).toBe(backup.preImageHash);
     expect(await target.snapshot()).toEqual(before);
     await live.close();

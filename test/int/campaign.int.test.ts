@@ -32,16 +32,22 @@ describe('concurrency campaign', () => {
       await as('bob', (s) => approveCut(s, id));
       await as('erin', (s) => dryRun(s, id));
     }
-    const flips = fc.sample(fc.array(fc.integer({ min: 20, max: 400 }), { minLength: 4, maxLength: 8 }), { seed: 42, numRuns: 1 })[0]!;
+    const flips = fc.sample(fc.array(fc.integer({ min: 20, max: 400 }), { minLength: 4, maxLength: 8 }), {
+      seed: 42,
+      numRuns: 1,
+    })[0]!;
     const reasons = new Set<string>();
     let flipping = true;
     const flipper = (async () => {
       for (const wait of flips) {
         await new Promise((r) => setTimeout(r, wait));
         const engaged = (await as('dana', (s) => killSwitchStatus(s))).engaged;
-        await as('dana', (s) => setKillSwitch(s, engaged ? { action: 'release' } : { action: 'engage', reason: 'campaign flip' }));
+        await as('dana', (s) =>
+          setKillSwitch(s, engaged ? { action: 'release' } : { action: 'engage', reason: 'campaign flip' }),
+        );
       }
-      if ((await as('dana', (s) => killSwitchStatus(s))).engaged) await as('dana', (s) => setKillSwitch(s, { action: 'release' }));
+      if ((await as('dana', (s) => killSwitchStatus(s))).engaged)
+        await as('dana', (s) => setKillSwitch(s, { action: 'release' }));
       flipping = false;
     })();
     const runner = async (cutId: string) => {
@@ -62,7 +68,10 @@ describe('concurrency campaign', () => {
     const results = await Promise.all(cuts.flatMap((id) => [runner(id), runner(id)]));
     await flipper;
     expect(results).toEqual(Array(8).fill('completed'));
-    for (const r of reasons) expect(r).toMatch(/halted: kill-switch|refused|being run by another runner|target busy|nothing to run live|not allowed/);
+    for (const r of reasons)
+      expect(r).toMatch(
+        /halted: kill-switch|refused|being run by another runner|target busy|nothing to run live|not allowed/,
+      );
     const report = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
     expect(JSON.stringify(report.violations)).toBe('[]');
     expect(report.streams).toBe(4);

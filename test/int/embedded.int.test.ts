@@ -54,9 +54,17 @@ describe('embedded PostgreSQL', () => {
   });
 
   it('keeps the data across restarts and survives a SIGKILLed holder', async () => {
-    const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       import { acquireEmbedded } from ${JSON.stringify(path.join(root, 'dist/src/store/embedded.js'))};
-      await acquireEmbedded(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await acquireEmbedded(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((resolve, reject) => {
       holder.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
       holder.on('close', (code) => reject(new Error(`holder exited ${code}`)));

@@ -48,7 +48,9 @@ describe('projections', () => {
       const [incremental] = await projectionRows(store.db, 'target_activity');
       expect(incremental).toMatchObject({ target: 'kb', cuts: 2, liveRuns: 1, rowsWritten: 7, reverts: 0 });
       // Rebuild: inline projections refolded, async ones reset and refolded from the start.
-      const before = await store.db.query(sql`SELECT projection, row_key, row FROM cutter.projection_rows WHERE projection IN ('cuts','runs') ORDER BY projection, row_key`);
+      const before = await store.db.query(
+        sql`SELECT projection, row_key, row FROM cutter.projection_rows WHERE projection IN ('cuts','runs') ORDER BY projection, row_key`,
+      );
       const rebuilt = await rebuildProjections(store.db);
       expect(rebuilt.streams).toBe(2);
       let refolded = 0;
@@ -59,7 +61,9 @@ describe('projections', () => {
       expect(refolded).toBe(total);
       const [again] = await projectionRows(store.db, 'target_activity');
       expect({ ...again, lastEventAt: null }).toEqual({ ...incremental, lastEventAt: null });
-      const after = await store.db.query(sql`SELECT projection, row_key, row FROM cutter.projection_rows WHERE projection IN ('cuts','runs') ORDER BY projection, row_key`);
+      const after = await store.db.query(
+        sql`SELECT projection, row_key, row FROM cutter.projection_rows WHERE projection IN ('cuts','runs') ORDER BY projection, row_key`,
+      );
       expect(after).toEqual(before);
       expect((await replayStore(store, undefined, { trustRoot: ws.root })).violations).toEqual([]);
     });
@@ -77,6 +81,13 @@ describe('projections', () => {
     const r = await watching;
     await watcher.close();
     expect(r.settled).toBe(true);
-    expect(seen.map((e) => e.type)).toEqual(['LiveRunStarted', 'BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted']);
+    expect(seen.map((e) => e.type)).toEqual([
+      'LiveRunStarted',
+      'BackupTaken',
+      'LegAWritten',
+      'LegBRecorded',
+      'WriteVerified',
+      'LifecycleEnacted',
+    ]);
   });
 });

@@ -11,7 +11,17 @@ import { cutProjection, rebuildProjections } from '../../src/projections/store.j
 import { sql, type Queryable } from '../../src/store/connection.js';
 import { openStore, type EventStore } from '../../src/store/index.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
-import { approval, dryRun, fullLive, halted, liveStart, phaseEvents, planned, reverted, revertStart } from '../support/cut-events.js';
+import {
+  approval,
+  dryRun,
+  fullLive,
+  halted,
+  liveStart,
+  phaseEvents,
+  planned,
+  reverted,
+  revertStart,
+} from '../support/cut-events.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -24,7 +34,9 @@ const base = () => [planned(), approval('alice'), approval('bob', 2), ...dryRun(
 const P = phaseEvents();
 
 const state = async (q: Queryable) => ({
-  rows: await q.query(sql`SELECT projection, row_key, stream_id, row FROM cutter.projection_rows WHERE projection IN ('cuts', 'runs') ORDER BY projection, row_key COLLATE "C"`),
+  rows: await q.query(
+    sql`SELECT projection, row_key, stream_id, row FROM cutter.projection_rows WHERE projection IN ('cuts', 'runs') ORDER BY projection, row_key COLLATE "C"`,
+  ),
   claims: await q.query(sql`SELECT target, cut_id, run_id FROM cutter.active_target_runs ORDER BY target`),
 });
 
@@ -44,7 +56,12 @@ describe('rebuild in pages and batches', () => {
       // Every cut on its own target except the one that holds kb, so claims never collide.
       const ids = histories.map(() => `cut-${randomUUID()}`);
       for (const [i, h] of histories.entries()) {
-        const events = i === 2 ? h : h.map((e) => (e.type === 'CutPlanned' ? { ...e, data: { ...e.data, target: `t${i}` } } : e) as DomainEvent);
+        const events =
+          i === 2
+            ? h
+            : h.map(
+                (e) => (e.type === 'CutPlanned' ? { ...e, data: { ...e.data, target: `t${i}` } } : e) as DomainEvent,
+              );
         await store.append(ids[i]!, storable(events));
       }
       // A stream that is not a cut is left alone.
@@ -52,7 +69,13 @@ describe('rebuild in pages and batches', () => {
       const inline = await state(store.db);
       expect(inline.claims.map((c) => c.target)).toEqual(['kb', 't6']); // halted, and reverting
       const total = histories.reduce((n, h) => n + h.length, 0);
-      for (const opts of [{}, { batchStreams: 1, fetchEvents: 1 }, { batchStreams: 2, fetchEvents: 7 }, { batchStreams: 3, fetchEvents: 13 }, { batchStreams: 100, fetchEvents: total }]) {
+      for (const opts of [
+        {},
+        { batchStreams: 1, fetchEvents: 1 },
+        { batchStreams: 2, fetchEvents: 7 },
+        { batchStreams: 3, fetchEvents: 13 },
+        { batchStreams: 100, fetchEvents: total },
+      ]) {
         expect(await rebuildProjections(store.db, opts)).toEqual({ streams: histories.length, events: total });
         expect(await state(store.db), JSON.stringify(opts)).toEqual(inline);
       }
@@ -64,7 +87,9 @@ describe('rebuild in pages and batches', () => {
   it('refuses a target held by two cuts, naming the holder', async () => {
     const store: EventStore = await openStore(db.url); // no inline projection: the log alone has the conflict
     try {
-      const holding = [...base(), liveStart(), P.backup!].map((e) => (e.type === 'CutPlanned' ? { ...e, data: { ...e.data, target: 'shared' } } : e) as DomainEvent);
+      const holding = [...base(), liveStart(), P.backup!].map(
+        (e) => (e.type === 'CutPlanned' ? { ...e, data: { ...e.data, target: 'shared' } } : e) as DomainEvent,
+      );
       const [a, b] = [`cut-a-${randomUUID()}`, `cut-b-${randomUUID()}`];
       await store.append(a, storable(holding));
       await store.append(b, storable(holding));

@@ -28,16 +28,29 @@ import { adminUrl } from '../support/db.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 const suffix = randomBytes(3).toString('hex');
-const roles = { owner: `cutter_store_owner_${suffix}`, writer: `cutter_store_writer_${suffix}`, target: `cutter_target_${suffix}` };
+const roles = {
+  owner: `cutter_store_owner_${suffix}`,
+  writer: `cutter_store_writer_${suffix}`,
+  target: `cutter_target_${suffix}`,
+};
 let ws: TestWorkspace;
 
 /** The statements of one `-- @part` of docs/roles.sql, with this test's role and database names. */
 function part(name: 'roles' | 'store' | 'target', dbName = ''): string[] {
   const text = readFileSync(path.resolve(import.meta.dirname, '../../docs/roles.sql'), 'utf8')
-    .replaceAll('cutter_store_owner', roles.owner).replaceAll('cutter_store_writer', roles.writer).replaceAll('cutter_target', roles.target)
-    .replaceAll('DATABASE cutter_store', `DATABASE ${dbName}`).replaceAll("'change-me'", "'pw'");
+    .replaceAll('cutter_store_owner', roles.owner)
+    .replaceAll('cutter_store_writer', roles.writer)
+    .replaceAll('cutter_target', roles.target)
+    .replaceAll('DATABASE cutter_store', `DATABASE ${dbName}`)
+    .replaceAll("'change-me'", "'pw'");
   const section = text.split(/^-- @part /m).find((p) => p.startsWith(name))!;
-  return section.split('\n').filter((l) => !l.startsWith('--') && !l.startsWith(name)).join('\n').split(';').map((x) => x.trim()).filter(Boolean);
+  return section
+    .split('\n')
+    .filter((l) => !l.startsWith('--') && !l.startsWith(name))
+    .join('\n')
+    .split(';')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 async function exec(url: string, statements: string[]): Promise<void> {
@@ -83,10 +96,14 @@ async function handOver(superUrl: string, owner: string): Promise<void> {
     const to = sql.ident(owner);
     const raw = sql.__dangerous__rawValue;
     await db.query(sql`ALTER SCHEMA cutter OWNER TO ${to}`);
-    for (const r of await db.query(sql`SELECT oid::regclass::text AS name FROM pg_class WHERE relnamespace = 'cutter'::regnamespace AND relkind IN ('r', 'p', 'v', 'm')`)) {
+    for (const r of await db.query(
+      sql`SELECT oid::regclass::text AS name FROM pg_class WHERE relnamespace = 'cutter'::regnamespace AND relkind IN ('r', 'p', 'v', 'm')`,
+    )) {
       await db.query(sql`ALTER TABLE ${raw(r.name)} OWNER TO ${to}`);
     }
-    for (const f of await db.query(sql`SELECT oid::regprocedure::text AS sig FROM pg_proc WHERE pronamespace = 'cutter'::regnamespace`)) {
+    for (const f of await db.query(
+      sql`SELECT oid::regprocedure::text AS sig FROM pg_proc WHERE pronamespace = 'cutter'::regnamespace`,
+    )) {
       await db.query(sql`ALTER FUNCTION ${raw(f.sig)} OWNER TO ${to}`);
     }
   } finally {
@@ -94,12 +111,17 @@ async function handOver(superUrl: string, owner: string): Promise<void> {
   }
 }
 
-const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: { code?: string; message: string }) => e);
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: { code?: string; message: string }) => e,
+  );
 
 afterAll(async () => {
   await ws?.drop();
   const admin = connect(adminUrl(), { poolSize: 1 });
-  for (const r of Object.values(roles)) await admin.query(sql`DROP ROLE IF EXISTS ${sql.ident(r)}`).catch(() => undefined);
+  for (const r of Object.values(roles))
+    await admin.query(sql`DROP ROLE IF EXISTS ${sql.ident(r)}`).catch(() => undefined);
   await admin.dispose();
 });
 
@@ -122,7 +144,11 @@ describe('least privilege', () => {
     const file = ws.writePlan('c1', bigPlan('c1', 4, 10));
     const run = async <T>(actor: string, fn: (s: ReturnType<TestWorkspace['session']>) => Promise<T>) => {
       const s = ws.session(actor);
-      try { return await fn(s); } finally { await s.close(); }
+      try {
+        return await fn(s);
+      } finally {
+        await s.close();
+      }
     };
     await run('erin', (s) => planCut(s, file));
     await run('alice', (s) => approveCut(s, 'c1'));
@@ -130,7 +156,9 @@ describe('least privilege', () => {
     await run('erin', (s) => dryRun(s, 'c1'));
     expect((await run('erin', (s) => runLive(s, 'c1'))).state).toBe('completed');
     expect((await run('erin', (s) => revertCut(s, 'c1', { mode: 'live', force: false }))).state).toBe('reverted');
-    expect((await run('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }))).violations).toEqual([]);
+    expect(
+      (await run('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }))).violations,
+    ).toEqual([]);
 
     const writer = connect(ws.env.CUTTER_STORE_URL, { poolSize: 1 });
     await expect(writer.query(sql`UPDATE cutter.events SET type = 'X'`)).rejects.toThrow(/permission denied/);
@@ -141,36 +169,73 @@ describe('least privilege', () => {
 
   it('the writer cannot INSERT events nor insert, update or delete stream heads: permission denied', async () => {
     await asRole(roles.writer, async (w) => {
-      const head = (await w.query(sql`SELECT stream_id, version FROM cutter.streams WHERE version > 0 ORDER BY stream_id LIMIT 1`))[0]!;
+      const head = (
+        await w.query(sql`SELECT stream_id, version FROM cutter.streams WHERE version > 0 ORDER BY stream_id LIMIT 1`)
+      )[0]!;
       const denied = /permission denied for table (events|streams)/;
-      await expect(w.query(sql`
+      await expect(
+        w.query(sql`
         INSERT INTO cutter.events (stream_id, version, event_id, type, data, metadata, recorded_at, digest, prev_hash, hash)
-        VALUES (${head.stream_id}, ${Number(head.version) + 1}, gen_random_uuid(), 'Forged', '{}', '{}', now(), ${ZEROS}, NULL, ${ZEROS})`)).rejects.toThrow(denied);
-      await expect(w.query(sql`UPDATE cutter.streams SET version = 0, head_hash = NULL WHERE stream_id = ${head.stream_id}`)).rejects.toThrow(denied);
-      await expect(w.query(sql`INSERT INTO cutter.streams (stream_id, version, head_hash) VALUES ('forged', 7, ${ZEROS})`)).rejects.toThrow(denied);
-      await expect(w.query(sql`DELETE FROM cutter.streams WHERE stream_id = ${head.stream_id}`)).rejects.toThrow(denied);
+        VALUES (${head.stream_id}, ${Number(head.version) + 1}, gen_random_uuid(), 'Forged', '{}', '{}', now(), ${ZEROS}, NULL, ${ZEROS})`),
+      ).rejects.toThrow(denied);
+      await expect(
+        w.query(sql`UPDATE cutter.streams SET version = 0, head_hash = NULL WHERE stream_id = ${head.stream_id}`),
+      ).rejects.toThrow(denied);
+      await expect(
+        w.query(sql`INSERT INTO cutter.streams (stream_id, version, head_hash) VALUES ('forged', 7, ${ZEROS})`),
+      ).rejects.toThrow(denied);
+      await expect(w.query(sql`DELETE FROM cutter.streams WHERE stream_id = ${head.stream_id}`)).rejects.toThrow(
+        denied,
+      );
       // Nor plant a trigger that would run as the owner inside the function, nor add objects to the schema.
-      await expect(w.query(sql`CREATE TRIGGER t BEFORE INSERT ON cutter.events FOR EACH ROW EXECUTE FUNCTION cutter.refuse_change()`)).rejects.toThrow(/permission denied|must be owner/);
+      await expect(
+        w.query(
+          sql`CREATE TRIGGER t BEFORE INSERT ON cutter.events FOR EACH ROW EXECUTE FUNCTION cutter.refuse_change()`,
+        ),
+      ).rejects.toThrow(/permission denied|must be owner/);
       await expect(w.query(sql`CREATE TABLE cutter.x (a int)`)).rejects.toThrow(/permission denied for schema cutter/);
       // The heads it can read are unchanged.
-      expect((await w.query(sql`SELECT version FROM cutter.streams WHERE stream_id = ${head.stream_id}`))[0]!.version).toBe(head.version);
+      expect(
+        (await w.query(sql`SELECT version FROM cutter.streams WHERE stream_id = ${head.stream_id}`))[0]!.version,
+      ).toBe(head.version);
     });
   });
 
-  it('through cutter.append_events the writer is still checked: expected version, id reuse, malformed arrays; the hash is the function\'s', async () => {
+  it("through cutter.append_events the writer is still checked: expected version, id reuse, malformed arrays; the hash is the function's", async () => {
     await asRole(roles.writer, async (w) => {
-      const head = (await w.query(sql`SELECT stream_id, version, head_hash FROM cutter.streams WHERE version > 1 ORDER BY stream_id LIMIT 1`))[0]!;
+      const head = (
+        await w.query(
+          sql`SELECT stream_id, version, head_hash FROM cutter.streams WHERE version > 1 ORDER BY stream_id LIMIT 1`,
+        )
+      )[0]!;
       const v = Number(head.version);
       // A forged expected version (a stale one, to overwrite version 1; or one from the future).
-      expect(await errorOf(w.query(rawAppend(head.stream_id, '0', [randomUUID()], [ZEROS])))).toMatchObject({ code: 'CT409', message: String(v) });
-      expect(await errorOf(w.query(rawAppend(head.stream_id, String(v + 5), [randomUUID()], [ZEROS])))).toMatchObject({ code: 'CT409' });
-      expect(await errorOf(w.query(rawAppend(head.stream_id, 'no_stream', [randomUUID()], [ZEROS])))).toMatchObject({ code: 'CT409' });
+      expect(await errorOf(w.query(rawAppend(head.stream_id, '0', [randomUUID()], [ZEROS])))).toMatchObject({
+        code: 'CT409',
+        message: String(v),
+      });
+      expect(await errorOf(w.query(rawAppend(head.stream_id, String(v + 5), [randomUUID()], [ZEROS])))).toMatchObject({
+        code: 'CT409',
+      });
+      expect(await errorOf(w.query(rawAppend(head.stream_id, 'no_stream', [randomUUID()], [ZEROS])))).toMatchObject({
+        code: 'CT409',
+      });
       // An existing event id with other content.
-      const existing = (await w.query(sql`SELECT event_id::text AS id FROM cutter.events WHERE stream_id = ${head.stream_id} AND version = 1`))[0]!.id;
-      expect(await errorOf(w.query(rawAppend(head.stream_id, 'any', [existing], [ZEROS])))).toMatchObject({ code: 'CT422' });
+      const existing = (
+        await w.query(
+          sql`SELECT event_id::text AS id FROM cutter.events WHERE stream_id = ${head.stream_id} AND version = 1`,
+        )
+      )[0]!.id;
+      expect(await errorOf(w.query(rawAppend(head.stream_id, 'any', [existing], [ZEROS])))).toMatchObject({
+        code: 'CT422',
+      });
       // Arrays of different lengths: a missing digest or type leaves a NULL the table refuses.
-      expect(await errorOf(w.query(rawAppend(head.stream_id, 'any', [randomUUID(), randomUUID()], [ZEROS])))).toMatchObject({ code: '23502' });
-      expect((await w.query(sql`SELECT version, head_hash FROM cutter.streams WHERE stream_id = ${head.stream_id}`))[0]).toEqual({ version: v, head_hash: head.head_hash });
+      expect(
+        await errorOf(w.query(rawAppend(head.stream_id, 'any', [randomUUID(), randomUUID()], [ZEROS]))),
+      ).toMatchObject({ code: '23502' });
+      expect(
+        (await w.query(sql`SELECT version, head_hash FROM cutter.streams WHERE stream_id = ${head.stream_id}`))[0],
+      ).toEqual({ version: v, head_hash: head.head_hash });
 
       // A digest that does not match the content: the function cannot recompute canonical JSON, so it
       // stores the event, but it computes the link itself (there is no hash argument) and the chain
@@ -179,7 +244,14 @@ describe('least privilege', () => {
       const [row] = await w.query(rawAppend(stream, 'no_stream', [randomUUID()], [ZEROS]));
       expect(row).toMatchObject({ r_version: 1, r_prev_hash: null, r_hash: linkHash(null, stream, 1, ZEROS) });
       const report = await verifyChain(w, stream);
-      expect(report).toMatchObject({ ok: false, firstBroken: { streamId: stream, version: 1, reason: expect.stringContaining("does not match the event's content") } });
+      expect(report).toMatchObject({
+        ok: false,
+        firstBroken: {
+          streamId: stream,
+          version: 1,
+          reason: expect.stringContaining("does not match the event's content"),
+        },
+      });
     });
   });
 
@@ -192,13 +264,21 @@ describe('least privilege', () => {
                has_function_privilege(${roles.target}, p.oid, 'EXECUTE') AS other_exec
         FROM pg_proc p WHERE p.oid = ${APPEND_FN}::regprocedure`);
       expect(fn).toMatchObject({
-        prosecdef: true, proconfig: ['search_path=pg_catalog, pg_temp'], owner: roles.owner,
-        public_grants: 0, writer_exec: true, other_exec: false,
+        prosecdef: true,
+        proconfig: ['search_path=pg_catalog, pg_temp'],
+        owner: roles.owner,
+        public_grants: 0,
+        writer_exec: true,
+        other_exec: false,
       });
       expect(fn!.prosrc).not.toMatch(/\bEXECUTE\b/i);
       // Every relation the body names is schema-qualified.
-      const relations = [...(fn!.prosrc as string).matchAll(/\b(?:FROM|JOIN|INTO|UPDATE)\s+([a-z_][\w.]*)/gi)].map((m) => m[1]);
-      expect(relations.filter((r) => !r!.startsWith('cutter.') && r !== 'unnest' && r !== 'found_ids' && r !== 'cur_ver')).toEqual([]);
+      const relations = [...(fn!.prosrc as string).matchAll(/\b(?:FROM|JOIN|INTO|UPDATE)\s+([a-z_][\w.]*)/gi)].map(
+        (m) => m[1],
+      );
+      expect(
+        relations.filter((r) => !r!.startsWith('cutter.') && r !== 'unnest' && r !== 'found_ids' && r !== 'cur_ver'),
+      ).toEqual([]);
     });
   });
 
@@ -233,23 +313,33 @@ describe('least privilege', () => {
       await store.close();
     }
     await asRole(roles.owner, async (o) => {
-      await expect(o.query(sql`UPDATE cutter.events SET data = '{"amount": 1}' WHERE stream_id = ${stream}`)).rejects.toThrow(/append-only/);
+      await expect(
+        o.query(sql`UPDATE cutter.events SET data = '{"amount": 1}' WHERE stream_id = ${stream}`),
+      ).rejects.toThrow(/append-only/);
       // The owner may disable its own table's triggers, edit the event, recompute the chain and move the head.
       await o.tx(async (tx: Queryable) => {
         await tx.query(sql`ALTER TABLE cutter.events DISABLE TRIGGER events_immutable`);
-        const e = rowToEvent((await tx.query(sql`
+        const e = rowToEvent(
+          (
+            await tx.query(sql`
           SELECT global_position, transaction_id::text AS transaction_id, stream_id, version, event_id::text AS event_id,
-                 type, data, metadata, recorded_at, prev_hash, hash FROM cutter.events WHERE stream_id = ${stream}`))[0]);
+                 type, data, metadata, recorded_at, prev_hash, hash FROM cutter.events WHERE stream_id = ${stream}`)
+          )[0],
+        );
         const data = { amount: 1 };
         const digest = eventDigest({ ...e, data });
         const hash = linkHash(null, stream, 1, digest);
-        await tx.query(sql`UPDATE cutter.events SET data = ${JSON.stringify(data)}::jsonb, digest = ${digest}, hash = ${hash} WHERE stream_id = ${stream}`);
+        await tx.query(
+          sql`UPDATE cutter.events SET data = ${JSON.stringify(data)}::jsonb, digest = ${digest}, hash = ${hash} WHERE stream_id = ${stream}`,
+        );
         await tx.query(sql`UPDATE cutter.streams SET head_hash = ${hash} WHERE stream_id = ${stream}`);
         await tx.query(sql`ALTER TABLE cutter.events ENABLE TRIGGER events_immutable`);
       });
       // The rewrite verifies: only anchors outside the store (signatures, signed checkpoints, #14) can catch it.
       expect(await verifyChain(o, stream)).toEqual({ ok: true, checked: 1 });
-      expect((await o.query(sql`SELECT data FROM cutter.events WHERE stream_id = ${stream}`))[0]!.data).toEqual({ amount: 1 });
+      expect((await o.query(sql`SELECT data FROM cutter.events WHERE stream_id = ${stream}`))[0]!.data).toEqual({
+        amount: 1,
+      });
     });
   });
 });

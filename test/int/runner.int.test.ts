@@ -32,13 +32,19 @@ describe('a live cut', () => {
     const r = await as('erin', (s) => runLive(s, 'c1'));
     expect(r.state).toBe('completed');
     expect(r.phases.map((p) => p.phase)).toEqual(['backup', 'legA', 'legB', 'verify', 'enact']);
-    const rows = await ws.target.query`SELECT id, title, status FROM public.documents WHERE id IN ('KB-0001', 'NEW-0000006', 'KB-0010') ORDER BY id`;
+    const rows = await ws.target
+      .query`SELECT id, title, status FROM public.documents WHERE id IN ('KB-0001', 'NEW-0000006', 'KB-0010') ORDER BY id`;
     expect(rows).toEqual([
       { id: 'KB-0001', title: 'title v2 1', status: 'published' },
       { id: 'NEW-0000006', title: 'title v2 6', status: 'published' },
     ]);
-    expect((await ws.target.query`SELECT kind FROM public.cutter_ledger ORDER BY id`).map((x) => x.kind)).toEqual(['leg_b', 'verify']);
-    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_receipts WHERE run_id = ${r.runId}`)[0].n).toBe(4);
+    expect((await ws.target.query`SELECT kind FROM public.cutter_ledger ORDER BY id`).map((x) => x.kind)).toEqual([
+      'leg_b',
+      'verify',
+    ]);
+    expect(
+      (await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_receipts WHERE run_id = ${r.runId}`)[0].n,
+    ).toBe(4);
     const rv = await as('erin', (s) => revertCut(s, 'c1', { mode: 'live', force: false }));
     expect(rv.state).toBe('reverted');
     expect(await ws.target.snapshot()).toEqual(before);
@@ -49,7 +55,12 @@ describe('a live cut', () => {
   const closers: [string, string, () => Promise<unknown> | void, Record<string, string | undefined>][] = [
     ['execution.enabled', 'lock 1 closed', () => ws.setExecution(false), {}],
     ['CUTTER_EXECUTION_ENABLED', 'lock 2 closed', () => undefined, { CUTTER_EXECUTION_ENABLED: undefined }],
-    ['the kill-switch', 'lock 3 closed', async () => as('dana', (s) => setKillSwitch(s, { action: 'engage', reason: 'freeze' })), {}],
+    [
+      'the kill-switch',
+      'lock 3 closed',
+      async () => as('dana', (s) => setKillSwitch(s, { action: 'engage', reason: 'freeze' })),
+      {},
+    ],
   ];
   it.each(closers)('is refused when %s is closed, leaving the target untouched', async (_name, reason, close, env) => {
     ws = await testWorkspace({ rows: 10 });
@@ -85,26 +96,41 @@ describe('the kill-switch mid-run', () => {
   // Locks 1 and 2 are read again before every phase too: lock 1 from the config file on disk (an
   // operator flips execution.enabled mid-run), lock 2 from the environment the runner sees.
   const midRun: [string, string, (s: Session) => void, () => void][] = [
-    ['execution.enabled is set false in the config file', 'lock 1 closed', () => ws.setExecution(false), () => ws.setExecution(true)],
-    ['CUTTER_EXECUTION_ENABLED is unset', 'lock 2 closed', (s) => delete s.env.CUTTER_EXECUTION_ENABLED, () => undefined],
+    [
+      'execution.enabled is set false in the config file',
+      'lock 1 closed',
+      () => ws.setExecution(false),
+      () => ws.setExecution(true),
+    ],
+    [
+      'CUTTER_EXECUTION_ENABLED is unset',
+      'lock 2 closed',
+      (s) => delete s.env.CUTTER_EXECUTION_ENABLED,
+      () => undefined,
+    ],
   ];
-  it.each(midRun)('halts at the next phase boundary when %s, writing no further phase, then resumes', async (_name, reason, close, reopen) => {
-    ws = await testWorkspace({ rows: 10 });
-    await ready('c1');
-    const first = await as('erin', (s) => runLive(s, 'c1', { atBoundary: async (phase) => (phase === 'legB' ? close(s) : undefined) }));
-    expect(first.state).toBe('halted');
-    expect(first.halted?.phase).toBe('legB');
-    expect(first.halted?.reason).toContain(reason);
-    expect(first.phases.map((p) => p.phase)).toEqual(['backup', 'legA']);
-    const events = await as('auditor', async (s) => (await s.store()).readStream('cut-c1'));
-    expect(events.at(-1)).toMatchObject({ type: 'RunHalted', data: { phase: 'legB' } });
-    expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger`)[0].n).toBe(0);
-    reopen();
-    const second = await as('erin', (s) => runLive(s, 'c1'));
-    expect(second.state).toBe('completed');
-    const replay = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
-    expect(replay.violations).toEqual([]);
-  });
+  it.each(midRun)(
+    'halts at the next phase boundary when %s, writing no further phase, then resumes',
+    async (_name, reason, close, reopen) => {
+      ws = await testWorkspace({ rows: 10 });
+      await ready('c1');
+      const first = await as('erin', (s) =>
+        runLive(s, 'c1', { atBoundary: async (phase) => (phase === 'legB' ? close(s) : undefined) }),
+      );
+      expect(first.state).toBe('halted');
+      expect(first.halted?.phase).toBe('legB');
+      expect(first.halted?.reason).toContain(reason);
+      expect(first.phases.map((p) => p.phase)).toEqual(['backup', 'legA']);
+      const events = await as('auditor', async (s) => (await s.store()).readStream('cut-c1'));
+      expect(events.at(-1)).toMatchObject({ type: 'RunHalted', data: { phase: 'legB' } });
+      expect((await ws.target.query`SELECT count(*)::int AS n FROM public.cutter_ledger`)[0].n).toBe(0);
+      reopen();
+      const second = await as('erin', (s) => runLive(s, 'c1'));
+      expect(second.state).toBe('completed');
+      const replay = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
+      expect(replay.violations).toEqual([]);
+    },
+  );
 
   it('refuses leg A after a halt when the rows drifted, recording PhaseFailed', async () => {
     ws = await testWorkspace({ rows: 10 });
@@ -120,7 +146,10 @@ describe('the kill-switch mid-run', () => {
     const err = await as('erin', (s) => runLive(s, 'c1')).catch((e) => e);
     expect(err.message).toMatch(/drift/);
     const events = await as('auditor', async (s) => (await s.store()).readStream('cut-c1'));
-    expect(events.at(-1)).toMatchObject({ type: 'PhaseFailed', data: { phase: 'legA', error: { code: 'GovernanceRefused' } } });
+    expect(events.at(-1)).toMatchObject({
+      type: 'PhaseFailed',
+      data: { phase: 'legA', error: { code: 'GovernanceRefused' } },
+    });
     const rows = await ws.target.query`SELECT title FROM public.documents WHERE id = 'KB-0001'`;
     expect(rows[0].title).toBe('edited elsewhere');
     const replay = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
@@ -140,9 +169,11 @@ function boundaryGate(phase: string) {
   const released = new Promise<void>((r) => (release = r));
   const seen: string[] = [];
   return {
-    seen, release,
+    seen,
+    release,
     /** Resolves once `run` waits at the boundary; fails at once if `run` ends without reaching it. */
-    reachedBy: (run: Promise<unknown>) => Promise.race([atPhase, run.then(() => Promise.reject(new Error(`the run ended before ${phase}`)))]),
+    reachedBy: (run: Promise<unknown>) =>
+      Promise.race([atPhase, run.then(() => Promise.reject(new Error(`the run ended before ${phase}`)))]),
     atBoundary: async (p: string) => {
       seen.push(p);
       if (p !== phase) return;
@@ -161,8 +192,15 @@ describe('exclusivity', () => {
     const run1 = as('erin', (s) => runLive(s, 'c1', { atBoundary: gate.atBoundary }));
     await gate.reachedBy(run1); // run 1 has started, taken its backup, and waits before leg A
     const before = await ws.target.snapshot();
-    const refused = await as('erin', (s) => runLive(s, 'c2')).then(() => undefined, (e: unknown) => e as { code: string; message: string; reasons: string[] });
-    expect(refused).toMatchObject({ code: 'GovernanceRefused', message: 'target busy with cut c1', reasons: ['target kb is busy with cut c1'] });
+    const refused = await as('erin', (s) => runLive(s, 'c2')).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string; reasons: string[] },
+    );
+    expect(refused).toMatchObject({
+      code: 'GovernanceRefused',
+      message: 'target busy with cut c1',
+      reasons: ['target kb is busy with cut c1'],
+    });
     expect(await ws.target.snapshot()).toEqual(before);
     const c2 = await as('auditor', async (s) => (await s.store()).readStream('cut-c2'));
     expect(c2.map((e) => e.type)).not.toContain('LiveRunStarted'); // the refused start rolled back
@@ -180,13 +218,26 @@ describe('exclusivity', () => {
     const gate = boundaryGate('legA');
     const run1 = as('erin', (s) => runLive(s, 'c1', { atBoundary: gate.atBoundary }));
     await gate.reachedBy(run1);
-    const refused = await as('erin', (s) => runLive(s, 'c1')).then(() => undefined, (e: unknown) => e as { code: string; message: string });
+    const refused = await as('erin', (s) => runLive(s, 'c1')).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
     expect(refused).toMatchObject({ code: 'GovernanceRefused', message: 'cut c1 is being run by another runner' });
     gate.release();
     expect((await run1).state).toBe('completed');
     const events = await as('auditor', async (s) => (await s.store()).readStream('cut-c1'));
-    for (const type of ['LiveRunStarted', 'BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted']) {
-      expect(events.filter((e) => e.type === type), type).toHaveLength(1);
+    for (const type of [
+      'LiveRunStarted',
+      'BackupTaken',
+      'LegAWritten',
+      'LegBRecorded',
+      'WriteVerified',
+      'LifecycleEnacted',
+    ]) {
+      expect(
+        events.filter((e) => e.type === type),
+        type,
+      ).toHaveLength(1);
     }
     expect(events.map((e) => e.type)).not.toContain('RunContinued');
   });

@@ -110,31 +110,40 @@ describe('global reading', () => {
 
   it('yields every committed event exactly once, each stream in version order (random interleavings)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 12 }), async (ops) => {
-        const { next: from } = await readEverything();
-        const tag = randomUUID().slice(0, 8);
-        await Promise.all(
-          ops.map(([stream, n], i) =>
-            store.append(`prop-${tag}-${stream}`, Array.from({ length: n }, (_, k) => ({ type: 'E', data: { i, k } }))),
-          ),
-        );
-        // The cursor's horizon is cluster-wide (pg_snapshot_xmin): a transaction still open in another
-        // database (other test files share the server) holds new events back until it ends — a
-        // follower waits, it never skips. So read until everything committed here is visible.
-        const expected = ops.reduce((sum, [, n]) => sum + n, 0);
-        let mine: StoredEvent[] = [];
-        for (let i = 0; i < 200; i++) {
-          const { events } = await readEverything(from);
-          mine = events.filter((e) => e.streamId.startsWith(`prop-${tag}-`));
-          if (mine.length >= expected) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        expect(mine.length).toBe(expected);
-        expect(new Set(mine.map((e) => e.eventId)).size).toBe(mine.length);
-        const byStream = new Map<string, number[]>();
-        for (const e of mine) byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), e.version]);
-        for (const versions of byStream.values()) expect(versions).toEqual(versions.map((_, i) => i + 1));
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 4 })), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        async (ops) => {
+          const { next: from } = await readEverything();
+          const tag = randomUUID().slice(0, 8);
+          await Promise.all(
+            ops.map(([stream, n], i) =>
+              store.append(
+                `prop-${tag}-${stream}`,
+                Array.from({ length: n }, (_, k) => ({ type: 'E', data: { i, k } })),
+              ),
+            ),
+          );
+          // The cursor's horizon is cluster-wide (pg_snapshot_xmin): a transaction still open in another
+          // database (other test files share the server) holds new events back until it ends — a
+          // follower waits, it never skips. So read until everything committed here is visible.
+          const expected = ops.reduce((sum, [, n]) => sum + n, 0);
+          let mine: StoredEvent[] = [];
+          for (let i = 0; i < 200; i++) {
+            const { events } = await readEverything(from);
+            mine = events.filter((e) => e.streamId.startsWith(`prop-${tag}-`));
+            if (mine.length >= expected) break;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          expect(mine.length).toBe(expected);
+          expect(new Set(mine.map((e) => e.eventId)).size).toBe(mine.length);
+          const byStream = new Map<string, number[]>();
+          for (const e of mine) byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), e.version]);
+          for (const versions of byStream.values()) expect(versions).toEqual(versions.map((_, i) => i + 1));
+        },
+      ),
       { numRuns: 20 },
     );
   });

@@ -27,40 +27,65 @@ describe('expected versions', () => {
     const err = await store.append(s, [ev('D')], { expectedVersion: 2 }).catch((e) => e);
     expect(err).toBeInstanceOf(ConcurrencyError);
     expect(err.actual).toBe(3);
-    expect((await store.readStream(s)).map((e) => [e.version, e.type])).toEqual([[1, 'A'], [2, 'B'], [3, 'C']]);
+    expect((await store.readStream(s)).map((e) => [e.version, e.type])).toEqual([
+      [1, 'A'],
+      [2, 'B'],
+      [3, 'C'],
+    ]);
   });
 
   it("enforces 'no_stream', 'exists' and accepts 'any'", async () => {
     const s = `s-${randomUUID()}`;
-    await expect(store.append(s, [ev('A')], { expectedVersion: 'exists' })).rejects.toMatchObject({ code: 'Concurrency', actual: 0 });
+    await expect(store.append(s, [ev('A')], { expectedVersion: 'exists' })).rejects.toMatchObject({
+      code: 'Concurrency',
+      actual: 0,
+    });
     await store.append(s, [ev('A')], { expectedVersion: 'no_stream' });
     await expect(store.append(s, [ev('B')], { expectedVersion: 'no_stream' })).rejects.toMatchObject({ actual: 1 });
     await store.append(s, [ev('B')], { expectedVersion: 'exists' });
     await store.append(s, [ev('C')], { expectedVersion: 'any' });
     expect(await store.streamVersion(s)).toBe(3);
   });
-  it.each([-1, 1.5, Number.NaN, Infinity, 2 ** 31, 2 ** 53, '', ' 1', '1', 'no-stream', 'NO_STREAM', 'Exists', null, {}])(
-    'refuses the expected version %j with InvalidInput naming it, before writing anything',
-    async (bad) => {
-      const s = `s-${randomUUID()}`;
-      await store.append(s, [ev('A')]);
-      const err = await store.append(s, [ev('B')], { expectedVersion: bad as never }).catch((e) => e);
-      expect(err).toMatchObject({ code: 'InvalidInput' });
-      expect(err.message).toContain(`expectedVersion ${typeof bad === 'number' ? String(bad) : JSON.stringify(bad)}`);
-      expect(await store.streamVersion(s)).toBe(1);
-    },
-  );
+  it.each([
+    -1,
+    1.5,
+    Number.NaN,
+    Infinity,
+    2 ** 31,
+    2 ** 53,
+    '',
+    ' 1',
+    '1',
+    'no-stream',
+    'NO_STREAM',
+    'Exists',
+    null,
+    {},
+  ])('refuses the expected version %j with InvalidInput naming it, before writing anything', async (bad) => {
+    const s = `s-${randomUUID()}`;
+    await store.append(s, [ev('A')]);
+    const err = await store.append(s, [ev('B')], { expectedVersion: bad as never }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'InvalidInput' });
+    expect(err.message).toContain(`expectedVersion ${typeof bad === 'number' ? String(bad) : JSON.stringify(bad)}`);
+    expect(await store.streamVersion(s)).toBe(1);
+  });
 
   it('accepts the largest version a stream can hold (2^31 - 1) as a plain expected-version conflict', async () => {
     const s = `s-${randomUUID()}`;
-    await expect(store.append(s, [ev('A')], { expectedVersion: 2 ** 31 - 1 })).rejects.toMatchObject({ code: 'Concurrency', actual: 0 });
+    await expect(store.append(s, [ev('A')], { expectedVersion: 2 ** 31 - 1 })).rejects.toMatchObject({
+      code: 'Concurrency',
+      actual: 0,
+    });
   });
 });
 
 describe('idempotency', () => {
   it('re-appending the same ids with the same content writes nothing new', async () => {
     const s = `s-${randomUUID()}`;
-    const events = [{ id: randomUUID(), ...ev('A', { n: 1 }) }, { id: randomUUID(), ...ev('B', { n: 2 }) }];
+    const events = [
+      { id: randomUUID(), ...ev('A', { n: 1 }) },
+      { id: randomUUID(), ...ev('B', { n: 2 }) },
+    ];
     const first = await store.append(s, events, { expectedVersion: 'no_stream' });
     const again = await store.append(s, events, { expectedVersion: 'no_stream' });
     expect(first.appended).toBe(true);
@@ -81,7 +106,9 @@ describe('immutability', () => {
   it('refuses UPDATE, DELETE and TRUNCATE of events and backups', async () => {
     const s = `s-${randomUUID()}`;
     await store.append(s, [ev('A')]);
-    await expect(store.db.query(sql`UPDATE cutter.events SET type = 'X' WHERE stream_id = ${s}`)).rejects.toThrow(/append-only/);
+    await expect(store.db.query(sql`UPDATE cutter.events SET type = 'X' WHERE stream_id = ${s}`)).rejects.toThrow(
+      /append-only/,
+    );
     await expect(store.db.query(sql`DELETE FROM cutter.events WHERE stream_id = ${s}`)).rejects.toThrow(/append-only/);
     await expect(store.db.query(sql`TRUNCATE cutter.events`)).rejects.toThrow(/append-only/);
     await store.db.query(sql`INSERT INTO cutter.backups VALUES ('b1', 'c', 'r', 'h', 0, '{}', 'x')`);
@@ -118,7 +145,15 @@ describe('metadata', () => {
     });
     const [e] = await store.readStream(s);
     expect(e?.data).toEqual({ x: 'ü' });
-    expect(e?.metadata).toMatchObject({ machineVersion: '1.0.0', schemaVersion: 2, actor: 'erin', correlationId, causationId: 'cmd-1', eventId: e?.eventId, pid: process.pid });
+    expect(e?.metadata).toMatchObject({
+      machineVersion: '1.0.0',
+      schemaVersion: 2,
+      actor: 'erin',
+      correlationId,
+      causationId: 'cmd-1',
+      eventId: e?.eventId,
+      pid: process.pid,
+    });
     expect(e?.recordedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(await store.readStream(s, { fromVersion: 2 })).toEqual([]);
   });

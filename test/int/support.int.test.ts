@@ -9,7 +9,9 @@ describe('test support', () => {
 
   it('hands each file its own empty database on a real server', async () => {
     const pool = connect(db.url, { poolSize: 1 });
-    const [row] = await pool.query(sql`SELECT current_database() AS name, count(*)::int AS tables FROM pg_tables WHERE schemaname = 'public'`);
+    const [row] = await pool.query(
+      sql`SELECT current_database() AS name, count(*)::int AS tables FROM pg_tables WHERE schemaname = 'public'`,
+    );
     await pool.dispose();
     expect(row).toEqual({ name: db.name, tables: 0 });
   });

@@ -34,7 +34,9 @@ beforeAll(async () => {
   try {
     await db.tx(async (tx) => {
       await tx.query(sql`SET LOCAL session_replication_role = replica`);
-      await tx.query(sql`UPDATE cutter.events SET data = jsonb_set(data, '{roles}', '["approver", "dba", "sre"]') WHERE stream_id = 'cut-vp3' AND version = 2`);
+      await tx.query(
+        sql`UPDATE cutter.events SET data = jsonb_set(data, '{roles}', '["approver", "dba", "sre"]') WHERE stream_id = 'cut-vp3' AND version = 2`,
+      );
       await tx.query(sql`UPDATE cutter.events SET metadata = jsonb_set(metadata, '{signature,sig}', (SELECT metadata->'signature'->'sig' FROM cutter.events WHERE stream_id = 'cut-vp9' AND version = 3))
         WHERE stream_id = 'cut-vp7' AND version = 3`);
     });
@@ -47,8 +49,13 @@ afterAll(async () => ws?.drop());
 describe('verifying replay on worker threads', () => {
   it('gives the same verdict and the same violations in the same order with 1, 2 and 4 threads', async () => {
     const runs = [];
-    for (const threads of [1, 2, 4]) runs.push(await ws.as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root, threads })));
-    const signature = runs[0]!.violations.filter((v) => v.rule === 'signature').map((v) => `${v.streamId}@${v.version}`);
+    for (const threads of [1, 2, 4])
+      runs.push(
+        await ws.as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root, threads })),
+      );
+    const signature = runs[0]!.violations
+      .filter((v) => v.rule === 'signature')
+      .map((v) => `${v.streamId}@${v.version}`);
     expect(signature).toEqual(['cut-vp3@2', 'cut-vp7@3']);
     expect(runs[0]!.ok).toBe(false);
     expect(runs[0]!.events).toBe(CUTS * 3);
@@ -60,7 +67,8 @@ describe('verifying replay on worker threads', () => {
     const { stored, governance } = await ws.as('auditor', async (s) => {
       const store = await s.store();
       const all = [];
-      for (let i = 0; i < CUTS; i++) all.push(...(await store.readStream(`cut-vp${i}`)).map((e) => ({ ...e, streamId: `cut-vp${i}` })));
+      for (let i = 0; i < CUTS; i++)
+        all.push(...(await store.readStream(`cut-vp${i}`)).map((e) => ({ ...e, streamId: `cut-vp${i}` })));
       return { stored: all, governance: await readGovernance(store, ws.root) };
     });
     const pool = new VerifyPool(2);
@@ -72,7 +80,17 @@ describe('verifying replay on worker threads', () => {
       for (const e of stored) {
         const s = EventSignature.parse(e.metadata.signature);
         const member = memberOf(governance.versions[s.governance - 1]!.registry, s.signer)!;
-        const message = signedMessage({ streamId: e.streamId, version: e.version, eventId: e.eventId, type: e.type, schemaVersion: Number(e.metadata.schemaVersion ?? 1), data: e.data, signer: s.signer, key: s.key, governance: s.governance });
+        const message = signedMessage({
+          streamId: e.streamId,
+          version: e.version,
+          eventId: e.eventId,
+          type: e.type,
+          schemaVersion: Number(e.metadata.schemaVersion ?? 1),
+          data: e.data,
+          signer: s.signer,
+          key: s.key,
+          governance: s.governance,
+        });
         verdicts.fast.push(fast.verify(member.publicKey, message, s.sig));
         verdicts.slow.push(nodeCrypto.verify(member.publicKey, message, s.sig));
         // A request it did not foresee (another message under a known signature) is not answered from the cache.

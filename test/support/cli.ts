@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 // test/support/ under vitest; dist/test/support/ when compiled into a script (the crash campaign).
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const BIN = [path.resolve(here, '../../bin/cutter'), path.resolve(here, '../../../bin/cutter')].find((f) => existsSync(f)) ?? path.resolve(here, '../../bin/cutter');
+export const BIN =
+  [path.resolve(here, '../../bin/cutter'), path.resolve(here, '../../../bin/cutter')].find((f) => existsSync(f)) ??
+  path.resolve(here, '../../bin/cutter');
 
 export interface CliResult {
   code: number;
@@ -35,8 +37,13 @@ export interface CliOptions {
 export function cutter(args: string[], opts: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, NO_COLOR: '1', ...opts.env })) if (v !== undefined) env[k] = v;
-    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    for (const [k, v] of Object.entries({ ...process.env, NO_COLOR: '1', ...opts.env }))
+      if (v !== undefined) env[k] = v;
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
+      cwd: opts.cwd,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
@@ -78,7 +85,11 @@ export interface RunningCli {
 export function startCutter(args: string[], opts: CliOptions): RunningCli {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, NO_COLOR: '1', ...opts.env })) if (v !== undefined) env[k] = v;
-  const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
+    cwd: opts.cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const listeners = new Set<() => void>();
@@ -91,14 +102,23 @@ export function startCutter(args: string[], opts: CliOptions): RunningCli {
     child.on('close', (code, signal) => (clearTimeout(killer), notify(), resolve({ code, signal })));
   });
   let done = false;
-  void exited.then(() => (done = true), () => (done = true));
+  void exited.then(
+    () => (done = true),
+    () => (done = true),
+  );
   const waitFor = (pattern: RegExp, timeoutMs = 60_000) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
         if (pattern.test(stdout) || pattern.test(stderr)) return finish(resolve);
-        if (done) return finish(() => reject(new Error(`cutter ${args.join(' ')} exited before printing ${pattern}:\n${stdout}\n${stderr}`)));
+        if (done)
+          return finish(() =>
+            reject(new Error(`cutter ${args.join(' ')} exited before printing ${pattern}:\n${stdout}\n${stderr}`)),
+          );
       };
-      const timer = setTimeout(() => finish(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`))), timeoutMs);
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`))),
+        timeoutMs,
+      );
       const finish = (f: () => void) => (clearTimeout(timer), listeners.delete(check), f());
       listeners.add(check);
       check();

@@ -37,11 +37,24 @@ export const CRASH_ROWS = 4000;
 export const CRASH_SEEDED = 3000;
 /** application_name of the runner's connections: the target adapter's and the store pool's. */
 export const RUNNER_APPLICATION_NAMES = ['cutter-live', 'cutter'];
-const PHASE_EVENTS = ['LiveRunStarted', 'BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVerified', 'LifecycleEnacted'];
+const PHASE_EVENTS = [
+  'LiveRunStarted',
+  'BackupTaken',
+  'LegAWritten',
+  'LegBRecorded',
+  'WriteVerified',
+  'LifecycleEnacted',
+];
 /** The five live phases in order, and the event each appends. */
 export const LIVE_PHASES = ['backup', 'legA', 'legB', 'verify', 'enact'] as const;
 export type LivePhase = (typeof LIVE_PHASES)[number];
-export const PHASE_EVENT: Record<LivePhase, string> = { backup: 'BackupTaken', legA: 'LegAWritten', legB: 'LegBRecorded', verify: 'WriteVerified', enact: 'LifecycleEnacted' };
+export const PHASE_EVENT: Record<LivePhase, string> = {
+  backup: 'BackupTaken',
+  legA: 'LegAWritten',
+  legB: 'LegBRecorded',
+  verify: 'WriteVerified',
+  enact: 'LifecycleEnacted',
+};
 
 /**
  * Where a run stopped: `start` (before LiveRunStarted was recorded), a live phase (the first whose
@@ -119,10 +132,17 @@ export interface TrialResult {
 }
 
 /** Plans, approves (alice, bob) and dry-runs the trial's cut; returns its id. */
-export async function prepareTrialCut(ws: TestWorkspace, tag: string, rows = CRASH_ROWS, seeded = CRASH_SEEDED): Promise<string> {
+export async function prepareTrialCut(
+  ws: TestWorkspace,
+  tag: string,
+  rows = CRASH_ROWS,
+  seeded = CRASH_SEEDED,
+): Promise<string> {
   const cutId = `crash-${tag}`;
   const plan = bigPlan(cutId, rows, seeded);
-  plan.changes = plan.changes.map((c: any) => (c.upsert ? { upsert: { ...c.upsert, title: `${c.upsert.title} [${tag}]` } } : c));
+  plan.changes = plan.changes.map((c: any) =>
+    c.upsert ? { upsert: { ...c.upsert, title: `${c.upsert.title} [${tag}]` } } : c,
+  );
   const file = ws.writePlan(cutId, plan);
   await ws.as('erin', (s) => planCut(s, file));
   await ws.as('alice', (s) => approveCut(s, cutId));
@@ -135,10 +155,22 @@ export async function prepareTrialCut(ws: TestWorkspace, tag: string, rows = CRA
  * Runs `cutter run <cut> --live` as a child process. `inject`, when given, is called after
  * `atMs` with a function telling whether the child is still running.
  */
-export function liveRun(ws: TestWorkspace, cutId: string, opts: { atMs?: number; inject?: (running: () => boolean, kill: () => boolean) => Promise<void>; timeoutMs?: number } = {}): Promise<RunOutcome & { injected?: Promise<void> }> {
+export function liveRun(
+  ws: TestWorkspace,
+  cutId: string,
+  opts: {
+    atMs?: number;
+    inject?: (running: () => boolean, kill: () => boolean) => Promise<void>;
+    timeoutMs?: number;
+  } = {},
+): Promise<RunOutcome & { injected?: Promise<void> }> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [BIN, 'run', cutId, '--live', '--as', 'erin'], { cwd: ws.dir, env: { ...process.env, ...ws.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'run', cutId, '--live', '--as', 'erin'], {
+      cwd: ws.dir,
+      env: { ...process.env, ...ws.env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     let exited = false;
     let hung = false;
@@ -200,7 +232,9 @@ async function adapterConnected(adminUrl: string, targetDb: string, running: () 
   const admin = connect(adminUrl, { poolSize: 1, applicationName: 'cutter-fault-injector' });
   try {
     while (running()) {
-      const [row] = await admin.query(sql`SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = ${targetDb} AND application_name = 'cutter-live') AS up`);
+      const [row] = await admin.query(
+        sql`SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = ${targetDb} AND application_name = 'cutter-live') AS up`,
+      );
       if (row.up) return true;
       await sleep(5);
     }
@@ -235,7 +269,10 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
         return;
       case 'terminate': {
         // The first moment at or after atMs when a phase transaction is open on the target.
-        const n = await atPhase(env.adminUrl, ws.target.db.name, running, { databases, applicationNames: spec.applicationNames ?? RUNNER_APPLICATION_NAMES });
+        const n = await atPhase(env.adminUrl, ws.target.db.name, running, {
+          databases,
+          applicationNames: spec.applicationNames ?? RUNNER_APPLICATION_NAMES,
+        });
         backendsTerminated = n ?? 0;
         faultLanded = backendsTerminated > 0;
         return;
@@ -253,7 +290,11 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
     }
   };
 
-  const first = await liveRun(ws, cutId, { atMs: spec.from === 'phases' ? 0 : spec.atMs, inject, timeoutMs: env.runTimeoutMs });
+  const first = await liveRun(ws, cutId, {
+    atMs: spec.from === 'phases' ? 0 : spec.atMs,
+    inject,
+    timeoutMs: env.runTimeoutMs,
+  });
   // The injection may outlive the run (a restart takes a moment): the server must be up again.
   await first.injected;
   if (spec.fault === 'sigkill') faultLanded = first.signal === 'SIGKILL' && !first.hung;
@@ -289,17 +330,37 @@ export async function runCrashTrial(env: TrialEnv, spec: TrialSpec): Promise<Tri
     if (reruns > 1 || !landing) await observe();
     last = await liveRun(ws, cutId, { timeoutMs: env.runTimeoutMs });
     runs.push(last);
-    if (last.hung) violations.push(`re-run ${reruns} did not exit within ${env.runTimeoutMs ?? 120_000} ms (SIGKILLed)`);
+    if (last.hung)
+      violations.push(`re-run ${reruns} did not exit within ${env.runTimeoutMs ?? 120_000} ms (SIGKILLed)`);
     completed = await done(last);
   }
-  if (!completed) violations.push(`not completed after ${reruns} re-run(s) (${(await cutEnded(ws, cutId)) ? 'the cut ended with a failure event: re-running cannot resume it' : 're-runs exhausted'}); last exit ${last.code ?? last.signal}: ${last.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
+  if (!completed)
+    violations.push(
+      `not completed after ${reruns} re-run(s) (${(await cutEnded(ws, cutId)) ? 'the cut ended with a failure event: re-running cannot resume it' : 're-runs exhausted'}); last exit ${last.code ?? last.signal}: ${last.stderr.trim().split('\n').slice(0, 3).join(' | ')}`,
+    );
   violations.push(...(await checkRecovery(ws, cutId, spec.tag, rows, seeded)));
   const reconciled = await reconciledPhases(ws, cutId);
   for (const p of LIVE_PHASES) {
-    if (mustReconcile.has(p) && !reconciled.includes(p)) violations.push(`${p} had committed before its event was recorded, but its event is not marked reconciled`);
-    if (!mustReconcile.has(p) && reconciled.includes(p)) violations.push(`${p} is marked reconciled, but it had not committed when its run was interrupted`);
+    if (mustReconcile.has(p) && !reconciled.includes(p))
+      violations.push(`${p} had committed before its event was recorded, but its event is not marked reconciled`);
+    if (!mustReconcile.has(p) && reconciled.includes(p))
+      violations.push(`${p} is marked reconciled, but it had not committed when its run was interrupted`);
   }
-  return { spec, cutId, faultLanded, ...(landing ? { landing } : {}), reconciled, backendsTerminated, first, runs, reruns, completed, completedWithError, violations, ms: performance.now() - started };
+  return {
+    spec,
+    cutId,
+    faultLanded,
+    ...(landing ? { landing } : {}),
+    reconciled,
+    backendsTerminated,
+    first,
+    runs,
+    reruns,
+    completed,
+    completedWithError,
+    violations,
+    ms: performance.now() - started,
+  };
 }
 
 /**
@@ -328,10 +389,14 @@ export async function landingOf(ws: TestWorkspace, cutId: string): Promise<Landi
   let runId: string | undefined;
   let backedUp = false;
   try {
-    const events = await store.query(sql`SELECT type, data FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version`);
+    const events = await store.query(
+      sql`SELECT type, data FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version`,
+    );
     types = new Set(events.map((e) => e.type as string));
     runId = events.find((e) => e.type === 'LiveRunStarted')?.data.runId;
-    if (runId) backedUp = (await store.query(sql`SELECT count(*)::int AS n FROM cutter.backups WHERE run_id = ${runId}`))[0].n > 0;
+    if (runId)
+      backedUp =
+        (await store.query(sql`SELECT count(*)::int AS n FROM cutter.backups WHERE run_id = ${runId}`))[0].n > 0;
   } finally {
     await store.dispose();
   }
@@ -339,7 +404,8 @@ export async function landingOf(ws: TestWorkspace, cutId: string): Promise<Landi
   const phase = LIVE_PHASES.find((p) => !types.has(PHASE_EVENT[p]));
   if (!phase) return { phase: 'end', committed: false };
   if (phase === 'backup') return { phase, committed: backedUp };
-  const receipts = await ws.target.query`SELECT 1 FROM public.cutter_receipts WHERE run_id = ${runId} AND phase = ${phase}`.catch(() => []);
+  const receipts = await ws.target
+    .query`SELECT 1 FROM public.cutter_receipts WHERE run_id = ${runId} AND phase = ${phase}`.catch(() => []);
   return { phase, committed: receipts.length > 0 };
 }
 
@@ -347,7 +413,9 @@ export async function landingOf(ws: TestWorkspace, cutId: string): Promise<Landi
 export async function reconciledPhases(ws: TestWorkspace, cutId: string): Promise<LivePhase[]> {
   const store = connect(ws.store.url, { poolSize: 1, applicationName: 'cutter-checker' });
   try {
-    const events = await store.query(sql`SELECT type FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} AND (data->>'reconciled')::boolean IS TRUE`);
+    const events = await store.query(
+      sql`SELECT type FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} AND (data->>'reconciled')::boolean IS TRUE`,
+    );
     return LIVE_PHASES.filter((p) => events.some((e) => e.type === PHASE_EVENT[p]));
   } finally {
     await store.dispose();
@@ -358,7 +426,9 @@ export async function reconciledPhases(ws: TestWorkspace, cutId: string): Promis
 async function cutEnded(ws: TestWorkspace, cutId: string): Promise<boolean> {
   const store = connect(ws.store.url, { poolSize: 1, applicationName: 'cutter-checker' });
   try {
-    const [row] = await store.query(sql`SELECT type FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version DESC LIMIT 1`);
+    const [row] = await store.query(
+      sql`SELECT type FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version DESC LIMIT 1`,
+    );
     return ['PhaseFailed', 'VerifyFailed', 'CutAborted'].includes(row?.type);
   } finally {
     await store.dispose();
@@ -369,7 +439,9 @@ async function cutEnded(ws: TestWorkspace, cutId: string): Promise<boolean> {
 export async function cutCompleted(ws: TestWorkspace, cutId: string): Promise<boolean> {
   const store = connect(ws.store.url, { poolSize: 1, applicationName: 'cutter-checker' });
   try {
-    const [row] = await store.query(sql`SELECT count(*)::int AS n FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} AND type = 'LifecycleEnacted'`);
+    const [row] = await store.query(
+      sql`SELECT count(*)::int AS n FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} AND type = 'LifecycleEnacted'`,
+    );
     return row.n > 0;
   } finally {
     await store.dispose();
@@ -382,15 +454,24 @@ export async function cutCompleted(ws: TestWorkspace, cutId: string): Promise<bo
  * receipts, the target holding exactly the planned rows (all revised, all published, the planned
  * delete gone), and the log replaying clean. Returns violations; empty means recovered.
  */
-export async function checkRecovery(ws: TestWorkspace, cutId: string, tag: string, planned = CRASH_ROWS, seeded = CRASH_SEEDED): Promise<string[]> {
+export async function checkRecovery(
+  ws: TestWorkspace,
+  cutId: string,
+  tag: string,
+  planned = CRASH_ROWS,
+  seeded = CRASH_SEEDED,
+): Promise<string[]> {
   const v: string[] = [];
   const store = connect(ws.store.url, { poolSize: 1, applicationName: 'cutter-checker' });
   let events: any[];
   let backups = 0;
   try {
-    events = await store.query(sql`SELECT type, data FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version`);
+    events = await store.query(
+      sql`SELECT type, data FROM cutter.events WHERE stream_id = ${`cut-${cutId}`} ORDER BY version`,
+    );
     const runId = events.find((e) => e.type === 'LiveRunStarted')?.data.runId;
-    if (runId) backups = (await store.query(sql`SELECT count(*)::int AS n FROM cutter.backups WHERE run_id = ${runId}`))[0].n;
+    if (runId)
+      backups = (await store.query(sql`SELECT count(*)::int AS n FROM cutter.backups WHERE run_id = ${runId}`))[0].n;
   } finally {
     await store.dispose();
   }
@@ -400,13 +481,17 @@ export async function checkRecovery(ws: TestWorkspace, cutId: string, tag: strin
   }
   for (const type of ['PhaseFailed', 'VerifyFailed', 'RunHalted']) {
     const failed = events.filter((e) => e.type === type);
-    if (failed.length) v.push(`${type} recorded: ${failed.map((e) => `${e.data.phase ?? ''} ${e.data.error?.message ?? e.data.reason ?? ''}`.trim()).join('; ')}`);
+    if (failed.length)
+      v.push(
+        `${type} recorded: ${failed.map((e) => `${e.data.phase ?? ''} ${e.data.error?.message ?? e.data.reason ?? ''}`.trim()).join('; ')}`,
+      );
   }
   const runId = events.find((e) => e.type === 'LiveRunStarted')?.data.runId;
   if (!runId) return v;
   if (backups !== 1) v.push(`backup stored ${backups} times for ${runId} (expected once)`);
 
-  const receipts = await ws.target.query`SELECT phase, digest FROM public.cutter_receipts WHERE run_id = ${runId} ORDER BY phase`;
+  const receipts = await ws.target
+    .query`SELECT phase, digest FROM public.cutter_receipts WHERE run_id = ${runId} ORDER BY phase`;
   const byPhase = Object.fromEntries(receipts.map((r) => [r.phase, r.digest]));
   const fromEvents: Record<string, unknown> = {
     enact: events.find((e) => e.type === 'LifecycleEnacted')?.data.receipt,
@@ -414,15 +499,22 @@ export async function checkRecovery(ws: TestWorkspace, cutId: string, tag: strin
     legB: events.find((e) => e.type === 'LegBRecorded')?.data.receipt,
     verify: events.find((e) => e.type === 'WriteVerified')?.data.receipt,
   };
-  if (JSON.stringify(byPhase) !== JSON.stringify(fromEvents)) v.push(`target receipts ${JSON.stringify(byPhase)} differ from event receipts ${JSON.stringify(fromEvents)}`);
+  if (JSON.stringify(byPhase) !== JSON.stringify(fromEvents))
+    v.push(`target receipts ${JSON.stringify(byPhase)} differ from event receipts ${JSON.stringify(fromEvents)}`);
 
   const [rows] = await ws.target.query`
     SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'published')::int AS published FROM public.documents WHERE title LIKE ${`% [${tag}]`}`;
-  if (rows.n !== planned || rows.published !== planned) v.push(`target holds ${rows.n} rows of this cut (${rows.published} published), expected ${planned} (all published)`);
-  const last = await ws.target.query`SELECT title, body FROM public.documents WHERE id = ${`NEW-${String(planned).padStart(7, '0')}`}`;
+  if (rows.n !== planned || rows.published !== planned)
+    v.push(
+      `target holds ${rows.n} rows of this cut (${rows.published} published), expected ${planned} (all published)`,
+    );
+  const last = await ws.target
+    .query`SELECT title, body FROM public.documents WHERE id = ${`NEW-${String(planned).padStart(7, '0')}`}`;
   const want = [{ title: `title v2 ${planned} [${tag}]`, body: `body v2 ${planned} ✓` }];
-  if (JSON.stringify(last) !== JSON.stringify(want)) v.push(`last planned row is ${JSON.stringify(last)}, expected ${JSON.stringify(want)}`);
-  const deleted = await ws.target.query`SELECT id FROM public.documents WHERE id = ${`KB-${String(seeded).padStart(4, '0')}`}`;
+  if (JSON.stringify(last) !== JSON.stringify(want))
+    v.push(`last planned row is ${JSON.stringify(last)}, expected ${JSON.stringify(want)}`);
+  const deleted = await ws.target
+    .query`SELECT id FROM public.documents WHERE id = ${`KB-${String(seeded).padStart(4, '0')}`}`;
   if (deleted.length) v.push(`the planned delete of KB-${seeded} is not applied`);
 
   const report = await ws.as('auditor', async (s) => replayStore(await s.store(), cutId, { trustRoot: ws.root }));

@@ -11,11 +11,33 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { MACHINE_VERSION } from '../../machines/cut.js';
 import { toStorable, type DomainEvent, type LockEvidence, type Phase } from '../../events/index.js';
-import { decide, evolve, fold, initialState, replay, stateName, summary, type CutState } from '../../src/domain/index.js';
+import {
+  decide,
+  evolve,
+  fold,
+  initialState,
+  replay,
+  stateName,
+  summary,
+  type CutState,
+} from '../../src/domain/index.js';
 import { CutterError } from '../../src/errors.js';
 import { approval, at, HASH, OPEN, planned } from './cut-events.js';
 
-export type Stage = 'new' | 'planned' | 'approved' | 'dryRun' | 'live' | 'halted' | 'completed' | 'failed' | 'verifyFailed' | 'reverting' | 'revertFailed' | 'reverted' | 'aborted';
+export type Stage =
+  | 'new'
+  | 'planned'
+  | 'approved'
+  | 'dryRun'
+  | 'live'
+  | 'halted'
+  | 'completed'
+  | 'failed'
+  | 'verifyFailed'
+  | 'reverting'
+  | 'revertFailed'
+  | 'reverted'
+  | 'aborted';
 
 export interface ModelPolicy {
   requiredApprovals: number;
@@ -73,13 +95,43 @@ export interface Choice {
 }
 
 export type Kind =
-  | 'plan' | 'approve' | 'dryStart' | 'simulate' | 'dryDone' | 'liveStart' | 'livePhase' | 'verifyFailed' | 'phaseFailed'
-  | 'halt' | 'resume' | 'continue' | 'revertStart' | 'reverted' | 'revertFailed' | 'abort' | 'clock';
+  | 'plan'
+  | 'approve'
+  | 'dryStart'
+  | 'simulate'
+  | 'dryDone'
+  | 'liveStart'
+  | 'livePhase'
+  | 'verifyFailed'
+  | 'phaseFailed'
+  | 'halt'
+  | 'resume'
+  | 'continue'
+  | 'revertStart'
+  | 'reverted'
+  | 'revertFailed'
+  | 'abort'
+  | 'clock';
 
 /** Weights of the kinds when a step proposes a legal command (an abort ends the run: rare). */
 const WEIGHTS: Record<Kind, number> = {
-  plan: 5, approve: 5, dryStart: 1.5, simulate: 8, dryDone: 8, liveStart: 8, livePhase: 10, verifyFailed: 6, phaseFailed: 1.5,
-  halt: 2, resume: 4, continue: 1.5, revertStart: 4, reverted: 2, revertFailed: 1.5, abort: 0.1, clock: 1.5,
+  plan: 5,
+  approve: 5,
+  dryStart: 1.5,
+  simulate: 8,
+  dryDone: 8,
+  liveStart: 8,
+  livePhase: 10,
+  verifyFailed: 6,
+  phaseFailed: 1.5,
+  halt: 2,
+  resume: 4,
+  continue: 1.5,
+  revertStart: 4,
+  reverted: 2,
+  revertFailed: 1.5,
+  abort: 0.1,
+  clock: 1.5,
 };
 export const KINDS = Object.keys(WEIGHTS) as Kind[];
 
@@ -97,11 +149,18 @@ export function modelState(m: Model): string {
 function meetsPolicy(m: Model, approvals: Model['approvals']): boolean {
   const who = new Set(approvals.map((a) => a.who));
   const roles = m.policy.roles;
-  return who.size >= m.policy.requiredApprovals && (!roles || roles.length === 0 || [...who].some((w) => ROLES[w]!.some((r) => roles.includes(r))));
+  return (
+    who.size >= m.policy.requiredApprovals &&
+    (!roles || roles.length === 0 || [...who].some((w) => ROLES[w]!.some((r) => roles.includes(r))))
+  );
 }
 
 /** The approvals meet the policy counting only those not expired now. */
-const validNow = (m: Model) => meetsPolicy(m, m.approvals.filter((a) => m.now - a.at <= m.policy.approvalTtlSeconds));
+const validNow = (m: Model) =>
+  meetsPolicy(
+    m,
+    m.approvals.filter((a) => m.now - a.at <= m.policy.approvalTtlSeconds),
+  );
 
 /** How far the clock moves: `dt`, or to an approval's expiry ± 1 s when that lies ahead. */
 function dtOf(m: Model, c: Choice): number {
@@ -135,22 +194,37 @@ export function expected(m: Model, kind: Kind, c: Choice): Outcome {
       return ok(m, { approvals, stage: m.stage === 'planned' && meetsPolicy(m, approvals) ? 'approved' : m.stage });
     }
     case 'dryStart':
-      return m.stage === 'planned' || m.stage === 'approved' ? ok(m, { stage: 'dryRun', sims: 0, runId: freshRun(m, 'd'), runs: m.runs + 1 }) : illegal;
+      return m.stage === 'planned' || m.stage === 'approved'
+        ? ok(m, { stage: 'dryRun', sims: 0, runId: freshRun(m, 'd'), runs: m.runs + 1 })
+        : illegal;
     case 'simulate':
-      return m.stage === 'dryRun' && runOk(m, c) && m.sims < 5 && (m.sims + c.phaseShift) % 5 === m.sims ? ok(m, { sims: m.sims + 1 }) : illegal;
+      return m.stage === 'dryRun' && runOk(m, c) && m.sims < 5 && (m.sims + c.phaseShift) % 5 === m.sims
+        ? ok(m, { sims: m.sims + 1 })
+        : illegal;
     case 'dryDone':
       if (m.stage !== 'dryRun' || !runOk(m, c) || m.sims !== 5) return illegal;
-      return ok(m, { stage: meetsPolicy(m, m.approvals) ? 'approved' : 'planned', dry: c.passed ? 'passed' : 'failed', runId: undefined });
+      return ok(m, {
+        stage: meetsPolicy(m, m.approvals) ? 'approved' : 'planned',
+        dry: c.passed ? 'passed' : 'failed',
+        runId: undefined,
+      });
     case 'liveStart': {
       if (m.stage !== 'approved' && m.stage !== 'planned') return illegal;
-      const allowed = m.stage === 'approved' && lockOpen && validNow(m) && (!m.policy.requireDryRun || m.dry === 'passed');
+      const allowed =
+        m.stage === 'approved' && lockOpen && validNow(m) && (!m.policy.requireDryRun || m.dry === 'passed');
       if (!allowed) return governance;
-      return c.fault === 'simExecutor' ? illegal : ok(m, { stage: 'live', phase: 0, runId: freshRun(m, 'l'), runs: m.runs + 1 });
+      return c.fault === 'simExecutor'
+        ? illegal
+        : ok(m, { stage: 'live', phase: 0, runId: freshRun(m, 'l'), runs: m.runs + 1 });
     }
     case 'livePhase': {
       if (m.stage !== 'live' || !liveRunOk(m, c) || phaseIndex(m, c) !== m.phase) return illegal;
       const next = m.phase + 1;
-      return ok(m, { phase: next, ...(m.phase === 0 ? { backupId: `bk-${m.runId}` } : {}), ...(next === 5 ? { stage: 'completed' as const } : {}) });
+      return ok(m, {
+        phase: next,
+        ...(m.phase === 0 ? { backupId: `bk-${m.runId}` } : {}),
+        ...(next === 5 ? { stage: 'completed' as const } : {}),
+      });
     }
     case 'verifyFailed':
       return m.stage === 'live' && liveRunOk(m, c) && m.phase === 3 ? ok(m, { stage: 'verifyFailed' }) : illegal;
@@ -170,23 +244,33 @@ export function expected(m: Model, kind: Kind, c: Choice): Outcome {
     case 'revertStart':
       if (!REVERTIBLE.includes(m.stage)) return illegal;
       if (!lockOpen || !m.backupId) return governance;
-      return c.otherBackup || c.fault === 'simExecutor' ? illegal : ok(m, { stage: 'reverting', runId: freshRun(m, 'rv'), runs: m.runs + 1 });
+      return c.otherBackup || c.fault === 'simExecutor'
+        ? illegal
+        : ok(m, { stage: 'reverting', runId: freshRun(m, 'rv'), runs: m.runs + 1 });
     case 'reverted':
     case 'revertFailed':
-      return m.stage === 'reverting' && liveRunOk(m, c) ? ok(m, { stage: kind === 'reverted' ? 'reverted' : 'revertFailed' }) : illegal;
+      return m.stage === 'reverting' && liveRunOk(m, c)
+        ? ok(m, { stage: kind === 'reverted' ? 'reverted' : 'revertFailed' })
+        : illegal;
     case 'abort':
       return m.stage === 'planned' || m.stage === 'approved' ? ok(m, { stage: 'aborted' }) : illegal;
   }
 }
 
-const locks = (c: Choice): LockEvidence => (c.lock === 'open' ? OPEN : { ...OPEN, [c.lock]: false, killSwitchVersion: c.lock === 'killSwitch' ? 1 : 0 });
+const locks = (c: Choice): LockEvidence =>
+  c.lock === 'open' ? OPEN : { ...OPEN, [c.lock]: false, killSwitchVersion: c.lock === 'killSwitch' ? 1 : 0 };
 
 /** The event a command proposes in the model state `m` (none for the clock). */
 export function eventFor(m: Model, kind: Kind, c: Choice): DomainEvent | undefined {
   const t = at(m.now);
   const planHash = c.fault === 'otherPlan' ? OTHER_HASH : HASH;
   const sim = { planHash, executor: 'simulator' as const, at: t };
-  const live = { planHash, executor: (c.fault === 'simExecutor' ? 'simulator' : 'postgres-table') as 'postgres-table', at: t, runId: runOf(m, c) };
+  const live = {
+    planHash,
+    executor: (c.fault === 'simExecutor' ? 'simulator' : 'postgres-table') as 'postgres-table',
+    at: t,
+    runId: runOf(m, c),
+  };
   const evidence = { at: t, locks: locks(c), approvals: m.approvals.map((a) => a.who) };
   switch (kind) {
     case 'clock':
@@ -197,18 +281,32 @@ export function eventFor(m: Model, kind: Kind, c: Choice): DomainEvent | undefin
     }
     case 'approve': {
       const who = PEOPLE[c.who]!;
-      return approval(who, m.now, { roles: ROLES[who]!, ...(c.forged ? { forgeWith: who === 'mallory' ? 'alice' : 'mallory' } : {}), ...(c.fault === 'otherPlan' ? { planHash } : {}) });
+      return approval(who, m.now, {
+        roles: ROLES[who]!,
+        ...(c.forged ? { forgeWith: who === 'mallory' ? 'alice' : 'mallory' } : {}),
+        ...(c.fault === 'otherPlan' ? { planHash } : {}),
+      });
     }
     case 'dryStart':
       return { type: 'DryRunStarted', data: { ...sim, runId: freshRun(m, 'd') } };
     case 'simulate':
-      return { type: 'PhaseSimulated', data: { ...sim, runId: runOf(m, c), phase: PHASE_NAMES[(m.sims + c.phaseShift) % 5]!, digest: 'b'.repeat(64) } };
+      return {
+        type: 'PhaseSimulated',
+        data: { ...sim, runId: runOf(m, c), phase: PHASE_NAMES[(m.sims + c.phaseShift) % 5]!, digest: 'b'.repeat(64) },
+      };
     case 'dryDone':
       return {
         type: 'DryRunCompleted',
         data: {
-          ...sim, runId: runOf(m, c), passed: c.passed, diff: { inserts: 1, updates: 0, deletes: 0, unchanged: 0 }, expectedPostImageHash: 'c'.repeat(64),
-          nonMutation: { preImageHashBefore: 'a'.repeat(64), preImageHashAfter: c.passed ? 'a'.repeat(64) : 'd'.repeat(64) },
+          ...sim,
+          runId: runOf(m, c),
+          passed: c.passed,
+          diff: { inserts: 1, updates: 0, deletes: 0, unchanged: 0 },
+          expectedPostImageHash: 'c'.repeat(64),
+          nonMutation: {
+            preImageHashBefore: 'a'.repeat(64),
+            preImageHashAfter: c.passed ? 'a'.repeat(64) : 'd'.repeat(64),
+          },
         },
       };
     case 'liveStart':
@@ -217,32 +315,90 @@ export function eventFor(m: Model, kind: Kind, c: Choice): DomainEvent | undefin
       const receipt = `r-${m.now}`;
       switch (PHASE_EVENTS[phaseIndex(m, c)]!) {
         case 'BackupTaken':
-          return { type: 'BackupTaken', data: { ...live, backupId: `bk-${live.runId}`, plaintextHash: 'e'.repeat(64), preImageHash: 'a'.repeat(64), rowCount: 1, recipients: ['F'], receipt } };
+          return {
+            type: 'BackupTaken',
+            data: {
+              ...live,
+              backupId: `bk-${live.runId}`,
+              plaintextHash: 'e'.repeat(64),
+              preImageHash: 'a'.repeat(64),
+              rowCount: 1,
+              recipients: ['F'],
+              receipt,
+            },
+          };
         case 'LegAWritten':
-          return { type: 'LegAWritten', data: { ...live, inserted: 1, updated: 0, deleted: 0, digest: 'c'.repeat(64), receipt } };
+          return {
+            type: 'LegAWritten',
+            data: { ...live, inserted: 1, updated: 0, deleted: 0, digest: 'c'.repeat(64), receipt },
+          };
         case 'LegBRecorded':
           return { type: 'LegBRecorded', data: { ...live, ledgerId: '1', digest: 'f'.repeat(64), receipt } };
         case 'WriteVerified':
-          return { type: 'WriteVerified', data: { ...live, expectedHash: 'c'.repeat(64), actualHash: 'c'.repeat(64), receipt } };
+          return {
+            type: 'WriteVerified',
+            data: { ...live, expectedHash: 'c'.repeat(64), actualHash: 'c'.repeat(64), receipt },
+          };
         case 'LifecycleEnacted':
           return { type: 'LifecycleEnacted', data: { ...live, skipped: false, rows: 1, receipt } };
       }
       throw new Error('unreachable');
     }
     case 'verifyFailed':
-      return { type: 'VerifyFailed', data: { ...live, expectedHash: 'c'.repeat(64), actualHash: 'd'.repeat(64), mismatches: [{ key: '{"id":"A"}', reason: 'differs' }] } };
+      return {
+        type: 'VerifyFailed',
+        data: {
+          ...live,
+          expectedHash: 'c'.repeat(64),
+          actualHash: 'd'.repeat(64),
+          mismatches: [{ key: '{"id":"A"}', reason: 'differs' }],
+        },
+      };
     case 'phaseFailed':
-      return { type: 'PhaseFailed', data: { ...live, phase: PHASE_NAMES[phaseIndex(m, c)]!, error: { code: 'Drift', message: 'a planned row changed' } } };
+      return {
+        type: 'PhaseFailed',
+        data: {
+          ...live,
+          phase: PHASE_NAMES[phaseIndex(m, c)]!,
+          error: { code: 'Drift', message: 'a planned row changed' },
+        },
+      };
     case 'halt':
-      return { type: 'RunHalted', data: { ...live, phase: PHASE_NAMES[phaseIndex(m, c)]!, reason: 'kill-switch engaged', locks: { ...OPEN, killSwitch: false, killSwitchVersion: 1 } } };
+      return {
+        type: 'RunHalted',
+        data: {
+          ...live,
+          phase: PHASE_NAMES[phaseIndex(m, c)]!,
+          reason: 'kill-switch engaged',
+          locks: { ...OPEN, killSwitch: false, killSwitchVersion: 1 },
+        },
+      };
     case 'resume':
       return { type: 'RunResumed', data: { ...live, evidence } };
     case 'continue':
       return { type: 'RunContinued', data: { ...live, evidence } };
     case 'revertStart':
-      return { type: 'RevertStarted', data: { ...live, runId: freshRun(m, 'rv'), backupId: c.otherBackup ? 'bk-other' : (m.backupId ?? 'bk-none'), force: false, evidence: { at: t, locks: locks(c) } } };
+      return {
+        type: 'RevertStarted',
+        data: {
+          ...live,
+          runId: freshRun(m, 'rv'),
+          backupId: c.otherBackup ? 'bk-other' : (m.backupId ?? 'bk-none'),
+          force: false,
+          evidence: { at: t, locks: locks(c) },
+        },
+      };
     case 'reverted':
-      return { type: 'CutReverted', data: { ...live, restoredHash: 'a'.repeat(64), backupPreImageHash: 'a'.repeat(64), rows: 1, receipt: `r-${m.now}` } };
+      return {
+        type: 'CutReverted',
+        data: {
+          ...live,
+          restoredHash: 'a'.repeat(64),
+          backupPreImageHash: 'a'.repeat(64),
+          rows: 1,
+          receipt: `r-${m.now}`,
+        },
+      };
     case 'revertFailed':
       return { type: 'RevertFailed', data: { ...live, error: { code: 'Interrupted', message: 'connection lost' } } };
     case 'abort':
@@ -251,7 +407,14 @@ export function eventFor(m: Model, kind: Kind, c: Choice): DomainEvent | undefin
 }
 
 /** What a guided step keeps of its choice: no fault, open locks, the expected phase. */
-const clean = (c: Choice): Choice => ({ ...c, forged: false, fault: 'none', lock: 'open', phaseShift: 0, otherBackup: false });
+const clean = (c: Choice): Choice => ({
+  ...c,
+  forged: false,
+  fault: 'none',
+  lock: 'open',
+  phaseShift: 0,
+  otherBackup: false,
+});
 
 /** The kind and choice a step resolves to in `m`: weighted among the legal kinds when guided, else any kind. */
 export function resolve(m: Model, c: Choice): { kind: Kind; choice: Choice } {
@@ -259,7 +422,9 @@ export function resolve(m: Model, c: Choice): { kind: Kind; choice: Choice } {
   // Guided: the legal kinds, and (less often) those governance refuses now — an operator trying a
   // live start, a resume or a revert with approvals expired, say.
   const verdicts = new Map(KINDS.map((k) => [k, expected(m, k, choice)]));
-  const kinds = c.guided ? KINDS.filter((k) => verdicts.get(k)!.ok || (verdicts.get(k) as { code?: string }).code === 'GovernanceRefused') : KINDS;
+  const kinds = c.guided
+    ? KINDS.filter((k) => verdicts.get(k)!.ok || (verdicts.get(k) as { code?: string }).code === 'GovernanceRefused')
+    : KINDS;
   // Any command: every kind alike, so each is refused often enough in every state.
   const weight = (k: Kind) => (c.guided ? WEIGHTS[k] * (verdicts.get(k)!.ok ? 1 : 0.3) : 1);
   const total = kinds.reduce((s, k) => s + weight(k), 0);
@@ -281,7 +446,14 @@ export interface Coverage {
   maxDepth: number;
 }
 
-export const newCoverage = (): Coverage => ({ states: new Map(), accepted: new Map(), refused: new Map(), runs: 0, steps: 0, maxDepth: 0 });
+export const newCoverage = (): Coverage => ({
+  states: new Map(),
+  accepted: new Map(),
+  refused: new Map(),
+  runs: 0,
+  steps: 0,
+  maxDepth: 0,
+});
 const bump = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
 
 interface Real {
@@ -328,7 +500,10 @@ class Step implements fc.Command<Model, Real> {
       } else {
         if (got) fail(`${where}: the model refuses (${want.code}), the decider accepts`);
         if (!(err instanceof CutterError)) fail(`${where}: refused with ${String(err)}, not a CutterError`);
-        if ((err as CutterError).code !== want.code) fail(`${where}: refused with ${(err as CutterError).code}, the model says ${want.code}: ${(err as Error).message}`);
+        if ((err as CutterError).code !== want.code)
+          fail(
+            `${where}: refused with ${(err as CutterError).code}, the model says ${want.code}: ${(err as Error).message}`,
+          );
         bump(this.coverage.refused, `${kind}:${want.code}`);
       }
     } else {
@@ -339,10 +514,18 @@ class Step implements fc.Command<Model, Real> {
     if (name !== modelState(m)) fail(`${where}: the machine is in ${name}, the model in ${modelState(m)}`);
     const s = summary(r.state);
     if (m.stage !== 'new') {
-      if (!isDeepStrictEqual(s.approvals, m.approvals.map((a) => a.who))) fail(`${where}: approvals ${s.approvals} vs model ${m.approvals.map((a) => a.who)}`);
+      if (
+        !isDeepStrictEqual(
+          s.approvals,
+          m.approvals.map((a) => a.who),
+        )
+      )
+        fail(`${where}: approvals ${s.approvals} vs model ${m.approvals.map((a) => a.who)}`);
       if (s.backupId !== (m.backupId ?? null)) fail(`${where}: backup ${s.backupId} vs model ${m.backupId}`);
-      if ((s.lastDryRun?.passed ?? null) !== (m.dry === 'none' ? null : m.dry === 'passed')) fail(`${where}: last dry run ${JSON.stringify(s.lastDryRun)} vs model ${m.dry}`);
-      if (['dryRun', 'live', 'halted', 'reverting'].includes(m.stage) && s.runId !== m.runId) fail(`${where}: run ${s.runId} vs model ${m.runId}`);
+      if ((s.lastDryRun?.passed ?? null) !== (m.dry === 'none' ? null : m.dry === 'passed'))
+        fail(`${where}: last dry run ${JSON.stringify(s.lastDryRun)} vs model ${m.dry}`);
+      if (['dryRun', 'live', 'halted', 'reverting'].includes(m.stage) && s.runId !== m.runId)
+        fail(`${where}: run ${s.runId} vs model ${m.runId}`);
     }
     bump(this.coverage.states, name);
   }
@@ -369,14 +552,22 @@ export const choiceArb: fc.Arbitrary<Choice> = fc.record({
   forged: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   fault: fc.constantFrom('none', 'none', 'otherPlan', 'otherRun', 'simExecutor'),
   lock: fc.constantFrom('open', 'open', 'open', 'config', 'env', 'killSwitch'),
-  phaseShift: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }) }),
+  phaseShift: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(0) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }) },
+  ),
   passed: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   otherBackup: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   toExpiry: fc.boolean(),
-  dt: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 120 }) }, { weight: 2, arbitrary: fc.integer({ min: 200, max: 2000 }) }, { weight: 1, arbitrary: fc.integer({ min: 4000, max: 8000 }) }),
+  dt: fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 1, max: 120 }) },
+    { weight: 2, arbitrary: fc.integer({ min: 200, max: 2000 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 4000, max: 8000 }) },
+  ),
 });
 
-const stored = (events: DomainEvent[]) => events.map((e, i) => ({ ...toStorable(e, { machineVersion: MACHINE_VERSION }), version: i + 1 }));
+const stored = (events: DomainEvent[]) =>
+  events.map((e, i) => ({ ...toStorable(e, { machineVersion: MACHINE_VERSION }), version: i + 1 }));
 
 /**
  * The property: from a new cut, a command sequence run against the model and the real decider;
@@ -392,9 +583,11 @@ export function deciderProperty(coverage: Coverage, maxCommands = 90) {
     fc.modelRun(() => ({ model, real }), cmds);
     coverage.maxDepth = Math.max(coverage.maxDepth, real.accepted.length);
     const r = replay(stored(real.accepted));
-    if (r.violations.length > 0) fail(`replay of an accepted history reports ${JSON.stringify(r.violations.slice(0, 3))}`);
+    if (r.violations.length > 0)
+      fail(`replay of an accepted history reports ${JSON.stringify(r.violations.slice(0, 3))}`);
     if (!isDeepStrictEqual(summary(r.state), summary(real.state))) fail('replay folds to another state');
-    if (!isDeepStrictEqual(summary(fold(stored(real.accepted))), summary(real.state))) fail('fold folds to another state');
+    if (!isDeepStrictEqual(summary(fold(stored(real.accepted))), summary(real.state)))
+      fail('fold folds to another state');
   });
 }
 

@@ -22,7 +22,10 @@ export function given(history: DomainEvent[]) {
           }
           expect(err).toBeInstanceOf(CutterError);
           expect((err as CutterError).code).toBe(code);
-          if (reason) expect([(err as Error).message, ...(((err as CutterError).details.reasons as string[]) ?? [])].join('\n')).toMatch(reason);
+          if (reason)
+            expect(
+              [(err as Error).message, ...(((err as CutterError).details.reasons as string[]) ?? [])].join('\n'),
+            ).toMatch(reason);
         },
       };
     },

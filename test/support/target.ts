@@ -20,7 +20,14 @@ export async function seededTarget(rows = 50, adminUrl?: string): Promise<Seeded
   await pool.query(sql`INSERT INTO public.documents (id, title, body, status)
     SELECT 'KB-' || lpad(g::text, 4, '0'), 'title ' || g, 'body ' || g, 'published' FROM generate_series(1, ${rows}) g`);
   await pool.dispose();
-  const spec: TargetSpec = { name: 'kb', url: db.url, table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } };
+  const spec: TargetSpec = {
+    name: 'kb',
+    url: db.url,
+    table: 'public.documents',
+    key: ['id'],
+    columns: ['title', 'body'],
+    lifecycle: { column: 'status', value: 'published' },
+  };
   const run = async (q: ReturnType<typeof sql>) => {
     const p = connect(db.url, { poolSize: 1 });
     try {

@@ -35,7 +35,9 @@ export interface TestWorkspace {
 }
 
 /** `adminUrl` puts the workspace's databases on that server (default: the run's, see db.ts). */
-export async function testWorkspace(opts: { rows?: number; requireDryRun?: boolean; passphrase?: string; adminUrl?: string; governance?: boolean } = {}): Promise<TestWorkspace> {
+export async function testWorkspace(
+  opts: { rows?: number; requireDryRun?: boolean; passphrase?: string; adminUrl?: string; governance?: boolean } = {},
+): Promise<TestWorkspace> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-ws-'));
   const keys = path.join(dir, 'keys');
   const store = await freshDatabase('cutter_store', opts.adminUrl);
@@ -43,9 +45,15 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
   // A second target (kb2) in the same database: a copy of the table, for multi-target campaigns.
   await target.query`CREATE TABLE public.documents2 AS SELECT * FROM public.documents`;
   await target.query`ALTER TABLE public.documents2 ADD PRIMARY KEY (id)`;
-  const roles: Record<string, string[]> = { alice: ['approver', 'dba'], bob: ['approver', 'dba'], erin: ['author', 'operator'], dana: ['admin', 'operator'] };
+  const roles: Record<string, string[]> = {
+    alice: ['approver', 'dba'],
+    bob: ['approver', 'dba'],
+    erin: ['author', 'operator'],
+    dana: ['admin', 'operator'],
+  };
   const members: Record<string, { publicKey: string; roles: string[] }> = {};
-  for (const [name, r] of Object.entries(roles)) members[name] = { publicKey: (await generateApproverKey(name, { dir: keys })).publicKey, roles: r };
+  for (const [name, r] of Object.entries(roles))
+    members[name] = { publicKey: (await generateApproverKey(name, { dir: keys })).publicKey, roles: r };
   const governance = {
     members,
     policy: { maxRows: 1_000_000, requiredApprovals: 2, approvalTtl: '1h', requireDryRun: opts.requireDryRun ?? true },
@@ -54,10 +62,19 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
   const governanceFile = path.join(dir, 'governance.yaml');
   writeFileSync(governanceFile, stringify(governance));
   let root: string | undefined;
-  const backup = await generateBackupKey('backup', { dir: keys, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) });
+  const backup = await generateBackupKey('backup', {
+    dir: keys,
+    ...(opts.passphrase ? { passphrase: opts.passphrase } : {}),
+  });
   const config = (enabled: boolean) => ({
     targets: {
-      kb: { url: 'env:KB_URL', table: 'public.documents', key: ['id'], columns: ['title', 'body'], lifecycle: { column: 'status', value: 'published' } },
+      kb: {
+        url: 'env:KB_URL',
+        table: 'public.documents',
+        key: ['id'],
+        columns: ['title', 'body'],
+        lifecycle: { column: 'status', value: 'published' },
+      },
       kb2: { url: 'env:KB_URL', table: 'public.documents2', key: ['id'], columns: ['title', 'body'] },
     },
     ...(root ? { trust: { root } } : {}),
@@ -68,12 +85,18 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
   const write = (enabled: boolean) => writeFileSync(configFile, stringify(config(enabled)));
   write(true);
   const env: Record<string, string> = {
-    CUTTER_STORE_URL: store.url, KB_URL: target.db.url, CUTTER_KEYS_DIR: keys, CUTTER_EXECUTION_ENABLED: '1', NO_COLOR: '1',
+    CUTTER_STORE_URL: store.url,
+    KB_URL: target.db.url,
+    CUTTER_KEYS_DIR: keys,
+    CUTTER_EXECUTION_ENABLED: '1',
+    NO_COLOR: '1',
     ...(opts.passphrase ? { CUTTER_BACKUP_PASSPHRASE: opts.passphrase } : {}),
   };
   const session = (actor: string, extra: Record<string, string | undefined> = {}) => {
     const merged: NodeJS.ProcessEnv = { ...env };
-    for (const [k, v] of Object.entries(extra)) if (v === undefined) delete merged[k]; else merged[k] = v;
+    for (const [k, v] of Object.entries(extra))
+      if (v === undefined) delete merged[k];
+      else merged[k] = v;
     return openSession({ cwd: dir, as: actor, env: merged });
   };
   const recordGovernance = async () => {
@@ -88,7 +111,15 @@ export async function testWorkspace(opts: { rows?: number; requireDryRun?: boole
     return root;
   };
   const ws: TestWorkspace = {
-    dir, keys, store, target, env, session, root: root ?? '', governanceFile, recordGovernance,
+    dir,
+    keys,
+    store,
+    target,
+    env,
+    session,
+    root: root ?? '',
+    governanceFile,
+    recordGovernance,
     as: async (actor, fn, extra) => {
       const s = session(actor, extra);
       try {

@@ -8,7 +8,15 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as lib from '../../src/index.js';
 import type { EventStore } from '../../src/store/index.js';
-import { CutterError, exitCodeFor, GovernanceRefusedError, InterruptedError, InvalidInputError, isInterruption, VerificationFailedError } from '../../src/errors.js';
+import {
+  CutterError,
+  exitCodeFor,
+  GovernanceRefusedError,
+  InterruptedError,
+  InvalidInputError,
+  isInterruption,
+  VerificationFailedError,
+} from '../../src/errors.js';
 import { given } from '../support/decider-spec.js';
 import { approval, dryRun, liveStart, planned } from '../support/cut-events.js';
 
@@ -16,7 +24,10 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
 describe('README: the lifecycle diagram', () => {
   it('is exactly what `npm run diagram` generates from the machine definition', () => {
-    const blocks = readme.split('```mermaid\n').slice(1).map((b) => b.split('```')[0]!.trim());
+    const blocks = readme
+      .split('```mermaid\n')
+      .slice(1)
+      .map((b) => b.split('```')[0]!.trim());
     expect(blocks).toHaveLength(1);
     expect(blocks[0]).toBe(lib.toMermaid(lib.cutMachine).trim());
   });
@@ -27,7 +38,16 @@ describe("README: library use (`import { openStore } from 'cutter'`)", () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
     expect(pkg.exports['.']).toBe('./dist/src/index.js');
     expect(pkg.name).toBe('cutter');
-    const exported = ['openStore', 'cutMachine', 'replay', 'DomainEvent', 'parseStored', 'toStorable', 'InvalidInputError', 'ConcurrencyError'] as const;
+    const exported = [
+      'openStore',
+      'cutMachine',
+      'replay',
+      'DomainEvent',
+      'parseStored',
+      'toStorable',
+      'InvalidInputError',
+      'ConcurrencyError',
+    ] as const;
     expect(exported.filter((name) => lib[name] === undefined)).toEqual([]);
     expect(typeof lib.openStore).toBe('function');
     expect(typeof lib.replay).toBe('function');
@@ -88,8 +108,18 @@ describe('RELIABILITY: a lost connection is an interruption, not a phase failure
 });
 
 describe('README: business roles that policy.roles requires of an approver', () => {
-  const h = (bobRoles: string[]) => [planned({ roles: ['sre'] }), approval('alice', 1, { roles: ['dba'] }), approval('bob', 2, { roles: bobRoles }), ...dryRun()];
+  const h = (bobRoles: string[]) => [
+    planned({ roles: ['sre'] }),
+    approval('alice', 1, { roles: ['dba'] }),
+    approval('bob', 2, { roles: bobRoles }),
+    ...dryRun(),
+  ];
   it('refuses a live run when no counted approver holds the role', () =>
-    given(h(['dba'])).when(liveStart()).thenThrows('GovernanceRefused', /none by an approver with role sre/));
-  it('starts it once an approver holding the role approved', () => given(h(['dba', 'sre'])).when(liveStart()).then([liveStart()]));
+    given(h(['dba']))
+      .when(liveStart())
+      .thenThrows('GovernanceRefused', /none by an approver with role sre/));
+  it('starts it once an approver holding the role approved', () =>
+    given(h(['dba', 'sre']))
+      .when(liveStart())
+      .then([liveStart()]));
 });

@@ -27,7 +27,8 @@ const base = setup({
     log: () => undefined,
   },
 });
-const historyIds = (h: Record<string, { id: string }[]> | undefined) => Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k, v.map((n) => n.id)]));
+const historyIds = (h: Record<string, { id: string }[]> | undefined) =>
+  Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k, v.map((n) => n.id)]));
 
 /** Folds `events` through XState and the compiled table side by side; returns the paths visited and how many events were accepted. */
 function agree(machine: AnyStateMachine, events: Ev[]) {
@@ -79,13 +80,54 @@ describe('the compiled table against XState, one rule at a time', () => {
     });
 
   it('shallow history restores the child that was active, entered at its initial state', () => {
-    const { paths, accepted } = agree(nested('shallow'), [E('back'), E('out'), E('go'), E('next'), E('out'), E('back'), E('next'), E('next'), E('out'), E('back'), E('reset'), E('jump'), E('out'), E('back')]);
+    const { paths, accepted } = agree(nested('shallow'), [
+      E('back'),
+      E('out'),
+      E('go'),
+      E('next'),
+      E('out'),
+      E('back'),
+      E('next'),
+      E('next'),
+      E('out'),
+      E('back'),
+      E('reset'),
+      E('jump'),
+      E('out'),
+      E('back'),
+    ]);
     expect(accepted).toBe(14);
-    expect(paths).toEqual(['a', 'p.q.q1', 'a', 'p.q.q1', 'p.q.q2', 'a', 'p.q.q1', 'p.q.q2', 'p.r', 'a', 'p.r', 'a', 'p.q.q2', 'a', 'p.q.q1']);
+    expect(paths).toEqual([
+      'a',
+      'p.q.q1',
+      'a',
+      'p.q.q1',
+      'p.q.q2',
+      'a',
+      'p.q.q1',
+      'p.q.q2',
+      'p.r',
+      'a',
+      'p.r',
+      'a',
+      'p.q.q2',
+      'a',
+      'p.q.q1',
+    ]);
   });
 
   it('deep history restores the atomic state that was active', () => {
-    const { paths } = agree(nested('deep'), [E('back'), E('next'), E('out'), E('back'), E('next'), E('out'), E('back'), E('reset'), E('back')]);
+    const { paths } = agree(nested('deep'), [
+      E('back'),
+      E('next'),
+      E('out'),
+      E('back'),
+      E('next'),
+      E('out'),
+      E('back'),
+      E('reset'),
+      E('back'),
+    ]);
     expect(paths).toEqual(['a', 'p.q.q1', 'p.q.q2', 'a', 'p.q.q2', 'p.r', 'a', 'p.r', 'a', 'p.r']);
   });
 
@@ -104,7 +146,16 @@ describe('the compiled table against XState, one rule at a time', () => {
         p: {
           initial: 'x',
           on: { go: [{ guard: 'odd', target: 'y' }] },
-          states: { x: { on: { go: [{ guard: 'big', target: '#w' }, { guard: 'small', actions: 'add' }] } } },
+          states: {
+            x: {
+              on: {
+                go: [
+                  { guard: 'big', target: '#w' },
+                  { guard: 'small', actions: 'add' },
+                ],
+              },
+            },
+          },
         },
         y: { on: { bump: { actions: 'inc' }, noop: {} } },
         z: {},
@@ -121,7 +172,11 @@ describe('the compiled table against XState, one rule at a time', () => {
       initial: 'p',
       on: { go: { target: '.z', actions: 'mark' } },
       states: {
-        p: { initial: 'x', on: { go: [{ guard: 'odd', target: 'y' }] }, states: { x: { on: { go: { guard: 'big', target: '#w2' } } } } },
+        p: {
+          initial: 'x',
+          on: { go: [{ guard: 'odd', target: 'y' }] },
+          states: { x: { on: { go: { guard: 'big', target: '#w2' } } } },
+        },
         y: { on: { bump: { actions: 'inc' }, noop: {}, go: { guard: 'big', target: 'y' } } },
         z: {},
         w2: { id: 'w2' },
@@ -137,7 +192,10 @@ describe('the compiled table against XState, one rule at a time', () => {
     const m = base.createMachine({
       context: { n: 0, log: [] },
       initial: 's',
-      states: { s: { on: { bump: { actions: ['inc', 'inc', 'mark'] }, stay: { actions: 'tag' }, noop: {}, go: 't' } }, t: { type: 'final' } },
+      states: {
+        s: { on: { bump: { actions: ['inc', 'inc', 'mark'] }, stay: { actions: 'tag' }, noop: {}, go: 't' } },
+        t: { type: 'final' },
+      },
     });
     const r = agree(m, [E('bump'), E('noop'), E('stay'), E('bump'), E('go'), E('bump')]);
     expect(r.accepted).toBe(4);
@@ -167,42 +225,120 @@ describe('the compiled table against XState, one rule at a time', () => {
 
   it('the kill-switch machine and a machine with input-free context compile to XState’s behaviour', () => {
     const ks = compileMachine(killSwitchMachine);
-    const on = ks.transition(ks.initial(), { type: 'KillSwitchEngaged', data: { reason: 'r', at: '2026-11-30T10:00:00.000Z' } })!;
-    expect([ks.path(on), ks.value(on), on.context]).toEqual(['engaged', 'engaged', { reason: 'r', since: '2026-11-30T10:00:00.000Z' }]);
-    expect(ks.transition(on, { type: 'KillSwitchEngaged', data: { reason: 'r', at: '2026-11-30T10:00:00.000Z' } })).toBeUndefined();
+    const on = ks.transition(ks.initial(), {
+      type: 'KillSwitchEngaged',
+      data: { reason: 'r', at: '2026-11-30T10:00:00.000Z' },
+    })!;
+    expect([ks.path(on), ks.value(on), on.context]).toEqual([
+      'engaged',
+      'engaged',
+      { reason: 'r', since: '2026-11-30T10:00:00.000Z' },
+    ]);
+    expect(
+      ks.transition(on, { type: 'KillSwitchEngaged', data: { reason: 'r', at: '2026-11-30T10:00:00.000Z' } }),
+    ).toBeUndefined();
     expect(ks.initial()).toBe(ks.initial());
-    expect(Object.isFrozen(agree(nested('deep'), [E('go')]).compiled.value(agree(nested('deep'), [E('go')]).state))).toBe(true);
+    expect(
+      Object.isFrozen(agree(nested('deep'), [E('go')]).compiled.value(agree(nested('deep'), [E('go')]).state)),
+    ).toBe(true);
   });
 
   it('refuses a snapshot of another machine', () => {
     const c = compileMachine(nested('deep'));
-    expect(() => c.fromSnapshot(getInitialSnapshot(killSwitchMachine) as never)).toThrow('compileMachine: the snapshot has no atomic state of this machine');
+    expect(() => c.fromSnapshot(getInitialSnapshot(killSwitchMachine) as never)).toThrow(
+      'compileMachine: the snapshot has no atomic state of this machine',
+    );
   });
 });
 
 describe('features the table does not model are refused at compile time', () => {
-  const refuse = (config: Record<string, unknown>, message: string, impl: { createMachine: (c: never) => unknown } = base as never) => {
-    expect(() => compileMachine(impl.createMachine({ context: { n: 0, log: [] }, ...config } as never) as AnyStateMachine), message).toThrow(`compileMachine: ${message} is not supported by the compiled transition table`);
+  const refuse = (
+    config: Record<string, unknown>,
+    message: string,
+    impl: { createMachine: (c: never) => unknown } = base as never,
+  ) => {
+    expect(
+      () => compileMachine(impl.createMachine({ context: { n: 0, log: [] }, ...config } as never) as AnyStateMachine),
+      message,
+    ).toThrow(`compileMachine: ${message} is not supported by the compiled transition table`);
   };
 
   it('names the feature and the state', () => {
     refuse({ initial: 'a', states: { a: { exit: 'inc' } } }, "entry/exit actions in state '(machine).a'");
-    refuse({ initial: 'a', states: { a: { invoke: { src: 'x' } } } }, "an invoked actor in state '(machine).a'", setup({ types: { context: {} as Ctx, events: {} as Ev }, actors: { x: base.createMachine({ context: { n: 0, log: [] } }) as never } }) as never);
+    refuse(
+      { initial: 'a', states: { a: { invoke: { src: 'x' } } } },
+      "an invoked actor in state '(machine).a'",
+      setup({
+        types: { context: {} as Ctx, events: {} as Ev },
+        actors: { x: base.createMachine({ context: { n: 0, log: [] } }) as never },
+      }) as never,
+    );
     // (XState schedules a delayed transition with entry/exit actions, so that is what is named.)
-    refuse({ initial: 'a', states: { a: { after: { 1000: 'b' } }, b: {} } }, "entry/exit actions in state '(machine).a'");
-    refuse({ initial: 'a', states: { a: { initial: 'f', states: { f: { type: 'final' } } } } }, "a nested final state in state '(machine).a.f'");
-    refuse({ initial: 'a', states: { a: { on: { go: { guard: ({ context }: { context: Ctx }) => context.n > 0, target: 'b' } } }, b: {} } }, "an inline or parameterised guard in state '(machine).a'");
-    refuse({ initial: 'a', states: { a: { on: { go: { guard: { type: 'big', params: {} }, target: 'b' } } }, b: {} } }, "an inline or parameterised guard in state '(machine).a'");
-    refuse({ initial: 'a', states: { a: { on: { go: { guard: 'nope', target: 'b' } } }, b: {} } }, "the guard 'nope' (missing, or a combinator) in state '(machine).a'");
-    const withAnd = setup({ types: { context: {} as Ctx, events: {} as Ev }, guards: { big: () => true, odd: () => true, both: and(['big', 'odd']) } });
-    refuse({ initial: 'a', states: { a: { on: { go: { guard: 'both', target: 'b' } } }, b: {} } }, "the guard 'both' (missing, or a combinator) in state '(machine).a'", withAnd as never);
-    refuse({ initial: 'a', states: { a: { on: { go: { actions: 'log' } } } } }, "the action 'log' (only assign is modelled) in state '(machine).a'");
-    refuse({ initial: 'a', states: { a: { on: { go: { actions: () => undefined } } } } }, "the action 'undefined' (only assign is modelled) in state '(machine).a'");
-    refuse({ initial: 'a', states: { a: { on: { go: { actions: 'missing' } } } } }, "the action 'missing' (only assign is modelled) in state '(machine).a'");
-    refuse({ initial: 'a', states: { a: { on: { 'go.*': { actions: 'inc' } } } } }, "the wildcard event descriptor 'go.*' in state '(machine).a'");
+    refuse(
+      { initial: 'a', states: { a: { after: { 1000: 'b' } }, b: {} } },
+      "entry/exit actions in state '(machine).a'",
+    );
+    refuse(
+      { initial: 'a', states: { a: { initial: 'f', states: { f: { type: 'final' } } } } },
+      "a nested final state in state '(machine).a.f'",
+    );
+    refuse(
+      {
+        initial: 'a',
+        states: { a: { on: { go: { guard: ({ context }: { context: Ctx }) => context.n > 0, target: 'b' } } }, b: {} },
+      },
+      "an inline or parameterised guard in state '(machine).a'",
+    );
+    refuse(
+      { initial: 'a', states: { a: { on: { go: { guard: { type: 'big', params: {} }, target: 'b' } } }, b: {} } },
+      "an inline or parameterised guard in state '(machine).a'",
+    );
+    refuse(
+      { initial: 'a', states: { a: { on: { go: { guard: 'nope', target: 'b' } } }, b: {} } },
+      "the guard 'nope' (missing, or a combinator) in state '(machine).a'",
+    );
+    const withAnd = setup({
+      types: { context: {} as Ctx, events: {} as Ev },
+      guards: { big: () => true, odd: () => true, both: and(['big', 'odd']) },
+    });
+    refuse(
+      { initial: 'a', states: { a: { on: { go: { guard: 'both', target: 'b' } } }, b: {} } },
+      "the guard 'both' (missing, or a combinator) in state '(machine).a'",
+      withAnd as never,
+    );
+    refuse(
+      { initial: 'a', states: { a: { on: { go: { actions: 'log' } } } } },
+      "the action 'log' (only assign is modelled) in state '(machine).a'",
+    );
+    refuse(
+      { initial: 'a', states: { a: { on: { go: { actions: () => undefined } } } } },
+      "the action 'undefined' (only assign is modelled) in state '(machine).a'",
+    );
+    refuse(
+      { initial: 'a', states: { a: { on: { go: { actions: 'missing' } } } } },
+      "the action 'missing' (only assign is modelled) in state '(machine).a'",
+    );
+    refuse(
+      { initial: 'a', states: { a: { on: { 'go.*': { actions: 'inc' } } } } },
+      "the wildcard event descriptor 'go.*' in state '(machine).a'",
+    );
     // Found when the history is first entered unvisited.
-    const c = compileMachine<AnyStateMachine, Ctx, Ev>(base.createMachine({ context: { n: 0, log: [] }, initial: 'q', states: { p: { initial: 'x', states: { x: {}, y: {}, h: { type: 'history', target: 'y' } } }, q: { on: { go: 'p.h' } } } }));
-    expect(() => c.transition(c.initial(), E('go'))).toThrow("compileMachine: a history node with an explicit default target in state '(machine).p.h' is not supported by the compiled transition table");
-    refuse({ initial: 'a', on: { reset: { target: '#root', reenter: true } }, id: 'root', states: { a: {} } }, "a re-entering root transition in state 'root'");
+    const c = compileMachine<AnyStateMachine, Ctx, Ev>(
+      base.createMachine({
+        context: { n: 0, log: [] },
+        initial: 'q',
+        states: {
+          p: { initial: 'x', states: { x: {}, y: {}, h: { type: 'history', target: 'y' } } },
+          q: { on: { go: 'p.h' } },
+        },
+      }),
+    );
+    expect(() => c.transition(c.initial(), E('go'))).toThrow(
+      "compileMachine: a history node with an explicit default target in state '(machine).p.h' is not supported by the compiled transition table",
+    );
+    refuse(
+      { initial: 'a', on: { reset: { target: '#root', reenter: true } }, id: 'root', states: { a: {} } },
+      "a re-entering root transition in state 'root'",
+    );
   });
 });

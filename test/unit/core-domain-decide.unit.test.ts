@@ -9,7 +9,21 @@ import { publicKeyText } from '../../src/crypto/approvals.js';
 import type { DomainEvent, LockEvidence } from '../../events/index.js';
 import { decide, evolve, initialState, refusal, type CutState } from '../../src/domain/index.js';
 import { CutterError, GovernanceRefusedError, IllegalTransitionError } from '../../src/errors.js';
-import { approval, at, dryRun, happy, HASH, halted, liveStart, OPEN, phaseEvents, planned, resumed, reverted, revertStart } from '../support/cut-events.js';
+import {
+  approval,
+  at,
+  dryRun,
+  happy,
+  HASH,
+  halted,
+  liveStart,
+  OPEN,
+  phaseEvents,
+  planned,
+  resumed,
+  reverted,
+  revertStart,
+} from '../support/cut-events.js';
 
 const P = phaseEvents();
 const through = (events: DomainEvent[]): CutState => events.reduce(evolve, initialState());
@@ -52,11 +66,26 @@ const ready = [...approved, ...dryRun()];
 const live = [...ready, liveStart()];
 const haltedH = [...live, P.backup!, halted('legA')];
 const continued = (runId = 'l1', locks: LockEvidence = OPEN, t = 15): DomainEvent => ({
-  type: 'RunContinued', data: { runId, planHash: HASH, executor: 'postgres-table', at: at(t), evidence: { at: at(t), locks, approvals: ['alice', 'bob'] } },
+  type: 'RunContinued',
+  data: {
+    runId,
+    planHash: HASH,
+    executor: 'postgres-table',
+    at: at(t),
+    evidence: { at: at(t), locks, approvals: ['alice', 'bob'] },
+  },
 });
 const aborted: DomainEvent = { type: 'CutAborted', data: { planHash: HASH, reason: 'x', at: at(1) } };
 const phaseFailed = (phase: 'backup' | 'legA'): DomainEvent => ({
-  type: 'PhaseFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', phase, error: { code: 'X', message: 'y' }, at: at(12) },
+  type: 'PhaseFailed',
+  data: {
+    runId: 'l1',
+    planHash: HASH,
+    executor: 'postgres-table',
+    phase,
+    error: { code: 'X', message: 'y' },
+    at: at(12),
+  },
 });
 
 describe('accepting', () => {
@@ -77,9 +106,15 @@ describe('before a plan', () => {
 describe('the plan is immutable', () => {
   it('refuses any command bound to another plan hash, as governance, naming both hashes', () => {
     const other = '9'.repeat(64);
-    for (const [history, cmd] of [[[planned()], approval('alice', 1, { planHash: other })], [live, { ...P.backup!, data: { ...P.backup!.data, planHash: other } }], [[planned()], { ...planned(), data: { ...planned().data, planHash: other } }]] as [DomainEvent[], DomainEvent][]) {
+    for (const [history, cmd] of [
+      [[planned()], approval('alice', 1, { planHash: other })],
+      [live, { ...P.backup!, data: { ...P.backup!.data, planHash: other } }],
+      [[planned()], { ...planned(), data: { ...planned().data, planHash: other } }],
+    ] as [DomainEvent[], DomainEvent][]) {
       const e = governance(history, cmd);
-      expect(e.message).toBe(`cut c1: plan hash 999999999999… differs from the planned ${HASH.slice(0, 12)}… (the plan is immutable)`);
+      expect(e.message).toBe(
+        `cut c1: plan hash 999999999999… differs from the planned ${HASH.slice(0, 12)}… (the plan is immutable)`,
+      );
     }
   });
 
@@ -91,19 +126,28 @@ describe('the plan is immutable', () => {
 
 describe('approvals', () => {
   it('are recorded only while planned or approved', () => {
-    expect(illegal(live, approval('erin')).message).toBe('cut c1 is live.backingUp: approvals are recorded only while planned or approved');
-    expect(illegal([planned(), dryRun()[0]!], approval('alice')).message).toBe('cut c1 is dryRun: approvals are recorded only while planned or approved');
+    expect(illegal(live, approval('erin')).message).toBe(
+      'cut c1 is live.backingUp: approvals are recorded only while planned or approved',
+    );
+    expect(illegal([planned(), dryRun()[0]!], approval('alice')).message).toBe(
+      'cut c1 is dryRun: approvals are recorded only while planned or approved',
+    );
   });
 
   it('refuses a second approval by the same approver, in planned and in approved', () => {
-    expect(governance([planned(), approval('alice')], approval('alice', 2)).message).toBe('alice has already approved cut c1');
+    expect(governance([planned(), approval('alice')], approval('alice', 2)).message).toBe(
+      'alice has already approved cut c1',
+    );
     expect(governance(approved, approval('bob', 3)).message).toBe('bob has already approved cut c1');
   });
 
   it('refuses the author, naming why', () => {
     const e = governance([planned()], approval('erin'));
     expect(e.message).toBe('approval by erin refused');
-    expect(e.reasons).toEqual(['approval by erin: the author cannot approve (four-eyes)', 'approvals: 0 of 1 required']);
+    expect(e.reasons).toEqual([
+      'approval by erin: the author cannot approve (four-eyes)',
+      'approvals: 0 of 1 required',
+    ]);
   });
 
   it('refuses a forged signature, naming why (the policy roles are not asked of one approval)', () => {
@@ -115,24 +159,41 @@ describe('approvals', () => {
   const ownKey = generateKeyPairSync('ed25519').privateKey;
   const signedWith = (who: string): DomainEvent => {
     const p = { cutId: 'c1', planHash: HASH, decision: 'approve' as const, at: at(1) };
-    return { type: 'ApprovalGranted', data: { ...p, approver: who, roles: ['dba'], signature: sign(null, Buffer.from(approvalPayload(p)), ownKey).toString('base64'), publicKey: publicKeyText(ownKey) } };
+    return {
+      type: 'ApprovalGranted',
+      data: {
+        ...p,
+        approver: who,
+        roles: ['dba'],
+        signature: sign(null, Buffer.from(approvalPayload(p)), ownKey).toString('base64'),
+        publicKey: publicKeyText(ownKey),
+      },
+    };
   };
 
-  it('refuses the author\'s key under another name, naming why (four-eyes counts keys)', () => {
+  it("refuses the author's key under another name, naming why (four-eyes counts keys)", () => {
     const byKey = { ...planned(), data: { ...planned().data, authorKey: publicKeyText(ownKey) } } as DomainEvent;
     const e = governance([byKey], signedWith('alice'));
     expect(e.message).toBe('approval by alice refused');
-    expect(e.reasons).toEqual(["approval by alice: signed with the author's key (four-eyes counts keys)", 'approvals: 0 of 1 required']);
+    expect(e.reasons).toEqual([
+      "approval by alice: signed with the author's key (four-eyes counts keys)",
+      'approvals: 0 of 1 required',
+    ]);
   });
 
   it('refuses a key that already approved under another name, naming the first name', () => {
     const e = governance([planned(), signedWith('alice')], signedWith('bob'));
     expect(e.message).toBe('approval by bob refused');
-    expect(e.reasons).toEqual(['approval by bob: signed with the key that already approved as alice (four-eyes counts keys)']);
+    expect(e.reasons).toEqual([
+      'approval by bob: signed with the key that already approved as alice (four-eyes counts keys)',
+    ]);
   });
 
   it('refuses the author once approved too, for being the author (not for a key already seen)', () => {
-    expect(governance(approved, approval('erin', 3)).reasons).toEqual(['approval by erin: the author cannot approve (four-eyes)', 'approvals: 0 of 1 required']);
+    expect(governance(approved, approval('erin', 3)).reasons).toEqual([
+      'approval by erin: the author cannot approve (four-eyes)',
+      'approvals: 0 of 1 required',
+    ]);
   });
 
   it('accepts a third approval once approved', () => {
@@ -156,7 +217,9 @@ describe('a live start lists every unmet condition', () => {
 
   it('expired approvals alone, judged at the evidence time', () => {
     expect(governance(ready, liveStart('l1', 7200)).reasons).toEqual([
-      'approval by alice: expired (older than 3600s)', 'approval by bob: expired (older than 3600s)', 'approvals: 0 of 2 required',
+      'approval by alice: expired (older than 3600s)',
+      'approval by bob: expired (older than 3600s)',
+      'approvals: 0 of 2 required',
     ]);
   });
 
@@ -169,9 +232,16 @@ describe('a live start lists every unmet condition', () => {
   });
 
   it('names the state it needs when the cut is elsewhere', () => {
-    expect(illegal(live, liveStart('l2')).message).toBe('cut c1 is live.backingUp: LiveRunStarted needs state approved');
-    expect(illegal(haltedH, liveStart('l2', 14, CLOSED)).message).toBe('cut c1 is halted: LiveRunStarted needs state approved');
-    expect(illegal([...ready, ...dryRun('d2')].slice(0, -1), liveStart()).details).toEqual({ state: 'dryRun', event: 'LiveRunStarted' });
+    expect(illegal(live, liveStart('l2')).message).toBe(
+      'cut c1 is live.backingUp: LiveRunStarted needs state approved',
+    );
+    expect(illegal(haltedH, liveStart('l2', 14, CLOSED)).message).toBe(
+      'cut c1 is halted: LiveRunStarted needs state approved',
+    );
+    expect(illegal([...ready, ...dryRun('d2')].slice(0, -1), liveStart()).details).toEqual({
+      state: 'dryRun',
+      event: 'LiveRunStarted',
+    });
   });
 
   it('says it is not allowed when every condition holds but the machine still refuses', () => {
@@ -182,13 +252,23 @@ describe('a live start lists every unmet condition', () => {
 
 describe('a resume lists every unmet condition', () => {
   it('locks and approvals, and no dry run asked', () => {
-    const e = governance(haltedH, { ...resumed('l1', CLOSED), data: { ...resumed('l1', CLOSED).data, evidence: { at: at(7200), locks: CLOSED, approvals: [] } } } as DomainEvent);
-    expect(e.reasons).toEqual([...LOCKS, 'approval by alice: expired (older than 3600s)', 'approval by bob: expired (older than 3600s)', 'approvals: 0 of 2 required']);
+    const e = governance(haltedH, {
+      ...resumed('l1', CLOSED),
+      data: { ...resumed('l1', CLOSED).data, evidence: { at: at(7200), locks: CLOSED, approvals: [] } },
+    } as DomainEvent);
+    expect(e.reasons).toEqual([
+      ...LOCKS,
+      'approval by alice: expired (older than 3600s)',
+      'approval by bob: expired (older than 3600s)',
+      'approvals: 0 of 2 required',
+    ]);
   });
 
   it('needs the halted state, and names another run as not allowed', () => {
     expect(illegal(ready, resumed()).message).toBe('cut c1 is approved: RunResumed needs state halted');
-    expect(illegal([planned()], resumed('l1', CLOSED)).message).toBe('cut c1 is planned: RunResumed needs state halted');
+    expect(illegal([planned()], resumed('l1', CLOSED)).message).toBe(
+      'cut c1 is planned: RunResumed needs state halted',
+    );
     expect(illegal(haltedH, resumed('other')).message).toBe('cut c1 is halted: RunResumed is not allowed');
     expect(decide(resumed(), through(haltedH))).toEqual([resumed()]);
   });
@@ -198,18 +278,29 @@ describe('taking up an interrupted run', () => {
   it('lists the closed locks and the approvals of a live run', () => {
     const e = governance([...live, P.backup!], continued('l1', CLOSED, 7200));
     expect(e.message).toBe('continuing the interrupted run of cut c1 refused');
-    expect(e.reasons).toEqual([...LOCKS, 'approval by alice: expired (older than 3600s)', 'approval by bob: expired (older than 3600s)', 'approvals: 0 of 2 required']);
+    expect(e.reasons).toEqual([
+      ...LOCKS,
+      'approval by alice: expired (older than 3600s)',
+      'approval by bob: expired (older than 3600s)',
+      'approvals: 0 of 2 required',
+    ]);
   });
 
   it('asks only the locks of a revert', () => {
     const e = governance([...happy(), revertStart()], continued('rv1', { ...OPEN, killSwitch: false }, 7200));
     expect(e.reasons).toEqual([LOCKS[2]]);
-    expect(illegal([...happy(), revertStart()], continued('other')).message).toBe('cut c1 is reverting: RunContinued is not allowed (another run?)');
+    expect(illegal([...happy(), revertStart()], continued('other')).message).toBe(
+      'cut c1 is reverting: RunContinued is not allowed (another run?)',
+    );
   });
 
   it('needs a live run or a revert', () => {
-    expect(illegal(haltedH, continued()).message).toBe('cut c1 is halted: RunContinued needs an interrupted live run or revert');
-    expect(illegal(live, continued('other')).message).toBe('cut c1 is live.backingUp: RunContinued is not allowed (another run?)');
+    expect(illegal(haltedH, continued()).message).toBe(
+      'cut c1 is halted: RunContinued needs an interrupted live run or revert',
+    );
+    expect(illegal(live, continued('other')).message).toBe(
+      'cut c1 is live.backingUp: RunContinued is not allowed (another run?)',
+    );
   });
 });
 
@@ -218,14 +309,48 @@ describe('a revert lists every unmet condition', () => {
     const e = governance([...live, phaseFailed('backup')], revertStart('rv1', CLOSED));
     expect(e.message).toBe('revert of cut c1 refused');
     expect(e.reasons).toEqual([...LOCKS, 'no backup was taken: nothing to revert to']);
-    expect(governance([...live, phaseFailed('backup')], revertStart()).reasons).toEqual(['no backup was taken: nothing to revert to']);
+    expect(governance([...live, phaseFailed('backup')], revertStart()).reasons).toEqual([
+      'no backup was taken: nothing to revert to',
+    ]);
   });
 
   it('from every state a revert may start in', () => {
     const states: DomainEvent[][] = [
-      happy(), haltedH, [...live, P.backup!, phaseFailed('legA')],
-      [...live, P.backup!, P.legA!, P.legB!, { type: 'VerifyFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', expectedHash: 'c'.repeat(64), actualHash: 'd'.repeat(64), mismatches: [], at: at(12) } }],
-      [...happy(), revertStart(), { type: 'RevertFailed', data: { runId: 'rv1', planHash: HASH, executor: 'postgres-table', error: { code: 'X', message: 'y' }, at: at(21) } }],
+      happy(),
+      haltedH,
+      [...live, P.backup!, phaseFailed('legA')],
+      [
+        ...live,
+        P.backup!,
+        P.legA!,
+        P.legB!,
+        {
+          type: 'VerifyFailed',
+          data: {
+            runId: 'l1',
+            planHash: HASH,
+            executor: 'postgres-table',
+            expectedHash: 'c'.repeat(64),
+            actualHash: 'd'.repeat(64),
+            mismatches: [],
+            at: at(12),
+          },
+        },
+      ],
+      [
+        ...happy(),
+        revertStart(),
+        {
+          type: 'RevertFailed',
+          data: {
+            runId: 'rv1',
+            planHash: HASH,
+            executor: 'postgres-table',
+            error: { code: 'X', message: 'y' },
+            at: at(21),
+          },
+        },
+      ],
     ];
     for (const h of states) {
       expect(governance(h, revertStart('rv2', { ...OPEN, env: false })).reasons).toEqual([LOCKS[1]]);
@@ -234,23 +359,61 @@ describe('a revert lists every unmet condition', () => {
   });
 
   it('needs a finished, failed or halted live run; another backup is not allowed', () => {
-    expect(illegal(ready, revertStart()).message).toBe('cut c1 is approved: revert needs a finished, failed or halted live run');
-    expect(illegal([...happy(), revertStart(), reverted()], revertStart('rv2')).message).toBe('cut c1 is reverted: revert needs a finished, failed or halted live run');
-    expect(illegal(happy(), { ...revertStart(), data: { ...revertStart().data, backupId: 'bk-other' } } as DomainEvent).message).toBe('cut c1 is completed: revert is not allowed');
+    expect(illegal(ready, revertStart()).message).toBe(
+      'cut c1 is approved: revert needs a finished, failed or halted live run',
+    );
+    expect(illegal([...happy(), revertStart(), reverted()], revertStart('rv2')).message).toBe(
+      'cut c1 is reverted: revert needs a finished, failed or halted live run',
+    );
+    expect(
+      illegal(happy(), { ...revertStart(), data: { ...revertStart().data, backupId: 'bk-other' } } as DomainEvent)
+        .message,
+    ).toBe('cut c1 is completed: revert is not allowed');
   });
 });
 
 describe('every other event', () => {
   it('is refused as not allowed there, naming its type', () => {
-    const others: DomainEvent[] = [aborted, dryRun()[0]!, dryRun()[1]!, dryRun()[6]!, ...Object.values(P), phaseFailed('legA'), halted('legA'), reverted(),
-      { type: 'VerifyFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', expectedHash: 'c'.repeat(64), actualHash: 'd'.repeat(64), mismatches: [], at: at(12) } },
-      { type: 'RevertFailed', data: { runId: 'rv1', planHash: HASH, executor: 'postgres-table', error: { code: 'X', message: 'y' }, at: at(21) } }];
+    const others: DomainEvent[] = [
+      aborted,
+      dryRun()[0]!,
+      dryRun()[1]!,
+      dryRun()[6]!,
+      ...Object.values(P),
+      phaseFailed('legA'),
+      halted('legA'),
+      reverted(),
+      {
+        type: 'VerifyFailed',
+        data: {
+          runId: 'l1',
+          planHash: HASH,
+          executor: 'postgres-table',
+          expectedHash: 'c'.repeat(64),
+          actualHash: 'd'.repeat(64),
+          mismatches: [],
+          at: at(12),
+        },
+      },
+      {
+        type: 'RevertFailed',
+        data: {
+          runId: 'rv1',
+          planHash: HASH,
+          executor: 'postgres-table',
+          error: { code: 'X', message: 'y' },
+          at: at(21),
+        },
+      },
+    ];
     const done = [...happy(), revertStart(), reverted()];
     for (const ev of others) {
       const e = illegal(done, ev);
       expect(e.message).toBe(`cut c1 is reverted: ${ev.type} is not allowed there`);
       expect(e.details).toEqual({ state: 'reverted', event: ev.type });
     }
-    expect(illegal([planned(), aborted], approval('alice')).message).toBe('cut c1 is aborted: approvals are recorded only while planned or approved');
+    expect(illegal([planned(), aborted], approval('alice')).message).toBe(
+      'cut c1 is aborted: approvals are recorded only while planned or approved',
+    );
   });
 });

@@ -7,13 +7,38 @@ import { describe, expect, it } from 'vitest';
 import { toStorable, type DomainEvent } from '../../events/index.js';
 import { MACHINE_VERSION } from '../../machines/cut.js';
 import {
-  accepts, context, evolve, fold, foldLenient, initialState, nextLivePhase, stateName, summary, toDomain, tryEvolve, type CutState,
+  accepts,
+  context,
+  evolve,
+  fold,
+  foldLenient,
+  initialState,
+  nextLivePhase,
+  stateName,
+  summary,
+  toDomain,
+  tryEvolve,
+  type CutState,
 } from '../../src/domain/index.js';
 import { IllegalTransitionError } from '../../src/errors.js';
-import { approval, at, dryRun, halted, happy, HASH, liveStart, phaseEvents, planned, resumed, revertStart, reverted } from '../support/cut-events.js';
+import {
+  approval,
+  at,
+  dryRun,
+  halted,
+  happy,
+  HASH,
+  liveStart,
+  phaseEvents,
+  planned,
+  resumed,
+  revertStart,
+  reverted,
+} from '../support/cut-events.js';
 
 const P = phaseEvents();
-const stored = (events: DomainEvent[]) => events.map((e, i) => ({ ...toStorable(e, { machineVersion: MACHINE_VERSION }), version: i + 1 }));
+const stored = (events: DomainEvent[]) =>
+  events.map((e, i) => ({ ...toStorable(e, { machineVersion: MACHINE_VERSION }), version: i + 1 }));
 const through = (events: DomainEvent[]) => events.reduce(evolve, initialState());
 /** The same state seen only through its XState snapshot (as a caller holding a bare snapshot would). */
 const bare = (s: CutState): CutState => ({ snapshot: s.snapshot, version: s.version });
@@ -51,7 +76,10 @@ describe('evolving one event', () => {
 
   it('keeps the previous time when an event carries none, and has none when no event did', () => {
     const s1 = evolve(initialState(), planned());
-    const noTime = { type: 'DryRunStarted', data: { runId: 'd1', planHash: HASH, executor: 'simulator' } } as unknown as DomainEvent;
+    const noTime = {
+      type: 'DryRunStarted',
+      data: { runId: 'd1', planHash: HASH, executor: 'simulator' },
+    } as unknown as DomainEvent;
     const s2 = tryEvolve(s1, noTime)!;
     expect(stateName(s2)).toBe('dryRun');
     expect(s2.lastAt).toBe(at(0));
@@ -94,7 +122,15 @@ describe('state names and the live phase', () => {
   });
 
   it('reads a state given only as an XState snapshot the same way as a folded one', () => {
-    for (const history of [[], [planned()], approved, [...approved, liveStart(), P.backup!], [...approved, liveStart(), P.backup!, halted('legA')], happy(), [...happy(), revertStart(), reverted()]]) {
+    for (const history of [
+      [],
+      [planned()],
+      approved,
+      [...approved, liveStart(), P.backup!],
+      [...approved, liveStart(), P.backup!, halted('legA')],
+      happy(),
+      [...happy(), revertStart(), reverted()],
+    ]) {
       const s = through(history);
       const b = bare(s);
       expect(stateName(b)).toBe(stateName(s));
@@ -115,14 +151,33 @@ describe('state names and the live phase', () => {
 describe('the summary', () => {
   it('reports a planned cut with nothing run yet', () => {
     expect(summary(through([planned()]))).toEqual({
-      cutId: 'c1', state: 'planned', planHash: HASH, target: 'kb', author: 'erin', approvals: [], runId: null, phase: null, lastDryRun: null, backupId: null, version: 1,
+      cutId: 'c1',
+      state: 'planned',
+      planHash: HASH,
+      target: 'kb',
+      author: 'erin',
+      approvals: [],
+      runId: null,
+      phase: null,
+      lastDryRun: null,
+      backupId: null,
+      version: 1,
     });
   });
 
   it('reports approvals, the last dry run, the run, its phase and its backup', () => {
     expect(summary(through([...approved, liveStart(), P.backup!]))).toEqual({
-      cutId: 'c1', state: 'live.legA', planHash: HASH, target: 'kb', author: 'erin', approvals: ['alice', 'bob'], runId: 'l1', phase: 'legA',
-      lastDryRun: { runId: 'd1', passed: true }, backupId: 'bk-1', version: 12,
+      cutId: 'c1',
+      state: 'live.legA',
+      planHash: HASH,
+      target: 'kb',
+      author: 'erin',
+      approvals: ['alice', 'bob'],
+      runId: 'l1',
+      phase: 'legA',
+      lastDryRun: { runId: 'd1', passed: true },
+      backupId: 'bk-1',
+      version: 12,
     });
     expect(summary(through([planned(), ...dryRun('d9', 3, false)])).lastDryRun).toEqual({ runId: 'd9', passed: false });
   });
@@ -132,7 +187,9 @@ describe('parsing and folding stored events', () => {
   it('parses a stored event, and throws naming its type when it does not match its schema', () => {
     expect(toDomain(stored([planned()])[0]!)).toEqual(planned());
     expect(() => toDomain({ type: 'CutPlanned', data: { cutId: 'c1' } })).toThrow(IllegalTransitionError);
-    expect(() => toDomain({ type: 'CutPlanned', data: { cutId: 'c1' } })).toThrow('event CutPlanned does not match its schema');
+    expect(() => toDomain({ type: 'CutPlanned', data: { cutId: 'c1' } })).toThrow(
+      'event CutPlanned does not match its schema',
+    );
   });
 
   it('folds a history to the state evolve reaches, and refuses an illegal one', () => {
@@ -157,7 +214,9 @@ describe('the lenient fold', () => {
   it('skips an event the machine refuses, naming it, and keeps counting the stream version', () => {
     const h = stored([planned(), P.legA!, approval('alice')]);
     const r = foldLenient(h);
-    expect(r.skipped).toEqual([{ version: 2, type: 'LegAWritten', reason: 'LegAWritten is not allowed in state planned' }]);
+    expect(r.skipped).toEqual([
+      { version: 2, type: 'LegAWritten', reason: 'LegAWritten is not allowed in state planned' },
+    ]);
     expect(r.state.version).toBe(3);
     expect(summary(r.state).approvals).toEqual(['alice']);
   });
@@ -165,11 +224,28 @@ describe('the lenient fold', () => {
   it('skips an event whose schema fails, naming at most three issues with their paths', () => {
     const h = [
       ...stored([planned()]),
-      { type: 'ApprovalGranted', data: { cutId: 7, planHash: 'x', approver: 3, at: 'no', roles: 'r', decision: 'approve', signature: 's', publicKey: 'k' }, metadata: { schemaVersion: 2 }, version: 2 },
+      {
+        type: 'ApprovalGranted',
+        data: {
+          cutId: 7,
+          planHash: 'x',
+          approver: 3,
+          at: 'no',
+          roles: 'r',
+          decision: 'approve',
+          signature: 's',
+          publicKey: 'k',
+        },
+        metadata: { schemaVersion: 2 },
+        version: 2,
+      },
       { type: 'NoSuchEvent', data: {}, version: 3 },
     ];
     const r = foldLenient(h);
-    expect(r.skipped.map((s) => [s.version, s.type])).toEqual([[2, 'ApprovalGranted'], [3, 'NoSuchEvent']]);
+    expect(r.skipped.map((s) => [s.version, s.type])).toEqual([
+      [2, 'ApprovalGranted'],
+      [3, 'NoSuchEvent'],
+    ]);
     const reason = r.skipped[0]!.reason;
     expect(reason).toMatch(/^does not match its schema \(.+\)$/);
     const issues = reason.slice('does not match its schema ('.length, -1).split('; ');
@@ -191,7 +267,15 @@ describe('the lenient fold', () => {
 
   it('names a nested issue path with dots', () => {
     const bad = stored([planned()])[0]!;
-    const r = foldLenient([{ ...bad, data: { ...(bad.data as object), policy: { ...(planned().data as { policy: object }).policy, requiredApprovals: 0 } } }]);
+    const r = foldLenient([
+      {
+        ...bad,
+        data: {
+          ...(bad.data as object),
+          policy: { ...(planned().data as { policy: object }).policy, requiredApprovals: 0 },
+        },
+      },
+    ]);
     expect(r.skipped).toHaveLength(1);
     expect(r.skipped[0]!.reason).toContain('data.policy.requiredApprovals: ');
   });

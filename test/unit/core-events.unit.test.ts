@@ -8,15 +8,72 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import {
-  ApprovalGrantedV1, canonicalJson, Change, changeCount, ChangeSet, CHECKPOINT_STREAM, CheckpointFile, CheckpointRecorded, CutPlan, CutPlanInput,
-  DomainEvent, EventSignature, GOVERNANCE_STREAM, GovernanceApproved, GovernanceEvent, GovernanceProposed, Hash, hashOf, headsRoot, Id, Iso,
-  KillSwitchEvent, LiveEvidence, LiveExecutor, LockEvidence, Member, MemberName, memberOf, parseStored, Phase, planHash, Policy, PublicKeyText,
-  rawKeyOf, Registry, registryHash, ROLES, SCHEMA_VERSIONS, sha256, SignatureScheme, signedMessage, SimExecutor, SSHSIG_NAMESPACE, StreamHead,
-  toStorable, trustRoot, upcast, type DomainEvent as DomainEventT,
+  ApprovalGrantedV1,
+  canonicalJson,
+  Change,
+  changeCount,
+  ChangeSet,
+  CHECKPOINT_STREAM,
+  CheckpointFile,
+  CheckpointRecorded,
+  CutPlan,
+  CutPlanInput,
+  DomainEvent,
+  EventSignature,
+  GOVERNANCE_STREAM,
+  GovernanceApproved,
+  GovernanceEvent,
+  GovernanceProposed,
+  Hash,
+  hashOf,
+  headsRoot,
+  Id,
+  Iso,
+  KillSwitchEvent,
+  LiveEvidence,
+  LiveExecutor,
+  LockEvidence,
+  Member,
+  MemberName,
+  memberOf,
+  parseStored,
+  Phase,
+  planHash,
+  Policy,
+  PublicKeyText,
+  rawKeyOf,
+  Registry,
+  registryHash,
+  ROLES,
+  SCHEMA_VERSIONS,
+  sha256,
+  SignatureScheme,
+  signedMessage,
+  SimExecutor,
+  SSHSIG_NAMESPACE,
+  StreamHead,
+  toStorable,
+  trustRoot,
+  upcast,
+  type DomainEvent as DomainEventT,
 } from '../../events/index.js';
 import { RecordedPlan } from '../../events/cut-events.js';
 import { publicKeyText } from '../../src/crypto/approvals.js';
-import { approval, at, dryRun, fullLive, halted, HASH, OPEN, phaseEvents, plan, planned, resumed, reverted, revertStart } from '../support/cut-events.js';
+import {
+  approval,
+  at,
+  dryRun,
+  fullLive,
+  halted,
+  HASH,
+  OPEN,
+  phaseEvents,
+  plan,
+  planned,
+  resumed,
+  reverted,
+  revertStart,
+} from '../support/cut-events.js';
 
 const H = (c: string) => c.repeat(64);
 /** The paths (dotted) of the issues a schema reports for `value`; [] when it accepts it. */
@@ -44,7 +101,9 @@ const rawOf = (text: string) => Buffer.from(text.slice('ed25519:'.length), 'base
 
 describe('canonical JSON and hashes', () => {
   it('writes keys sorted at every depth, with no whitespace, whatever the insertion order', () => {
-    expect(canonicalJson({ b: 1, a: [2, { d: 'x', c: null }], é: true })).toBe('{"a":[2,{"c":null,"d":"x"}],"b":1,"é":true}');
+    expect(canonicalJson({ b: 1, a: [2, { d: 'x', c: null }], é: true })).toBe(
+      '{"a":[2,{"c":null,"d":"x"}],"b":1,"é":true}',
+    );
     expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
   });
 
@@ -63,7 +122,11 @@ describe('canonical JSON and hashes', () => {
 
   it('gives the plan of the shared fixture the same hash as ever (a changed hash breaks every recorded chain)', () => {
     expect(planHash(plan)).toBe(hashOf(plan));
-    expect(planHash(plan)).toBe(sha256('{"author":"erin","changes":[{"upsert":{"body":"b","id":"A","title":"t"}}],"id":"c1","reason":"r","target":"kb"}'));
+    expect(planHash(plan)).toBe(
+      sha256(
+        '{"author":"erin","changes":[{"upsert":{"body":"b","id":"A","title":"t"}}],"id":"c1","reason":"r","target":"kb"}',
+      ),
+    );
     expect(planHash({ ...plan, reason: 'other' })).not.toBe(planHash(plan));
   });
 });
@@ -79,7 +142,15 @@ describe('shared field shapes', () => {
   it('hashes are exactly 64 lower-case hex digits', () => {
     ok(Hash, H('0'));
     ok(Hash, '0123456789abcdef'.repeat(4));
-    for (const bad of [H('A'), H('g'), 'a'.repeat(63), 'a'.repeat(65), ` ${'a'.repeat(63)}`, `${'a'.repeat(63)}\n`, '']) {
+    for (const bad of [
+      H('A'),
+      H('g'),
+      'a'.repeat(63),
+      'a'.repeat(65),
+      ` ${'a'.repeat(63)}`,
+      `${'a'.repeat(63)}\n`,
+      '',
+    ]) {
       expect(messages(Hash, bad), JSON.stringify(bad)).toEqual(['a SHA-256 hex digest']);
     }
   });
@@ -139,19 +210,26 @@ describe('the plan', () => {
     ok(CutPlanInput, { id: 'c-1.x_Y', author: 'erin', target: 'kb', reason: 'fix', changesFile: 'changes.ndjson' });
     const both = CutPlanInput.safeParse({ ...input, changesFile: 'f' });
     expect(both.success).toBe(false);
-    expect(both.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['changes', 'give exactly one of changes and changesFile']]);
+    expect(both.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['changes', 'give exactly one of changes and changesFile'],
+    ]);
     expect(paths(CutPlanInput, { target: 'kb', reason: 'fix' })).toEqual(['changes']);
     expect(both.error?.issues[0]?.code).toBe('custom');
   });
 
   it('refuses a bad id, an empty field or an empty list, naming the field', () => {
     ok(CutPlanInput, { ...input, id: 'a'.repeat(128) });
-    expect(messages(CutPlanInput, { ...input, id: 'a'.repeat(129) })).toEqual(['letters, digits, ".", "_" or "-", at most 128']);
-    for (const id of ['-a', '.a', 'a b', 'a/b', '', 'a\n']) expect(paths(CutPlanInput, { ...input, id }), id).toEqual(['id']);
+    expect(messages(CutPlanInput, { ...input, id: 'a'.repeat(129) })).toEqual([
+      'letters, digits, ".", "_" or "-", at most 128',
+    ]);
+    for (const id of ['-a', '.a', 'a b', 'a/b', '', 'a\n'])
+      expect(paths(CutPlanInput, { ...input, id }), id).toEqual(['id']);
     expect(paths(CutPlanInput, { ...input, target: '' })).toEqual(['target']);
     expect(paths(CutPlanInput, { ...input, reason: '' })).toEqual(['reason']);
     expect(paths(CutPlanInput, { ...input, author: '' })).toEqual(['author']);
-    expect(paths(CutPlanInput, { ...input, changesFile: undefined, changes: undefined, changesFile2: 'x' })).toContain('');
+    expect(paths(CutPlanInput, { ...input, changesFile: undefined, changes: undefined, changesFile2: 'x' })).toContain(
+      '',
+    );
     expect(paths(CutPlanInput, { target: 'kb', reason: 'fix', changesFile: '' })).toEqual(['changesFile']);
     expect(paths(CutPlanInput, { ...input, changes: [] })).toEqual(['changes']);
   });
@@ -162,8 +240,14 @@ describe('the plan', () => {
     expect(paths(Change, { upsert: { id: 'A' }, delete: { id: 'A' } })).not.toEqual([]);
     expect(paths(Change, { upsert: { '': 1 } })).not.toEqual([]);
     expect(paths(Change, { update: { id: 'A' } })).not.toEqual([]);
-    expect(paths(CutPlanInput, { ...input, changes: [{ upsert: { id: 'A' } }, { upsert: { id: new Date(0) } }] }).every((p) => p.startsWith('changes.1'))).toBe(true);
-    expect(paths(CutPlanInput, { ...input, changes: [{ upsert: { id: 'A' } }, { upsert: { id: new Date(0) } }] })).not.toEqual([]);
+    expect(
+      paths(CutPlanInput, { ...input, changes: [{ upsert: { id: 'A' } }, { upsert: { id: new Date(0) } }] }).every(
+        (p) => p.startsWith('changes.1'),
+      ),
+    ).toBe(true);
+    expect(
+      paths(CutPlanInput, { ...input, changes: [{ upsert: { id: 'A' } }, { upsert: { id: new Date(0) } }] }),
+    ).not.toEqual([]);
   });
 
   it('a resolved plan needs its id and author, and exactly one of changes and a change set', () => {
@@ -186,7 +270,8 @@ describe('the plan', () => {
     ok(ChangeSet, set);
     ok(ChangeSet, { ...set, bytes: 500, count: 3, upserts: 2, deletes: 1 });
     expect(paths(ChangeSet, { ...set, format: 'csv' })).toEqual(['format']);
-    for (const sha of [H('A'), 'a'.repeat(63), 'a'.repeat(65), `x${'a'.repeat(64)}`, `${'a'.repeat(64)}x`]) expect(paths(ChangeSet, { ...set, sha256: sha })).toEqual(['sha256']);
+    for (const sha of [H('A'), 'a'.repeat(63), 'a'.repeat(65), `x${'a'.repeat(64)}`, `${'a'.repeat(64)}x`])
+      expect(paths(ChangeSet, { ...set, sha256: sha })).toEqual(['sha256']);
     expect(paths(ChangeSet, { ...set, bytes: 0 })).toEqual(['bytes']);
     expect(paths(ChangeSet, { ...set, count: 0 })).toEqual(['count']);
     expect(paths(ChangeSet, { ...set, upserts: -1 })).toEqual(['upserts']);
@@ -195,7 +280,9 @@ describe('the plan', () => {
 
   it('counts the changes inline or in the change set', () => {
     expect(changeCount({ changes: [{ upsert: { id: 'A' } }, { delete: { id: 'B' } }] })).toBe(2);
-    expect(changeCount({ changeSet: { format: 'ndjson', sha256: H('a'), bytes: 9, count: 7, upserts: 7, deletes: 0 } })).toBe(7);
+    expect(
+      changeCount({ changeSet: { format: 'ndjson', sha256: H('a'), bytes: 9, count: 7, upserts: 7, deletes: 0 } }),
+    ).toBe(7);
     expect(changeCount({})).toBe(0);
   });
 });
@@ -205,7 +292,11 @@ describe('governance shapes', () => {
   const bob = newKey();
   const root = newKey();
   const registry = (over: Partial<Registry> = {}): Registry => ({
-    members: { root: { publicKey: root, roles: ['admin'] }, alice: { publicKey: alice, roles: ['approver', 'dba'] }, bob: { publicKey: bob, roles: ['approver'] } },
+    members: {
+      root: { publicKey: root, roles: ['admin'] },
+      alice: { publicKey: alice, roles: ['approver', 'dba'] },
+      bob: { publicKey: bob, roles: ['approver'] },
+    },
     policy: { requiredApprovals: 1, approvalTtlSeconds: 60, requireDryRun: true, maxRows: 10 },
     admins: { threshold: 1 },
     ...over,
@@ -218,7 +309,8 @@ describe('governance shapes', () => {
 
   it('member names: a letter or digit first, then letters, digits, ".", "_", "@", "-", at most 64', () => {
     for (const n of ['alice', 'A', '0', 'a.b_c@d-e', 'a'.repeat(64)]) ok(MemberName, n);
-    for (const n of ['', '-a', '.a', '@a', 'a b', 'a/b', 'a'.repeat(65), 'a\nb', 'é']) expect(messages(MemberName, n), n).toEqual(['letters, digits, ".", "_", "@" or "-"']);
+    for (const n of ['', '-a', '.a', '@a', 'a b', 'a/b', 'a'.repeat(65), 'a\nb', 'é'])
+      expect(messages(MemberName, n), n).toEqual(['letters, digits, ".", "_", "@" or "-"']);
   });
 
   it('member keys: the cutter form or an OpenSSH line, canonical base64 of 32 bytes', () => {
@@ -227,11 +319,24 @@ describe('governance shapes', () => {
     ok(Member, { publicKey: ssh, roles: ['approver'] });
     ok(Member, { publicKey: sshLine(rawOf(alice), 'alice@laptop'), roles: ['x.y_z-1'] });
     ok(PublicKeyText, `ed25519:${'A'.repeat(43)}=`);
-    for (const bad of [`ed25519:${'A'.repeat(42)}=`, `ed25519:${'A'.repeat(43)}`, `ed25519:${'A'.repeat(43)}= `, `x${alice}`, 'ssh-rsa AAAAB3NzaC1yc2E', ssh.replace('ssh-ed25519 ', 'ssh-ed25519  '), `${ssh}\nx`, `z${ssh}`]) {
-      expect(messages(PublicKeyText, bad), bad).toEqual(['ed25519:<base64 of the 32-byte key>, or an OpenSSH "ssh-ed25519 AAAA…" public key']);
+    for (const bad of [
+      `ed25519:${'A'.repeat(42)}=`,
+      `ed25519:${'A'.repeat(43)}`,
+      `ed25519:${'A'.repeat(43)}= `,
+      `x${alice}`,
+      'ssh-rsa AAAAB3NzaC1yc2E',
+      ssh.replace('ssh-ed25519 ', 'ssh-ed25519  '),
+      `${ssh}\nx`,
+      `z${ssh}`,
+    ]) {
+      expect(messages(PublicKeyText, bad), bad).toEqual([
+        'ed25519:<base64 of the 32-byte key>, or an OpenSSH "ssh-ed25519 AAAA…" public key',
+      ]);
     }
     // Well formed but not a canonical 32-byte key: refused by Member with its own message.
-    expect(messages(Member, { publicKey: `ed25519:${'A'.repeat(42)}B=`, roles: ['admin'] })).toEqual(['not a valid Ed25519 public key in canonical base64']);
+    expect(messages(Member, { publicKey: `ed25519:${'A'.repeat(42)}B=`, roles: ['admin'] })).toEqual([
+      'not a valid Ed25519 public key in canonical base64',
+    ]);
     expect(paths(Member, { publicKey: alice, roles: [] })).toEqual(['roles']);
     expect(paths(Member, { publicKey: alice, roles: ['has space'] })).toEqual(['roles.0']);
     expect(messages(Member, { publicKey: alice, roles: ['-lead'] })).toEqual(['letters, digits, ".", "_" or "-"']);
@@ -262,7 +367,11 @@ describe('governance shapes', () => {
     expect(rawKeyOf('ssh-ed25519 ')).toBeUndefined();
     expect(rawKeyOf(line(Buffer.concat([blob, Buffer.alloc(1)])))).toBeUndefined();
     expect(rawKeyOf(line(blob.subarray(0, blob.length - 1)))).toBeUndefined();
-    const bad = (at: number, value: number) => { const b = Buffer.from(blob); b[at] = value; return line(b); };
+    const bad = (at: number, value: number) => {
+      const b = Buffer.from(blob);
+      b[at] = value;
+      return line(b);
+    };
     expect(rawKeyOf(bad(3, 12))).toBeUndefined(); // name length 12
     expect(rawKeyOf(bad(4, 'S'.charCodeAt(0)))).toBeUndefined(); // name "Ssh-ed25519"
     expect(rawKeyOf(bad(14, '8'.charCodeAt(0)))).toBeUndefined(); // name "ssh-ed25518"
@@ -274,23 +383,56 @@ describe('governance shapes', () => {
 
   it('a registry: enough admins for its threshold, each key enrolled once whatever its spelling', () => {
     ok(Registry, registry());
-    ok(Registry, registry({ admins: { threshold: 2 }, members: { ...registry().members, bob: { publicKey: bob, roles: ['admin'] } } }));
+    ok(
+      Registry,
+      registry({
+        admins: { threshold: 2 },
+        members: { ...registry().members, bob: { publicKey: bob, roles: ['admin'] } },
+      }),
+    );
     const short = Registry.safeParse(registry({ admins: { threshold: 2 } }));
-    expect(short.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['admins.threshold', '2 admin signatures required but only 1 member(s) have role admin']]);
-    const twice = Registry.safeParse(registry({ members: { ...registry().members, carol: { publicKey: sshLine(rawOf(alice), 'c'), roles: ['approver'] } } }));
-    expect(twice.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['members.carol.publicKey', 'the same key as member alice (one key, one member: four-eyes counts keys)']]);
-    const same = Registry.safeParse(registry({ members: { ...registry().members, carol: { publicKey: bob, roles: ['approver'] } } }));
+    expect(short.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['admins.threshold', '2 admin signatures required but only 1 member(s) have role admin'],
+    ]);
+    const twice = Registry.safeParse(
+      registry({
+        members: { ...registry().members, carol: { publicKey: sshLine(rawOf(alice), 'c'), roles: ['approver'] } },
+      }),
+    );
+    expect(twice.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['members.carol.publicKey', 'the same key as member alice (one key, one member: four-eyes counts keys)'],
+    ]);
+    const same = Registry.safeParse(
+      registry({ members: { ...registry().members, carol: { publicKey: bob, roles: ['approver'] } } }),
+    );
     expect(same.error?.issues.map((i) => i.path.join('.'))).toEqual(['members.carol.publicKey']);
     expect(paths(Registry, registry({ admins: { threshold: 0 } }))).toEqual(['admins.threshold']);
-    expect(paths(Registry, { ...registry(), members: { 'bad name': { publicKey: newKey(), roles: ['admin'] }, root: registry().members.root } })).toEqual(['members.bad name']);
+    expect(
+      paths(Registry, {
+        ...registry(),
+        members: { 'bad name': { publicKey: newKey(), roles: ['admin'] }, root: registry().members.root },
+      }),
+    ).toEqual(['members.bad name']);
     expect(paths(Registry, registry({ policy: { ...registry().policy, maxRows: 0 } }))).toEqual(['policy.maxRows']);
     expect(short.error?.issues[0]?.code).toBe('custom');
     expect(twice.error?.issues[0]?.code).toBe('custom');
     // A member key that is not canonical is named, and the duplicate check still runs over the others.
     const twin = `ed25519:${Buffer.alloc(32, 1).toString('base64').slice(0, 42)}B=`;
     expect(rawKeyOf(twin)).toBeUndefined();
-    const odd = Registry.safeParse(registry({ members: { ...registry().members, carol: { publicKey: twin, roles: ['approver'] }, dave: { publicKey: twin, roles: ['approver'] } } }));
-    expect(odd.error?.issues.map((i) => i.path.join('.'))).toEqual(['members.carol.publicKey', 'members.dave.publicKey', 'members.dave.publicKey']);
+    const odd = Registry.safeParse(
+      registry({
+        members: {
+          ...registry().members,
+          carol: { publicKey: twin, roles: ['approver'] },
+          dave: { publicKey: twin, roles: ['approver'] },
+        },
+      }),
+    );
+    expect(odd.error?.issues.map((i) => i.path.join('.'))).toEqual([
+      'members.carol.publicKey',
+      'members.dave.publicKey',
+      'members.dave.publicKey',
+    ]);
   });
 
   it('governance events: proposals from version 1, approvals from version 2', () => {
@@ -300,14 +442,18 @@ describe('governance shapes', () => {
     ok(GovernanceProposed, { ...proposed, version: 2, previous: H('b') });
     expect(paths(GovernanceProposed, { ...proposed, version: 0 })).toEqual(['version']);
     expect(paths(GovernanceProposed, { ...proposed, previous: 'x' })).toEqual(['previous']);
-    expect(paths(GovernanceProposed, { ...proposed, registry: { ...r, admins: { threshold: 5 } } })).toEqual(['registry.admins.threshold']);
+    expect(paths(GovernanceProposed, { ...proposed, registry: { ...r, admins: { threshold: 5 } } })).toEqual([
+      'registry.admins.threshold',
+    ]);
     ok(GovernanceApproved, { version: 2, registryHash: H('c'), at: at(1) });
     ok(GovernanceApproved, { version: 30, registryHash: H('c'), at: at(1) });
     expect(paths(GovernanceApproved, { version: 1, registryHash: H('c'), at: at(1) })).toEqual(['version']);
     ok(GovernanceEvent, { type: 'GovernanceProposed', data: proposed });
     ok(GovernanceEvent, { type: 'GovernanceApproved', data: { version: 2, registryHash: H('c'), at: at(1) } });
     expect(paths(GovernanceEvent, { type: 'GovernanceApproved', data: proposed })).not.toEqual([]);
-    expect(paths(GovernanceEvent, { type: 'GovernanceProposed', data: { version: 2, registryHash: H('c'), at: at(1) } })).not.toEqual([]);
+    expect(
+      paths(GovernanceEvent, { type: 'GovernanceProposed', data: { version: 2, registryHash: H('c'), at: at(1) } }),
+    ).not.toEqual([]);
   });
 
   it('finds a member by own name only, never an inherited property', () => {
@@ -326,7 +472,15 @@ describe('governance shapes', () => {
     const g = { version: 1, registry: r, registryHash: registryHash(r), previous: null, at: at(0) };
     expect(trustRoot(g)).toBe(hashOf(g));
     expect(trustRoot({ ...g, extra: 'ignored' } as typeof g)).toBe(hashOf(g));
-    expect(new Set([trustRoot(g), trustRoot({ ...g, at: at(1) }), trustRoot({ ...g, version: 2 }), trustRoot({ ...g, previous: H('a') }), trustRoot({ ...g, registryHash: H('b') })]).size).toBe(5);
+    expect(
+      new Set([
+        trustRoot(g),
+        trustRoot({ ...g, at: at(1) }),
+        trustRoot({ ...g, version: 2 }),
+        trustRoot({ ...g, previous: H('a') }),
+        trustRoot({ ...g, registryHash: H('b') }),
+      ]).size,
+    ).toBe(5);
   });
 });
 
@@ -335,19 +489,40 @@ describe('event signatures', () => {
 
   it('a signature names its signer, key fingerprint, governance version and scheme', () => {
     ok(EventSignature, sig);
-    ok(EventSignature, { ...sig, scheme: 'sshsig', governance: 4, key: 'SHA256:abc+/0123456789abcdefghijklmnopqrstuvwxyzAB' });
+    ok(EventSignature, {
+      ...sig,
+      scheme: 'sshsig',
+      governance: 4,
+      key: 'SHA256:abc+/0123456789abcdefghijklmnopqrstuvwxyzAB',
+    });
     expect(SignatureScheme.options).toEqual(['ed25519', 'sshsig']);
     expect(paths(EventSignature, { ...sig, signer: '' })).toEqual(['signer']);
     expect(paths(EventSignature, { ...sig, sig: '' })).toEqual(['sig']);
     expect(paths(EventSignature, { ...sig, governance: 0 })).toEqual(['governance']);
     expect(paths(EventSignature, { ...sig, scheme: 'rsa' })).toEqual(['scheme']);
-    for (const key of [`SHA256:${'A'.repeat(42)}`, `SHA256:${'A'.repeat(44)}`, `MD5:${'A'.repeat(43)}`, `xSHA256:${'A'.repeat(43)}`, `SHA256:${'A'.repeat(42)}=`]) {
+    for (const key of [
+      `SHA256:${'A'.repeat(42)}`,
+      `SHA256:${'A'.repeat(44)}`,
+      `MD5:${'A'.repeat(43)}`,
+      `xSHA256:${'A'.repeat(43)}`,
+      `SHA256:${'A'.repeat(42)}=`,
+    ]) {
       expect(paths(EventSignature, { ...sig, key }), key).toEqual(['key']);
     }
   });
 
   it('signs the canonical JSON of the event, its place in the store and the signer (exact bytes)', () => {
-    const f = { streamId: 'cut-c1', version: 3, eventId: 'e-1', type: 'CutAborted', schemaVersion: 1, data: { b: 1, a: 2 }, signer: 'alice', key: 'SHA256:k', governance: 2 };
+    const f = {
+      streamId: 'cut-c1',
+      version: 3,
+      eventId: 'e-1',
+      type: 'CutAborted',
+      schemaVersion: 1,
+      data: { b: 1, a: 2 },
+      signer: 'alice',
+      key: 'SHA256:k',
+      governance: 2,
+    };
     expect(signedMessage(f).toString()).toBe(
       '{"data":{"a":2,"b":1},"domain":"cutter-event/1","eventId":"e-1","governance":2,"key":"SHA256:k","schemaVersion":1,"signer":"alice","streamId":"cut-c1","type":"CutAborted","version":3}',
     );
@@ -357,7 +532,10 @@ describe('event signatures', () => {
 });
 
 describe('checkpoints', () => {
-  const heads = [{ streamId: 'cut-a', version: 2, hash: H('a') }, { streamId: 'governance', version: 1, hash: H('b') }];
+  const heads = [
+    { streamId: 'cut-a', version: 2, hash: H('a') },
+    { streamId: 'governance', version: 1, hash: H('b') },
+  ];
   const recorded = { streams: heads, root: headsRoot(heads), governanceVersion: 1, previous: null, at: at(0) };
 
   it('the root is the hash of the sorted heads', () => {
@@ -378,15 +556,27 @@ describe('checkpoints', () => {
     ok(CheckpointRecorded, recorded);
     ok(CheckpointRecorded, { ...recorded, governanceVersion: 3, previous: { version: 1, root: H('c') } });
     expect(paths(CheckpointRecorded, { ...recorded, governanceVersion: 0 })).toEqual(['governanceVersion']);
-    expect(paths(CheckpointRecorded, { ...recorded, previous: { version: 0, root: H('c') } })).toEqual(['previous.version']);
-    expect(paths(CheckpointRecorded, { ...recorded, previous: { version: 1, root: H('c'), x: 1 } })).toEqual(['previous']);
-    expect(paths(CheckpointRecorded, { ...recorded, streams: [{ ...heads[0], version: 0 }] })).toEqual(['streams.0.version']);
+    expect(paths(CheckpointRecorded, { ...recorded, previous: { version: 0, root: H('c') } })).toEqual([
+      'previous.version',
+    ]);
+    expect(paths(CheckpointRecorded, { ...recorded, previous: { version: 1, root: H('c'), x: 1 } })).toEqual([
+      'previous',
+    ]);
+    expect(paths(CheckpointRecorded, { ...recorded, streams: [{ ...heads[0], version: 0 }] })).toEqual([
+      'streams.0.version',
+    ]);
     const file = {
       format: 'cutter-checkpoint/1',
       trustRoot: H('d'),
       event: {
-        streamId: 'checkpoints', version: 1, eventId: '123e4567-e89b-42d3-a456-426614174000', type: 'CheckpointRecorded', schemaVersion: 1, data: recorded,
-        signature: { signer: 'alice', key: `SHA256:${'A'.repeat(43)}`, governance: 1, scheme: 'ed25519', sig: 's' }, hash: H('e'),
+        streamId: 'checkpoints',
+        version: 1,
+        eventId: '123e4567-e89b-42d3-a456-426614174000',
+        type: 'CheckpointRecorded',
+        schemaVersion: 1,
+        data: recorded,
+        signature: { signer: 'alice', key: `SHA256:${'A'.repeat(43)}`, governance: 1, scheme: 'ed25519', sig: 's' },
+        hash: H('e'),
       },
     };
     ok(CheckpointFile, file);
@@ -396,8 +586,12 @@ describe('checkpoints', () => {
     expect(paths(CheckpointFile, { ...file, event: { ...file.event, type: 'CutPlanned' } })).toEqual(['event.type']);
     expect(paths(CheckpointFile, { ...file, event: { ...file.event, eventId: 'e1' } })).toEqual(['event.eventId']);
     expect(paths(CheckpointFile, { ...file, event: { ...file.event, version: 0 } })).toEqual(['event.version']);
-    expect(paths(CheckpointFile, { ...file, event: { ...file.event, schemaVersion: 0 } })).toEqual(['event.schemaVersion']);
-    expect(paths(CheckpointFile, { ...file, event: { ...file.event, signature: { ...file.event.signature, sig: '' } } })).toEqual(['event.signature.sig']);
+    expect(paths(CheckpointFile, { ...file, event: { ...file.event, schemaVersion: 0 } })).toEqual([
+      'event.schemaVersion',
+    ]);
+    expect(
+      paths(CheckpointFile, { ...file, event: { ...file.event, signature: { ...file.event.signature, sig: '' } } }),
+    ).toEqual(['event.signature.sig']);
   });
 });
 
@@ -405,10 +599,21 @@ describe('checkpoints', () => {
 const live = { runId: 'l1', planHash: HASH, executor: 'postgres-table' as const, at: at(12) };
 const P = phaseEvents();
 const ALL: DomainEventT[] = [
-  planned(), approval('alice'), { type: 'CutAborted', data: { planHash: HASH, reason: 'no', at: at(1) } }, ...dryRun(), ...fullLive(),
-  { type: 'VerifyFailed', data: { ...live, expectedHash: H('c'), actualHash: H('d'), mismatches: [{ key: 'A', reason: 'differs' }] } },
-  { type: 'PhaseFailed', data: { ...live, phase: 'legA', error: { code: 'X', message: 'y' } } }, halted(), resumed(),
-  { type: 'RunContinued', data: { ...live, evidence: { at: at(12), locks: OPEN, approvals: ['alice'] } } }, revertStart(), reverted(),
+  planned(),
+  approval('alice'),
+  { type: 'CutAborted', data: { planHash: HASH, reason: 'no', at: at(1) } },
+  ...dryRun(),
+  ...fullLive(),
+  {
+    type: 'VerifyFailed',
+    data: { ...live, expectedHash: H('c'), actualHash: H('d'), mismatches: [{ key: 'A', reason: 'differs' }] },
+  },
+  { type: 'PhaseFailed', data: { ...live, phase: 'legA', error: { code: 'X', message: 'y' } } },
+  halted(),
+  resumed(),
+  { type: 'RunContinued', data: { ...live, evidence: { at: at(12), locks: OPEN, approvals: ['alice'] } } },
+  revertStart(),
+  reverted(),
   { type: 'RevertFailed', data: { ...live, runId: 'rv1', error: { code: 'X', message: 'y' } } },
 ];
 
@@ -427,14 +632,24 @@ describe('the domain event union', () => {
 
   it('refuses an event of another type carrying these data, or extra fields, naming where', () => {
     for (const e of ALL) {
-      const other = ALL.find((o) => o.type !== e.type && Object.keys(o.data).sort().join() !== Object.keys(e.data).sort().join())!;
-      expect(parseStored({ type: other.type, data: e.data, metadata: { schemaVersion: SCHEMA_VERSIONS[other.type] ?? 1 } }).success, `${e.type} as ${other.type}`).toBe(false);
+      const other = ALL.find(
+        (o) => o.type !== e.type && Object.keys(o.data).sort().join() !== Object.keys(e.data).sort().join(),
+      )!;
+      expect(
+        parseStored({ type: other.type, data: e.data, metadata: { schemaVersion: SCHEMA_VERSIONS[other.type] ?? 1 } })
+          .success,
+        `${e.type} as ${other.type}`,
+      ).toBe(false);
       expect(paths(DomainEvent, { ...e, data: { ...e.data, extra: 1 } }), e.type).toEqual(['data']);
     }
   });
 
   it('names the field of a bad event in the error', () => {
-    const bad = parseStored({ type: 'CutAborted', data: { planHash: 'nope', reason: 'r', at: at(1) }, metadata: { schemaVersion: 1 } });
+    const bad = parseStored({
+      type: 'CutAborted',
+      data: { planHash: 'nope', reason: 'r', at: at(1) },
+      metadata: { schemaVersion: 1 },
+    });
     expect(bad.success).toBe(false);
     expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(['data.planHash']);
     const unknown = parseStored({ type: 'CutExploded', data: {}, metadata: null });
@@ -444,14 +659,21 @@ describe('the domain event union', () => {
 
   it('the executor of each event is fixed: simulator for dry runs, postgres-table for live', () => {
     const [start] = dryRun();
-    expect(paths(DomainEvent, { ...start, data: { ...start!.data, executor: 'postgres-table' } })).toEqual(['data.executor']);
-    expect(paths(DomainEvent, { ...P.legA, data: { ...P.legA!.data, executor: 'simulator' } })).toEqual(['data.executor']);
+    expect(paths(DomainEvent, { ...start, data: { ...start!.data, executor: 'postgres-table' } })).toEqual([
+      'data.executor',
+    ]);
+    expect(paths(DomainEvent, { ...P.legA, data: { ...P.legA!.data, executor: 'simulator' } })).toEqual([
+      'data.executor',
+    ]);
   });
 
   it('the live-phase events may carry a reconciled flag; the others refuse it', () => {
-    for (const e of [P.backup!, P.legA!, P.legB!, P.verify!, P.enact!, reverted()]) ok(DomainEvent, { ...e, data: { ...e.data, reconciled: true } });
+    for (const e of [P.backup!, P.legA!, P.legB!, P.verify!, P.enact!, reverted()])
+      ok(DomainEvent, { ...e, data: { ...e.data, reconciled: true } });
     expect(paths(DomainEvent, { ...resumed(), data: { ...resumed().data, reconciled: true } })).toEqual(['data']);
-    expect(paths(DomainEvent, { ...P.legA, data: { ...P.legA!.data, reconciled: 'yes' } })).toEqual(['data.reconciled']);
+    expect(paths(DomainEvent, { ...P.legA, data: { ...P.legA!.data, reconciled: 'yes' } })).toEqual([
+      'data.reconciled',
+    ]);
   });
 
   it('refuses receipts that are empty', () => {
@@ -496,9 +718,18 @@ describe('ApprovalGranted versions', () => {
   const v1 = { ...rest, role: roles[0]! };
 
   it('stamps the current schema version (2 for ApprovalGranted, 1 for the rest) and the machine version', () => {
-    expect(toStorable(approval('alice'), { machineVersion: '1.1.0' }).metadata).toEqual({ schemaVersion: 2, machineVersion: '1.1.0' });
-    expect(toStorable(planned(), { machineVersion: '2.0.0' })).toEqual({ type: 'CutPlanned', data: planned().data, metadata: { schemaVersion: 1, machineVersion: '2.0.0' } });
-    expect(toStorable({ type: 'KillSwitchReleased', data: { at: at(0) } }, { machineVersion: 'x' }).metadata.schemaVersion).toBe(1);
+    expect(toStorable(approval('alice'), { machineVersion: '1.1.0' }).metadata).toEqual({
+      schemaVersion: 2,
+      machineVersion: '1.1.0',
+    });
+    expect(toStorable(planned(), { machineVersion: '2.0.0' })).toEqual({
+      type: 'CutPlanned',
+      data: planned().data,
+      metadata: { schemaVersion: 1, machineVersion: '2.0.0' },
+    });
+    expect(
+      toStorable({ type: 'KillSwitchReleased', data: { at: at(0) } }, { machineVersion: 'x' }).metadata.schemaVersion,
+    ).toBe(1);
   });
 
   it('upcasts version 1 (one role) to version 2 (roles), and replays it', () => {
@@ -512,8 +743,14 @@ describe('ApprovalGranted versions', () => {
     expect(parsed.data).toEqual({ type: 'ApprovalGranted', data: v2 });
     // No schema version recorded: version 1.
     expect(parseStored({ type: 'ApprovalGranted', data: v1 }).data).toEqual({ type: 'ApprovalGranted', data: v2 });
-    expect(parseStored({ type: 'ApprovalGranted', data: v1, metadata: null }).data).toEqual({ type: 'ApprovalGranted', data: v2 });
-    expect(parseStored({ type: 'ApprovalGranted', data: v2, metadata: { schemaVersion: '2' } }).data).toEqual({ type: 'ApprovalGranted', data: v2 });
+    expect(parseStored({ type: 'ApprovalGranted', data: v1, metadata: null }).data).toEqual({
+      type: 'ApprovalGranted',
+      data: v2,
+    });
+    expect(parseStored({ type: 'ApprovalGranted', data: v2, metadata: { schemaVersion: '2' } }).data).toEqual({
+      type: 'ApprovalGranted',
+      data: v2,
+    });
     // A v2 record stored as v1 is not silently taken: the upcaster expects `role`.
     expect(parseStored({ type: 'ApprovalGranted', data: v2, metadata: { schemaVersion: 1 } }).success).toBe(false);
   });
@@ -532,7 +769,9 @@ describe('kill-switch events', () => {
   it('engaging needs a reason and a time; releasing a time', () => {
     ok(KillSwitchEvent, { type: 'KillSwitchEngaged', data: { reason: 'incident', at: at(0) } });
     ok(KillSwitchEvent, { type: 'KillSwitchReleased', data: { at: at(0) } });
-    expect(paths(KillSwitchEvent, { type: 'KillSwitchEngaged', data: { reason: '', at: at(0) } })).toEqual(['data.reason']);
+    expect(paths(KillSwitchEvent, { type: 'KillSwitchEngaged', data: { reason: '', at: at(0) } })).toEqual([
+      'data.reason',
+    ]);
     expect(paths(KillSwitchEvent, { type: 'KillSwitchReleased', data: { at: 'later' } })).toEqual(['data.at']);
     expect(paths(KillSwitchEvent, { type: 'KillSwitchReleased', data: { at: at(0), reason: 'x' } })).toEqual(['data']);
     expect(paths(KillSwitchEvent, { type: 'KillSwitchToggled', data: { at: at(0) } })).toEqual(['type']);

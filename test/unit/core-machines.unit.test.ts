@@ -7,11 +7,28 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { getInitialSnapshot, transition } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { approvalPayload, evaluateApprovals, rawPublicKey, verifyApprovalSignature, type ApprovalRecord } from '../../machines/approvals.js';
+import {
+  approvalPayload,
+  evaluateApprovals,
+  rawPublicKey,
+  verifyApprovalSignature,
+  type ApprovalRecord,
+} from '../../machines/approvals.js';
 import { killSwitchMachine, KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { cutMachine, LIVE_EXECUTOR, locksOpen, MACHINE_VERSION, PHASES, SIM_EXECUTOR } from '../../machines/cut.js';
 import * as A from '../support/cut-events.js';
-import { dryRun, halted, HASH, liveStart, OPEN, phaseEvents, planned, resumed, reverted, revertStart } from '../support/cut-events.js';
+import {
+  dryRun,
+  halted,
+  HASH,
+  liveStart,
+  OPEN,
+  phaseEvents,
+  planned,
+  resumed,
+  reverted,
+  revertStart,
+} from '../support/cut-events.js';
 import { decideKillSwitch, foldKillSwitch } from '../../src/domain/killswitch.js';
 import { IllegalTransitionError } from '../../src/errors.js';
 import { publicKeyText } from '../../src/crypto/approvals.js';
@@ -20,27 +37,64 @@ import type { DomainEvent, Policy } from '../../events/index.js';
 const T0 = Date.parse('2026-11-25T10:00:00.000Z');
 const at = (s = 0) => new Date(T0 + s * 1000).toISOString();
 const PLAN = 'a'.repeat(64);
-const keys: Record<string, KeyObject> = Object.fromEntries(['alice', 'bob', 'carol', 'erin', 'mallory'].map((n) => [n, generateKeyPairSync('ed25519').privateKey]));
+const keys: Record<string, KeyObject> = Object.fromEntries(
+  ['alice', 'bob', 'carol', 'erin', 'mallory'].map((n) => [n, generateKeyPairSync('ed25519').privateKey]),
+);
 const pub = (n: string) => publicKeyText(keys[n]!);
 
 /** A governed approval by `who` (its own key unless `signer`), signed over its payload. */
-function approve(who: string, t = 0, o: { signer?: string; roles?: string[]; planHash?: string; cutId?: string; publicKeyOf?: string; governanceVersion?: number } = {}): ApprovalRecord {
-  const base = { cutId: o.cutId ?? 'c1', planHash: o.planHash ?? PLAN, decision: 'approve' as const, at: at(t), approver: who, roles: o.roles ?? ['approver'], governanceVersion: o.governanceVersion ?? 1 };
+function approve(
+  who: string,
+  t = 0,
+  o: {
+    signer?: string;
+    roles?: string[];
+    planHash?: string;
+    cutId?: string;
+    publicKeyOf?: string;
+    governanceVersion?: number;
+  } = {},
+): ApprovalRecord {
+  const base = {
+    cutId: o.cutId ?? 'c1',
+    planHash: o.planHash ?? PLAN,
+    decision: 'approve' as const,
+    at: at(t),
+    approver: who,
+    roles: o.roles ?? ['approver'],
+    governanceVersion: o.governanceVersion ?? 1,
+  };
   const signature = sign(null, Buffer.from(approvalPayload(base)), keys[o.signer ?? who]!).toString('base64');
   return { ...base, signature, publicKey: pub(o.publicKeyOf ?? who) };
 }
 const POLICY: Policy = { requiredApprovals: 2, approvalTtlSeconds: 3600, requireDryRun: true, maxRows: 10 };
-const ctx = (policy: Partial<Policy> = {}, authorKey?: string) => ({ cutId: 'c1', planHash: PLAN, author: 'erin', ...(authorKey ? { authorKey } : {}), policy: { ...POLICY, ...policy } });
+const ctx = (policy: Partial<Policy> = {}, authorKey?: string) => ({
+  cutId: 'c1',
+  planHash: PLAN,
+  author: 'erin',
+  ...(authorKey ? { authorKey } : {}),
+  policy: { ...POLICY, ...policy },
+});
 
 describe('the approval payload', () => {
   it('is the canonical JSON of the cut, plan, decision and time (before governance)', () => {
-    expect(approvalPayload({ cutId: 'c1', planHash: PLAN, decision: 'approve', at: at(0), approver: 'alice', roles: ['x'] })).toBe(
-      `{"at":"2026-11-25T10:00:00.000Z","cutId":"c1","decision":"approve","planHash":"${PLAN}"}`,
-    );
+    expect(
+      approvalPayload({ cutId: 'c1', planHash: PLAN, decision: 'approve', at: at(0), approver: 'alice', roles: ['x'] }),
+    ).toBe(`{"at":"2026-11-25T10:00:00.000Z","cutId":"c1","decision":"approve","planHash":"${PLAN}"}`);
   });
 
   it('adds who approves, with which roles, under which governance version (under governance)', () => {
-    expect(approvalPayload({ cutId: 'c1', planHash: PLAN, decision: 'approve', at: at(0), approver: 'alice', roles: ['dba', 'sre'], governanceVersion: 3 })).toBe(
+    expect(
+      approvalPayload({
+        cutId: 'c1',
+        planHash: PLAN,
+        decision: 'approve',
+        at: at(0),
+        approver: 'alice',
+        roles: ['dba', 'sre'],
+        governanceVersion: 3,
+      }),
+    ).toBe(
       `{"approver":"alice","at":"2026-11-25T10:00:00.000Z","cutId":"c1","decision":"approve","governanceVersion":3,"planHash":"${PLAN}","roles":["dba","sre"]}`,
     );
   });
@@ -97,7 +151,13 @@ describe('approval signatures', () => {
   });
 
   it('takes an OpenSSH key as given here (its SSHSIG is checked with the governance trust checks)', () => {
-    expect(verifyApprovalSignature({ ...approve('alice'), publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA', signature: 'armored' })).toBe(true);
+    expect(
+      verifyApprovalSignature({
+        ...approve('alice'),
+        publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA',
+        signature: 'armored',
+      }),
+    ).toBe(true);
   });
 });
 
@@ -108,9 +168,21 @@ describe('evaluating approvals against the policy', () => {
   });
 
   it('needs the threshold, and says how far it is', () => {
-    expect(evaluateApprovals([approve('alice')], ctx(), at(60))).toEqual({ ok: false, counted: ['alice'], reasons: ['approvals: 1 of 2 required'] });
-    expect(evaluateApprovals([], ctx({ requiredApprovals: 1 }))).toEqual({ ok: false, counted: [], reasons: ['approvals: 0 of 1 required'] });
-    expect(evaluateApprovals([approve('alice'), approve('bob'), approve('carol')], ctx()).counted).toEqual(['alice', 'bob', 'carol']);
+    expect(evaluateApprovals([approve('alice')], ctx(), at(60))).toEqual({
+      ok: false,
+      counted: ['alice'],
+      reasons: ['approvals: 1 of 2 required'],
+    });
+    expect(evaluateApprovals([], ctx({ requiredApprovals: 1 }))).toEqual({
+      ok: false,
+      counted: [],
+      reasons: ['approvals: 0 of 1 required'],
+    });
+    expect(evaluateApprovals([approve('alice'), approve('bob'), approve('carol')], ctx()).counted).toEqual([
+      'alice',
+      'bob',
+      'carol',
+    ]);
   });
 
   it('never counts the author, by name or by key (four-eyes)', () => {
@@ -126,7 +198,11 @@ describe('evaluating approvals against the policy', () => {
   });
 
   it('counts one approver, and one key, once', () => {
-    expect(evaluateApprovals([approve('alice'), approve('alice', 5)], ctx())).toEqual({ ok: false, counted: ['alice'], reasons: ['approvals: 1 of 2 required'] });
+    expect(evaluateApprovals([approve('alice'), approve('alice', 5)], ctx())).toEqual({
+      ok: false,
+      counted: ['alice'],
+      reasons: ['approvals: 1 of 2 required'],
+    });
     // bob signing with alice's key: a valid signature, but the same key as alice.
     const bobAsAlice = approve('bob', 1, { signer: 'alice', publicKeyOf: 'alice' });
     expect(verifyApprovalSignature(bobAsAlice)).toBe(true);
@@ -134,21 +210,28 @@ describe('evaluating approvals against the policy', () => {
   });
 
   it('refuses an approval bound to another plan or another cut', () => {
-    expect(evaluateApprovals([approve('alice', 0, { planHash: 'b'.repeat(64) }), approve('bob')], ctx()).reasons).toEqual([
+    expect(
+      evaluateApprovals([approve('alice', 0, { planHash: 'b'.repeat(64) }), approve('bob')], ctx()).reasons,
+    ).toEqual(['approval by alice: bound to another plan', 'approvals: 1 of 2 required']);
+    expect(evaluateApprovals([approve('alice', 0, { cutId: 'c2' }), approve('bob')], ctx()).reasons[0]).toBe(
       'approval by alice: bound to another plan',
-      'approvals: 1 of 2 required',
-    ]);
-    expect(evaluateApprovals([approve('alice', 0, { cutId: 'c2' }), approve('bob')], ctx()).reasons[0]).toBe('approval by alice: bound to another plan');
+    );
   });
 
   it('refuses a signature that does not verify, unless its verdict was already recorded', () => {
     const forged = approve('alice', 0, { signer: 'mallory' });
-    expect(evaluateApprovals([forged, approve('bob')], ctx()).reasons[0]).toBe('approval by alice: signature does not verify');
+    expect(evaluateApprovals([forged, approve('bob')], ctx()).reasons[0]).toBe(
+      'approval by alice: signature does not verify',
+    );
     // The recorded verdicts are taken as they are (the machine verified each when it was folded).
     expect(evaluateApprovals([forged, approve('bob')], ctx(), undefined, [true, true]).ok).toBe(true);
-    expect(evaluateApprovals([approve('alice'), approve('bob')], ctx(), undefined, [true, false]).reasons[0]).toBe('approval by bob: signature does not verify');
+    expect(evaluateApprovals([approve('alice'), approve('bob')], ctx(), undefined, [true, false]).reasons[0]).toBe(
+      'approval by bob: signature does not verify',
+    );
     // A missing verdict is established here.
-    expect(evaluateApprovals([approve('alice'), forged], ctx(), undefined, [true]).reasons[0]).toBe('approval by alice: signature does not verify');
+    expect(evaluateApprovals([approve('alice'), forged], ctx(), undefined, [true]).reasons[0]).toBe(
+      'approval by alice: signature does not verify',
+    );
   });
 
   it('at an instant: refuses approvals dated after it, or older than the TTL (the TTL itself still counts)', () => {
@@ -161,7 +244,9 @@ describe('evaluating approvals against the policy', () => {
       'approval by bob: expired (older than 3600s)',
       'approvals: 0 of 2 required',
     ]);
-    expect(evaluateApprovals(two, ctx({ approvalTtlSeconds: 2 }), at(103)).reasons[0]).toBe('approval by alice: expired (older than 2s)');
+    expect(evaluateApprovals(two, ctx({ approvalTtlSeconds: 2 }), at(103)).reasons[0]).toBe(
+      'approval by alice: expired (older than 2s)',
+    );
     expect(evaluateApprovals(two, ctx(), at(99)).reasons[0]).toBe(`approval by alice: dated after ${at(99)}`);
     // Without an instant (when the cut becomes approved) age is not checked.
     expect(evaluateApprovals(two, ctx()).ok).toBe(true);
@@ -170,29 +255,54 @@ describe('evaluating approvals against the policy', () => {
 
   it('requires one approver with a required role when the policy names roles', () => {
     const need = ctx({ roles: ['sre', 'dba'] });
-    expect(evaluateApprovals([approve('alice'), approve('bob')], need).reasons).toEqual(['approvals: none by an approver with role sre or dba']);
+    expect(evaluateApprovals([approve('alice'), approve('bob')], need).reasons).toEqual([
+      'approvals: none by an approver with role sre or dba',
+    ]);
     expect(evaluateApprovals([approve('alice'), approve('bob')], need).ok).toBe(false);
-    expect(evaluateApprovals([approve('alice'), approve('bob', 0, { roles: ['approver', 'dba'] })], need)).toEqual({ ok: true, counted: ['alice', 'bob'], reasons: [] });
+    expect(evaluateApprovals([approve('alice'), approve('bob', 0, { roles: ['approver', 'dba'] })], need)).toEqual({
+      ok: true,
+      counted: ['alice', 'bob'],
+      reasons: [],
+    });
     expect(evaluateApprovals([approve('alice', 0, { roles: ['sre'] }), approve('bob')], need).ok).toBe(true);
     // A role held only by a refused approval does not count.
-    expect(evaluateApprovals([approve('erin', 0, { roles: ['sre'] }), approve('alice'), approve('bob')], need).ok).toBe(false);
+    expect(evaluateApprovals([approve('erin', 0, { roles: ['sre'] }), approve('alice'), approve('bob')], need).ok).toBe(
+      false,
+    );
     // Both shortfalls are named.
-    expect(evaluateApprovals([approve('alice')], need).reasons).toEqual(['approvals: 1 of 2 required', 'approvals: none by an approver with role sre or dba']);
+    expect(evaluateApprovals([approve('alice')], need).reasons).toEqual([
+      'approvals: 1 of 2 required',
+      'approvals: none by an approver with role sre or dba',
+    ]);
     expect(evaluateApprovals([approve('alice'), approve('bob')], ctx({ roles: [] })).ok).toBe(true);
     // An empty list names no role; a role held by a counted approver is not missing, even short of the threshold.
     expect(evaluateApprovals([approve('alice')], ctx({ roles: [] })).reasons).toEqual(['approvals: 1 of 2 required']);
-    expect(evaluateApprovals([approve('alice', 0, { roles: ['dba'] })], need).reasons).toEqual(['approvals: 1 of 2 required']);
+    expect(evaluateApprovals([approve('alice', 0, { roles: ['dba'] })], need).reasons).toEqual([
+      'approvals: 1 of 2 required',
+    ]);
   });
 
   it('the refusals of single approvals do not matter once the policy is met', () => {
-    expect(evaluateApprovals([approve('erin'), approve('alice'), approve('bob')], ctx())).toEqual({ ok: true, counted: ['alice', 'bob'], reasons: [] });
+    expect(evaluateApprovals([approve('erin'), approve('alice'), approve('bob')], ctx())).toEqual({
+      ok: true,
+      counted: ['alice', 'bob'],
+      reasons: [],
+    });
   });
 });
 
 describe('the kill-switch', () => {
   type Stored = { type: string; data: unknown; metadata?: Record<string, unknown> | null };
-  const engaged = (reason: string, t: number, actor?: unknown): Stored => ({ type: 'KillSwitchEngaged', data: { reason, at: at(t) }, metadata: actor === undefined ? null : { actor } });
-  const released = (t: number, actor?: unknown): Stored => ({ type: 'KillSwitchReleased', data: { at: at(t) }, ...(actor === undefined ? {} : { metadata: { actor } }) });
+  const engaged = (reason: string, t: number, actor?: unknown): Stored => ({
+    type: 'KillSwitchEngaged',
+    data: { reason, at: at(t) },
+    metadata: actor === undefined ? null : { actor },
+  });
+  const released = (t: number, actor?: unknown): Stored => ({
+    type: 'KillSwitchReleased',
+    data: { at: at(t) },
+    ...(actor === undefined ? {} : { metadata: { actor } }),
+  });
 
   it('starts released, with nothing recorded', () => {
     expect(KILL_SWITCH_STREAM).toBe('killswitch');
@@ -201,9 +311,26 @@ describe('the kill-switch', () => {
   });
 
   it('folds engage and release: why, since when, by whom, at which version', () => {
-    expect(foldKillSwitch([engaged('incident 42', 1, 'alice')])).toEqual({ engaged: true, version: 1, reason: 'incident 42', since: at(1), by: 'alice' });
-    expect(foldKillSwitch([engaged('incident 42', 1, 'alice'), released(2, 'bob')])).toEqual({ engaged: false, version: 2, since: at(2), by: 'bob' });
-    expect(foldKillSwitch([engaged('a', 1, 'alice'), released(2, 'bob'), engaged('b', 3, 'dana')])).toEqual({ engaged: true, version: 3, reason: 'b', since: at(3), by: 'dana' });
+    expect(foldKillSwitch([engaged('incident 42', 1, 'alice')])).toEqual({
+      engaged: true,
+      version: 1,
+      reason: 'incident 42',
+      since: at(1),
+      by: 'alice',
+    });
+    expect(foldKillSwitch([engaged('incident 42', 1, 'alice'), released(2, 'bob')])).toEqual({
+      engaged: false,
+      version: 2,
+      since: at(2),
+      by: 'bob',
+    });
+    expect(foldKillSwitch([engaged('a', 1, 'alice'), released(2, 'bob'), engaged('b', 3, 'dana')])).toEqual({
+      engaged: true,
+      version: 3,
+      reason: 'b',
+      since: at(3),
+      by: 'dana',
+    });
   });
 
   it('keeps the last actor named as a string', () => {
@@ -213,7 +340,13 @@ describe('the kill-switch', () => {
   });
 
   it('ignores a second engage or a release of a released switch (illegal transitions change nothing)', () => {
-    expect(foldKillSwitch([engaged('first', 1, 'alice'), engaged('second', 2, 'bob')])).toEqual({ engaged: true, version: 2, reason: 'first', since: at(1), by: 'bob' });
+    expect(foldKillSwitch([engaged('first', 1, 'alice'), engaged('second', 2, 'bob')])).toEqual({
+      engaged: true,
+      version: 2,
+      reason: 'first',
+      since: at(1),
+      by: 'bob',
+    });
     expect(foldKillSwitch([released(1, 'bob')])).toEqual({ engaged: false, version: 1, by: 'bob' });
     const snap = getInitialSnapshot(killSwitchMachine);
     expect(snap.can({ type: 'KillSwitchReleased', data: { at: at(0) } })).toBe(false);
@@ -230,13 +363,25 @@ describe('the kill-switch', () => {
   it('decides: engage only when released, release only when engaged', () => {
     const off = foldKillSwitch([]);
     const on = foldKillSwitch([engaged('incident', 1, 'alice')]);
-    expect(decideKillSwitch({ action: 'engage', reason: 'why', at: at(5) }, off)).toEqual([{ type: 'KillSwitchEngaged', data: { reason: 'why', at: at(5) } }]);
-    expect(decideKillSwitch({ action: 'release', at: at(5) }, on)).toEqual([{ type: 'KillSwitchReleased', data: { at: at(5) } }]);
-    expect(() => decideKillSwitch({ action: 'engage', reason: 'again', at: at(5) }, on)).toThrow(IllegalTransitionError);
-    expect(() => decideKillSwitch({ action: 'engage', reason: 'again', at: at(5) }, on)).toThrow('the kill-switch is already engaged (incident)');
-    expect(() => decideKillSwitch({ action: 'engage', reason: 'again', at: at(5) }, { engaged: true, version: 1 })).toThrow('the kill-switch is already engaged (no reason)');
+    expect(decideKillSwitch({ action: 'engage', reason: 'why', at: at(5) }, off)).toEqual([
+      { type: 'KillSwitchEngaged', data: { reason: 'why', at: at(5) } },
+    ]);
+    expect(decideKillSwitch({ action: 'release', at: at(5) }, on)).toEqual([
+      { type: 'KillSwitchReleased', data: { at: at(5) } },
+    ]);
+    expect(() => decideKillSwitch({ action: 'engage', reason: 'again', at: at(5) }, on)).toThrow(
+      IllegalTransitionError,
+    );
+    expect(() => decideKillSwitch({ action: 'engage', reason: 'again', at: at(5) }, on)).toThrow(
+      'the kill-switch is already engaged (incident)',
+    );
+    expect(() =>
+      decideKillSwitch({ action: 'engage', reason: 'again', at: at(5) }, { engaged: true, version: 1 }),
+    ).toThrow('the kill-switch is already engaged (no reason)');
     expect(() => decideKillSwitch({ action: 'release', at: at(5) }, off)).toThrow(IllegalTransitionError);
-    expect(() => decideKillSwitch({ action: 'release', at: at(5) }, off)).toThrow('the kill-switch is already released');
+    expect(() => decideKillSwitch({ action: 'release', at: at(5) }, off)).toThrow(
+      'the kill-switch is already released',
+    );
   });
 });
 
@@ -250,7 +395,8 @@ describe('the cut machine', () => {
     }, from);
   const refuses = (s: Snap, e: DomainEvent) => expect(s.can(e), `${e.type} in ${JSON.stringify(s.value)}`).toBe(false);
   /** `e` with its data changed (a recorded event a guard must judge, whatever the schema would say). */
-  const withData = (e: DomainEvent, over: Record<string, unknown>) => ({ ...e, data: { ...e.data, ...over } }) as DomainEvent;
+  const withData = (e: DomainEvent, over: Record<string, unknown>) =>
+    ({ ...e, data: { ...e.data, ...over } }) as DomainEvent;
   const P = phaseEvents();
   const approved = [planned(), A.approval('alice'), A.approval('bob', 2)];
   const dry = dryRun();
@@ -270,7 +416,16 @@ describe('the cut machine', () => {
     refuses(s0, A.approval('alice'));
     const s = run([planned()]);
     expect(s.value).toBe('planned');
-    expect(s.context).toEqual({ cutId: 'c1', planHash: HASH, author: 'erin', target: 'kb', policy: (planned().data as { policy: Policy }).policy, approvals: [], approvalSignatures: [], liveRuns: 0 });
+    expect(s.context).toEqual({
+      cutId: 'c1',
+      planHash: HASH,
+      author: 'erin',
+      target: 'kb',
+      policy: (planned().data as { policy: Policy }).policy,
+      approvals: [],
+      approvalSignatures: [],
+      liveRuns: 0,
+    });
     const key = publicKeyText(generateKeyPairSync('ed25519').publicKey);
     expect(run([withData(planned(), { authorKey: key })]).context.authorKey).toBe(key);
     refuses(s, planned());
@@ -300,18 +455,27 @@ describe('the cut machine', () => {
     }
     const one = run([planned(), A.approval('alice')]);
     refuses(one, A.approval('alice', 2));
-    refuses(one, withData(A.approval('bob', 2), { publicKey: (A.approval('alice').data as { publicKey: string }).publicKey }));
+    refuses(
+      one,
+      withData(A.approval('bob', 2), { publicKey: (A.approval('alice').data as { publicKey: string }).publicKey }),
+    );
     refuses(run(approved), A.approval('bob', 3));
     // The same name with another key, or another name with the same key (both validly signed: before
     // governance the approver's name is not in the signed payload), is the same approver.
     const aliceNewKey = withData(A.approval('mallory', 2), { approver: 'alice' });
     const bobWithAliceKey = withData(A.approval('alice', 2), { approver: 'bob' });
-    expect(verifyApprovalSignature(aliceNewKey.data as ApprovalRecord) && verifyApprovalSignature(bobWithAliceKey.data as ApprovalRecord)).toBe(true);
+    expect(
+      verifyApprovalSignature(aliceNewKey.data as ApprovalRecord) &&
+        verifyApprovalSignature(bobWithAliceKey.data as ApprovalRecord),
+    ).toBe(true);
     refuses(one, aliceNewKey);
     refuses(one, bobWithAliceKey);
     refuses(run(approved), withData(A.approval('mallory', 3), { approver: 'bob' }));
     refuses(run(approved), withData(A.approval('bob', 3), { approver: 'carol' }));
-    refuses(run(approved), withData(A.approval('mallory', 3), { publicKey: (A.approval('bob').data as { publicKey: string }).publicKey }));
+    refuses(
+      run(approved),
+      withData(A.approval('mallory', 3), { publicKey: (A.approval('bob').data as { publicKey: string }).publicKey }),
+    );
     // Signed with the author's enrolled key, whoever the approver claims to be.
     const erinKey = (A.approval('erin').data as { publicKey: string }).publicKey;
     const s = run([withData(planned(), { authorKey: erinKey })]);
@@ -355,7 +519,8 @@ describe('the cut machine', () => {
     const s = run([liveStart()], ready);
     expect(s.value).toEqual({ live: 'backingUp' });
     expect([s.context.runId, s.context.phase, s.context.liveRuns]).toEqual(['l1', 'backup', 1]);
-    for (const k of ['config', 'env', 'killSwitch'] as const) refuses(ready, liveStart('l1', 10, { ...OPEN, [k]: false }));
+    for (const k of ['config', 'env', 'killSwitch'] as const)
+      refuses(ready, liveStart('l1', 10, { ...OPEN, [k]: false }));
     refuses(ready, liveStart('l1', 4000)); // approvals expired (TTL 3600s)
     refuses(ready, withData(liveStart(), { planHash: 'f'.repeat(64) }));
     refuses(ready, withData(liveStart(), { executor: 'simulator' }));
@@ -363,16 +528,22 @@ describe('the cut machine', () => {
     refuses(run([...approved, ...dryRun('d1', 3, false)]), liveStart()); // failed dry run
     refuses(run([planned(), A.approval('alice'), ...dry]), liveStart()); // not approved
     // Not required by the policy: no dry run needed.
-    expect(run([planned({ requireDryRun: false }), A.approval('alice'), A.approval('bob', 2), liveStart()]).value).toEqual({ live: 'backingUp' });
+    expect(
+      run([planned({ requireDryRun: false }), A.approval('alice'), A.approval('bob', 2), liveStart()]).value,
+    ).toEqual({ live: 'backingUp' });
   });
 
   it('the live phases run in order, each for this run, the backup first', () => {
     const s = run(live);
     refuses(s, P.legA!);
-    for (const [k, v] of Object.entries({ runId: 'l9', planHash: 'f'.repeat(64), executor: 'simulator' })) refuses(s, withData(P.backup!, { [k]: v }));
+    for (const [k, v] of Object.entries({ runId: 'l9', planHash: 'f'.repeat(64), executor: 'simulator' }))
+      refuses(s, withData(P.backup!, { [k]: v }));
     const b = run([P.backup!], s);
     expect(b.value).toEqual({ live: 'legA' });
-    expect([b.context.phase, b.context.backup]).toEqual(['legA', { backupId: 'bk-1', runId: 'l1', preImageHash: 'a'.repeat(64), plaintextHash: 'e'.repeat(64) }]);
+    expect([b.context.phase, b.context.backup]).toEqual([
+      'legA',
+      { backupId: 'bk-1', runId: 'l1', preImageHash: 'a'.repeat(64), plaintextHash: 'e'.repeat(64) },
+    ]);
     refuses(b, withData(P.legA!, { runId: 'l9' }));
     refuses(b, withData(P.legA!, { planHash: 'f'.repeat(64) }));
     refuses(b, P.legB!);
@@ -384,13 +555,45 @@ describe('the cut machine', () => {
     expect([e.value, e.context.phase]).toEqual([{ live: 'enacting' }, 'enact']);
     const c = run([P.enact!], e);
     expect([c.value, c.context.phase]).toEqual(['completed', undefined]);
-    expect(run([P.backup!, P.legA!, P.legB!, { type: 'VerifyFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', expectedHash: 'c'.repeat(64), actualHash: 'd'.repeat(64), mismatches: [], at: at(13) } }], s).value).toBe('verifyFailed');
+    expect(
+      run(
+        [
+          P.backup!,
+          P.legA!,
+          P.legB!,
+          {
+            type: 'VerifyFailed',
+            data: {
+              runId: 'l1',
+              planHash: HASH,
+              executor: 'postgres-table',
+              expectedHash: 'c'.repeat(64),
+              actualHash: 'd'.repeat(64),
+              mismatches: [],
+              at: at(13),
+            },
+          },
+        ],
+        s,
+      ).value,
+    ).toBe('verifyFailed');
   });
 
   it('a phase fails or halts only at the phase the run is at; resuming needs open locks and fresh approvals', () => {
     const s = run([...live, P.backup!, P.legA!]);
     const failed = (phase: string, o: Record<string, unknown> = {}) =>
-      ({ type: 'PhaseFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', phase, error: { code: 'X', message: 'y' }, at: at(12), ...o } }) as DomainEvent;
+      ({
+        type: 'PhaseFailed',
+        data: {
+          runId: 'l1',
+          planHash: HASH,
+          executor: 'postgres-table',
+          phase,
+          error: { code: 'X', message: 'y' },
+          at: at(12),
+          ...o,
+        },
+      }) as DomainEvent;
     refuses(s, failed('legA'));
     refuses(s, halted('legA'));
     refuses(s, withData(halted('legB'), { runId: 'l9' }));
@@ -406,7 +609,17 @@ describe('the cut machine', () => {
   });
 
   it('an interrupted run is taken up again with open locks (and, for a live run, fresh approvals), counted', () => {
-    const cont = (runId: string, t: number, locks = OPEN) => ({ type: 'RunContinued', data: { runId, planHash: HASH, executor: 'postgres-table', at: at(t), evidence: { at: at(t), locks, approvals: [] } } }) as DomainEvent;
+    const cont = (runId: string, t: number, locks = OPEN) =>
+      ({
+        type: 'RunContinued',
+        data: {
+          runId,
+          planHash: HASH,
+          executor: 'postgres-table',
+          at: at(t),
+          evidence: { at: at(t), locks, approvals: [] },
+        },
+      }) as DomainEvent;
     const s = run([...live, P.backup!]);
     refuses(s, cont('l1', 12, { ...OPEN, env: false }));
     refuses(s, cont('l1', 5000));
@@ -424,7 +637,8 @@ describe('the cut machine', () => {
 
   it('a revert needs the backup this cut took, open locks, this plan; it may end reverted or failed, and be retried', () => {
     const done = run([...live, ...Object.values(P)]);
-    for (const k of ['config', 'env', 'killSwitch'] as const) refuses(done, revertStart('rv1', { ...OPEN, [k]: false }));
+    for (const k of ['config', 'env', 'killSwitch'] as const)
+      refuses(done, revertStart('rv1', { ...OPEN, [k]: false }));
     refuses(done, withData(revertStart(), { backupId: 'bk-9' }));
     refuses(done, withData(revertStart(), { planHash: 'f'.repeat(64) }));
     refuses(done, withData(revertStart(), { executor: 'simulator' }));
@@ -432,18 +646,51 @@ describe('the cut machine', () => {
     expect([r.value, r.context.runId, r.context.phase]).toEqual(['reverting', 'rv1', undefined]);
     refuses(r, reverted('rv9'));
     refuses(r, withData(reverted(), { planHash: 'f'.repeat(64) }));
-    const fail = { type: 'RevertFailed', data: { runId: 'rv1', planHash: HASH, executor: 'postgres-table', error: { code: 'X', message: 'y' }, at: at(21) } } as DomainEvent;
+    const fail = {
+      type: 'RevertFailed',
+      data: {
+        runId: 'rv1',
+        planHash: HASH,
+        executor: 'postgres-table',
+        error: { code: 'X', message: 'y' },
+        at: at(21),
+      },
+    } as DomainEvent;
     refuses(r, withData(fail, { runId: 'rv9' }));
     const rf = run([fail], r);
     expect(rf.value).toBe('revertFailed');
     const again = run([revertStart('rv2'), reverted('rv2')], rf);
     expect([again.value, again.status]).toEqual(['reverted', 'done']);
     // From a halt, a failure or a failed verify too; never without a backup.
-    expect(run([halted('legA'), revertStart()], run([...live, P.backup!, P.legA!].slice(0, -1))).value).toBe('reverting');
+    expect(run([halted('legA'), revertStart()], run([...live, P.backup!, P.legA!].slice(0, -1))).value).toBe(
+      'reverting',
+    );
     refuses(run(live), revertStart());
-    const failedAt = (phase: string) => ({ type: 'PhaseFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', phase, error: { code: 'X', message: 'y' }, at: at(12) } }) as DomainEvent;
+    const failedAt = (phase: string) =>
+      ({
+        type: 'PhaseFailed',
+        data: {
+          runId: 'l1',
+          planHash: HASH,
+          executor: 'postgres-table',
+          phase,
+          error: { code: 'X', message: 'y' },
+          at: at(12),
+        },
+      }) as DomainEvent;
     expect(run([failedAt('legA'), revertStart()], run([...live, P.backup!])).value).toBe('reverting');
-    const vf = { type: 'VerifyFailed', data: { runId: 'l1', planHash: HASH, executor: 'postgres-table', expectedHash: 'c'.repeat(64), actualHash: 'd'.repeat(64), mismatches: [], at: at(13) } } as DomainEvent;
+    const vf = {
+      type: 'VerifyFailed',
+      data: {
+        runId: 'l1',
+        planHash: HASH,
+        executor: 'postgres-table',
+        expectedHash: 'c'.repeat(64),
+        actualHash: 'd'.repeat(64),
+        mismatches: [],
+        at: at(13),
+      },
+    } as DomainEvent;
     expect(run([P.backup!, P.legA!, P.legB!, vf, revertStart()], run(live)).value).toBe('reverting');
     // Failed before any backup: nothing to restore.
     refuses(run([...live, failedAt('backup')]), revertStart());

@@ -13,6 +13,13 @@ describe('published machine names', () => {
     expect(dot).toContain('"released" -> "engaged" [label="KillSwitchEngaged"]');
     expect(dot).toContain('"engaged" -> "released" [label="KillSwitchReleased"]');
     const mermaid = toMermaid(killSwitchMachine);
-    expect(mermaid.split('\n')).toEqual(['stateDiagram-v2', '  [*] --> released', '  state "released" as released', '  state "engaged" as engaged', '  released --> engaged: KillSwitchEngaged', '  engaged --> released: KillSwitchReleased']);
+    expect(mermaid.split('\n')).toEqual([
+      'stateDiagram-v2',
+      '  [*] --> released',
+      '  state "released" as released',
+      '  state "engaged" as engaged',
+      '  released --> engaged: KillSwitchEngaged',
+      '  engaged --> released: KillSwitchReleased',
+    ]);
   });
 });

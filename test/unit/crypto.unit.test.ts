@@ -8,7 +8,12 @@ import { verifyApprovalSignature } from '../../machines/approvals.js';
 import { sha256 } from '../../events/canonical.js';
 import { signApproval } from '../../src/crypto/approvals.js';
 import { decryptBackup, encryptBackup } from '../../src/crypto/backup.js';
-import { generateApproverKey, generateBackupKey, loadApproverKey, loadBackupPrivateKey } from '../../src/crypto/keys.js';
+import {
+  generateApproverKey,
+  generateBackupKey,
+  loadApproverKey,
+  loadBackupPrivateKey,
+} from '../../src/crypto/keys.js';
 import { InvalidInputError } from '../../src/errors.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'cutter-keys-'));
@@ -22,7 +27,9 @@ describe('approval keys', () => {
     const signature = signApproval(await loadApproverKey('alice', { dir }), payload);
     expect(verifyApprovalSignature({ ...payload, signature, publicKey: alice.publicKey })).toBe(true);
     expect(verifyApprovalSignature({ ...payload, signature, publicKey: bob.publicKey })).toBe(false);
-    expect(verifyApprovalSignature({ ...payload, planHash: 'b'.repeat(64), signature, publicKey: alice.publicKey })).toBe(false);
+    expect(
+      verifyApprovalSignature({ ...payload, planHash: 'b'.repeat(64), signature, publicKey: alice.publicKey }),
+    ).toBe(false);
     expect(alice.publicKey).toMatch(/^ed25519:[A-Za-z0-9+/]{43}=$/);
   });
 
@@ -45,7 +52,9 @@ describe('backups', () => {
     expect(recipients).toEqual([k.fingerprint]);
     expect(armored).not.toContain('KB-1');
     await expect(loadBackupPrivateKey({ dir, recipients, env: {} })).rejects.toThrow(/CUTTER_BACKUP_PASSPHRASE/);
-    await expect(loadBackupPrivateKey({ dir, recipients, env: { CUTTER_BACKUP_PASSPHRASE: 'wrong' } })).rejects.toThrow(/does not unlock/);
+    await expect(loadBackupPrivateKey({ dir, recipients, env: { CUTTER_BACKUP_PASSPHRASE: 'wrong' } })).rejects.toThrow(
+      /does not unlock/,
+    );
     const key = await loadBackupPrivateKey({ dir, recipients, env: { CUTTER_BACKUP_PASSPHRASE: 'correct horse' } });
     expect(await decryptBackup(armored, key, sha256(plaintext))).toBe(plaintext);
     await expect(decryptBackup(armored, key, sha256('other'))).rejects.toThrow(/differs/);

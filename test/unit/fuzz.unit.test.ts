@@ -11,9 +11,21 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { parsePlan } from '../../src/config/plan.js';
 import { InvalidInputError } from '../../src/errors.js';
-import { brokenPlanArb, CATEGORIES, checkBroken, checkValid, FAULT_NAMES, stringsOf, validPlanArb, writerFallbacks, type Category } from '../support/plan-fuzz.js';
+import {
+  brokenPlanArb,
+  CATEGORIES,
+  checkBroken,
+  checkValid,
+  FAULT_NAMES,
+  stringsOf,
+  validPlanArb,
+  writerFallbacks,
+  type Category,
+} from '../support/plan-fuzz.js';
 
-const config = parseConfig(`targets:\n  kb: { url: "env:KB", table: public.documents, key: [id], columns: [title, body] }\n`);
+const config = parseConfig(
+  `targets:\n  kb: { url: "env:KB", table: public.documents, key: [id], columns: [title, body] }\n`,
+);
 
 describe('fuzzed plans', () => {
   it('valid structure, hostile values: every one accepted and loaded back exactly from JSON and YAML', () => {
@@ -36,14 +48,17 @@ describe('fuzzed plans', () => {
     );
     const pct = (n: number) => Math.round((100 * n) / runs);
     const fallbacks = writerFallbacks.strings - fallbacksBefore;
-    console.log(`valid plans: ${accepted}/${runs} accepted; plans holding a string that is ${[...plansWith].map(([k, n]) => `${k} ${pct(n)}%`).join(', ')}; ${fallbacks} strings escaped for the YAML writer`);
+    console.log(
+      `valid plans: ${accepted}/${runs} accepted; plans holding a string that is ${[...plansWith].map(([k, n]) => `${k} ${pct(n)}%`).join(', ')}; ${fallbacks} strings escaped for the YAML writer`,
+    );
     expect(accepted / runs).toBe(1);
     // The YAML writer's faults are stepped around for few strings (a broken loader would show as many).
     expect(fallbacks).toBeLessThanOrEqual(runs * 0.05);
     // The hostile strings were really there.
     expect(pct(plansWith.get('sql') ?? 0)).toBeGreaterThanOrEqual(25);
     expect(pct(plansWith.get('long') ?? 0)).toBeGreaterThanOrEqual(25);
-    for (const name of Object.keys(CATEGORIES) as Category[]) expect(pct(plansWith.get(name) ?? 0), name).toBeGreaterThanOrEqual(5);
+    for (const name of Object.keys(CATEGORIES) as Category[])
+      expect(pct(plansWith.get(name) ?? 0), name).toBeGreaterThanOrEqual(5);
   });
 
   it('broken plans (wrong type, missing or extra field, bad enum, out of range): every one refused, naming the path', () => {
@@ -60,7 +75,9 @@ describe('fuzzed plans', () => {
       }),
       { numRuns: 400 },
     );
-    console.log(`broken plans: ${accepted}/${runs} accepted; ${faults.size} kinds of fault: ${[...faults].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    console.log(
+      `broken plans: ${accepted}/${runs} accepted; ${faults.size} kinds of fault: ${[...faults].map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    );
     expect(accepted).toBe(0);
     expect([...faults.keys()].sort()).toEqual([...FAULT_NAMES].sort());
   });
@@ -80,7 +97,10 @@ describe('fuzzed plans', () => {
 });
 
 describe('fuzzed configs', () => {
-  const ident = fc.oneof(fc.constantFrom('documents', 'public.documents', 'a; DROP TABLE x', '"x"', 'a b', 'x--', 'ünïcode', 'a'.repeat(70)), fc.string({ maxLength: 12 }));
+  const ident = fc.oneof(
+    fc.constantFrom('documents', 'public.documents', 'a; DROP TABLE x', '"x"', 'a b', 'x--', 'ünïcode', 'a'.repeat(70)),
+    fc.string({ maxLength: 12 }),
+  );
   it('refuse hostile identifiers with a path, accept only plain ones', () => {
     fc.assert(
       fc.property(ident, ident, (table, column) => {

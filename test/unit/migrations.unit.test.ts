@@ -18,9 +18,15 @@ describe('migrations', () => {
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
   });
 
-  it.each(MIGRATIONS.map((m) => [m.version, m] as const))('migration %i keeps the text it was applied with', (version, m) => {
-    const frozen = FROZEN[version];
-    expect(frozen, `migration ${version} (${m.name}) has no frozen checksum: add it once, never edit it`).toBeDefined();
-    expect(createHash('sha256').update(m.up).digest('hex')).toBe(frozen);
-  });
+  it.each(MIGRATIONS.map((m) => [m.version, m] as const))(
+    'migration %i keeps the text it was applied with',
+    (version, m) => {
+      const frozen = FROZEN[version];
+      expect(
+        frozen,
+        `migration ${version} (${m.name}) has no frozen checksum: add it once, never edit it`,
+      ).toBeDefined();
+      expect(createHash('sha256').update(m.up).digest('hex')).toBe(frozen);
+    },
+  );
 });

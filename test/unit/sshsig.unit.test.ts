@@ -10,7 +10,12 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/errors.js';
-import { parseSshEd25519PublicKey, signWithSshKeygen, sshPublicKeyFingerprint, verifySshSig } from '../../src/crypto/sshsig.js';
+import {
+  parseSshEd25519PublicKey,
+  signWithSshKeygen,
+  sshPublicKeyFingerprint,
+  verifySshSig,
+} from '../../src/crypto/sshsig.js';
 
 const NS = 'cutter';
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'cutter-sshsig-'));
@@ -25,12 +30,27 @@ const publicKeyOf = (file: string) => parseSshEd25519PublicKey(readFileSync(`${f
 
 /** `ssh-keygen -Y sign` run directly, message on stdin. */
 function plainSign(keyFile: string, message: Buffer, namespace = NS, extra: string[] = []): string {
-  return execFileSync('ssh-keygen', ['-Y', 'sign', '-f', keyFile, '-n', namespace, ...extra], { input: message, stdio: ['pipe', 'pipe', 'ignore'] }).toString();
+  return execFileSync('ssh-keygen', ['-Y', 'sign', '-f', keyFile, '-n', namespace, ...extra], {
+    input: message,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  }).toString();
 }
 
-const dearmor = (armored: string) => Buffer.from(armored.split('\n').filter((l) => l && !l.startsWith('-----')).join(''), 'base64');
+const dearmor = (armored: string) =>
+  Buffer.from(
+    armored
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join(''),
+    'base64',
+  );
 const armor = (blob: Buffer) =>
-  ['-----BEGIN SSH SIGNATURE-----', ...(blob.toString('base64').match(/.{1,70}/g) ?? []), '-----END SSH SIGNATURE-----', ''].join('\n');
+  [
+    '-----BEGIN SSH SIGNATURE-----',
+    ...(blob.toString('base64').match(/.{1,70}/g) ?? []),
+    '-----END SSH SIGNATURE-----',
+    '',
+  ].join('\n');
 const wireString = (s: Buffer | string) => {
   const b = Buffer.from(s);
   const len = Buffer.alloc(4);
@@ -70,7 +90,9 @@ describe('parseSshEd25519PublicKey', () => {
       'authorized_keys options': `restrict ${readFileSync(`${key}.pub`, 'utf8')}`,
       'no base64': 'ssh-ed25519',
       'bad base64': 'ssh-ed25519 AAAA!!!! x@y',
-      'unpadded base64': `ssh-ed25519 ${keyLine(Buffer.concat([wireString('ssh-ed25519'), wireString(raw.subarray(1))])).split(' ')[1]!.replace(/=+$/, '')}`,
+      'unpadded base64': `ssh-ed25519 ${keyLine(Buffer.concat([wireString('ssh-ed25519'), wireString(raw.subarray(1))]))
+        .split(' ')[1]!
+        .replace(/=+$/, '')}`,
       'inner type differs': keyLine(Buffer.concat([wireString('ssh-rsa'), wireString(raw)])),
       'short key': keyLine(Buffer.concat([wireString('ssh-ed25519'), wireString(raw.subarray(0, 31))])),
       'truncated blob': keyLine(Buffer.concat([wireString('ssh-ed25519'), wireString(raw)]).subarray(0, 40)),
@@ -110,7 +132,9 @@ describe('sshPublicKeyFingerprint', () => {
     const dir = tmp();
     for (const name of ['a', 'b', 'c']) {
       const key = sshKeygen(dir, name);
-      const printed = execFileSync('ssh-keygen', ['-lf', `${key}.pub`]).toString().split(' ')[1];
+      const printed = execFileSync('ssh-keygen', ['-lf', `${key}.pub`])
+        .toString()
+        .split(' ')[1];
       expect(sshPublicKeyFingerprint(publicKeyOf(key))).toBe(printed);
     }
   });
@@ -142,7 +166,9 @@ describe('signatures made by ssh-keygen, verified in pure node', () => {
     writeFileSync(sigFile, signature);
     const ok = spawnSync('ssh-keygen', ['-Y', 'check-novalidate', '-n', NS, '-s', sigFile], { input: message });
     expect(ok.status, ok.stderr.toString()).toBe(0);
-    const tampered = spawnSync('ssh-keygen', ['-Y', 'check-novalidate', '-n', NS, '-s', sigFile], { input: Buffer.from('other') });
+    const tampered = spawnSync('ssh-keygen', ['-Y', 'check-novalidate', '-n', NS, '-s', sigFile], {
+      input: Buffer.from('other'),
+    });
     expect(tampered.status).not.toBe(0);
   });
 
@@ -161,11 +187,25 @@ describe('signatures made by ssh-keygen, verified in pure node', () => {
   });
 
   it('tolerates CRLF line ends and surrounding whitespace in the armor', () => {
-    expect(verifySshSig({ publicKey: aliceKey, message, signature: `\n  ${signature.replace(/\n/g, '\r\n')}  \n`, namespace: NS })).toBe(true);
+    expect(
+      verifySshSig({
+        publicKey: aliceKey,
+        message,
+        signature: `\n  ${signature.replace(/\n/g, '\r\n')}  \n`,
+        namespace: NS,
+      }),
+    ).toBe(true);
   });
 
   it('refuses a tampered message, another key, another namespace', () => {
-    expect(verifySshSig({ publicKey: aliceKey, message: Buffer.concat([message, Buffer.from(' ')]), signature, namespace: NS })).toBe(false);
+    expect(
+      verifySshSig({
+        publicKey: aliceKey,
+        message: Buffer.concat([message, Buffer.from(' ')]),
+        signature,
+        namespace: NS,
+      }),
+    ).toBe(false);
     expect(verifySshSig({ publicKey: publicKeyOf(bob), message, signature, namespace: NS })).toBe(false);
     expect(verifySshSig({ publicKey: aliceKey, message, signature, namespace: 'git' })).toBe(false);
     const gitSig = plainSign(alice, message, 'git');
@@ -195,7 +235,8 @@ describe('signatures made by ssh-keygen, verified in pure node', () => {
       armor(dearmor(signature).subarray(0, 100)),
       `-----BEGIN SSH SIGNATURE-----\n${'A'.repeat(20_000)}\n-----END SSH SIGNATURE-----\n`,
     ];
-    for (const sig of garbled) expect(verifySshSig({ publicKey: aliceKey, message, signature: sig, namespace: NS })).toBe(false);
+    for (const sig of garbled)
+      expect(verifySshSig({ publicKey: aliceKey, message, signature: sig, namespace: NS })).toBe(false);
     const bad: any[] = [
       { publicKey: aliceKey.subarray(0, 31), message, signature, namespace: NS },
       { publicKey: 'alice', message, signature, namespace: NS },
@@ -231,8 +272,17 @@ describe('signatures made by ssh-keygen, verified in pure node', () => {
     const sig64 = inner.subarray(inner.length - 64);
     const innerTrailing = [...fields.slice(0, 4), Buffer.concat([inner, Buffer.from([0])])];
     const innerType = [...fields.slice(0, 4), Buffer.concat([wireString('ssh-ed448'), wireString(sig64)])];
-    expect(verifySshSig({ publicKey: aliceKey, message, signature: rebuild([...fields.slice(0, 4), Buffer.concat([wireString('ssh-ed25519'), wireString(sig64)])]), namespace: NS })).toBe(true);
-    expect(verifySshSig({ publicKey: aliceKey, message, signature: rebuild(innerTrailing), namespace: NS })).toBe(false);
+    expect(
+      verifySshSig({
+        publicKey: aliceKey,
+        message,
+        signature: rebuild([...fields.slice(0, 4), Buffer.concat([wireString('ssh-ed25519'), wireString(sig64)])]),
+        namespace: NS,
+      }),
+    ).toBe(true);
+    expect(verifySshSig({ publicKey: aliceKey, message, signature: rebuild(innerTrailing), namespace: NS })).toBe(
+      false,
+    );
     expect(verifySshSig({ publicKey: aliceKey, message, signature: rebuild(innerType), namespace: NS })).toBe(false);
   });
 
@@ -284,13 +334,18 @@ describe('signWithSshKeygen through ssh-agent', () => {
     const message = Buffer.from('signed by the agent');
     const signature = await signWithSshKeygen({ keyFile: `${key}.pub`, message, namespace: NS, env });
     expect(verifySshSig({ publicKey: publicKeyOf(key), message, signature, namespace: NS })).toBe(true);
-    const withoutAgent = await failureOf(signWithSshKeygen({ keyFile: `${key}.pub`, message, namespace: NS, env: { ...process.env, SSH_AUTH_SOCK: '' } }));
+    const withoutAgent = await failureOf(
+      signWithSshKeygen({ keyFile: `${key}.pub`, message, namespace: NS, env: { ...process.env, SSH_AUTH_SOCK: '' } }),
+    );
     expect(withoutAgent).toBeInstanceOf(InvalidInputError);
   });
 
   it('uses the agent for an encrypted key file whose key is loaded there', async () => {
     const key = sshKeygen(dir, 'dave', 'ed25519', 'correct horse');
-    execFileSync('ssh-add', ['-q', key], { env: { ...env, SSH_ASKPASS_REQUIRE: 'force', SSH_ASKPASS: writeAskpass(dir, 'correct horse') }, stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('ssh-add', ['-q', key], {
+      env: { ...env, SSH_ASKPASS_REQUIRE: 'force', SSH_ASKPASS: writeAskpass(dir, 'correct horse') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const message = Buffer.from('encrypted on disk, unlocked in the agent');
     const signature = await signWithSshKeygen({ keyFile: key, message, namespace: NS, env });
     expect(verifySshSig({ publicKey: publicKeyOf(key), message, signature, namespace: NS })).toBe(true);
@@ -308,22 +363,30 @@ describe('signWithSshKeygen failures', () => {
   const message = Buffer.from('hello');
 
   it('names a missing ssh-keygen', async () => {
-    const e = await failureOf(signWithSshKeygen({ keyFile: sshKeygen(dir, 'k1'), message, namespace: NS, env: { PATH: '/nonexistent' } }));
+    const e = await failureOf(
+      signWithSshKeygen({ keyFile: sshKeygen(dir, 'k1'), message, namespace: NS, env: { PATH: '/nonexistent' } }),
+    );
     expect(e).toBeInstanceOf(InvalidInputError);
-    expect(e.message).toMatchInlineSnapshot(`"ssh-keygen not found on PATH: install OpenSSH 8.2 or later to sign with an SSH key"`);
+    expect(e.message).toMatchInlineSnapshot(
+      `"ssh-keygen not found on PATH: install OpenSSH 8.2 or later to sign with an SSH key"`,
+    );
   });
 
   it('carries ssh-keygen stderr when the key file does not exist', async () => {
     const e = await failureOf(signWithSshKeygen({ keyFile: path.join(dir, 'absent'), message, namespace: NS }));
     expect(e).toBeInstanceOf(InvalidInputError);
-    expect(e.message.replaceAll(dir, '<dir>')).toMatchInlineSnapshot(`"ssh-keygen -Y sign -f <dir>/absent failed (exit 255): Couldn't load public key <dir>/absent: No such file or directory"`);
+    expect(e.message.replaceAll(dir, '<dir>')).toMatchInlineSnapshot(
+      `"ssh-keygen -Y sign -f <dir>/absent failed (exit 255): Couldn't load public key <dir>/absent: No such file or directory"`,
+    );
   });
 
   it('never takes the message as a passphrase: an encrypted key without agent or askpass fails', async () => {
     const passphrase = 'hunter2-secret';
     const key = sshKeygen(dir, 'locked', 'ed25519', passphrase);
     const env = { ...process.env, SSH_AUTH_SOCK: '', SSH_ASKPASS: '', DISPLAY: '' };
-    const e = await failureOf(signWithSshKeygen({ keyFile: key, message: Buffer.from(`${passphrase}\nrest`), namespace: NS, env }));
+    const e = await failureOf(
+      signWithSshKeygen({ keyFile: key, message: Buffer.from(`${passphrase}\nrest`), namespace: NS, env }),
+    );
     expect(e).toBeInstanceOf(InvalidInputError);
     expect(e.message).toMatch(/incorrect passphrase/);
     expect(e.message).not.toContain(passphrase);
@@ -334,7 +397,14 @@ describe('signWithSshKeygen failures', () => {
     const env = { ...process.env, SSH_AUTH_SOCK: '', SSH_ASKPASS: writeAskpass(dir, 'open sesame') };
     const signature = await signWithSshKeygen({ keyFile: key, message, namespace: NS, env });
     expect(verifySshSig({ publicKey: publicKeyOf(key), message, signature, namespace: NS })).toBe(true);
-    const wrong = await failureOf(signWithSshKeygen({ keyFile: key, message, namespace: NS, env: { ...env, SSH_ASKPASS: writeAskpass(dir, 'wrong guess') } }));
+    const wrong = await failureOf(
+      signWithSshKeygen({
+        keyFile: key,
+        message,
+        namespace: NS,
+        env: { ...env, SSH_ASKPASS: writeAskpass(dir, 'wrong guess') },
+      }),
+    );
     expect(wrong).toBeInstanceOf(InvalidInputError);
     expect(wrong.message).toMatch(/incorrect passphrase/);
     expect(wrong.message).not.toContain('wrong guess');
@@ -343,9 +413,13 @@ describe('signWithSshKeygen failures', () => {
   it('refuses an RSA key and an unusable namespace', async () => {
     const rsa = await failureOf(signWithSshKeygen({ keyFile: sshKeygen(dir, 'rsa', 'rsa'), message, namespace: NS }));
     expect(rsa).toBeInstanceOf(InvalidInputError);
-    expect(rsa.message.replaceAll(dir, '<dir>')).toMatchInlineSnapshot(`"ssh signature: <dir>/rsa: key type ssh-rsa is not supported, only ssh-ed25519"`);
+    expect(rsa.message.replaceAll(dir, '<dir>')).toMatchInlineSnapshot(
+      `"ssh signature: <dir>/rsa: key type ssh-rsa is not supported, only ssh-ed25519"`,
+    );
     for (const namespace of ['', 'two words', 'x'.repeat(65)]) {
-      await expect(signWithSshKeygen({ keyFile: sshKeygen(dir, `n${namespace.length}`), message, namespace })).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(
+        signWithSshKeygen({ keyFile: sshKeygen(dir, `n${namespace.length}`), message, namespace }),
+      ).rejects.toBeInstanceOf(InvalidInputError);
     }
   });
 });

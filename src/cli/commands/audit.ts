@@ -18,40 +18,77 @@ import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
 import { cutStreamId } from '../../../events/streams.js';
 
-export async function replay(s: Session, out: Output, cutId: string | undefined, all: boolean, trustRoot?: string, anchors: { checkpoint?: string; targets?: boolean } = {}): Promise<number> {
+export async function replay(
+  s: Session,
+  out: Output,
+  cutId: string | undefined,
+  all: boolean,
+  trustRoot?: string,
+  anchors: { checkpoint?: string; targets?: boolean } = {},
+): Promise<number> {
   if (!cutId && !all) throw new InvalidInputError('replay: name a cut or pass --all');
-  if (trustRoot !== undefined && !/^[0-9a-f]{64}$/.test(trustRoot)) throw new InvalidInputError('--trust-root: the 64-hex root printed by `cutter governance show`');
+  if (trustRoot !== undefined && !/^[0-9a-f]{64}$/.test(trustRoot))
+    throw new InvalidInputError('--trust-root: the 64-hex root printed by `cutter governance show`');
   const store = await s.store();
   const pin = trustRoot ?? (existsSync(s.configFile) ? s.config().trust.root : undefined);
   // A kept file when given; else the checkpoint this workspace last saw, when it has one.
   const seen = anchors.checkpoint === undefined ? lastSeenCheckpoint(s) : undefined;
   const checkpoint = anchors.checkpoint === undefined ? seen?.file : readCheckpointFile(anchors.checkpoint);
-  const targets = anchors.targets ? await Promise.all(Object.keys(s.config().targets).map((name) => s.target(name))) : undefined;
-  const r = await replayStore(store, all ? undefined : cutId, { trustRoot: pin, ...(checkpoint ? { checkpoint } : {}), ...(targets ? { targets } : {}) });
+  const targets = anchors.targets
+    ? await Promise.all(Object.keys(s.config().targets).map((name) => s.target(name)))
+    : undefined;
+  const r = await replayStore(store, all ? undefined : cutId, {
+    trustRoot: pin,
+    ...(checkpoint ? { checkpoint } : {}),
+    ...(targets ? { targets } : {}),
+  });
   out.result(r, () => {
     const head = r.ok
       ? `  ${out.color.green('✓ replay clean')}: ${r.streams} cut stream(s), ${r.events} events — hash chains intact, every transition legal, invariants hold, projections equal; every event signed by an enrolled member with its role under trust root ${r.trust.root?.slice(0, 16)}… (governance v${r.trust.governanceVersion})`
       : `  ${out.color.red(`✗ ${r.violations.length} violation(s)`)} in ${r.streams} stream(s), ${r.events} events`;
     const anchorsLine = [
       `${r.anchors.checkpointsInStore} checkpoint(s) in the store checked`,
-      r.anchors.checkpointFile ? (seen ? `the checkpoint this workspace last saw (${seen.path}) checked` : 'the kept checkpoint file checked') : 'no kept checkpoint checked (--checkpoint <file>)',
-      r.anchors.targets ? `target ledgers checked (${r.anchors.targets.map((t) => `${t.target}: ${t.rows} row(s)`).join(', ') || 'none configured'})` : 'target ledgers not checked (--targets)',
+      r.anchors.checkpointFile
+        ? seen
+          ? `the checkpoint this workspace last saw (${seen.path}) checked`
+          : 'the kept checkpoint file checked'
+        : 'no kept checkpoint checked (--checkpoint <file>)',
+      r.anchors.targets
+        ? `target ledgers checked (${r.anchors.targets.map((t) => `${t.target}: ${t.rows} row(s)`).join(', ') || 'none configured'})`
+        : 'target ledgers not checked (--targets)',
     ].join('; ');
-    return [head, `  anchors: ${anchorsLine}`, ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`)].join('\n');
+    return [
+      head,
+      `  anchors: ${anchorsLine}`,
+      ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`),
+    ].join('\n');
   });
   return r.ok ? EXIT.ok : EXIT.verificationFailed;
 }
 
-export async function report(s: Session, out: Output, cutId: string, opts: { format: 'md' | 'html' | 'json'; out?: string; from?: string; trustRoot?: string }): Promise<number> {
+export async function report(
+  s: Session,
+  out: Output,
+  cutId: string,
+  opts: { format: 'md' | 'html' | 'json'; out?: string; from?: string; trustRoot?: string },
+): Promise<number> {
   if (opts.from !== undefined) {
     // From an audit bundle: no database; verified from the trust root first.
     const bundle = readBundle(opts.from);
-    if (bundle.cutId !== cutId) throw new InvalidInputError(`--from: ${opts.from} is the bundle of cut ${bundle.cutId}, not ${cutId}`);
+    if (bundle.cutId !== cutId)
+      throw new InvalidInputError(`--from: ${opts.from} is the bundle of cut ${bundle.cutId}, not ${cutId}`);
     const root = rootFor(s, opts.trustRoot);
     const verdict = verifyBundle(bundle, root);
     const events = bundle.streams.cut as StoredEvent[];
-    const trustViolations = verdict.violations.filter((v): v is TrustViolation => (TRUST_RULES as readonly string[]).includes(v.rule));
-    const model = buildReport(events, !verdict.violations.some((v) => v.rule === 'hash-chain'), new Date().toISOString(), { root, violations: trustViolations });
+    const trustViolations = verdict.violations.filter((v): v is TrustViolation =>
+      (TRUST_RULES as readonly string[]).includes(v.rule),
+    );
+    const model = buildReport(
+      events,
+      !verdict.violations.some((v) => v.rule === 'hash-chain'),
+      new Date().toISOString(),
+      { root, violations: trustViolations },
+    );
     return emitReport(out, cutId, opts, model, verdict.ok);
   }
   const store = await s.store();
@@ -60,17 +97,36 @@ export async function report(s: Session, out: Output, cutId: string, opts: { for
   const pin = existsSync(s.configFile) ? s.config().trust.root : undefined;
   const replayed = await replayStore(store, cutId, { trustRoot: pin });
   const trustRules = new Set<string>(TRUST_RULES);
-  const trust = { root: replayed.trust.root, violations: replayed.violations.filter((v): v is TrustViolation => v.streamId === cutStreamId(cutId) && trustRules.has(v.rule)) };
+  const trust = {
+    root: replayed.trust.root,
+    violations: replayed.violations.filter(
+      (v): v is TrustViolation => v.streamId === cutStreamId(cutId) && trustRules.has(v.rule),
+    ),
+  };
   const model = buildReport(events, chain.ok, new Date().toISOString(), pin ? trust : undefined);
   return emitReport(out, cutId, opts, model, chain.ok);
 }
 
-async function emitReport(out: Output, cutId: string, opts: { format: 'md' | 'html' | 'json'; out?: string }, model: ReturnType<typeof buildReport>, chainOk: boolean): Promise<number> {
-  const text = opts.format === 'html' ? await renderHtml(model) : opts.format === 'json' ? renderJson(model) : renderMarkdown(model);
+async function emitReport(
+  out: Output,
+  cutId: string,
+  opts: { format: 'md' | 'html' | 'json'; out?: string },
+  model: ReturnType<typeof buildReport>,
+  chainOk: boolean,
+): Promise<number> {
+  const text =
+    opts.format === 'html'
+      ? await renderHtml(model)
+      : opts.format === 'json'
+        ? renderJson(model)
+        : renderMarkdown(model);
   if (opts.out) {
     mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
     writeFileSync(opts.out, text);
-    out.result({ cutId, format: opts.format, out: opts.out, outcome: model.cut.outcome, violations: model.violations.length }, () => `  ${out.color.green('✓')} report written to ${opts.out} (${model.cut.outcome})`);
+    out.result(
+      { cutId, format: opts.format, out: opts.out, outcome: model.cut.outcome, violations: model.violations.length },
+      () => `  ${out.color.green('✓')} report written to ${opts.out} (${model.cut.outcome})`,
+    );
   } else process.stdout.write(text);
   return model.violations.length || !chainOk ? EXIT.verificationFailed : EXIT.ok;
 }
@@ -81,7 +137,11 @@ export async function rebuild(s: Session, out: Output): Promise<number> {
   const r = await rebuildProjections(store.db);
   const refolded = await catchUp(store, activityProjector);
   const ms = performance.now() - t;
-  out.result({ ...r, asyncEvents: refolded, ms: Math.round(ms) }, () => `  ${out.color.green('✓')} projections rebuilt from ${r.events} events in ${r.streams} stream(s), async projectors refolded ${refolded} events, in ${Math.round(ms)} ms`);
+  out.result(
+    { ...r, asyncEvents: refolded, ms: Math.round(ms) },
+    () =>
+      `  ${out.color.green('✓')} projections rebuilt from ${r.events} events in ${r.streams} stream(s), async projectors refolded ${refolded} events, in ${Math.round(ms)} ms`,
+  );
   return EXIT.ok;
 }
 
@@ -89,7 +149,10 @@ export async function follow(s: Session, out: Output, once: boolean): Promise<nu
   const store = await s.store();
   if (once) {
     const n = await catchUp(store, activityProjector);
-    out.result({ projector: activityProjector.name, applied: n }, () => `  ${out.color.green('✓')} ${activityProjector.name}: applied ${n} event(s)`);
+    out.result(
+      { projector: activityProjector.name, applied: n },
+      () => `  ${out.color.green('✓')} ${activityProjector.name}: applied ${n} event(s)`,
+    );
     return EXIT.ok;
   }
   const controller = new AbortController();

@@ -6,7 +6,9 @@ import type { Output } from '../output.js';
 import { EXIT } from '../../errors.js';
 
 const human = (out: Output, k: KillSwitchState) =>
-  k.engaged ? `  kill-switch ${out.color.red('ENGAGED')}${k.reason ? `: ${k.reason}` : ''}${k.by ? ` (by ${k.by}` : ''}${k.since ? `${k.by ? ', ' : ' ('}since ${k.since})` : k.by ? ')' : ''}` : `  kill-switch ${out.color.green('released')}`;
+  k.engaged
+    ? `  kill-switch ${out.color.red('ENGAGED')}${k.reason ? `: ${k.reason}` : ''}${k.by ? ` (by ${k.by}` : ''}${k.since ? `${k.by ? ', ' : ' ('}since ${k.since})` : k.by ? ')' : ''}`
+    : `  kill-switch ${out.color.green('released')}`;
 
 export async function engage(s: Session, out: Output, reason: string): Promise<number> {
   const k = await setKillSwitch(s, { action: 'engage', reason });

@@ -9,29 +9,52 @@ import type { Session } from '../../workspace/session.js';
 import { table, type Output } from '../output.js';
 import { EXIT } from '../../errors.js';
 
-const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}…` : v) : JSON.stringify(v));
+const show = (v: unknown) =>
+  typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}…` : v) : JSON.stringify(v);
 
 export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run' | 'live'): Promise<number> {
   if (mode === 'dry-run') {
     const r = await dryRun(s, cutId);
     const d = r.simulation.diff;
-    out.result({ cutId, runId: r.runId, mode, passed: r.passed, state: r.state, diff: d, expectedPostImageHash: r.simulation.expectedPostImageHash, nonMutation: r.simulation.nonMutation }, () => {
-      const lines = [`  dry run ${r.runId} (simulator, READ ONLY): ${d.counts.inserts} insert(s), ${d.counts.updates} update(s), ${d.counts.deletes} delete(s), ${d.counts.unchanged} unchanged`];
-      for (const row of d.inserts.slice(0, 10)) lines.push(`    ${out.color.green('+')} ${show(row)}`);
-      for (const u of d.updates.slice(0, 10)) lines.push(`    ${out.color.yellow('~')} ${show(u.key)} ${u.changes.map((c) => `${c.column}: ${show(c.from)} → ${show(c.to)}`).join(', ')}`);
-      for (const k of d.deletes.slice(0, 10)) lines.push(`    ${out.color.red('-')} ${show(k)}`);
-      lines.push(`  expected post-image ${r.simulation.expectedPostImageHash.slice(0, 16)}…`);
-      lines.push(`  non-mutation: pre-image ${r.simulation.nonMutation.preImageHashBefore.slice(0, 16)}… before = after: ${r.passed ? out.color.green('yes') : out.color.red('NO')}`);
-      lines.push(`  state ${r.state}`);
-      return lines.join('\n');
-    });
+    out.result(
+      {
+        cutId,
+        runId: r.runId,
+        mode,
+        passed: r.passed,
+        state: r.state,
+        diff: d,
+        expectedPostImageHash: r.simulation.expectedPostImageHash,
+        nonMutation: r.simulation.nonMutation,
+      },
+      () => {
+        const lines = [
+          `  dry run ${r.runId} (simulator, READ ONLY): ${d.counts.inserts} insert(s), ${d.counts.updates} update(s), ${d.counts.deletes} delete(s), ${d.counts.unchanged} unchanged`,
+        ];
+        for (const row of d.inserts.slice(0, 10)) lines.push(`    ${out.color.green('+')} ${show(row)}`);
+        for (const u of d.updates.slice(0, 10))
+          lines.push(
+            `    ${out.color.yellow('~')} ${show(u.key)} ${u.changes.map((c) => `${c.column}: ${show(c.from)} → ${show(c.to)}`).join(', ')}`,
+          );
+        for (const k of d.deletes.slice(0, 10)) lines.push(`    ${out.color.red('-')} ${show(k)}`);
+        lines.push(`  expected post-image ${r.simulation.expectedPostImageHash.slice(0, 16)}…`);
+        lines.push(
+          `  non-mutation: pre-image ${r.simulation.nonMutation.preImageHashBefore.slice(0, 16)}… before = after: ${r.passed ? out.color.green('yes') : out.color.red('NO')}`,
+        );
+        lines.push(`  state ${r.state}`);
+        return lines.join('\n');
+      },
+    );
     return r.passed ? EXIT.ok : EXIT.verificationFailed;
   }
   const r = await runLive(s, cutId, { progress: progressFor(process.stderr, !out.json) });
   out.result(r, () => {
     const rows = r.phases.map((p) => [p.phase, p.reconciled ? 'reconciled' : 'applied', summarise(p.detail)]);
     const lines = [`  live run ${r.runId}`, table(['phase', 'outcome', 'detail'], rows).replace(/^/gm, '  ')];
-    if (r.halted) lines.push(`  ${out.color.yellow('halted')} before ${r.halted.phase}: ${r.halted.reason} — open the lock(s) and run again to resume`);
+    if (r.halted)
+      lines.push(
+        `  ${out.color.yellow('halted')} before ${r.halted.phase}: ${r.halted.reason} — open the lock(s) and run again to resume`,
+      );
     lines.push(`  state ${r.state}`);
     return lines.join('\n');
   });
@@ -40,10 +63,19 @@ export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run
 
 function summarise(d: Record<string, unknown>): string {
   const keys = ['inserted', 'updated', 'deleted', 'rowCount', 'rows', 'ledgerId', 'skipped'];
-  return keys.filter((k) => d[k] !== undefined).map((k) => `${k}=${String(d[k])}`).join(' ');
+  return keys
+    .filter((k) => d[k] !== undefined)
+    .map((k) => `${k}=${String(d[k])}`)
+    .join(' ');
 }
 
-export async function revert(s: Session, out: Output, cutId: string, mode: 'dry-run' | 'live', force: boolean): Promise<number> {
+export async function revert(
+  s: Session,
+  out: Output,
+  cutId: string,
+  mode: 'dry-run' | 'live',
+  force: boolean,
+): Promise<number> {
   const r = await revertCut(s, cutId, { mode, force });
   out.result(r, () =>
     mode === 'dry-run'
@@ -61,6 +93,9 @@ export async function prepare(s: Session, out: Output, name: string): Promise<nu
   } finally {
     await adapter.close();
   }
-  out.result({ target: name, table: spec.table, prepared: true }, () => `  ${out.color.green('✓')} ${name}: cutter_ledger and cutter_receipts ready beside ${spec.table}`);
+  out.result(
+    { target: name, table: spec.table, prepared: true },
+    () => `  ${out.color.green('✓')} ${name}: cutter_ledger and cutter_receipts ready beside ${spec.table}`,
+  );
   return EXIT.ok;
 }

@@ -19,7 +19,17 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
         `  kill-switch: ${ks.engaged ? out.color.red(`ENGAGED (${ks.reason ?? ''})`) : out.color.green('released')}`,
         cuts.length === 0
           ? '  no cuts yet'
-          : table(['cut', 'state', 'target', 'author', 'approvals', 'last run'], cuts.map((c) => [c.cutId, c.state, c.target, c.author, (c.approvals as string[]).join(','), c.lastRun ? `${c.lastRun.mode} ${c.lastRun.outcome}` : '-'])).replace(/^/gm, '  '),
+          : table(
+              ['cut', 'state', 'target', 'author', 'approvals', 'last run'],
+              cuts.map((c) => [
+                c.cutId,
+                c.state,
+                c.target,
+                c.author,
+                (c.approvals as string[]).join(','),
+                c.lastRun ? `${c.lastRun.mode} ${c.lastRun.outcome}` : '-',
+              ]),
+            ).replace(/^/gm, '  '),
       ].join('\n'),
     );
     return EXIT.ok;
@@ -38,16 +48,26 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
     ];
     for (const r of runs) {
       lines.push(`  run ${r.runId} (${r.mode}) ${r.outcome}  ${r.startedAt}${r.endedAt ? ` → ${r.endedAt}` : ''}`);
-      for (const p of r.phases) lines.push(`      ${String(p.phase).padEnd(7)} ${p.at}${p.reconciled ? ' reconciled' : ''}${p.receipt ? ` receipt ${String(p.receipt).slice(0, 12)}…` : ''}`);
+      for (const p of r.phases)
+        lines.push(
+          `      ${String(p.phase).padEnd(7)} ${p.at}${p.reconciled ? ' reconciled' : ''}${p.receipt ? ` receipt ${String(p.receipt).slice(0, 12)}…` : ''}`,
+        );
     }
-    for (const v of violations) lines.push(`  ${out.color.red('violation')}  #${v.version} ${v.type}: skipped — ${v.reason}`);
+    for (const v of violations)
+      lines.push(`  ${out.color.red('violation')}  #${v.version} ${v.type}: skipped — ${v.reason}`);
     return lines.join('\n');
   });
   return EXIT.ok;
 }
 
-export async function watchCut(s: Session, out: Output, cutId: string | undefined, timeoutSeconds: number): Promise<number> {
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new InvalidInputError('--timeout: a positive number of seconds');
+export async function watchCut(
+  s: Session,
+  out: Output,
+  cutId: string | undefined,
+  timeoutSeconds: number,
+): Promise<number> {
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
+    throw new InvalidInputError('--timeout: a positive number of seconds');
   const store = await s.store();
   if (!out.json) out.info(`watching ${cutId ? `cut ${cutId}` : 'every stream'} (ctrl-c to stop)`);
   // ctrl-c (or SIGTERM) stops the watch cleanly: unsubscribed, exit 0.
@@ -69,16 +89,34 @@ export async function watchCut(s: Session, out: Output, cutId: string | undefine
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   });
-  if (!out.json) out.info(r.settled ? 'settled' : controller.signal.aborted ? 'stopped' : `stopped after ${timeoutSeconds}s`);
+  if (!out.json)
+    out.info(r.settled ? 'settled' : controller.signal.aborted ? 'stopped' : `stopped after ${timeoutSeconds}s`);
   return EXIT.ok;
 }
 
 export async function history(s: Session, out: Output, cutId: string): Promise<number> {
   const store = await s.store();
   const { events } = await loadCut(store, cutId);
-  const timeline = events.map((e) => ({ version: e.version, recordedAt: e.recordedAt, type: e.type, actor: e.metadata.actor ?? null, runId: e.data.runId ?? null, hash: e.hash }));
+  const timeline = events.map((e) => ({
+    version: e.version,
+    recordedAt: e.recordedAt,
+    type: e.type,
+    actor: e.metadata.actor ?? null,
+    runId: e.data.runId ?? null,
+    hash: e.hash,
+  }));
   out.result({ cutId, events: timeline }, () =>
-    table(['#', 'recorded', 'event', 'actor', 'run', 'hash'], timeline.map((t) => [String(t.version), t.recordedAt, t.type, String(t.actor ?? '-'), String(t.runId ?? '-'), t.hash.slice(0, 12)])).replace(/^/gm, '  '),
+    table(
+      ['#', 'recorded', 'event', 'actor', 'run', 'hash'],
+      timeline.map((t) => [
+        String(t.version),
+        t.recordedAt,
+        t.type,
+        String(t.actor ?? '-'),
+        String(t.runId ?? '-'),
+        t.hash.slice(0, 12),
+      ]),
+    ).replace(/^/gm, '  '),
   );
   return EXIT.ok;
 }
