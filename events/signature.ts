@@ -52,5 +52,30 @@ export function signedMessage(f: SignedFields): Buffer {
   );
 }
 
+/** The bytes a stored event's signature `s` covers (what replay verifies). */
+export function storedSignedMessage(
+  e: {
+    streamId: string;
+    version: number;
+    eventId?: string;
+    type: string;
+    data: unknown;
+    metadata?: Record<string, unknown> | null;
+  },
+  s: Pick<EventSignature, 'signer' | 'key' | 'governance'>,
+): Buffer {
+  return signedMessage({
+    streamId: e.streamId,
+    version: e.version,
+    eventId: e.eventId ?? '',
+    type: e.type,
+    schemaVersion: Number(e.metadata?.schemaVersion ?? 1),
+    data: e.data,
+    signer: s.signer,
+    key: s.key,
+    governance: s.governance,
+  });
+}
+
 /** The SSHSIG namespace cutter signs and verifies under. */
 export const SSHSIG_NAMESPACE = 'cutter';

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { memberOf } from '../../events/governance.js';
-import { EventSignature, signedMessage } from '../../events/signature.js';
+import { EventSignature, storedSignedMessage } from '../../events/signature.js';
 import type { Crypto, GovernanceState, GovernanceStored } from '../domain/governance.js';
 import { rawKeyOf, schemeOf } from './signatures.js';
 
@@ -134,17 +134,7 @@ export async function prefetchedCrypto(
     const s = parsed.data;
     const member = memberOf(governance.versions[s.governance - 1]?.registry, s.signer);
     if (!member || schemeOf(member.publicKey) !== 'ed25519' || base.fingerprint(member.publicKey) !== s.key) continue;
-    const message = signedMessage({
-      streamId: e.streamId,
-      version: e.version,
-      eventId: e.eventId ?? '',
-      type: e.type,
-      schemaVersion: Number(e.metadata?.schemaVersion ?? 1),
-      data: e.data,
-      signer: s.signer,
-      key: s.key,
-      governance: s.governance,
-    });
+    const message = storedSignedMessage(e, s);
     requests.push({ publicKey: member.publicKey, message, sig: s.sig });
   }
   if (!pool || requests.length < MIN_PARALLEL) return base;

@@ -8,7 +8,7 @@
  */
 import { memberOf } from '../../events/governance.js';
 import { GovernanceEvent, registryHash, trustRoot, type Member, type Registry } from '../../events/governance.js';
-import { EventSignature, signedMessage } from '../../events/signature.js';
+import { EventSignature, storedSignedMessage } from '../../events/signature.js';
 
 /** (publicKey text, message, signature) → valid? Supplied by src/crypto/signatures.ts. */
 export type VerifyFn = (publicKey: string, message: Buffer, sig: string) => boolean;
@@ -139,17 +139,7 @@ export function checkSignature(
       rule: 'unknown-signer',
       message: `signed by ${s.signer} with key ${s.key}, not the key enrolled for ${s.signer}`,
     };
-  const message = signedMessage({
-    streamId: e.streamId,
-    version: e.version,
-    eventId: e.eventId ?? '',
-    type: e.type,
-    schemaVersion: Number(e.metadata?.schemaVersion ?? 1),
-    data: e.data,
-    signer: s.signer,
-    key: s.key,
-    governance: s.governance,
-  });
+  const message = storedSignedMessage(e, s);
   if (!crypto.verify(member.publicKey, message, s.sig))
     return { rule: 'signature', message: `the signature by ${s.signer} does not verify over this event` };
   if (e.metadata?.actor !== undefined && e.metadata.actor !== s.signer)
