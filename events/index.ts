@@ -117,3 +117,13 @@ export function parseStored(stored: {
   }
   return DomainEvent.safeParse({ type: stored.type, data });
 }
+
+/**
+ * One field of stored event data, read without trusting its shape (the audit reads tampered data
+ * too): the own property `key` of an object, else undefined. Typed readers use `parseStored`.
+ */
+export function fieldOf(data: unknown, key: string): unknown {
+  return data !== null && typeof data === 'object' && Object.hasOwn(data, key)
+    ? (data as Record<string, unknown>)[key]
+    : undefined;
+}

@@ -23,6 +23,7 @@ import type { StoredEvent } from '../store/index.js';
 import type { Session } from '../workspace/session.js';
 import { loadCut } from '../cuts/handle.js';
 import { cutStreamId } from '../../events/streams.js';
+import { fieldOf } from '../../events/index.js';
 
 export const BUNDLE_FORMAT = 'cutter-bundle/1';
 
@@ -100,7 +101,7 @@ export async function exportBundle(
   const covering = [...checkpoints]
     .reverse()
     .find((c) =>
-      (c.data?.streams as { streamId: string; version: number }[] | undefined)?.some(
+      (fieldOf(c.data, 'streams') as { streamId: string; version: number }[] | undefined)?.some(
         (h) => h.streamId === streamId && h.version === head.version,
       ),
     );
@@ -110,7 +111,7 @@ export async function exportBundle(
     );
   const backups = [];
   for (const e of events.filter((x) => x.type === 'BackupTaken')) {
-    const b = await loadBackup(store.db, e.data.backupId);
+    const b = await loadBackup(store.db, String(fieldOf(e.data, 'backupId')));
     if (b)
       backups.push({
         backupId: b.backupId,
@@ -119,7 +120,7 @@ export async function exportBundle(
         recipients: b.recipients,
       });
   }
-  const set = events[0]!.data?.plan?.changeSet as { sha256: string; count: number } | undefined;
+  const set = fieldOf(fieldOf(events[0]!.data, 'plan'), 'changeSet') as { sha256: string; count: number } | undefined;
   const bundle: Bundle = {
     format: BUNDLE_FORMAT,
     cutId,
@@ -285,14 +286,14 @@ export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: C
     });
   }
   for (const e of cut.filter((x) => x.type === 'BackupTaken')) {
-    const b = bundle.evidence.backups.find((x) => x.backupId === e.data?.backupId);
-    if (!b || b.plaintextSha256 !== e.data?.plaintextHash)
+    const b = bundle.evidence.backups.find((x) => x.backupId === fieldOf(e.data, 'backupId'));
+    if (!b || b.plaintextSha256 !== fieldOf(e.data, 'plaintextHash'))
       v.push({
         streamId: cutStream,
         version: e.version,
         type: e.type,
         rule: 'bundle',
-        message: `backup ${String(e.data?.backupId)}: the bundle's hash is not the one BackupTaken records`,
+        message: `backup ${String(fieldOf(e.data, 'backupId'))}: the bundle's hash is not the one BackupTaken records`,
       });
   }
   return {

@@ -216,7 +216,7 @@ function fileOf(e: StoredEvent, trustRoot: string): CheckpointFile {
       eventId: e.eventId,
       type: 'CheckpointRecorded',
       schemaVersion: Number(e.metadata.schemaVersion ?? 1),
-      data: e.data,
+      data: CheckpointRecorded.parse(e.data),
       signature: e.metadata.signature,
       hash: e.hash,
     },

@@ -10,6 +10,7 @@ import type { EventStore } from '../store/index.js';
 import type { AnchorViolation } from './checkpoints.js';
 import { CHECKPOINT_STREAM } from '../../events/checkpoint.js';
 import { cutStreamId } from '../../events/streams.js';
+import { fieldOf } from '../../events/index.js';
 
 export interface LedgerCheck {
   target: string;
@@ -59,10 +60,10 @@ export async function checkLedger(
       flag(0, 'the log has no such cut (stream deleted or hidden)');
       continue;
     }
-    if (events[0]!.data?.planHash !== row.plan_hash)
+    if (fieldOf(events[0]!.data, 'planHash') !== row.plan_hash)
       flag(
         1,
-        `plan hash ${row.plan_hash.slice(0, 12)}… differs from the log's ${String(events[0]!.data?.planHash).slice(0, 12)}…`,
+        `plan hash ${row.plan_hash.slice(0, 12)}… differs from the log's ${String(fieldOf(events[0]!.data, 'planHash')).slice(0, 12)}…`,
       );
     const head = row.payload?.storeHead as { version?: number; hash?: string } | undefined;
     if (head && typeof head.version === 'number') {
@@ -87,7 +88,7 @@ export async function checkLedger(
           events.length,
           `names checkpoint ${cp.version}; the store's checkpoints stream no longer holds it (truncated)`,
         );
-      else if (have.data?.root !== cp.root)
+      else if (fieldOf(have.data, 'root') !== cp.root)
         flag(
           events.length,
           `names checkpoint ${cp.version} with root ${String(cp.root).slice(0, 12)}…; the store holds another (rewritten)`,
@@ -95,9 +96,14 @@ export async function checkLedger(
     }
     const recorded =
       row.kind === 'leg_b'
-        ? events.some((e) => e.type === 'LegBRecorded' && e.data?.runId === row.run_id && e.data?.ledgerId === row.id)
+        ? events.some(
+            (e) =>
+              e.type === 'LegBRecorded' &&
+              fieldOf(e.data, 'runId') === row.run_id &&
+              fieldOf(e.data, 'ledgerId') === row.id,
+          )
         : row.kind === 'revert'
-          ? events.some((e) => e.type === 'CutReverted' && e.data?.runId === row.run_id)
+          ? events.some((e) => e.type === 'CutReverted' && fieldOf(e.data, 'runId') === row.run_id)
           : true;
     if (!recorded)
       flag(

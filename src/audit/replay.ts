@@ -27,6 +27,7 @@ import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot, type CheckpointFile }
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { checkCheckpointFile, checkHeads, type AnchorViolation } from './checkpoints.js';
 import { checkLedger } from './ledger.js';
+import { fieldOf } from '../../events/index.js';
 
 export interface ReplayReport {
   ok: boolean;
@@ -324,13 +325,13 @@ async function overlappingLiveRuns(store: EventStore): Promise<ReplayReport['vio
   const out: ReplayReport['violations'] = [];
   let after = START;
   for (;;) {
-    const page = await store.readAll({ after, limit: 5000 });
+    const page = await store.readAll({ after, limit: 5000, everything: true });
     if (page.events.length === 0) break;
     after = page.next;
     for (const e of page.events as StoredEvent[]) {
       if (!isCutStream(e.streamId)) continue;
       const cut = cutIdOf(e.streamId);
-      if (e.type === 'CutPlanned') targetOf.set(cut, e.data.target);
+      if (e.type === 'CutPlanned') targetOf.set(cut, String(fieldOf(e.data, 'target')));
       const target = targetOf.get(cut);
       if (!target) continue;
       if (e.type === 'LiveRunStarted' || e.type === 'RevertStarted') {

@@ -8,7 +8,7 @@ import { verifyApprovalSignature } from '../../machines/approvals.js';
 import { cutMachine } from '../../machines/cut.js';
 import { machineGraph, toDot, type Edge } from '../../machines/diagram.js';
 import { foldLenient, initialState, replay, stateName, tryEvolve, type Violation } from '../domain/index.js';
-import { LIVE_EXECUTOR, PHASE_GATES, parseStored } from '../../events/index.js';
+import { LIVE_EXECUTOR, PHASE_GATES, parseStored, type EventOf, type EventType } from '../../events/index.js';
 import type { StoredEvent } from '../store/index.js';
 import type { TrustViolation } from '../domain/governance.js';
 
@@ -92,8 +92,27 @@ const MUTATIONS = new Set([
   'CutReverted',
 ]);
 
-function outcomeOf(state: string, events: StoredEvent[]): string {
-  const last = (t: string) => [...events].reverse().find((e) => e.type === t);
+/** A stored event whose data parsed (upcast and validated): the report reads typed data only. */
+type TypedStored = {
+  [T in EventType]: Omit<StoredEvent, 'type' | 'data'> & { type: T; data: EventOf<T>['data'] };
+}[EventType];
+type StoredOf<T extends EventType> = Extract<TypedStored, { type: T }>;
+
+/** The events whose data parses, typed; one that does not is a `schema` violation replay lists. */
+function typedEvents(events: StoredEvent[]): TypedStored[] {
+  return events.flatMap((e) => {
+    const parsed = parseStored(e);
+    return parsed.success ? [{ ...e, type: parsed.data.type, data: parsed.data.data } as TypedStored] : [];
+  });
+}
+
+const lastOf = <T extends EventType>(events: TypedStored[], t: T): StoredOf<T> | undefined =>
+  [...events].reverse().find((e): e is StoredOf<T> => e.type === t);
+
+const runIdOf = (e: TypedStored): string | undefined => ('runId' in e.data ? e.data.runId : undefined);
+
+function outcomeOf(state: string, events: TypedStored[]): string {
+  const last = <T extends EventType>(t: T) => lastOf(events, t);
   if (state === 'completed') return 'COMPLETED — live cut applied, verified and enacted';
   if (state === 'reverted') return 'REVERTED — live cut applied, then restored from its backup';
   if (state === 'halted')
@@ -117,13 +136,14 @@ export function buildReport(
   trust?: { root: string | null; violations: TrustViolation[] },
 ): ReportModel {
   const ref = (e: StoredEvent): EventRef => ({ streamId: e.streamId, version: e.version, type: e.type, hash: e.hash });
-  const planned = events.find((e) => e.type === 'CutPlanned')!;
+  const typed = typedEvents(events);
+  const of = <T extends EventType>(t: T): StoredOf<T>[] => typed.filter((e): e is StoredOf<T> => e.type === t);
+  const planned = of('CutPlanned')[0]!;
   // Lenient: an illegal event is a violation listed below (replay flags it), not a reason to fail.
   const { state } = foldLenient(events);
   const name = stateName(state);
   const { violations } = replay(events);
-  const of = (t: string) => events.filter((e) => e.type === t);
-  const lastLiveStart = [...events].reverse().find((e) => e.type === 'LiveRunStarted');
+  const lastLiveStart = lastOf(typed, 'LiveRunStarted');
   const liveRunId = lastLiveStart?.data.runId;
 
   const gates: Gate[] = [
@@ -155,16 +175,17 @@ export function buildReport(
       : { gate: 'dry run', outcome: 'NOT RUN', events: [] },
   );
   for (const [gate, type] of LIVE_PHASES) {
-    const e = events.find(
-      (x) => (x.type === type || (type === 'WriteVerified' && x.type === 'VerifyFailed')) && x.data.runId === liveRunId,
+    const e = typed.find(
+      (x) => (x.type === type || (type === 'WriteVerified' && x.type === 'VerifyFailed')) && runIdOf(x) === liveRunId,
     );
-    const failed = events.find(
-      (x) =>
+    const failed = typed.find(
+      (x): x is StoredOf<'PhaseFailed'> =>
         x.type === 'PhaseFailed' &&
         x.data.runId === liveRunId &&
         gate.includes(x.data.phase === 'legA' ? 'leg_a' : x.data.phase === 'legB' ? 'leg_b' : x.data.phase),
     );
-    const d = e?.data ?? {};
+    // The phase events' fields differ; the gate reads the ones each may carry.
+    const d: Record<string, unknown> = e?.data ?? {};
     const rows = ['inserted', 'updated', 'deleted', 'rowCount', 'rows']
       .filter((k) => typeof d[k] === 'number')
       .map((k) => `${k} ${d[k]}`)
@@ -174,9 +195,9 @@ export function buildReport(
         ? {
             gate,
             outcome: e.type === 'VerifyFailed' ? 'FAIL' : d.skipped ? 'SKIPPED' : 'PASS',
-            at: d.at,
-            receipt: d.receipt,
-            detail: rows || (d.ledgerId ? `ledger row ${d.ledgerId}` : ''),
+            at: typeof d.at === 'string' ? d.at : undefined,
+            receipt: typeof d.receipt === 'string' ? d.receipt : undefined,
+            detail: rows || (d.ledgerId ? `ledger row ${String(d.ledgerId)}` : ''),
             reconciled: d.reconciled === true,
             events: [ref(e)],
           }
@@ -184,7 +205,7 @@ export function buildReport(
           ? { gate, outcome: 'FAIL', at: failed.data.at, detail: failed.data.error.message, events: [ref(failed)] }
           : {
               gate,
-              outcome: events.some((x) => x.type === 'RunHalted' && x.data.runId === liveRunId) ? 'HALTED' : 'NOT RUN',
+              outcome: typed.some((x) => x.type === 'RunHalted' && x.data.runId === liveRunId) ? 'HALTED' : 'NOT RUN',
               events: [],
             },
     );
@@ -203,8 +224,9 @@ export function buildReport(
       : { gate: 'revert', outcome: 'NOT RUN', events: [] },
   );
 
-  const starts = events.filter((e) =>
-    ['LiveRunStarted', 'RunResumed', 'RunContinued', 'RevertStarted'].includes(e.type),
+  const starts = typed.filter(
+    (e): e is StoredOf<'LiveRunStarted' | 'RunResumed' | 'RunContinued' | 'RevertStarted'> =>
+      e.type === 'LiveRunStarted' || e.type === 'RunResumed' || e.type === 'RunContinued' || e.type === 'RevertStarted',
   );
   const byRule = (r: string) => violations.filter((v) => v.rule === r);
   let halted = false;
@@ -214,7 +236,7 @@ export function buildReport(
     if (e.type === 'RunResumed' || e.type === 'RevertStarted') halted = false;
     if (halted && MUTATIONS.has(e.type)) writeAfterHalt = e;
   }
-  const liveEvents = events.filter((e) => e.data?.executor === LIVE_EXECUTOR);
+  const liveEvents = typed.filter((e) => 'executor' in e.data && e.data.executor === LIVE_EXECUTOR);
   const attestations: Attestation[] = [
     {
       forbidden: 'Live execution through the simulator',
@@ -285,13 +307,13 @@ export function buildReport(
       reason: planned.data.reason,
       rowCount: planned.data.rowCount,
       state: name,
-      outcome: outcomeOf(name, events),
+      outcome: outcomeOf(name, typed),
       generatedAt,
     },
     gates,
     approvals: approvals.map((a) => ({
       approver: a.data.approver,
-      roles: a.data.roles ?? [a.data.role],
+      roles: a.data.roles,
       at: a.data.at,
       signatureVerified: trust
         ? !trust.violations.some((v) => v.version === a.version)

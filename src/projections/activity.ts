@@ -5,6 +5,7 @@
 import { sql } from '../store/connection.js';
 import type { AsyncProjector } from './follower.js';
 import { cutIdOf, isCutStream } from '../../events/streams.js';
+import { fieldOf } from '../../events/index.js';
 
 export const activityProjector: AsyncProjector = {
   name: 'target_activity',
@@ -13,7 +14,7 @@ export const activityProjector: AsyncProjector = {
     for (const e of events) {
       if (!isCutStream(e.streamId)) continue;
       const cutId = cutIdOf(e.streamId);
-      let target = e.type === 'CutPlanned' ? String(e.data.target) : targets.get(cutId);
+      let target = e.type === 'CutPlanned' ? String(fieldOf(e.data, 'target')) : targets.get(cutId);
       if (!target) {
         const [row] = await tx.query(
           sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${cutId}`,
@@ -26,7 +27,11 @@ export const activityProjector: AsyncProjector = {
         cuts: e.type === 'CutPlanned' ? 1 : 0,
         liveRuns: e.type === 'LiveRunStarted' ? 1 : 0,
         rowsWritten:
-          e.type === 'LegAWritten' ? Number(e.data.inserted) + Number(e.data.updated) + Number(e.data.deleted) : 0,
+          e.type === 'LegAWritten'
+            ? Number(fieldOf(e.data, 'inserted')) +
+              Number(fieldOf(e.data, 'updated')) +
+              Number(fieldOf(e.data, 'deleted'))
+            : 0,
         reverts: e.type === 'CutReverted' ? 1 : 0,
       };
       const row = { target, ...delta, lastEventAt: e.recordedAt, lastEvent: e.type };

@@ -6,6 +6,7 @@
 import { CHECKPOINT_STREAM } from '../../events/checkpoint.js';
 import type { EventStore } from '../store/index.js';
 import { cutStreamId } from '../../events/streams.js';
+import { fieldOf } from '../../events/index.js';
 
 export interface LedgerAnchor {
   storeHead: { version: number; hash: string } | null;
@@ -19,6 +20,9 @@ export async function anchorOf(store: EventStore, cutId: string): Promise<Ledger
   const last = v > 0 ? (await store.readStream(CHECKPOINT_STREAM, { fromVersion: v })).at(-1) : undefined;
   return {
     storeHead: head ? { version: head.version, hash: head.hash } : null,
-    checkpoint: last && typeof last.data?.root === 'string' ? { version: last.version, root: last.data.root } : null,
+    checkpoint:
+      last && typeof fieldOf(last.data, 'root') === 'string'
+        ? { version: last.version, root: String(fieldOf(last.data, 'root')) }
+        : null,
   };
 }

@@ -37,6 +37,7 @@ import { withCutLock } from './live.js';
 import { locksNow } from './locks.js';
 import { verifiedPlan } from './plan-integrity.js';
 import { LIVE_EXECUTOR } from '../../events/index.js';
+import { fieldOf } from '../../events/index.js';
 
 export interface RevertOutcome {
   cutId: string;
@@ -128,7 +129,7 @@ export async function revertCut(
     const resuming = stateName(current) === 'reverting';
     // A resumed revert keeps the force its signed RevertStarted recorded; a forced one needs an admin.
     const force = resuming
-      ? [...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data.force === true
+      ? fieldOf([...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data, 'force') === true
       : opts.force;
     if (force && !memberOf(meta.auth.registry, meta.auth.signer.name)?.roles.includes('admin')) {
       throw new GovernanceRefusedError(
@@ -193,7 +194,7 @@ export async function revertCut(
     // A cut whose verify failed (the event the fold accepted): the rows as that verify saw them are how the cut left them.
     const skipped = new Set(loaded.skipped.map((v) => v.version));
     const verifyFailed = [...loaded.events].reverse().find((e) => e.type === 'VerifyFailed' && !skipped.has(e.version));
-    const leftAs = verifyFailed ? String(verifyFailed.data.actualHash) : undefined;
+    const leftAs = verifyFailed ? String(fieldOf(verifyFailed.data, 'actualHash')) : undefined;
     const adapter = executorFor('live', spec, changesOf(plan, store.db), adapterFaults);
     try {
       await adapter.prepare();

@@ -43,7 +43,16 @@ export interface EventStore {
   url: string;
   append(streamId: string, events: NewEvent[], opts?: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, opts?: { fromVersion?: number; toVersion?: number }): Promise<StoredEvent[]>;
-  readAll(opts?: { after?: Cursor; limit?: number }): Promise<{ events: StoredEvent[]; next: Cursor }>;
+  /**
+   * Events in commit order after `after`. Gapless by default (stops below the oldest running
+   * transaction, so a follower never skips one that commits later); `everything: true` reads every
+   * event committed now (replay's point-in-time audit).
+   */
+  readAll(opts?: {
+    after?: Cursor;
+    limit?: number;
+    everything?: boolean;
+  }): Promise<{ events: StoredEvent[]; next: Cursor }>;
   streamVersion(streamId: string): Promise<number>;
   listStreams(prefix?: string): Promise<{ streamId: string; version: number }[]>;
   verifyChain(streamId?: string): Promise<ChainReport>;

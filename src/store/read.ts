@@ -49,13 +49,17 @@ export async function streamVersion(q: Queryable, streamId: string): Promise<num
 /** Up to `limit` events after `after`, in commit-safe order, and the cursor to continue from. */
 export async function readAll(
   q: Queryable,
-  opts: { after?: Cursor; limit?: number } = {},
+  opts: { after?: Cursor; limit?: number; everything?: boolean } = {},
 ): Promise<{ events: StoredEvent[]; next: Cursor }> {
   const after = opts.after ?? START;
+  // A follower stops below the oldest transaction still running anywhere on the server (it might
+  // yet commit a lower position): gapless, but behind while any transaction — even in another
+  // database — stays open. `everything` reads every committed event now (replay, an audit at a point in time).
+  const horizon = opts.everything ? sql`` : sql`AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`;
   const rows = await q.query(sql`
     SELECT ${COLUMNS} FROM cutter.events
     WHERE (transaction_id, global_position) > (${after.txid}::xid8, ${after.position}::bigint)
-      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      ${horizon}
     ORDER BY transaction_id, global_position
     LIMIT ${opts.limit ?? 1000}`);
   const events = rows.map(rowToEvent);

@@ -17,7 +17,8 @@ export interface StoredEvent {
   globalPosition: string;
   transactionId: string;
   type: string;
-  data: any;
+  /** The event's data as stored: parse it (events/index.ts `parseStored`) before use. */
+  data: unknown;
   metadata: Record<string, any>;
   recordedAt: string;
   prevHash: string | null;

@@ -16,6 +16,7 @@ import { sql } from '../../src/store/connection.js';
 import { cutter, startCutter, type RunningCli } from '../support/cli.js';
 import { readCut, withStoreDb } from '../support/forge.js';
 import { testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { dataOf } from '../support/data.js';
 
 let ws: TestWorkspace;
 const run = (args: string[], env: Record<string, string | undefined> = {}) =>
@@ -230,8 +231,8 @@ describe('approvals expiring on the real clock', () => {
 
     await ready('ttl', ws.writePlan('ttl', planOf('ttl', 11)));
     const approvals = (await readCut(ws, 'ttl')).filter((e) => e.type === 'ApprovalGranted');
-    expect(approvals.map((a) => a.data.approver)).toEqual(['alice', 'bob']);
-    const newest = Math.max(...approvals.map((a) => Date.parse(a.data.at)));
+    expect(approvals.map((a) => dataOf(a).approver)).toEqual(['alice', 'bob']);
+    const newest = Math.max(...approvals.map((a) => Date.parse(dataOf(a).at)));
     const wait = newest + (TTL + 1) * 1000 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 
@@ -264,7 +265,7 @@ describe('a forged change-set chunk', () => {
     writeFileSync(file, 'id: chunk\ntarget: kb\nreason: from a change file\nchangesFile: chunk.ndjson\n');
     await ready('chunk', file);
     const planned = (await readCut(ws, 'chunk'))[0]!;
-    const blobId = changeSetBlobId(planned.data.plan.changeSet.sha256);
+    const blobId = changeSetBlobId(dataOf(planned).plan.changeSet.sha256);
     const before = await ws.target.snapshot();
     const recorded = (await readCut(ws, 'chunk')).length;
 
@@ -283,7 +284,7 @@ describe('a forged change-set chunk', () => {
     const r = await run(['run', 'chunk', '--live', '--as', 'erin']);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(
-      `cutter: verification failed: cut chunk: the change set does not match the plan (sha256 ${planned.data.plan.changeSet.sha256.slice(0, 12)}…, 30 changes); nothing was run`,
+      `cutter: verification failed: cut chunk: the change set does not match the plan (sha256 ${dataOf(planned).plan.changeSet.sha256.slice(0, 12)}…, 30 changes); nothing was run`,
     );
     expect(r.stderr).toContain(`blob ${blobId}: content hashes to`);
     expect(r.stderr).not.toMatch(/\n\s+at /);

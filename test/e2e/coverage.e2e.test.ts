@@ -14,6 +14,7 @@ import { dryRun } from '../../src/runner/dry-run.js';
 import { cutter } from '../support/cli.js';
 import { readCut } from '../support/forge.js';
 import { testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { dataOf } from '../support/data.js';
 
 let ws: TestWorkspace;
 const run = (args: string[], env: Record<string, string | undefined> = {}) =>
@@ -175,7 +176,7 @@ describe('the revert of a VERIFY-FAILED cut', () => {
     }
     const failed = (await readCut(ws, 'vf')).at(-1)!;
     expect(failed.type).toBe('VerifyFailed');
-    expect(failed.data.actualHash).not.toBe(failed.data.expectedHash);
+    expect(dataOf(failed).actualHash).not.toBe(dataOf(failed).expectedHash);
     expect(await stateOf('vf')).toBe('verifyFailed');
     const left = await row(key(12));
     expect(left).toMatchObject({ title: 'vf 12', body: expect.stringMatching(/^vf body 12 ✓ \(rewritten\)/) });
@@ -287,11 +288,11 @@ describe('a retried revert', () => {
     expect(retried.json).toMatchObject({ state: 'reverted', restore: 4, remove: 1 });
     const events = (await readCut(ws, 'rt')).slice(recorded);
     expect(events.map((e) => e.type)).toEqual(['RevertStarted', 'RevertFailed', 'RevertStarted', 'CutReverted']);
-    expect(events[1]!.data.error).toMatchObject({
+    expect(dataOf(events[1]!).error).toMatchObject({
       code: 'Internal',
       message: expect.stringContaining('row KB-0023 is frozen by the DBA'),
     });
-    expect(events[2]!.data.runId).not.toBe(events[0]!.data.runId);
+    expect(dataOf(events[2]!).runId).not.toBe(dataOf(events[0]!).runId);
     expect(await ws.target.snapshot()).toEqual(before);
     await expectCleanReplay('rt');
   });

@@ -19,6 +19,7 @@ import {
   withStoreDb,
 } from '../support/forge.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { dataOf } from '../support/data.js';
 
 let ws: TestWorkspace;
 afterEach(async () => ws?.drop());
@@ -64,10 +65,10 @@ describe('item 5: all three locks on every live mutation, every resume included'
         type: 'RevertStarted',
         data: {
           runId: 'revert-crashed',
-          planHash: taken.data.planHash,
+          planHash: dataOf(taken).planHash,
           executor: 'postgres-table',
           at: now,
-          backupId: taken.data.backupId,
+          backupId: dataOf(taken).backupId,
           force: false,
           evidence: { at: now, locks: { config: true, env: true, killSwitch: true, killSwitchVersion: 0 } },
         },
@@ -254,8 +255,8 @@ describe('item 8: one illegal event does not brick a cut', () => {
     const planned = stream.find((e) => e.type === 'CutPlanned')!;
     const legA = stream.find((e) => e.type === 'LegAWritten')!;
     await appendBare(ws, 'c8', [
-      { type: 'CutPlanned', data: planned.data },
-      { type: 'LegAWritten', data: { ...legA.data, at: new Date().toISOString() } },
+      { type: 'CutPlanned', data: dataOf(planned) },
+      { type: 'LegAWritten', data: { ...dataOf(legA), at: new Date().toISOString() } },
     ]);
     const v = stream.length;
 

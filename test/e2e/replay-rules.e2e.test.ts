@@ -27,6 +27,7 @@ import { connect, sql, type Transaction } from '../../src/store/connection.js';
 import { openStore, type EventStore } from '../../src/store/index.js';
 import { cutter } from '../support/cli.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { dataOf } from '../support/data.js';
 
 let ws: TestWorkspace;
 let store: EventStore;
@@ -168,7 +169,7 @@ const tamperings: {
     kind: "an edited event re-signed with the owner's own key under a member's name, the chain recomputed",
     edit: async (tx) => {
       const e = (await store.readStream(STREAM)).find((x) => x.version === 13)!; // LegAWritten
-      const data = { ...e.data, updated: e.data.updated + 1 };
+      const data = { ...dataOf(e), updated: dataOf(e).updated + 1 };
       const owner = generateKeyPairSync('ed25519').privateKey;
       const fields = { signer: 'erin', key: keyFingerprint(publicKeyText(owner)), governance: 1 };
       const sig = sign(
@@ -239,7 +240,7 @@ describe('tampering of every kind, named by cutter replay', () => {
     const owner = generateKeyPairSync('ed25519').privateKey;
     const v = (await store.readStream(STREAM)).length;
     const data = {
-      planHash: (await store.readStream(STREAM))[0]!.data.planHash,
+      planHash: dataOf((await store.readStream(STREAM))[0]!).planHash,
       reason: 'forged',
       at: new Date().toISOString(),
     };
@@ -365,7 +366,7 @@ describe('an event stored in an old schema version', () => {
       metadata: { schemaVersion: 1 },
       data: { role: 'approver' },
     });
-    expect(stored!.data.roles).toBeUndefined();
+    expect(dataOf(stored!).roles).toBeUndefined();
     expect((await run(['approve', 'old', '--as', 'bob'])).code).toBe(0);
 
     const replay = await run(['replay', 'old', '--json']);

@@ -46,6 +46,7 @@ import {
   withStoreDb,
 } from '../support/forge.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { dataOf } from '../support/data.js';
 
 let ws: TestWorkspace;
 /** One session per member, opened once: signing many small appends stays fast. */
@@ -353,8 +354,22 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
       message: 'target busy with cut x2',
     });
     // … the bare store API does not.
+    // A transaction left open elsewhere on the server since before the forged start (here: in the
+    // store's database) holds back a gapless follower's horizon; replay audits every committed event.
+    let release!: () => void;
+    let begun!: () => void;
+    const started = new Promise<void>((resolve) => (begun = resolve));
+    const held = withStoreDb(ws, (db) =>
+      db.tx(async (tx) => {
+        await tx.query(sql`SELECT pg_current_xact_id()`);
+        begun();
+        await new Promise<void>((resolve) => (release = resolve));
+      }),
+    );
+    await started;
     await appendSigned('erin', 'x3', [start('x3')], { bare: true });
-    const r = await replayed();
+    const r = await replayed().finally(() => release());
+    await held;
     expect(r.violations.filter((v) => v.rule === 'target-exclusive')).toEqual([
       expect.objectContaining({
         streamId: 'cut-x3',
@@ -410,9 +425,11 @@ describe('replay rules (src/domain/replay.ts Rule) against the store', () => {
   });
 
   it("backup: a chunk of a real run's encrypted backup rewritten by the owner", async () => {
-    const backupId = (await ws.as('auditor', async (s) => (await s.store()).readStream('cut-honest'))).find(
-      (e) => e.type === 'BackupTaken',
-    )!.data.backupId as string;
+    const backupId = dataOf(
+      (await ws.as('auditor', async (s) => (await s.store()).readStream('cut-honest'))).find(
+        (e) => e.type === 'BackupTaken',
+      )!,
+    ).backupId as string;
     expect(await cutRules('honest')).toEqual([]);
     await asOwner(
       async (tx) =>

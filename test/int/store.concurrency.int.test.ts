@@ -11,6 +11,7 @@ import { appendToStream } from '../../src/store/append.js';
 import { connect } from '../../src/store/connection.js';
 import { openStore, START, type Cursor, type EventStore, type StoredEvent } from '../../src/store/index.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
+import { dataOf } from '../support/data.js';
 
 let db: TestDatabase;
 let store: EventStore;
@@ -55,7 +56,7 @@ describe('racing writers', () => {
     await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
     const events = await store.readStream(s);
     expect(events.map((e) => e.version)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
-    expect(new Set(events.map((e) => `${e.data.w}:${e.data.n}`)).size).toBe(80);
+    expect(new Set(events.map((e) => `${dataOf(e).w}:${dataOf(e).n}`)).size).toBe(80);
     expect((await store.verifyChain(s)).ok).toBe(true);
   });
 });

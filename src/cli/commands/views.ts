@@ -7,6 +7,7 @@ import { projectionRows } from '../../projections/store.js';
 import type { Session } from '../../workspace/session.js';
 import { table, type Output } from '../output.js';
 import { cutStreamId } from '../../../events/streams.js';
+import { fieldOf } from '../../../events/index.js';
 
 export async function status(s: Session, out: Output, cutId?: string): Promise<number> {
   const store = await s.store();
@@ -82,8 +83,8 @@ export async function watchCut(
     onEvent: (e) =>
       process.stdout.write(
         out.json
-          ? `${JSON.stringify({ streamId: e.streamId, version: e.version, type: e.type, recordedAt: e.recordedAt, runId: e.data?.runId ?? null, actor: e.metadata.actor ?? null })}\n`
-          : `  ${e.recordedAt}  ${e.streamId} #${e.version}  ${e.type}${e.data?.phase ? ` ${e.data.phase}` : ''}${e.metadata.actor ? `  (${e.metadata.actor})` : ''}\n`,
+          ? `${JSON.stringify({ streamId: e.streamId, version: e.version, type: e.type, recordedAt: e.recordedAt, runId: fieldOf(e.data, 'runId') ?? null, actor: e.metadata.actor ?? null })}\n`
+          : `  ${e.recordedAt}  ${e.streamId} #${e.version}  ${e.type}${fieldOf(e.data, 'phase') ? ` ${String(fieldOf(e.data, 'phase'))}` : ''}${e.metadata.actor ? `  (${e.metadata.actor})` : ''}\n`,
       ),
   }).finally(() => {
     process.off('SIGINT', stop);
@@ -102,7 +103,7 @@ export async function history(s: Session, out: Output, cutId: string): Promise<n
     recordedAt: e.recordedAt,
     type: e.type,
     actor: e.metadata.actor ?? null,
-    runId: e.data.runId ?? null,
+    runId: fieldOf(e.data, 'runId') ?? null,
     hash: e.hash,
   }));
   out.result({ cutId, events: timeline }, () =>
