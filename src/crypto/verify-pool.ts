@@ -6,12 +6,11 @@
  * be done earlier and elsewhere without changing any answer: `prefetchedCrypto` works out, for a
  * batch of events, exactly the checks `checkSignature` will ask for (same registry lookup, same
  * signed message), runs the Ed25519 ones on `threads` workers, and returns a `Crypto` that answers
- * from those verdicts. An answer is used only for the same key, the same signature and a message
- * with the same SHA-256; anything else (an SSH key, a request it did not foresee) is verified on
+ * from those verdicts. An answer is used only for the same key, the same signature and the same
+ * message bytes; anything else (an SSH key, a request it did not foresee) is verified on
  * the spot by the ordinary path. The fold, its order and its violations are untouched, so the
  * verdict is the same whatever the thread count (test/int/verify-pool.int.test.ts).
  */
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { memberOf } from '../../events/governance.js';
@@ -115,8 +114,6 @@ export class VerifyPool {
   }
 }
 
-const digest = (m: Buffer) => createHash('sha256').update(m).digest('base64');
-
 /**
  * A `Crypto` that answers `verify` for `events` from verdicts computed up front on `pool` (or inline
  * when the batch is small or there is no pool), and falls back to `base` for anything else.
@@ -141,10 +138,12 @@ export async function prefetchedCrypto(
   const verdicts = await pool.verify(
     requests.map((r) => ({ key: rawKeyOf(r.publicKey)!.toString('base64url'), message: r.message, sig: r.sig })),
   );
-  const known = new Map<string, { publicKey: string; digest: string; ok: boolean }[]>();
+  // Per batch only (about 4,096 events), so keeping the messages themselves costs little and
+  // comparing bytes is cheaper than hashing them twice.
+  const known = new Map<string, { publicKey: string; message: Buffer; ok: boolean }[]>();
   requests.forEach((r, i) => {
     const list = known.get(r.sig) ?? [];
-    list.push({ publicKey: r.publicKey, digest: digest(r.message), ok: verdicts[i]! });
+    list.push({ publicKey: r.publicKey, message: r.message, ok: verdicts[i]! });
     known.set(r.sig, list);
   });
   return {
@@ -152,8 +151,7 @@ export async function prefetchedCrypto(
     verify(publicKey, message, sig) {
       const list = known.get(sig);
       if (list) {
-        const d = digest(message);
-        const hit = list.find((k) => k.publicKey === publicKey && k.digest === d);
+        const hit = list.find((k) => k.publicKey === publicKey && k.message.equals(message));
         if (hit) return hit.ok;
       }
       return base.verify(publicKey, message, sig);
