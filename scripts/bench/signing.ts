@@ -54,6 +54,24 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
     governance: 1,
   });
   const bytes = signedMessage(fields(1));
+  /** `n` signed LegAWritten events, each at its own version (so each message differs). */
+  const signedEvents = (n: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const f = fields(i + 1);
+      const sig = sign(null, signedMessage(f), key).toString('base64');
+      return {
+        streamId: f.streamId,
+        version: f.version,
+        eventId: f.eventId,
+        type: f.type,
+        data,
+        metadata: {
+          schemaVersion: 1,
+          actor: 'erin',
+          signature: { signer: 'erin', key: fp, governance: 1, scheme: 'ed25519' as const, sig },
+        },
+      };
+    });
   const rows: BenchRow[] = [];
 
   const signEvent = perSecond(n, () => sign(null, signedMessage(fields(1)), key));
@@ -84,22 +102,7 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
     registryHash: registryHash(registry as never),
     effectiveAt: undefined,
   });
-  const events = Array.from({ length: 200 }, (_, i) => {
-    const f = fields(i + 1);
-    const sig = sign(null, signedMessage(f), key).toString('base64');
-    return {
-      streamId: f.streamId,
-      version: f.version,
-      eventId: f.eventId,
-      type: f.type,
-      data,
-      metadata: {
-        schemaVersion: 1,
-        actor: 'erin',
-        signature: { signer: 'erin', key: fp, governance: 1, scheme: 'ed25519' as const, sig },
-      },
-    };
-  });
+  const events = signedEvents(200);
   let bad = 0;
   const check = perSecond(n, () => {
     const e = events[Math.floor(Math.random() * events.length)]!;
@@ -121,22 +124,7 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
   // Verifying replay on every core (src/crypto/verify-pool.ts): a batch's checks prefetched on the
   // worker pool, then the trust check of each event answered from them. Ceiling: bare verify x cores.
   const threads = defaultVerifyThreads();
-  const many = Array.from({ length: opts.quick ? 4_096 : 16_384 }, (_, i) => {
-    const f = fields(i + 1);
-    const sig = sign(null, signedMessage(f), key).toString('base64');
-    return {
-      streamId: f.streamId,
-      version: f.version,
-      eventId: f.eventId,
-      type: f.type,
-      data,
-      metadata: {
-        schemaVersion: 1,
-        actor: 'erin',
-        signature: { signer: 'erin', key: fp, governance: 1, scheme: 'ed25519' as const, sig },
-      },
-    };
-  });
+  const many = signedEvents(opts.quick ? 4_096 : 16_384);
   const pool = new VerifyPool(threads);
   try {
     await prefetchedCrypto(many.slice(0, 256), gov, nodeCrypto, pool); // workers started and warm
