@@ -7,7 +7,6 @@ import { MACHINE_VERSION } from '../../machines/cut.js';
 import { toStorable } from '../../events/index.js';
 import { replay } from '../../src/domain/index.js';
 import { rebuildProjections } from '../../src/projections/rebuild.js';
-import { defaultVerifyThreads } from '../../src/crypto/verify-pool.js';
 import { connect, sql } from '../../src/store/connection.js';
 import { openStore } from '../../src/store/index.js';
 import { approval, dryRun, fullLive, planned, revertStart, reverted } from '../../test/support/cut-events.js';
@@ -111,7 +110,7 @@ export async function benchRebuild(url: string, opts: { quick: boolean }): Promi
         rebuild,
         floor,
         'events/s',
-        `floor: plain SELECT of the same rows; goal ≥ 50,000/s; ${r.verifiedAhead.toLocaleString('en-US')} approvals verified on ${defaultVerifyThreads()} worker thread(s)`,
+        `floor: plain SELECT of the same rows; goal ≥ 50,000/s; ${r.verifiedAhead.toLocaleString('en-US')} approvals verified on worker threads (cores − 1)`,
       ),
       throughputRow(
         `projections rebuild, approvals verified in the fold (slow path)`,

@@ -4,9 +4,9 @@
  * claims equal what the inline projection maintained (test/int/projections.rebuild.int.test.ts).
  *
  * Where the time goes and what is done about it (docs/BENCHMARKS.md): the log is read through one
- * server-side cursor in pages, the next page requested before the current one is folded; the
- * Ed25519 checks of a page's approvals run on worker threads (src/crypto/verify-pool.ts) while the
- * previous page folds, and the fold is handed those verdicts (`withApprovalVerdicts`), each of
+ * server-side cursor in pages, two pages requested ahead of the one being folded; the Ed25519
+ * checks of a page's approvals run on worker threads (src/crypto/verify-pool.ts) while the previous
+ * page folds, and the fold is handed those verdicts (`withApprovalVerdicts`), each of
  * which is the same check of the same inputs the machine's guard would make; the rows of a batch of
  * streams are written with one statement while the next batch folds.
  */
@@ -32,7 +32,8 @@ export interface RebuildOptions {
   fetchEvents?: number;
   /**
    * Worker threads verifying approval signatures ahead of the fold; 0 verifies them in the fold
-   * itself, one at a time (the slow, obvious path). Default: `defaultVerifyThreads()`.
+   * itself, one at a time (the slow, obvious path). Default: one fewer than the cores (at least 1),
+   * or `CUTTER_VERIFY_THREADS` when set.
    */
   verifyThreads?: number;
 }
@@ -65,7 +66,10 @@ export async function rebuildProjections(
 ): Promise<RebuildResult> {
   const batchStreams = opts.batchStreams ?? REBUILD_BATCH_STREAMS;
   const fetchEvents = Math.max(1, Math.trunc(opts.fetchEvents ?? REBUILD_FETCH_EVENTS));
-  const threads = opts.verifyThreads ?? defaultVerifyThreads();
+  // The main thread folds, so by default one core fewer verifies (CUTTER_VERIFY_THREADS sets it exactly).
+  const threads =
+    opts.verifyThreads ??
+    (process.env.CUTTER_VERIFY_THREADS ? defaultVerifyThreads() : Math.max(1, defaultVerifyThreads() - 1));
   // Started on the first page with enough approvals to be worth it (a small store never pays for workers).
   let pool: VerifyPool | undefined;
   try {
@@ -146,11 +150,16 @@ export async function rebuildProjections(
       // of the page they came from.
       let carry: ProjectionEvent[] = [];
       let carryVerdicts: Verdicts = NONE;
-      let next = fetch();
+      // Two fetches stay ahead of the fold (a fetch past the end returns no rows). Before a page is
+      // folded the next one has arrived, so its approvals are on the workers while this one folds.
+      const ahead = [fetch(), fetch()];
       for (;;) {
-        const got = await settle(next);
+        const got = await settle(ahead.shift()!);
         const done = got.rows.length < fetchEvents;
-        if (!done) next = fetch();
+        if (!done) {
+          ahead.push(fetch());
+          if (threads >= 1) await settle(ahead[0]!);
+        }
         const verdicts = await settle(got.verdicts);
         const known: Verdicts =
           carryVerdicts === NONE ? verdicts : { get: (k) => verdicts.get(k) ?? carryVerdicts.get(k) };
@@ -173,6 +182,7 @@ export async function rebuildProjections(
       }
       await flush();
       await writing;
+      await Promise.all(ahead);
       await tx.query(sql`CLOSE cutter_rebuild`);
       return { streams, events, verifiedAhead };
     });
