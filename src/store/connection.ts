@@ -29,14 +29,20 @@ import sqlModule from '@databases/sql';
 import { PassThrough, type Readable } from 'node:stream';
 import pg from 'pg';
 
-// CommonJS modules with `exports.default`: under NodeNext a default import is the module object.
-const PgDriver = DriverModule.default;
-const PgConnection = ConnectionModule.default;
-const PgTransaction = TransactionModule.default;
-const TypeOverrides = TypeOverridesModule.default;
-const definePrecondition = definePreconditionModule.default;
-const sql = sqlModule.default;
-const parseConnectionString = parseConnectionStringModule.default;
+/**
+ * These CommonJS modules set `exports.default`. Node hands an ES module importing them the module
+ * object (the value is its `default`); vitest's interop hands over `exports.default` itself.
+ */
+function cjsDefault<T>(m: { default: T }): T {
+  return (m as { default?: T }).default ?? (m as unknown as T);
+}
+const PgDriver = cjsDefault(DriverModule);
+const PgConnection = cjsDefault(ConnectionModule);
+const PgTransaction = cjsDefault(TransactionModule);
+const TypeOverrides = cjsDefault(TypeOverridesModule);
+const definePrecondition = cjsDefault(definePreconditionModule);
+const sql = cjsDefault(sqlModule);
+const parseConnectionString = cjsDefault(parseConnectionStringModule);
 type PgDriver = InstanceType<typeof PgDriver>;
 type PgConnection = InstanceType<typeof PgConnection>;
 type PgTransaction = InstanceType<typeof PgTransaction>;
@@ -44,7 +50,7 @@ type PgTransaction = InstanceType<typeof PgTransaction>;
 type PgClient = ConstructorParameters<typeof PgDriver>[0];
 
 /** Transaction isolation levels (`tx(fn, { isolationLevel })`), as @databases/pg exports them. */
-export const IsolationLevel = IsolationLevelModule.default;
+export const IsolationLevel = cjsDefault(IsolationLevelModule);
 export type IsolationLevel = (typeof IsolationLevel)[keyof typeof IsolationLevel];
 
 export { sql };
