@@ -1,12 +1,16 @@
 /**
- * The CLI bundle's charset cannot change recorded data (issue #16): esbuild writes the bundle as
+ * The CLI bundle (scripts/build-cli.ts, run by bin/cutter). Start-up (issue #18): a command that
+ * opens the store loads no undici (pg's Cloudflare probe) and no cosmiconfig (@databases/pg's
+ * config search), with dependency code bundled unchanged. Charset: the bundle cannot change
+ * recorded data (issue #16): esbuild writes the bundle as
  * ASCII (non-ASCII characters in its code become \u escapes) and bin/cutter reads it as latin1, so
  * a string that reaches the store through the bundled CLI must be recorded byte for byte as the
  * library (src, loaded as UTF-8 modules) records it. The text covers accents in both Unicode normal
  * forms, CJK and a character outside the BMP; the bundle's own non-ASCII literals (its \u escapes)
  * are checked in the CLI's output.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planCut } from '../../src/cuts/plan.js';
 import { connect, sql } from '../../src/store/connection.js';
@@ -38,6 +42,39 @@ async function recorded(stream: string): Promise<{ type: string; data: string }[
     await db.dispose();
   }
 }
+
+describe('start-up', () => {
+  it('status opens the store without loading undici or reading a pg config', async () => {
+    // Preloaded into the CLI process: lists Node's internal modules and the files loaded at exit.
+    const probe = path.join(ws.dir, 'probe.cjs');
+    writeFileSync(
+      probe,
+      `const loaded = [];
+       const Module = require('node:module');
+       const load = Module._load;
+       Module._load = function (request, ...rest) { loaded.push(request); return load.call(this, request, ...rest); };
+       process.on('exit', () => process.stderr.write(JSON.stringify({ internal: process.moduleLoadList, loaded })));`,
+    );
+    const r = await cutter(['status', '--json'], {
+      cwd: ws.dir,
+      env: { ...ws.env, NODE_OPTIONS: `--require ${probe}` },
+    });
+    expect(r.code).toBe(0);
+    expect(r.json.killSwitch).toBeDefined();
+    const seen = JSON.parse(r.stderr) as { internal: string[]; loaded: string[] };
+    expect(seen.internal.length).toBeGreaterThan(50);
+    expect(seen.internal.filter((m) => m.includes('undici'))).toEqual([]);
+    expect(seen.loaded.filter((m) => /cosmiconfig|pg-config|undici/.test(m))).toEqual([]);
+    // What the probe would catch: the library path (Node's loader, no bundle) loads undici.
+    const debug = await cutter(['status', '--json', '--debug'], {
+      cwd: ws.dir,
+      env: { ...ws.env, NODE_OPTIONS: `--require ${probe}` },
+    });
+    expect(debug.code).toBe(0);
+    const viaLoader = JSON.parse(debug.stderr) as { internal: string[] };
+    expect(viaLoader.internal.some((m) => m.includes('undici'))).toBe(true);
+  });
+});
 
 describe('the bundled CLI and the library record the same bytes', () => {
   it('the bundle is ASCII, and it is what bin/cutter runs', () => {
