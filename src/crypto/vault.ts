@@ -52,3 +52,4 @@ export async function loadBackup(q: Queryable, backupId: string): Promise<Backup
 export function ciphertextOf(q: Queryable, b: BackupRow): string | AsyncIterable<Uint8Array> {
   return b.ciphertext ?? readBlob(q, b.blobId!);
 }
+import '../config/target.js';

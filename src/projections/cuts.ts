@@ -150,3 +150,4 @@ export function projectCut(streamId: string, events: ProjectionEvent[]): CutRows
 export function holdsTarget(state: string): boolean {
   return state.startsWith('live') || state === 'halted' || state === 'reverting';
 }
+import '../crypto/keys.js';

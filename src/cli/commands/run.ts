@@ -1,6 +1,6 @@
 /** `cutter run`, `cutter revert`, `cutter target prepare`: formatting only. */
 import { executorFor } from '../../adapters/index.js';
-import { inlineChanges } from '../../cuts/changes.js';
+import { inlineChanges } from '../../config/changes.js';
 import { dryRun } from '../../runner/dry-run.js';
 import { runLive } from '../../runner/live.js';
 import { progressFor } from '../../runner/progress.js';
