@@ -17,7 +17,7 @@ import { checkCutTrust, checkEventTrust, checkKillSwitchStream } from '../domain
 import { GovernanceRefusedError } from '../errors.js';
 import { nodeCrypto } from '../governance/authority.js';
 import { readJsonFile } from '../config/json-file.js';
-import { loadBackup } from '../crypto/vault.js';
+import { loadBackup } from '../store/backups.js';
 import { checkLinks } from '../store/chain.js';
 import type { StoredEvent } from '../store/index.js';
 import type { Session } from '../workspace/session.js';

@@ -150,4 +150,3 @@ export function projectCut(streamId: string, events: ProjectionEvent[]): CutRows
 export function holdsTarget(state: string): boolean {
   return state.startsWith('live') || state === 'halted' || state === 'reverting';
 }
-import '../crypto/keys.js';
