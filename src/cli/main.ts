@@ -113,9 +113,23 @@ function buildProgram(): Command {
   return program;
 }
 
-function registerCommands(program: Command): void {
-  const example = (cmd: Command, text: string) => cmd.addHelpText('after', `\nExample:\n  $ ${text}`);
+/** Adds the help text's example line to a command. */
+const example = (cmd: Command, text: string) => cmd.addHelpText('after', `\nExample:\n  $ ${text}`);
 
+/** Every command, by group; each action imports its command module lazily. */
+function registerCommands(program: Command): void {
+  registerSetupCommands(program);
+  registerCutCommands(program);
+  registerViewCommands(program);
+  registerAuditCommands(program);
+  registerKillswitchCommands(program);
+  registerGovernanceCommands(program);
+  registerAnchorCommands(program);
+  registerKeyAndMaintenanceCommands(program);
+}
+
+/** Setting up and the narrated tour: init, demo. */
+function registerSetupCommands(program: Command): void {
   example(
     program
       .command('init')
@@ -141,6 +155,10 @@ function registerCommands(program: Command): void {
       }),
     'cutter demo',
   );
+}
+
+/** The life of a cut: plan, approve, run, revert. */
+function registerCutCommands(program: Command): void {
   example(
     program
       .command('plan <file>')
@@ -187,6 +205,10 @@ function registerCommands(program: Command): void {
       ),
     'CUTTER_EXECUTION_ENABLED=1 cutter revert kb-20261125-1a2b3c --live',
   );
+}
+
+/** Read-only views of cuts: status, history, watch. */
+function registerViewCommands(program: Command): void {
   example(
     program
       .command('status [cut]')
@@ -205,6 +227,22 @@ function registerCommands(program: Command): void {
       ),
     'cutter history kb-20261125-1a2b3c',
   );
+  example(
+    program
+      .command('watch [cut]')
+      .description('tail committed events from any machine (woken by NOTIFY) until the cut settles or --timeout')
+      .option('--timeout <seconds>', 'stop after this many seconds', '600')
+      .action(async (cut: string | undefined, opts: { timeout: string }) =>
+        act(program, async (s, out) =>
+          (await import('./commands/views.js')).watchCut(s, out, cut, Number(opts.timeout)),
+        )(),
+      ),
+    'cutter watch kb-2026-11-release',
+  );
+}
+
+/** The audit from the store: replay and report. */
+function registerAuditCommands(program: Command): void {
   example(
     program
       .command('replay [cut]')
@@ -254,78 +292,10 @@ function registerCommands(program: Command): void {
       ),
     'cutter report kb-20261125-1a2b3c --format html --out report.html',
   );
-  example(
-    program
-      .command('watch [cut]')
-      .description('tail committed events from any machine (woken by NOTIFY) until the cut settles or --timeout')
-      .option('--timeout <seconds>', 'stop after this many seconds', '600')
-      .action(async (cut: string | undefined, opts: { timeout: string }) =>
-        act(program, async (s, out) =>
-          (await import('./commands/views.js')).watchCut(s, out, cut, Number(opts.timeout)),
-        )(),
-      ),
-    'cutter watch kb-2026-11-release',
-  );
-  const ks = program
-    .command('killswitch')
-    .description('lock 3: engage halts every live run at its next phase boundary');
-  example(
-    ks
-      .command('engage')
-      .description('engage the kill-switch')
-      .requiredOption('--reason <reason>', 'why')
-      .action(async (opts: { reason: string }) =>
-        act(program, async (s, out) => (await import('./commands/killswitch.js')).engage(s, out, opts.reason))(),
-      ),
-    'cutter killswitch engage --reason "incident 4711"',
-  );
-  example(
-    ks
-      .command('release')
-      .description('release the kill-switch')
-      .action(async () => act(program, async (s, out) => (await import('./commands/killswitch.js')).release(s, out))()),
-    'cutter killswitch release',
-  );
-  example(
-    ks
-      .command('status')
-      .description('show the kill-switch state')
-      .action(async () => act(program, async (s, out) => (await import('./commands/killswitch.js')).status(s, out))()),
-    'cutter killswitch status --json',
-  );
-  const gov = program
-    .command('governance')
-    .description('members, roles, policy and admin threshold, signed in the store (the trust root)');
-  example(
-    gov
-      .command('apply <file>')
-      .description(
-        'record genesis (first time; prints the trust root to pin) or propose the next version, signed by --as <admin>',
-      )
-      .action(async (file: string) =>
-        act(program, async (s, out) => (await import('./commands/governance.js')).apply(s, out, file))(),
-      ),
-    'cutter governance apply governance.yaml --as root',
-  );
-  example(
-    gov
-      .command('approve <version>')
-      .description('sign a proposed governance version as --as <admin>; effective once admins.threshold admins signed')
-      .action(async (version: string) =>
-        act(program, async (s, out) => (await import('./commands/governance.js')).approve(s, out, version))(),
-      ),
-    'cutter governance approve 2 --as root2',
-  );
-  example(
-    gov
-      .command('show')
-      .description('the governance in force: version, members and key fingerprints, policy, the trust root')
-      .option('--trust-root <root>', "check against this root instead of the config's pin")
-      .action(async (opts: { trustRoot?: string }) =>
-        act(program, async (s, out) => (await import('./commands/governance.js')).show(s, out, opts.trustRoot))(),
-      ),
-    'cutter governance show --json',
-  );
+}
+
+/** Anchors and offline bundles: checkpoint, export, verify. */
+function registerAnchorCommands(program: Command): void {
   example(
     program
       .command('checkpoint')
@@ -364,6 +334,78 @@ function registerCommands(program: Command): void {
       ),
     'cutter verify kb-2026-11-release.bundle.json --trust-root 9f2c…',
   );
+}
+
+/** `cutter killswitch engage|release|status` (lock 3). */
+function registerKillswitchCommands(program: Command): void {
+  const ks = program
+    .command('killswitch')
+    .description('lock 3: engage halts every live run at its next phase boundary');
+  example(
+    ks
+      .command('engage')
+      .description('engage the kill-switch')
+      .requiredOption('--reason <reason>', 'why')
+      .action(async (opts: { reason: string }) =>
+        act(program, async (s, out) => (await import('./commands/killswitch.js')).engage(s, out, opts.reason))(),
+      ),
+    'cutter killswitch engage --reason "incident 4711"',
+  );
+  example(
+    ks
+      .command('release')
+      .description('release the kill-switch')
+      .action(async () => act(program, async (s, out) => (await import('./commands/killswitch.js')).release(s, out))()),
+    'cutter killswitch release',
+  );
+  example(
+    ks
+      .command('status')
+      .description('show the kill-switch state')
+      .action(async () => act(program, async (s, out) => (await import('./commands/killswitch.js')).status(s, out))()),
+    'cutter killswitch status --json',
+  );
+}
+
+/** `cutter governance apply|approve|show`: the signed governance (the trust root). */
+function registerGovernanceCommands(program: Command): void {
+  const gov = program
+    .command('governance')
+    .description('members, roles, policy and admin threshold, signed in the store (the trust root)');
+  example(
+    gov
+      .command('apply <file>')
+      .description(
+        'record genesis (first time; prints the trust root to pin) or propose the next version, signed by --as <admin>',
+      )
+      .action(async (file: string) =>
+        act(program, async (s, out) => (await import('./commands/governance.js')).apply(s, out, file))(),
+      ),
+    'cutter governance apply governance.yaml --as root',
+  );
+  example(
+    gov
+      .command('approve <version>')
+      .description('sign a proposed governance version as --as <admin>; effective once admins.threshold admins signed')
+      .action(async (version: string) =>
+        act(program, async (s, out) => (await import('./commands/governance.js')).approve(s, out, version))(),
+      ),
+    'cutter governance approve 2 --as root2',
+  );
+  example(
+    gov
+      .command('show')
+      .description('the governance in force: version, members and key fingerprints, policy, the trust root')
+      .option('--trust-root <root>', "check against this root instead of the config's pin")
+      .action(async (opts: { trustRoot?: string }) =>
+        act(program, async (s, out) => (await import('./commands/governance.js')).show(s, out, opts.trustRoot))(),
+      ),
+    'cutter governance show --json',
+  );
+}
+
+/** Keys, projection maintenance and target preparation. */
+function registerKeyAndMaintenanceCommands(program: Command): void {
   const keys = program.command('keys').description('approver and backup keys');
   example(
     keys
