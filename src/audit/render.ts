@@ -172,17 +172,8 @@ export async function renderHtml(m: ReportModel): Promise<string> {
     .renderString(m.diagram.dot, { format: 'svg', engine: 'dot' })
     .replace(/<\?xml[^>]*>/, '')
     .replace(/<!DOCTYPE[^>]*>/, '');
-  const c = m.cut;
-  const tone = c.state === 'completed' || c.state === 'reverted' ? 'ok' : /fail/i.test(c.state) ? 'bad' : 'warn';
   return [
-    '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
-      `<title>cutter report ${esc(c.cutId)}</title><style>${CSS}</style></head><body>`,
-    `<h1>Cut ${esc(c.cutId)} <span class="badge ${tone}" id="outcome">${esc(c.state)}</span></h1>`,
-    `<p><strong>${esc(c.outcome)}</strong></p>`,
-    `<dl><dt>target</dt><dd>${esc(c.target)} (<code>${esc(c.table)}</code>), ${c.rowCount} change(s)</dd>` +
-      `<dt>author</dt><dd>${esc(c.author)}</dd>`,
-    `<dt>reason</dt><dd>${esc(c.reason)}</dd><dt>plan hash</dt><dd class="mono">${esc(c.planHash)}</dd>` +
-      `<dt>generated</dt><dd>${esc(c.generatedAt)} from ${m.timeline.length} events</dd></dl>`,
+    ...summaryHtml(m),
     ...tableHtml(
       'Gate roll-up',
       'gates',
@@ -213,12 +204,7 @@ export async function renderHtml(m: ReportModel): Promise<string> {
       'Forbidden-action attestation',
       'attestation',
       ['Forbidden', 'Status', 'Evidence', 'Note'],
-      m.attestations.map((a) => [
-        esc(a.forbidden),
-        `<span class="${a.status.replace(' ', '-')}">${esc(a.status)}</span>`,
-        esc(cite(a.evidence)),
-        esc(a.note),
-      ]),
+      m.attestations.map(attestationCellsHtml),
     ),
     ...chainHtml(m),
     `<h2>State diagram — the path this cut took</h2><div id="diagram">${svg}</div>`,
@@ -248,6 +234,22 @@ function tableHtml(title: string, id: string, head: string[], cells: unknown[][]
   ];
 }
 
+/** The page head and the cut's summary: outcome badge, target, author, reason, plan hash. */
+function summaryHtml(m: Model): string[] {
+  const c = m.cut;
+  const tone = c.state === 'completed' || c.state === 'reverted' ? 'ok' : /fail/i.test(c.state) ? 'bad' : 'warn';
+  return [
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
+      `<title>cutter report ${esc(c.cutId)}</title><style>${CSS}</style></head><body>`,
+    `<h1>Cut ${esc(c.cutId)} <span class="badge ${tone}" id="outcome">${esc(c.state)}</span></h1>`,
+    `<p><strong>${esc(c.outcome)}</strong></p>`,
+    `<dl><dt>target</dt><dd>${esc(c.target)} (<code>${esc(c.table)}</code>), ${c.rowCount} change(s)</dd>` +
+      `<dt>author</dt><dd>${esc(c.author)}</dd>`,
+    `<dt>reason</dt><dd>${esc(c.reason)}</dd><dt>plan hash</dt><dd class="mono">${esc(c.planHash)}</dd>` +
+      `<dt>generated</dt><dd>${esc(c.generatedAt)} from ${m.timeline.length} events</dd></dl>`,
+  ];
+}
+
 function gateCellsHtml(g: Model['gates'][number]): unknown[] {
   return [
     esc(g.gate),
@@ -268,6 +270,11 @@ function approvalCellsHtml(m: Model, a: Model['approvals'][number]): unknown[] {
     a.governanceVersion ? `v${a.governanceVersion}` : '-',
     signatureVerdict(m, a) ?? '<span class="VIOLATED">INVALID</span>',
   ];
+}
+
+function attestationCellsHtml(a: Model['attestations'][number]): unknown[] {
+  const status = `<span class="${a.status.replace(' ', '-')}">${esc(a.status)}</span>`;
+  return [esc(a.forbidden), status, esc(cite(a.evidence)), esc(a.note)];
 }
 
 function trustRootHtml(m: Model): string {
