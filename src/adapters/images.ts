@@ -50,7 +50,8 @@ export async function currentImage(
   const t = tableRef(spec);
   if (!opts.rows) {
     const [r] = await q.query(
-      sql`SELECT ${fingerprintAgg('t')} AS part FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}`,
+      sql`SELECT ${fingerprintAgg('t')} AS part
+        FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}`,
     );
     return { part: (r?.part as string | null) ?? '', keys: [], rows: [] };
   }

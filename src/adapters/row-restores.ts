@@ -15,7 +15,8 @@ export async function restoreBatch(q: Queryable, spec: TargetSpec, keys: string[
   );
   if (rows.length) {
     await q.query(
-      sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_recordset(NULL::${t}, ${`[${rows.join(',')}]`}::jsonb)`,
+      sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE
+        SELECT * FROM jsonb_populate_recordset(NULL::${t}, ${`[${rows.join(',')}]`}::jsonb)`,
     );
   }
 }
@@ -48,7 +49,9 @@ export async function unmanagedChange(
   const t = tableRef(spec);
   const allowed = [...spec.key, ...restorable(spec)];
   const [r] = await q.query(sql`
-    WITH b AS (SELECT e.ordinality AS ord, e.value AS r FROM jsonb_array_elements(${`[${rows.join(',')}]`}::jsonb) WITH ORDINALITY e)
+    WITH b AS (
+      SELECT e.ordinality AS ord, e.value AS r
+      FROM jsonb_array_elements(${`[${rows.join(',')}]`}::jsonb) WITH ORDINALITY e)
     SELECT ${keyJson(spec, 'x')} AS k, kv.key AS col
     FROM b CROSS JOIN LATERAL jsonb_populate_record(NULL::${t}, b.r) x
       JOIN ${t} t ON ${keyMatch(spec, 't', 'x')}
@@ -85,6 +88,7 @@ export async function restoreManagedBatch(
     )}
       FROM jsonb_populate_recordset(NULL::${t}, ${json}::jsonb) r WHERE ${keyMatch(spec, 't', 'r')}`);
   }
-  await q.query(sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE SELECT r.* FROM jsonb_populate_recordset(NULL::${t}, ${json}::jsonb) r
+  await q.query(sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE
+    SELECT r.* FROM jsonb_populate_recordset(NULL::${t}, ${json}::jsonb) r
     WHERE NOT EXISTS (SELECT 1 FROM ${t} t WHERE ${keyMatch(spec, 't', 'r')})`);
 }

@@ -56,6 +56,7 @@ export const UP = sql.ident('$up');
 export function rowsOf(spec: TargetSpec, json: string, kind: 'changes' | 'rows'): SQLQuery {
   const value = kind === 'changes' ? sql`coalesce(e.value->'upsert', e.value->'delete')` : sql`e.value`;
   const up = kind === 'changes' ? sql`e.value ? 'upsert'` : sql`true`;
-  return sql`(SELECT e.ordinality AS ${ORD}, ${up} AS ${UP}, x.* FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY e,
+  return sql`(SELECT e.ordinality AS ${ORD}, ${up} AS ${UP}, x.*
+    FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY e,
     LATERAL jsonb_populate_record(NULL::${tableRef(spec)}, ${value}) x)`;
 }

@@ -34,7 +34,8 @@ export async function writeBatch(
       RETURNING (xmax = 0) AS ins),
     d AS (DELETE FROM ${t} t USING c WHERE NOT c.${UP} AND ${keyMatch(spec, 't', 'c')} RETURNING 1)
     SELECT
-      (SELECT string_agg(coalesce(pre.h, '-') || E'\\n', '' ORDER BY c.${ORD}) FROM c LEFT JOIN pre ON pre.ord = c.${ORD}) AS pre,
+      (SELECT string_agg(coalesce(pre.h, '-') || E'\\n', '' ORDER BY c.${ORD})
+       FROM c LEFT JOIN pre ON pre.ord = c.${ORD}) AS pre,
       (SELECT count(*) FROM w WHERE ins) AS inserted,
       (SELECT count(*) FROM w WHERE NOT ins) AS updated,
       (SELECT count(*) FROM d) AS deleted,
@@ -59,7 +60,8 @@ export async function enactBatch(
   const t = tableRef(spec);
   const [r] = await q.query(sql`
     WITH c AS ${rowsOf(spec, json, 'changes')},
-    u AS (UPDATE ${t} t SET ${sql.ident(lifecycle.column)} = ${lifecycle.value} FROM c WHERE c.${UP} AND ${keyMatch(spec, 't', 'c')} RETURNING 1)
+    u AS (UPDATE ${t} t SET ${sql.ident(lifecycle.column)} = ${lifecycle.value}
+          FROM c WHERE c.${UP} AND ${keyMatch(spec, 't', 'c')} RETURNING 1)
     SELECT count(*) AS n FROM u`);
   return Number(r?.n);
 }

@@ -107,7 +107,8 @@ export async function exportBundle(
     );
   if (!covering)
     throw new GovernanceRefusedError(
-      `cut ${cutId} has events after the latest checkpoint: record one first (\`cutter checkpoint --as <member>\`), then export`,
+      `cut ${cutId} has events after the latest checkpoint: record one first (\`cutter checkpoint --as ` +
+        `<member>\`), then export`,
     );
   const backups = [];
   for (const e of events.filter((x) => x.type === 'BackupTaken')) {
@@ -252,7 +253,9 @@ function checkpointViolations(
           version: h.version,
           type: '-',
           rule: 'checkpoint',
-          message: `checkpoint ${c.version} names ${h.streamId} at version ${h.version}; the bundle ends at ${events.length} (an event dropped)`,
+          message:
+            `checkpoint ${c.version} names ${h.streamId} at version ${h.version}; the bundle ends at ` +
+            `${events.length} (an event dropped)`,
         });
       else if (e.hash !== h.hash)
         v.push({

@@ -83,7 +83,8 @@ async function rowViolations(store: EventStore, target: string, row: LedgerRow):
   if (fieldOf(events[0]!.data, 'planHash') !== row.plan_hash)
     flag(
       1,
-      `plan hash ${row.plan_hash.slice(0, 12)}… differs from the log's ${String(fieldOf(events[0]!.data, 'planHash')).slice(0, 12)}…`,
+      `plan hash ${row.plan_hash.slice(0, 12)}… differs from the log's ` +
+        `${String(fieldOf(events[0]!.data, 'planHash')).slice(0, 12)}…`,
     );
   const head = row.payload?.storeHead as { version?: number; hash?: string } | undefined;
   if (head && typeof head.version === 'number') {
@@ -96,7 +97,8 @@ async function rowViolations(store: EventStore, target: string, row: LedgerRow):
     else if (e.hash !== head.hash)
       flag(
         head.version,
-        `records hash ${String(head.hash).slice(0, 12)}… at version ${head.version}; the log holds ${e.hash.slice(0, 12)}… (rewritten)`,
+        `records hash ${String(head.hash).slice(0, 12)}… at version ${head.version}; the log holds ` +
+          `${e.hash.slice(0, 12)}… (rewritten)`,
       );
   }
   // The checkpoint the runner saw: the store's checkpoints stream must still hold it.
@@ -111,14 +113,16 @@ async function rowViolations(store: EventStore, target: string, row: LedgerRow):
     else if (fieldOf(have.data, 'root') !== cp.root)
       flag(
         events.length,
-        `names checkpoint ${cp.version} with root ${String(cp.root).slice(0, 12)}…; the store holds another (rewritten)`,
+        `names checkpoint ${cp.version} with root ${String(cp.root).slice(0, 12)}…; the store holds another ` +
+          `(rewritten)`,
       );
   }
   const recorded = recordedInLog(row, events);
   if (!recorded)
     flag(
       events.length,
-      `the log records no ${row.kind === 'leg_b' ? 'LegBRecorded' : 'CutReverted'} for this run (deleted, or a run interrupted before it was recorded: run it again to reconcile)`,
+      `the log records no ${row.kind === 'leg_b' ? 'LegBRecorded' : 'CutReverted'} for this run (deleted, or a run ` +
+        `interrupted before it was recorded: run it again to reconcile)`,
     );
   return out;
 }
@@ -144,7 +148,9 @@ async function missingRows(
         version: Number(e.version),
         type: e.type,
         rule: 'ledger',
-        message: `target ${target}: the log records ${e.type} of run ${e.run_id}, but the target's ledger has no such row (deleted in the target)`,
+        message:
+          `target ${target}: the log records ${e.type} of run ${e.run_id}, but the target's ledger has no ` +
+          `such row (deleted in the target)`,
       });
   }
   return out;

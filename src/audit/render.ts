@@ -130,8 +130,11 @@ function lockCellsMd(l: Model['lockEvidence'][number]): string[] {
 }
 
 function dryRunMd(d: Model['dryRuns'][number]): string {
-  const diff = `${d.diff.inserts} inserts, ${d.diff.updates} updates, ${d.diff.deletes} deletes, ${d.diff.unchanged} unchanged`;
-  const pre = `pre-image \`${d.nonMutation.before.slice(0, 16)}…\` before = after: ${d.nonMutation.equal ? 'yes' : 'NO'}`;
+  const diff =
+    `${d.diff.inserts} inserts, ${d.diff.updates} updates, ${d.diff.deletes} deletes, ` +
+    `${d.diff.unchanged} unchanged`;
+  const before = d.nonMutation.before.slice(0, 16);
+  const pre = `pre-image \`${before}…\` before = after: ${d.nonMutation.equal ? 'yes' : 'NO'}`;
   return `- ${d.runId}: ${d.passed ? 'passed' : 'FAILED'} — ${diff}; ${pre}`;
 }
 
@@ -149,14 +152,17 @@ function chainMd(m: Model): string[] {
 }
 
 const CSS = `
-body{font:14px/1.45 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1d2329;margin:32px auto;max-width:1100px;padding:0 24px}
+body{font:14px/1.45 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1d2329;
+  margin:32px auto;max-width:1100px;padding:0 24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #d8dee4;padding-bottom:4px}
-.badge{display:inline-block;padding:3px 10px;border-radius:12px;font-weight:600;font-size:12px;color:#fff;background:#57606a}
+.badge{display:inline-block;padding:3px 10px;border-radius:12px;font-weight:600;font-size:12px;
+  color:#fff;background:#57606a}
 .badge.ok{background:#1f8a4c}.badge.bad{background:#c0392b}.badge.warn{background:#b7791f}
 table{border-collapse:collapse;width:100%;font-size:12.5px;page-break-inside:auto}tr{page-break-inside:avoid}
 th,td{border:1px solid #d8dee4;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f5f7}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-.gate-PASS{color:#1f8a4c;font-weight:600}.gate-FAIL,.gate-HALTED,.VIOLATED{color:#c0392b;font-weight:600}.gate-SKIPPED,.gate-NOT{color:#57606a}
+.gate-PASS{color:#1f8a4c;font-weight:600}.gate-FAIL,.gate-HALTED,.VIOLATED{color:#c0392b;font-weight:600}
+.gate-SKIPPED,.gate-NOT{color:#57606a}
 .NOT-DONE{color:#1f8a4c;font-weight:600}#diagram svg{max-width:100%;height:auto}
 dl{display:grid;grid-template-columns:140px 1fr;gap:2px 12px;margin:8px 0}dt{color:#57606a}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}}
@@ -302,7 +308,9 @@ function dryRunCellsHtml(d: Model['dryRuns'][number]): unknown[] {
 }
 
 function chainHtml(m: Model): string[] {
-  const head = `Stream <code>${esc(m.chain.streamId)}</code> head v${m.chain.headVersion} <code>${esc(m.chain.headHash)}</code>`;
+  const head =
+    `Stream <code>${esc(m.chain.streamId)}</code> head v${m.chain.headVersion} ` +
+    `<code>${esc(m.chain.headHash)}</code>`;
   const verdict = m.chain.verified ? 'chain verified' : '<span class="VIOLATED">CHAIN BROKEN</span>';
   const replay =
     m.violations.length === 0

@@ -213,13 +213,14 @@ function gatesOf(typed: TypedStored[], planned: StoredOf<'CutPlanned'>, approved
     events: approvals.map(ref),
   });
   const dry = of('DryRunCompleted').at(-1);
+  const diff = dry?.data.diff;
   gates.push(
     dry
       ? {
           gate: 'dry run',
           outcome: dry.data.passed ? 'PASS' : 'FAIL',
           at: dry.data.at,
-          detail: `${dry.data.diff.inserts} inserts, ${dry.data.diff.updates} updates, ${dry.data.diff.deletes} deletes`,
+          detail: `${diff!.inserts} inserts, ${diff!.updates} updates, ${diff!.deletes} deletes`,
           events: [ref(dry)],
         }
       : { gate: 'dry run', outcome: 'NOT RUN', events: [] },
@@ -340,7 +341,9 @@ function attestationsOf(
       forbidden: 'Illegal transition or skipped phase',
       status: violations.length ? 'VIOLATED' : 'NOT DONE',
       evidence: [ref(events.at(-1)!)],
-      note: `replay of ${events.length} events through machine ${String(planned.metadata.machineVersion)}: ${violations.length} violation(s)`,
+      note:
+        `replay of ${events.length} events through machine ${String(planned.metadata.machineVersion)}: ` +
+        `${violations.length} violation(s)`,
     },
   ];
 }

@@ -39,7 +39,8 @@ export async function runDemo(opts: {
     if (status === 0) {
       narrate(c, `Done. The workspace is in ${path.relative(previousCwd, root) || root}/ — try:`);
       process.stdout.write(
-        `  cd ${path.relative(previousCwd, root) || root} && CUTTER_KEYS_DIR=$PWD/keys ${path.relative(root, path.join(previousCwd, 'bin', 'cutter'))} status\n`,
+        `  cd ${path.relative(previousCwd, root) || root} && CUTTER_KEYS_DIR=$PWD/keys ` +
+          `${path.relative(root, path.join(previousCwd, 'bin', 'cutter'))} status\n`,
       );
     }
     return status;
@@ -99,11 +100,15 @@ async function playSteps(
 function planningSteps(c: ReturnType<typeof colors>): Step[] {
   return [
     {
-      say: 'A fresh workspace: an example target database (300 documents), member keys, governance signed by the admin root and pinned in the config, a backup keypair and a plan.',
+      say:
+        'A fresh workspace: an example target database (300 documents), member keys, governance signed by the ' +
+        'admin root and pinned in the config, a backup keypair and a plan.',
       argv: ['init', '--example'],
     },
     {
-      say: 'Governance lives in the store, signed: who may plan, approve, run and administer, and the policy. Its genesis hash is the trust root.',
+      say:
+        'Governance lives in the store, signed: who may plan, approve, run and administer, and the policy. Its ' +
+        'genesis hash is the trust root.',
       argv: ['governance', 'show'],
     },
     {
@@ -142,7 +147,9 @@ function runningSteps(): Step[] {
     },
     { say: 'dana cannot release it: only an admin may.', argv: ['killswitch', 'release', '--as', 'dana'], expect: 3 },
     {
-      say: 'Open the three locks: execution.enabled in the config, CUTTER_EXECUTION_ENABLED=1, and the admin root releases the kill-switch.',
+      say:
+        'Open the three locks: execution.enabled in the config, CUTTER_EXECUTION_ENABLED=1, and the admin root ' +
+        'releases the kill-switch.',
       before: async () => {
         const text = await fs.readFile('cutter.config.yaml', 'utf8');
         await fs.writeFile('cutter.config.yaml', text.replace(/enabled: false/, 'enabled: true'));
@@ -158,7 +165,9 @@ function runningSteps(): Step[] {
     { say: 'Status and history come from projections and the event log.', argv: ['status', CUT] },
     { say: '', argv: ['history', CUT] },
     {
-      say: 'The audit report, from events only: gates, approvals, lock evidence, attestation, the diagram with the path taken.',
+      say:
+        'The audit report, from events only: gates, approvals, lock evidence, attestation, the diagram with the ' +
+        'path taken.',
       argv: ['report', CUT, '--format', 'html', '--out', 'reports/kb-2026-11-release.html'],
     },
     { say: '', argv: ['report', CUT, '--format', 'md', '--out', 'reports/kb-2026-11-release.md'] },
@@ -167,7 +176,9 @@ function runningSteps(): Step[] {
       argv: ['revert', CUT, '--live', '--as', 'erin'],
     },
     {
-      say: 'Replay: every event re-checked by the machine and its signature by an enrolled key checked from the pinned root; hash chains verified, projections compared.',
+      say:
+        'Replay: every event re-checked by the machine and its signature by an enrolled key checked from the ' +
+        'pinned root; hash chains verified, projections compared.',
       argv: ['replay', '--all'],
     },
   ];

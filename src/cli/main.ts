@@ -95,7 +95,8 @@ function buildProgram(): Command {
     .option('--as <actor>', 'who is acting (default: CUTTER_ACTOR, else the OS user)')
     .option(
       '--store <url>',
-      'event store URL or env:VAR, without a password (default: CUTTER_STORE_URL, config store.url, else embedded PostgreSQL under ./.cutter)',
+      'event store URL or env:VAR, without a password (default: CUTTER_STORE_URL, config store.url, else embedded ' +
+        'PostgreSQL under ./.cutter)',
     )
     .option('--config <file>', 'config file', 'cutter.config.yaml')
     .option('--json', 'machine output: stdout holds only JSON')
@@ -103,7 +104,8 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExample:\n  $ cutter init --example && cutter plan plans/example.yaml --as erin\n\nExit codes: 0 done, 1 fault, 2 bad input, 3 refused by governance, 4 verification failed.',
+      '\nExample:\n  $ cutter init --example && cutter plan plans/example.yaml --as erin\n\n' +
+        'Exit codes: 0 done, 1 fault, 2 bad input, 3 refused by governance, 4 verification failed.',
     );
   program.hook('preAction', async () => {
     const { store } = program.opts<GlobalOptions>();
@@ -172,7 +174,8 @@ function registerCutCommands(program: Command): void {
     program
       .command('approve <cut>')
       .description(
-        'sign and record an approval as --as <approver> (key from $CUTTER_KEYS_DIR or ~/.config/cutter/keys); shows the plan approved',
+        'sign and record an approval as --as <approver> (key from $CUTTER_KEYS_DIR or ~/.config/cutter/keys); ' +
+          'shows the plan approved',
       )
       .option('--plan-hash <hash>', 'refuse unless the recorded plan hash is the one you reviewed')
       .action(async (cut: string, opts: { planHash?: string }) =>
@@ -300,7 +303,8 @@ function registerAnchorCommands(program: Command): void {
     program
       .command('checkpoint')
       .description(
-        'record a signed checkpoint of every stream head (after proving the log extends the previous one); --out keeps it as a file',
+        'record a signed checkpoint of every stream head (after proving the log extends the previous one); --out ' +
+          'keeps it as a file',
       )
       .option('--out <file>', 'also write the checkpoint to this file (keep it outside the store)')
       .option('--verify <file>', 'check a kept checkpoint against the store instead of recording one')
@@ -313,7 +317,8 @@ function registerAnchorCommands(program: Command): void {
     program
       .command('export <cut>')
       .description(
-        'write an offline audit bundle: the cut, governance, kill-switch and the checkpoint covering it, with evidence hashes',
+        'write an offline audit bundle: the cut, governance, kill-switch and the checkpoint covering it, with ' +
+          'evidence hashes',
       )
       .requiredOption('--out <file>', 'the bundle file')
       .action(async (cut: string, opts: { out: string }) =>
@@ -411,7 +416,8 @@ function registerKeyAndMaintenanceCommands(program: Command): void {
     keys
       .command('generate <name>')
       .description(
-        'an Ed25519 approver key, or with --backup an OpenPGP backup keypair, in $CUTTER_KEYS_DIR or ~/.config/cutter/keys',
+        'an Ed25519 approver key, or with --backup an OpenPGP backup keypair, in $CUTTER_KEYS_DIR or ' +
+          '~/.config/cutter/keys',
       )
       .option('--backup', 'an OpenPGP keypair for encrypted backups')
       .action(async (name: string, opts: { backup?: boolean }) =>

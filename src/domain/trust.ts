@@ -97,7 +97,8 @@ export function checkEventTrust(
         revoked ? 'revoked' : 'governance',
         revoked
           ? `${s.signer}'s key or role was revoked by governance version ${inForce} before this event was committed`
-          : `signed under governance version ${s.governance}, but version ${inForce} was in force when it was committed`,
+          : `signed under governance version ${s.governance}, but version ${inForce} was in force when it was ` +
+              `committed`,
       );
     }
   }
@@ -255,7 +256,8 @@ function checkApproval(
   else if (a.governanceVersion !== signer.governance)
     flag(
       'approval',
-      `approval by ${a.approver} names governance version ${String(a.governanceVersion)}, signed under ${signer.governance}`,
+      `approval by ${a.approver} names governance version ${String(a.governanceVersion)}, signed under ` +
+        `${signer.governance}`,
     );
   else if (!crypto.verify(member.publicKey, Buffer.from(approvalPayload(a)), a.signature))
     flag('approval', `approval signature by ${a.approver} does not verify`);
@@ -298,7 +300,8 @@ function checkRunStart(
     if (v >= killSwitch.engagedAt.length)
       flag(
         'lock-evidence',
-        `evidence names kill-switch version ${v}; the kill-switch stream has ${killSwitch.engagedAt.length - 1} event(s)`,
+        `evidence names kill-switch version ${v}; the kill-switch stream has ${killSwitch.engagedAt.length - 1} ` +
+          `event(s)`,
       );
     else if (killSwitch.engagedAt[v])
       flag('lock-evidence', `evidence says the kill-switch was released at version ${v}; it was engaged`);

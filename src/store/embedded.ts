@@ -59,7 +59,8 @@ export async function acquireEmbedded(dir: string): Promise<EmbeddedServer> {
     return running;
   });
   const creds = await readCredentials(root);
-  const url = `postgres://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}/postgres`;
+  const userinfo = `${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}`;
+  const url = `postgres://${userinfo}@127.0.0.1:${port}/postgres`;
   let released = false;
   return {
     url,

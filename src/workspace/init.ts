@@ -1,7 +1,8 @@
 /**
  * `cutter init [--example]`: a config if absent and a migrated store; with --example, the example
  * target database, member keys (alice, bob, erin, dana, root), governance recorded and pinned, a
- * backup keypair, plans/example.yaml and a config wired to them. Idempotent: what exists is kept (keys are never overwritten).
+ * backup keypair, plans/example.yaml and a config wired to them. Idempotent: what exists is kept
+ * (keys are never overwritten).
  */
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -33,7 +34,10 @@ export interface InitResult {
     backupFingerprint: string;
     governance: string;
     trustRoot: string;
-    /** Set when the config refers to the target as `env:<variable>`: the variable to set, and its value with the password masked. */
+    /**
+     * Set when the config refers to the target as `env:<variable>`: the variable to set, and its
+     * value with the password masked.
+     */
     targetEnv?: { variable: string; value: string };
   };
 }

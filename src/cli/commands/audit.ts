@@ -52,7 +52,10 @@ export async function replay(
   });
   out.result(r, () => {
     const head = r.ok
-      ? `  ${out.color.green('✓ replay clean')}: ${r.streams} cut stream(s), ${r.events} events — hash chains intact, every transition legal, invariants hold, projections equal; every event signed by an enrolled member with its role under trust root ${r.trust.root?.slice(0, 16)}… (governance v${r.trust.governanceVersion})`
+      ? `  ${out.color.green('✓ replay clean')}: ${r.streams} cut stream(s), ${r.events} events — hash chains ` +
+        `intact, every transition legal, invariants hold, projections equal; every event signed by an enrolled ` +
+        `member with its role under trust root ${r.trust.root?.slice(0, 16)}… (governance ` +
+        `v${r.trust.governanceVersion})`
       : `  ${out.color.red(`✗ ${r.violations.length} violation(s)`)} in ${r.streams} stream(s), ${r.events} events`;
     const anchorsLine = [
       `${r.anchors.checkpointsInStore} checkpoint(s) in the store checked`,
@@ -62,7 +65,8 @@ export async function replay(
           : 'the kept checkpoint file checked'
         : 'no kept checkpoint checked (--checkpoint <file>)',
       r.anchors.targets
-        ? `target ledgers checked (${r.anchors.targets.map((t) => `${t.target}: ${t.rows} row(s)`).join(', ') || 'none configured'})`
+        ? `target ledgers checked ` +
+          `(${r.anchors.targets.map((t) => `${t.target}: ${t.rows} row(s)`).join(', ') || 'none configured'})`
         : 'target ledgers not checked (--targets)',
     ].join('; ');
     const sinceLine = !r.since
@@ -158,7 +162,8 @@ export async function rebuild(s: Session, out: Output): Promise<number> {
   out.result(
     { ...r, asyncEvents: refolded, ms: Math.round(ms) },
     () =>
-      `  ${out.color.green('✓')} projections rebuilt from ${r.events} events in ${r.streams} stream(s), async projectors refolded ${refolded} events, in ${Math.round(ms)} ms`,
+      `  ${out.color.green('✓')} projections rebuilt from ${r.events} events in ${r.streams} stream(s), async ` +
+      `projectors refolded ${refolded} events, in ${Math.round(ms)} ms`,
   );
   return EXIT.ok;
 }
