@@ -62,6 +62,13 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'store-sits-on-the-core',
+      comment: 'src/store (layer 1) imports only the core and itself',
+      severity: 'error',
+      from: { path: '^src/store/' },
+      to: { path: '^src/', pathNot: '^src/(store/|domain/|errors\\.ts$)' },
+    },
+    {
       name: 'config-reads-input-only',
       comment:
         'src/config parses what the operator wrote (config, plan and change files) for everything above ' +
@@ -99,6 +106,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/(cuts|killswitch)/' },
       to: { path: '^src/(runner|audit)/' },
+    },
+    {
+      name: 'stream-commands-apart',
+      comment: "src/cuts and src/killswitch are two streams' commands: neither imports the other",
+      severity: 'error',
+      from: { path: '^src/(cuts|killswitch)/' },
+      to: { path: '^src/(cuts|killswitch)/', pathNot: '^src/$1/' },
     },
     {
       name: 'runner-and-audit-apart',
