@@ -86,37 +86,10 @@ async function rowViolations(store: EventStore, target: string, row: LedgerRow):
       `plan hash ${row.plan_hash.slice(0, 12)}… differs from the log's ` +
         `${String(fieldOf(events[0]!.data, 'planHash')).slice(0, 12)}…`,
     );
-  const head = row.payload?.storeHead as { version?: number; hash?: string } | undefined;
-  if (head && typeof head.version === 'number') {
-    const e = events.find((x) => x.version === head.version);
-    if (!e)
-      flag(
-        head.version,
-        `records the cut stream at version ${head.version}; the log ends at ${events.length} (truncated)`,
-      );
-    else if (e.hash !== head.hash)
-      flag(
-        head.version,
-        `records hash ${String(head.hash).slice(0, 12)}… at version ${head.version}; the log holds ` +
-          `${e.hash.slice(0, 12)}… (rewritten)`,
-      );
-  }
-  // The checkpoint the runner saw: the store's checkpoints stream must still hold it.
-  const cp = row.payload?.checkpoint as { version?: number; root?: string } | undefined;
-  if (cp && typeof cp.version === 'number') {
-    const [have] = await store.readStream(CHECKPOINT_STREAM, { fromVersion: cp.version, toVersion: cp.version });
-    if (!have)
-      flag(
-        events.length,
-        `names checkpoint ${cp.version}; the store's checkpoints stream no longer holds it (truncated)`,
-      );
-    else if (fieldOf(have.data, 'root') !== cp.root)
-      flag(
-        events.length,
-        `names checkpoint ${cp.version} with root ${String(cp.root).slice(0, 12)}…; the store holds another ` +
-          `(rewritten)`,
-      );
-  }
+  const head = headProblem(row, events);
+  if (head) flag(head.version, head.message);
+  const checkpoint = await checkpointProblem(store, row);
+  if (checkpoint) flag(events.length, checkpoint);
   const recorded = recordedInLog(row, events);
   if (!recorded)
     flag(
@@ -168,4 +141,38 @@ function recordedInLog(row: LedgerRow, events: StoredEvent[]): boolean {
     : row.kind === 'revert'
       ? events.some((e) => e.type === 'CutReverted' && fieldOf(e.data, 'runId') === row.run_id)
       : true;
+}
+
+/** The cut stream head the runner recorded must still be in the log with the same hash. */
+function headProblem(row: LedgerRow, events: StoredEvent[]): { version: number; message: string } | undefined {
+  const head = row.payload?.storeHead as { version?: number; hash?: string } | undefined;
+  if (!head || typeof head.version !== 'number') return undefined;
+  const e = events.find((x) => x.version === head.version);
+  if (!e)
+    return {
+      version: head.version,
+      message: `records the cut stream at version ${head.version}; the log ends at ${events.length} (truncated)`,
+    };
+  if (e.hash !== head.hash)
+    return {
+      version: head.version,
+      message:
+        `records hash ${String(head.hash).slice(0, 12)}… at version ${head.version}; the log holds ` +
+        `${e.hash.slice(0, 12)}… (rewritten)`,
+    };
+  return undefined;
+}
+
+/** The checkpoint the runner saw: the store's checkpoints stream must still hold it, with the same root. */
+async function checkpointProblem(store: EventStore, row: LedgerRow): Promise<string | undefined> {
+  const cp = row.payload?.checkpoint as { version?: number; root?: string } | undefined;
+  if (!cp || typeof cp.version !== 'number') return undefined;
+  const [have] = await store.readStream(CHECKPOINT_STREAM, { fromVersion: cp.version, toVersion: cp.version });
+  if (!have) return `names checkpoint ${cp.version}; the store's checkpoints stream no longer holds it (truncated)`;
+  if (fieldOf(have.data, 'root') !== cp.root)
+    return (
+      `names checkpoint ${cp.version} with root ${String(cp.root).slice(0, 12)}…; ` +
+      'the store holds another (rewritten)'
+    );
+  return undefined;
 }
