@@ -259,7 +259,8 @@ function registerAuditCommands(program: Command): void {
       .option('--targets', "also hold the log against every configured target's cutter_ledger rows")
       .option(
         '--since-checkpoint <file>',
-        'with --all: verify this kept checkpoint, then replay only the streams written after it (unchanged ones are checked by head hash only)',
+        'with --all: verify this kept checkpoint, then replay only the streams written after it ' +
+          '(unchanged ones are checked by head hash only)',
       )
       .action(
         async (
