@@ -64,7 +64,10 @@ const liveRun = (context: CutContext, e: { data: { planHash: string; runId: stri
   onPlan(context, e) && e.data.runId === context.runId && e.data.executor === LIVE_EXECUTOR;
 const nextPhase = (p: Phase | undefined): Phase | undefined => (p ? PHASES[PHASES.indexOf(p) + 1] : undefined);
 
-/** The approvals in context (with their recorded signature verdicts), plus `extra` if given, against the policy at `at`. */
+/**
+ * The approvals in context (with their recorded signature verdicts), plus `extra` if given,
+ * against the policy at `at`.
+ */
 const approvalsAt = (context: CutContext, at?: string, extra?: ApprovalRecord) => {
   const ctx = {
     cutId: context.cutId,

@@ -83,7 +83,8 @@ export function toDot(machine: AnyStateMachine, opts: { highlight?: Highlight; t
     '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.35, ranksep=0.45, bgcolor="transparent"' +
       (opts.title ? `, label=${q(opts.title)}, labelloc=t` : '') +
       '];',
-    '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", color="#8a94a0", fontname="Helvetica", fontsize=10];',
+    '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", color="#8a94a0", fontname="Helvetica", ' +
+      'fontsize=10];',
     '  edge [color="#9aa3ad", fontname="Helvetica", fontsize=8, fontcolor="#5a6470"];',
     `  "__start" [shape=point, width=0.12, color="#333333", fillcolor="#333333"];`,
     `  "__start" -> ${q(g.initial)};`,

@@ -13,8 +13,9 @@
  * adapter's `cutter-live`, the store's `cutter`). `--rows N` sizes each trial's cut (default 4000;
  * the workspace is seeded with 3N/4 rows), `--window MAX` or `--window MIN-MAX` bounds the fault
  * moment (default 0-3000 ms after the spawn; with `--from phases`, after the runner's target adapter
- * first connected, just before the first phase). `--until sigkill=500,restart=50` stops once that many faults of each kind have
- * landed mid-phase (in one of the five live phases), --trials then being the most it runs.
+ * first connected, just before the first phase). `--until sigkill=500,restart=50` stops once that
+ * many faults of each kind have landed mid-phase (in one of the five live phases), --trials then
+ * being the most it runs.
  * The first Ctrl-C ends the campaign after the current trial, still printing its summary.
  * Each trial reports where its fault landed: before LiveRunStarted (start), in a live phase —
  * `+` when that phase had committed and only its event was missing, which the re-run must then
@@ -119,7 +120,8 @@ function parseArgs(argv: string[]): Args {
       i++;
     } else {
       throw new Error(
-        `unknown argument ${flag} (use --trials N, --seed S, --only K, --faults F[:W],F[:W], --terminate both|target|store, --rows N, --window MS, --until F=N,F=N)`,
+        `unknown argument ${flag} (use --trials N, --seed S, --only K, --faults F[:W],F[:W], --terminate ` +
+          `both|target|store, --rows N, --window MS, --until F=N,F=N)`,
       );
     }
   }
@@ -162,7 +164,8 @@ export function trialSpecs(
 }
 
 const describeSpec = (s: TrialSpec) =>
-  `${s.fault.padEnd(9)} at ${s.from === 'phases' ? 'P+' : ''}${String(s.atMs).padStart(4)} ms${s.downMs !== undefined ? `, down ${s.downMs} ms` : ''}`;
+  `${s.fault.padEnd(9)} at ${s.from === 'phases' ? 'P+' : ''}${String(s.atMs).padStart(4)} ` +
+  `ms${s.downMs !== undefined ? `, down ${s.downMs} ms` : ''}`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
@@ -189,16 +192,24 @@ async function main(): Promise<number> {
   const chosen = args.only !== undefined ? [specs[args.only - 1]!] : specs;
   const started = performance.now();
   const faultsArg = args.faults.map((f, i) => (args.weights ? `${f}:${args.weights[i]}` : f)).join(',');
-  const extra =
-    `${args.faults.length < FAULTS.length || args.weights ? ` --faults ${faultsArg}` : ''}${args.terminate !== 'both' ? ` --terminate ${args.terminate}` : ''}` +
-    `${args.rows !== CRASH_ROWS ? ` --rows ${args.rows}` : ''}${args.window.join('-') !== '0-3000' ? ` --window ${args.window.join('-')}` : ''}${args.from !== 'spawn' ? ` --from ${args.from}` : ''}`;
+  // The options that differ from the defaults, to repeat the campaign.
+  const extra = [
+    args.faults.length < FAULTS.length || args.weights ? ` --faults ${faultsArg}` : '',
+    args.terminate !== 'both' ? ` --terminate ${args.terminate}` : '',
+    args.rows !== CRASH_ROWS ? ` --rows ${args.rows}` : '',
+    args.window.join('-') !== '0-3000' ? ` --window ${args.window.join('-')}` : '',
+    args.from !== 'spawn' ? ` --from ${args.from}` : '',
+  ].join('');
   const untilText = args.until
     ? `; until ${Object.entries(args.until)
         .map(([f, n]) => `${n} ${f}`)
         .join(', ')} landed mid-phase`
     : '';
   console.log(
-    `crash campaign: ${chosen.length} trial(s) at most, seed ${args.seed}${args.only !== undefined ? `, only trial ${args.only}` : ''}; faults ${faultsArg}; terminate ${SCOPES[args.terminate].join(', ')}; ${args.rows} rows per cut; fault at ${args.window.join('-')} ms after the ${args.from === 'spawn' ? 'spawn' : 'phases began'}${untilText}`,
+    `crash campaign: ${chosen.length} trial(s) at most, seed ` +
+      `${args.seed}${args.only !== undefined ? `, only trial ${args.only}` : ''}; faults ${faultsArg}; terminate ` +
+      `${SCOPES[args.terminate].join(', ')}; ${args.rows} rows per cut; fault at ${args.window.join('-')} ms after ` +
+      `the ${args.from === 'spawn' ? 'spawn' : 'phases began'}${untilText}`,
   );
   const seeded = args.rows === CRASH_ROWS ? CRASH_SEEDED : Math.ceil((args.rows * 3) / 4);
 
@@ -262,17 +273,20 @@ async function main(): Promise<number> {
       }
       results.push(r);
       const first = r.first.code === 0 ? 'exit 0' : `exit ${r.first.code ?? r.first.signal}`;
-      const landed = r.faultLanded
-        ? `${spec.fault === 'terminate' ? `${r.backendsTerminated} backend(s) terminated` : 'injected mid-run'} in ${landingText(r.landing)}`
-        : 'missed (run already over)';
+      const fault = spec.fault === 'terminate' ? `${r.backendsTerminated} backend(s) terminated` : 'injected mid-run';
+      const landed = r.faultLanded ? `${fault} in ${landingText(r.landing)}` : 'missed (run already over)';
+      const verdict =
+        (r.violations.length ? `VIOLATIONS (${r.violations.length})` : 'ok') +
+        (r.completedWithError ? ' (completed, but a run exited with an error)' : '');
       console.log(
-        `#${String(k).padStart(3)} ${describeSpec(spec).padEnd(36)} ${landed.padEnd(40)} first run ${first.padEnd(8)} ${r.reruns} re-run(s) ` +
-          `${(r.ms / 1000).toFixed(1).padStart(5)} s  ${r.violations.length ? `VIOLATIONS (${r.violations.length})` : 'ok'}${r.completedWithError ? ' (completed, but a run exited with an error)' : ''}`,
+        `#${String(k).padStart(3)} ${describeSpec(spec).padEnd(36)} ${landed.padEnd(40)} ` +
+          `first run ${first.padEnd(8)} ${r.reruns} re-run(s) ${(r.ms / 1000).toFixed(1).padStart(5)} s  ${verdict}`,
       );
       if (r.violations.length || r.completedWithError) {
         r.runs.forEach((run, i) =>
           console.log(
-            `       run ${i + 1}: exit ${run.code ?? run.signal} after ${Math.round(run.ms)} ms${run.stderr.trim() ? `; stderr: ${run.stderr.trim().split('\n').join(' ⏎ ')}` : ''}`,
+            `       run ${i + 1}: exit ${run.code ?? run.signal} after ${Math.round(run.ms)} ` +
+              `ms${run.stderr.trim() ? `; stderr: ${run.stderr.trim().split('\n').join(' ⏎ ')}` : ''}`,
           ),
         );
         for (const v of r.violations) console.log(`       - ${v}`);
@@ -305,7 +319,8 @@ async function main(): Promise<number> {
   const rst = stats(of('restart'));
 
   console.log(
-    `\nsummary (seed ${args.seed}${extra}; ${results.length} of up to ${chosen.length} trial(s) run${stopping ? ', stopped by Ctrl-C' : ''})\n`,
+    `\nsummary (seed ${args.seed}${extra}; ${results.length} of up to ${chosen.length} trial(s) ` +
+      `run${stopping ? ', stopped by Ctrl-C' : ''})\n`,
   );
   console.log(
     table([
@@ -364,7 +379,8 @@ async function main(): Promise<number> {
   const midPhaseOf = (rs: TrialResult[]) =>
     rs.filter((r) => r.faultLanded && r.landing && LIVE_PHASES.includes(r.landing.phase as never)).length;
   console.log(
-    `\nwhere the faults landed (n+: of which n had committed the phase, its event not yet recorded; the re-run recorded it reconciled)\n`,
+    `\nwhere the faults landed (n+: of which n had committed the phase, its event not yet recorded; the re-run ` +
+      `recorded it reconciled)\n`,
   );
   console.log(
     table([

@@ -132,9 +132,8 @@ function main(): number {
       `${t.seconds.toFixed(0)} s`,
     ]);
     failures.push(...t.failures.map((f) => `valid ${f}`));
-    notes.push(
-      `valid plans holding a string that is: ${(Object.keys(CATEGORIES) as Category[]).map((k) => `${k} ${pct(plansWith.get(k) ?? 0, t.runs)}`).join(', ')}`,
-    );
+    const holding = (Object.keys(CATEGORIES) as Category[]).map((k) => `${k} ${pct(plansWith.get(k) ?? 0, t.runs)}`);
+    notes.push(`valid plans holding a string that is: ${holding.join(', ')}`);
     notes.push(`strings written escaped because yaml's writer does not keep them: ${writerFallbacks.strings - before}`);
   }
 
@@ -184,10 +183,12 @@ function main(): number {
       r.failed ? '1' : '0',
       `${seconds.toFixed(0)} s`,
     ]);
-    if (r.failed)
+    if (r.failed) {
+      const error = r.errorInstance instanceof Error ? r.errorInstance.message : r.errorInstance;
       failures.push(
-        `decider: ${String(r.errorInstance instanceof Error ? r.errorInstance.message : r.errorInstance).slice(0, 300)}; counterexample ${fc.stringify(r.counterexample).slice(0, 500)}`,
+        `decider: ${String(error).slice(0, 300)}; counterexample ${fc.stringify(r.counterexample).slice(0, 500)}`,
       );
+    }
     const missing = machineStates(cutMachine.root).filter((s) => !coverage.states.has(s));
     if (missing.length) failures.push(`decider: machine states never visited: ${missing.join(', ')}`);
     notes.push(
@@ -198,9 +199,10 @@ function main(): number {
         .map(([s, n]) => `${s} ${n}`)
         .join(', ')}`,
     );
-    notes.push(
-      `decider kinds (accepted / refused): ${KINDS.map((k) => `${k} ${coverage.accepted.get(k) ?? 0}/${(coverage.refused.get(`${k}:IllegalTransition`) ?? 0) + (coverage.refused.get(`${k}:GovernanceRefused`) ?? 0)}`).join(', ')}`,
-    );
+    const refusals = (k: string) =>
+      (coverage.refused.get(`${k}:IllegalTransition`) ?? 0) + (coverage.refused.get(`${k}:GovernanceRefused`) ?? 0);
+    const kinds = KINDS.map((k) => `${k} ${coverage.accepted.get(k) ?? 0}/${refusals(k)}`);
+    notes.push(`decider kinds (accepted / refused): ${kinds.join(', ')}`);
   }
 
   console.log(`\nsummary (seed ${args.seed})\n`);

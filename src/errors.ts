@@ -101,6 +101,12 @@ export class InterruptedError extends CutterError {
 
 const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '40001', '40P01', '53300']);
 const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN']);
+/** The drivers' messages for a connection that went away (no code to go by). */
+const CONNECTION_LOST = new RegExp(
+  'connection terminated|terminating connection|server closed the connection|Connection ended|' +
+    'the database system is (starting up|shutting down|in recovery)',
+  'i',
+);
 
 /**
  * Is this an interruption rather than a verdict: the connection or the server went away, or
@@ -116,9 +122,7 @@ export function isInterruption(err: unknown): boolean {
     code.startsWith('08') ||
     TRANSIENT_SQLSTATES.has(code) ||
     TRANSIENT_NODE_CODES.has(code) ||
-    /connection terminated|terminating connection|server closed the connection|Connection ended|the database system is (starting up|shutting down|in recovery)/i.test(
-      message,
-    )
+    CONNECTION_LOST.test(message)
   );
 }
 

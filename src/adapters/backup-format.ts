@@ -7,7 +7,7 @@
 import { canonicalJson } from '../../events/canonical.js';
 import { VerificationFailedError } from '../errors.js';
 import type { BackupEntry } from './port.js';
-import { BATCH } from './images.js';
+import { BATCH } from '../config/changes.js';
 
 export const BACKUP_FORMAT = 'cutter-backup/2';
 

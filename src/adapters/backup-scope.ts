@@ -50,7 +50,9 @@ export class BackupScope {
       const key = canonicalKey(raw);
       const want = this.planned[head++];
       if (want === undefined)
-        this.problem = `the backup holds key ${key}, which the plan does not name (entry ${this.entries}, after all of the plan's keys)`;
+        this.problem =
+          `the backup holds key ${key}, which the plan does not name (entry ${this.entries}, after ` +
+          `all of the plan's keys)`;
       else if (want !== key)
         this.problem = `the backup holds key ${key} at entry ${this.entries}, where the plan names ${want}`;
     }
@@ -62,7 +64,8 @@ export class BackupScope {
   finish(): string | undefined {
     if (this.problem) return this.problem;
     return this.planned.length > 0
-      ? `the backup ends after ${this.entries} entries: planned key ${this.planned[0]} and ${this.planned.length - 1} more are missing`
+      ? `the backup ends after ${this.entries} entries: planned key ${this.planned[0]} and ` +
+          `${this.planned.length - 1} more are missing`
       : undefined;
   }
 }

@@ -4,7 +4,7 @@
  * error, not just a runtime check (invariant 3).
  */
 import type { TargetSpec } from '../config/target.js';
-import type { ChangeSource } from './images.js';
+import type { ChangeSource } from '../config/changes.js';
 import type { AdapterHooks, LiveExecutionAdapter, Simulator } from './port.js';
 import { createPostgresTableAdapter } from './postgres-table.js';
 import { createSimulator } from './simulator.js';
@@ -36,4 +36,4 @@ export function assertLive(executor: LiveExecutionAdapter | Simulator): asserts 
 }
 
 export type { LiveExecutionAdapter, Simulator } from './port.js';
-export type { ChangeSource } from './images.js';
+export type { ChangeSource } from '../config/changes.js';

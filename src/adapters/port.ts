@@ -89,9 +89,10 @@ export interface LiveExecutionAdapter {
   /**
    * Restores the backup in one transaction. Unless `force`: refused (GovernanceRefused, nothing
    * restored) when the rows drifted since the cut (rows as the plan wrote them, or — `leftAs`, the
-   * actual hash a failed verify recorded — as the cut left them, are not drift), when the backup holds a key the plan does not
-   * name at that position, or when it would change a column the target does not manage; only the
-   * managed columns (content and lifecycle) of rows present now are written.
+   * actual hash a failed verify recorded — as the cut left them, are not drift), when the backup
+   * holds a key the plan does not name at that position, or when it would change a column the
+   * target does not manage; only the managed columns (content and lifecycle) of rows present now
+   * are written.
    */
   revert(
     ctx: PhaseContext,

@@ -17,7 +17,7 @@ import { checkCutTrust, checkEventTrust, checkKillSwitchStream } from '../domain
 import { GovernanceRefusedError } from '../errors.js';
 import { nodeCrypto } from '../governance/authority.js';
 import { readJsonFile } from '../config/json-file.js';
-import { loadBackup } from '../crypto/vault.js';
+import { loadBackup } from '../store/backups.js';
 import { checkLinks } from '../store/chain.js';
 import type { StoredEvent } from '../store/index.js';
 import type { Session } from '../workspace/session.js';
@@ -107,7 +107,8 @@ export async function exportBundle(
     );
   if (!covering)
     throw new GovernanceRefusedError(
-      `cut ${cutId} has events after the latest checkpoint: record one first (\`cutter checkpoint --as <member>\`), then export`,
+      `cut ${cutId} has events after the latest checkpoint: record one first (\`cutter checkpoint --as ` +
+        `<member>\`), then export`,
     );
   const backups = [];
   for (const e of events.filter((x) => x.type === 'BackupTaken')) {
@@ -153,13 +154,46 @@ export function readBundle(file: string): Bundle {
  * must be the ones the events record.
  */
 export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: CheckpointFile } = {}): BundleVerdict {
-  const v: BundleViolation[] = [];
   const streams: Record<string, StoredEvent[]> = {
     [cutStreamId(bundle.cutId)]: bundle.streams.cut as StoredEvent[],
     [GOVERNANCE_STREAM]: bundle.streams.governance as StoredEvent[],
     [KILL_SWITCH_STREAM]: bundle.streams.killswitch as StoredEvent[],
     [CHECKPOINT_STREAM]: bundle.streams.checkpoints as StoredEvent[],
   };
+  const v: BundleViolation[] = chainViolations(streams);
+  const governance = foldGovernance(streams[GOVERNANCE_STREAM]!, nodeCrypto, trustRoot);
+  v.push(...governance.violations);
+  if (!governance.root && !governance.violations.some((x) => x.rule === 'trust-root'))
+    v.push({
+      streamId: GOVERNANCE_STREAM,
+      version: 0,
+      type: '-',
+      rule: 'trust-root',
+      message: 'the bundle holds no governance genesis',
+    });
+  const ks = checkKillSwitchStream(streams[KILL_SWITCH_STREAM]!, governance, nodeCrypto);
+  v.push(...ks.violations);
+  const cutStream = cutStreamId(bundle.cutId);
+  const cut = streams[cutStream]!;
+  v.push(...replayCut(cut).violations.map((x) => ({ ...x, streamId: cutStream })));
+  v.push(...checkCutTrust(cut, governance, nodeCrypto, ks.timeline));
+  const checkpoints = checkpointViolations(streams, governance, cutStream);
+  v.push(...checkpoints.violations);
+  if (opts.kept) v.push(...freshnessViolations(streams[CHECKPOINT_STREAM]!, opts.kept, trustRoot));
+  v.push(...evidenceViolations(bundle, cut, cutStream));
+  return {
+    ok: v.length === 0,
+    cutId: bundle.cutId,
+    events: cut.length,
+    coveredBy: checkpoints.coveredBy,
+    governanceVersion: governance.versions.length,
+    violations: v,
+  };
+}
+
+/** Each stream holds only its own events, and their hash chain links. */
+function chainViolations(streams: Record<string, StoredEvent[]>): BundleViolation[] {
+  const v: BundleViolation[] = [];
   for (const [streamId, events] of Object.entries(streams)) {
     const wrong = events.find((e) => e.streamId !== streamId);
     if (wrong)
@@ -181,23 +215,20 @@ export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: C
         message: broken.reason,
       });
   }
-  const governance = foldGovernance(streams[GOVERNANCE_STREAM]!, nodeCrypto, trustRoot);
-  v.push(...governance.violations);
-  if (!governance.root && !governance.violations.some((x) => x.rule === 'trust-root'))
-    v.push({
-      streamId: GOVERNANCE_STREAM,
-      version: 0,
-      type: '-',
-      rule: 'trust-root',
-      message: 'the bundle holds no governance genesis',
-    });
-  const ks = checkKillSwitchStream(streams[KILL_SWITCH_STREAM]!, governance, nodeCrypto);
-  v.push(...ks.violations);
-  const cutStream = cutStreamId(bundle.cutId);
-  const cut = streams[cutStream]!;
-  v.push(...replayCut(cut).violations.map((x) => ({ ...x, streamId: cutStream })));
-  v.push(...checkCutTrust(cut, governance, nodeCrypto, ks.timeline));
+  return v;
+}
 
+/**
+ * Every checkpoint's signature and root, and that the bundle's streams hold each head it names (a
+ * dropped or changed event disagrees); one checkpoint must cover the cut's last event.
+ */
+function checkpointViolations(
+  streams: Record<string, StoredEvent[]>,
+  governance: ReturnType<typeof foldGovernance>,
+  cutStream: string,
+): { violations: BundleViolation[]; coveredBy: BundleVerdict['coveredBy'] } {
+  const v: BundleViolation[] = [];
+  const cut = streams[cutStream]!;
   let coveredBy: BundleVerdict['coveredBy'] = null;
   for (const c of streams[CHECKPOINT_STREAM]!) {
     v.push(...checkEventTrust(c, governance, nodeCrypto).violations);
@@ -222,7 +253,9 @@ export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: C
           version: h.version,
           type: '-',
           rule: 'checkpoint',
-          message: `checkpoint ${c.version} names ${h.streamId} at version ${h.version}; the bundle ends at ${events.length} (an event dropped)`,
+          message:
+            `checkpoint ${c.version} names ${h.streamId} at version ${h.version}; the bundle ends at ` +
+            `${events.length} (an event dropped)`,
         });
       else if (e.hash !== h.hash)
         v.push({
@@ -243,37 +276,47 @@ export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: C
       rule: 'checkpoint',
       message: `no checkpoint in the bundle covers the cut's last event (version ${cut.length})`,
     });
-  // Freshness: a consistent older prefix is an honest older bundle; a checkpoint the auditor kept
-  // binds it — the bundle must carry that very checkpoint (and so everything it names).
-  if (opts.kept) {
-    const k = opts.kept.event;
-    const carried = streams[CHECKPOINT_STREAM]!.find((c) => c.version === k.version);
-    if (opts.kept.trustRoot !== trustRoot)
-      v.push({
-        streamId: CHECKPOINT_STREAM,
-        version: k.version,
-        type: '-',
-        rule: 'checkpoint',
-        message: 'the kept checkpoint descends from another trust root',
-      });
-    else if (!carried)
-      v.push({
-        streamId: CHECKPOINT_STREAM,
-        version: k.version,
-        type: '-',
-        rule: 'checkpoint',
-        message: `the bundle is older than the kept checkpoint ${k.version}: it ends at checkpoint ${streams[CHECKPOINT_STREAM]!.length}`,
-      });
-    else if (carried.hash !== k.hash || carried.eventId !== k.eventId)
-      v.push({
-        streamId: CHECKPOINT_STREAM,
-        version: k.version,
-        type: '-',
-        rule: 'checkpoint',
-        message: `the bundle's checkpoint ${k.version} is not the kept one (forked)`,
-      });
-  }
+  return { violations: v, coveredBy };
+}
 
+/**
+ * Freshness: a consistent older prefix is an honest older bundle; a checkpoint the auditor kept
+ * binds it — the bundle must carry that very checkpoint (and so everything it names).
+ */
+function freshnessViolations(checkpoints: StoredEvent[], kept: CheckpointFile, trustRoot: string): BundleViolation[] {
+  const v: BundleViolation[] = [];
+  const k = kept.event;
+  const carried = checkpoints.find((c) => c.version === k.version);
+  if (kept.trustRoot !== trustRoot)
+    v.push({
+      streamId: CHECKPOINT_STREAM,
+      version: k.version,
+      type: '-',
+      rule: 'checkpoint',
+      message: 'the kept checkpoint descends from another trust root',
+    });
+  else if (!carried)
+    v.push({
+      streamId: CHECKPOINT_STREAM,
+      version: k.version,
+      type: '-',
+      rule: 'checkpoint',
+      message: `the bundle is older than the kept checkpoint ${k.version}: it ends at checkpoint ${checkpoints.length}`,
+    });
+  else if (carried.hash !== k.hash || carried.eventId !== k.eventId)
+    v.push({
+      streamId: CHECKPOINT_STREAM,
+      version: k.version,
+      type: '-',
+      rule: 'checkpoint',
+      message: `the bundle's checkpoint ${k.version} is not the kept one (forked)`,
+    });
+  return v;
+}
+
+/** The evidence hashes (change set, backups) must be the ones the events record. */
+function evidenceViolations(bundle: Bundle, cut: StoredEvent[], cutStream: string): BundleViolation[] {
+  const v: BundleViolation[] = [];
   const planned = cut[0]?.data as { plan?: { changeSet?: { sha256: string; count: number } } } | undefined;
   const set = planned?.plan?.changeSet;
   if (set && (bundle.evidence.changeSet?.sha256 !== set.sha256 || bundle.evidence.changeSet.count !== set.count)) {
@@ -296,14 +339,7 @@ export function verifyBundle(bundle: Bundle, trustRoot: string, opts: { kept?: C
         message: `backup ${String(fieldOf(e.data, 'backupId'))}: the bundle's hash is not the one BackupTaken records`,
       });
   }
-  return {
-    ok: v.length === 0,
-    cutId: bundle.cutId,
-    events: cut.length,
-    coveredBy,
-    governanceVersion: governance.versions.length,
-    violations: v,
-  };
+  return v;
 }
 
 /** `cutter verify <file> --trust-root <root>`: never opens a store. */

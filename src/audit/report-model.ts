@@ -123,6 +123,8 @@ function outcomeOf(state: string, events: TypedStored[]): string {
   return state.toUpperCase();
 }
 
+const ref = (e: StoredEvent): EventRef => ({ streamId: e.streamId, version: e.version, type: e.type, hash: e.hash });
+
 /** Builds the model of one cut's report from its events and the store's chain verdict. */
 /**
  * `trust`, when given, is replay's authority verdict on this cut (src/audit/replay.ts): the root it
@@ -135,7 +137,6 @@ export function buildReport(
   generatedAt: string,
   trust?: { root: string | null; violations: TrustViolation[] },
 ): ReportModel {
-  const ref = (e: StoredEvent): EventRef => ({ streamId: e.streamId, version: e.version, type: e.type, hash: e.hash });
   const typed = typedEvents(events);
   const of = <T extends EventType>(t: T): StoredOf<T>[] => typed.filter((e): e is StoredOf<T> => e.type === t);
   const planned = of('CutPlanned')[0]!;
@@ -143,9 +144,58 @@ export function buildReport(
   const { state } = foldLenient(events);
   const name = stateName(state);
   const { violations } = replay(events);
-  const lastLiveStart = lastOf(typed, 'LiveRunStarted');
-  const liveRunId = lastLiveStart?.data.runId;
+  const path = pathOf(events);
+  const head = events.at(-1)!;
+  return {
+    cut: {
+      cutId: planned.data.cutId,
+      target: planned.data.target,
+      table: planned.data.table,
+      planHash: planned.data.planHash,
+      author: planned.data.author,
+      reason: planned.data.reason,
+      rowCount: planned.data.rowCount,
+      state: name,
+      outcome: outcomeOf(name, typed),
+      generatedAt,
+    },
+    gates: gatesOf(typed, planned, state.snapshot.context.approvals.length),
+    approvals: approvalsOf(of('ApprovalGranted'), trust),
+    trust: {
+      root: trust?.root ?? null,
+      governanceVersions: [
+        ...new Set(events.map((e) => sigOf(e)?.governance).filter((v): v is number => v !== undefined)),
+      ],
+      checked: Boolean(trust),
+    },
+    lockEvidence: startsOf(typed).map((e) => ({
+      kind: e.type,
+      at: e.data.evidence.at,
+      ...e.data.evidence.locks,
+      event: ref(e),
+    })),
+    dryRuns: of('DryRunCompleted').map(dryRunOf),
+    attestations: attestationsOf(events, typed, planned, violations),
+    chain: { streamId: head.streamId, headVersion: head.version, headHash: head.hash, verified: chainOk },
+    violations: [...violations, ...(trust?.violations ?? [])],
+    timeline: events.map((e) => ({
+      version: e.version,
+      at: e.recordedAt,
+      type: e.type,
+      actor: String(e.metadata.actor ?? '-'),
+      key: sigOf(e)?.key ?? null,
+    })),
+    diagram: {
+      dot: toDot(cutMachine, { highlight: { states: path.visited, transitions: path.taken } }),
+      path: path.visited,
+    },
+  };
+}
 
+/** The gates of the report, in order: precheck, approvals, dry run, each live phase, revert. */
+function gatesOf(typed: TypedStored[], planned: StoredOf<'CutPlanned'>, approved: number): Gate[] {
+  const of = <T extends EventType>(t: T): StoredOf<T>[] => typed.filter((e): e is StoredOf<T> => e.type === t);
+  const liveRunId = lastOf(typed, 'LiveRunStarted')?.data.runId;
   const gates: Gate[] = [
     {
       gate: 'precheck',
@@ -158,58 +208,24 @@ export function buildReport(
   const approvals = of('ApprovalGranted');
   gates.push({
     gate: 'approvals',
-    outcome: state.snapshot.context.approvals.length >= planned.data.policy.requiredApprovals ? 'PASS' : 'NOT RUN',
+    outcome: approved >= planned.data.policy.requiredApprovals ? 'PASS' : 'NOT RUN',
     detail: `${approvals.length} of ${planned.data.policy.requiredApprovals} required`,
     events: approvals.map(ref),
   });
   const dry = of('DryRunCompleted').at(-1);
+  const diff = dry?.data.diff;
   gates.push(
     dry
       ? {
           gate: 'dry run',
           outcome: dry.data.passed ? 'PASS' : 'FAIL',
           at: dry.data.at,
-          detail: `${dry.data.diff.inserts} inserts, ${dry.data.diff.updates} updates, ${dry.data.diff.deletes} deletes`,
+          detail: `${diff!.inserts} inserts, ${diff!.updates} updates, ${diff!.deletes} deletes`,
           events: [ref(dry)],
         }
       : { gate: 'dry run', outcome: 'NOT RUN', events: [] },
   );
-  for (const [gate, type] of LIVE_PHASES) {
-    const e = typed.find(
-      (x) => (x.type === type || (type === 'WriteVerified' && x.type === 'VerifyFailed')) && runIdOf(x) === liveRunId,
-    );
-    const failed = typed.find(
-      (x): x is StoredOf<'PhaseFailed'> =>
-        x.type === 'PhaseFailed' &&
-        x.data.runId === liveRunId &&
-        gate.includes(x.data.phase === 'legA' ? 'leg_a' : x.data.phase === 'legB' ? 'leg_b' : x.data.phase),
-    );
-    // The phase events' fields differ; the gate reads the ones each may carry.
-    const d: Record<string, unknown> = e?.data ?? {};
-    const rows = ['inserted', 'updated', 'deleted', 'rowCount', 'rows']
-      .filter((k) => typeof d[k] === 'number')
-      .map((k) => `${k} ${d[k]}`)
-      .join(', ');
-    gates.push(
-      e
-        ? {
-            gate,
-            outcome: e.type === 'VerifyFailed' ? 'FAIL' : d.skipped ? 'SKIPPED' : 'PASS',
-            at: typeof d.at === 'string' ? d.at : undefined,
-            receipt: typeof d.receipt === 'string' ? d.receipt : undefined,
-            detail: rows || (d.ledgerId ? `ledger row ${String(d.ledgerId)}` : ''),
-            reconciled: d.reconciled === true,
-            events: [ref(e)],
-          }
-        : failed
-          ? { gate, outcome: 'FAIL', at: failed.data.at, detail: failed.data.error.message, events: [ref(failed)] }
-          : {
-              gate,
-              outcome: typed.some((x) => x.type === 'RunHalted' && x.data.runId === liveRunId) ? 'HALTED' : 'NOT RUN',
-              events: [],
-            },
-    );
-  }
+  for (const [gate, type] of LIVE_PHASES) gates.push(livePhaseGate(typed, gate, type, liveRunId));
   const reverted = of('CutReverted').at(-1);
   gates.push(
     reverted
@@ -224,10 +240,63 @@ export function buildReport(
       : { gate: 'revert', outcome: 'NOT RUN', events: [] },
   );
 
-  const starts = typed.filter(
+  return gates;
+}
+
+/** The gate of one live phase in the latest live run: its event, its failure, a halt, or not run. */
+function livePhaseGate(typed: TypedStored[], gate: string, type: string, liveRunId: string | undefined): Gate {
+  const e = typed.find(
+    (x) => (x.type === type || (type === 'WriteVerified' && x.type === 'VerifyFailed')) && runIdOf(x) === liveRunId,
+  );
+  const failed = typed.find(
+    (x): x is StoredOf<'PhaseFailed'> =>
+      x.type === 'PhaseFailed' &&
+      x.data.runId === liveRunId &&
+      gate.includes(x.data.phase === 'legA' ? 'leg_a' : x.data.phase === 'legB' ? 'leg_b' : x.data.phase),
+  );
+  // The phase events' fields differ; the gate reads the ones each may carry.
+  const d: Record<string, unknown> = e?.data ?? {};
+  const rows = ['inserted', 'updated', 'deleted', 'rowCount', 'rows']
+    .filter((k) => typeof d[k] === 'number')
+    .map((k) => `${k} ${d[k]}`)
+    .join(', ');
+  return e
+    ? {
+        gate,
+        outcome: e.type === 'VerifyFailed' ? 'FAIL' : d.skipped ? 'SKIPPED' : 'PASS',
+        at: typeof d.at === 'string' ? d.at : undefined,
+        receipt: typeof d.receipt === 'string' ? d.receipt : undefined,
+        detail: rows || (d.ledgerId ? `ledger row ${String(d.ledgerId)}` : ''),
+        reconciled: d.reconciled === true,
+        events: [ref(e)],
+      }
+    : failed
+      ? { gate, outcome: 'FAIL', at: failed.data.at, detail: failed.data.error.message, events: [ref(failed)] }
+      : {
+          gate,
+          outcome: typed.some((x) => x.type === 'RunHalted' && x.data.runId === liveRunId) ? 'HALTED' : 'NOT RUN',
+          events: [],
+        };
+}
+
+/** The events that opened a run (live start, resume, continue, revert) and carry lock evidence. */
+function startsOf(typed: TypedStored[]) {
+  return typed.filter(
     (e): e is StoredOf<'LiveRunStarted' | 'RunResumed' | 'RunContinued' | 'RevertStarted'> =>
       e.type === 'LiveRunStarted' || e.type === 'RunResumed' || e.type === 'RunContinued' || e.type === 'RevertStarted',
   );
+}
+
+/** What must never have happened, each with its status and the events that show it. */
+function attestationsOf(
+  events: StoredEvent[],
+  typed: TypedStored[],
+  planned: StoredOf<'CutPlanned'>,
+  violations: Violation[],
+): Attestation[] {
+  const of = <T extends EventType>(t: T): StoredOf<T>[] => typed.filter((e): e is StoredOf<T> => e.type === t);
+  const approvals = of('ApprovalGranted');
+  const starts = startsOf(typed);
   const byRule = (r: string) => violations.filter((v) => v.rule === r);
   let halted = false;
   let writeAfterHalt: StoredEvent | undefined;
@@ -237,7 +306,7 @@ export function buildReport(
     if (halted && MUTATIONS.has(e.type)) writeAfterHalt = e;
   }
   const liveEvents = typed.filter((e) => 'executor' in e.data && e.data.executor === LIVE_EXECUTOR);
-  const attestations: Attestation[] = [
+  return [
     {
       forbidden: 'Live execution through the simulator',
       status: byRule('executor-mode').length ? 'VIOLATED' : 'NOT DONE',
@@ -272,11 +341,15 @@ export function buildReport(
       forbidden: 'Illegal transition or skipped phase',
       status: violations.length ? 'VIOLATED' : 'NOT DONE',
       evidence: [ref(events.at(-1)!)],
-      note: `replay of ${events.length} events through machine ${String(planned.metadata.machineVersion)}: ${violations.length} violation(s)`,
+      note:
+        `replay of ${events.length} events through machine ${String(planned.metadata.machineVersion)}: ` +
+        `${violations.length} violation(s)`,
     },
   ];
+}
 
-  // The path: states visited and transitions taken, mapped onto the machine graph's edges.
+/** The path: states visited and transitions taken, mapped onto the machine graph's edges. */
+function pathOf(events: StoredEvent[]): { visited: string[]; taken: Edge[] } {
   const graph = machineGraph(cutMachine);
   const visited: string[] = [];
   const taken: Edge[] = [];
@@ -296,70 +369,34 @@ export function buildReport(
       for (let i = 1; i <= st.split('.').length; i++) visited.push(st.split('.').slice(0, i).join('.'));
     prev = next;
   }
-  const head = events.at(-1)!;
+  return { visited: [...new Set(visited)], taken };
+}
+
+/** The approvals as the report lists them; verified by replay's trust verdict when given, else by signature. */
+function approvalsOf(approvals: StoredOf<'ApprovalGranted'>[], trust?: { violations: TrustViolation[] }) {
+  return approvals.map((a) => ({
+    approver: a.data.approver,
+    roles: a.data.roles,
+    at: a.data.at,
+    signatureVerified: trust ? !trust.violations.some((v) => v.version === a.version) : verifyApprovalSignature(a.data),
+    key: sigOf(a)?.key ?? null,
+    governanceVersion: sigOf(a)?.governance ?? null,
+    event: ref(a),
+  }));
+}
+
+/** A dry run as the report lists it, with its non-mutation proof. */
+function dryRunOf(e: StoredOf<'DryRunCompleted'>) {
   return {
-    cut: {
-      cutId: planned.data.cutId,
-      target: planned.data.target,
-      table: planned.data.table,
-      planHash: planned.data.planHash,
-      author: planned.data.author,
-      reason: planned.data.reason,
-      rowCount: planned.data.rowCount,
-      state: name,
-      outcome: outcomeOf(name, typed),
-      generatedAt,
+    runId: e.data.runId,
+    passed: e.data.passed,
+    diff: e.data.diff,
+    expectedPostImageHash: e.data.expectedPostImageHash,
+    nonMutation: {
+      before: e.data.nonMutation.preImageHashBefore,
+      after: e.data.nonMutation.preImageHashAfter,
+      equal: e.data.nonMutation.preImageHashBefore === e.data.nonMutation.preImageHashAfter,
     },
-    gates,
-    approvals: approvals.map((a) => ({
-      approver: a.data.approver,
-      roles: a.data.roles,
-      at: a.data.at,
-      signatureVerified: trust
-        ? !trust.violations.some((v) => v.version === a.version)
-        : verifyApprovalSignature(a.data),
-      key: sigOf(a)?.key ?? null,
-      governanceVersion: sigOf(a)?.governance ?? null,
-      event: ref(a),
-    })),
-    trust: {
-      root: trust?.root ?? null,
-      governanceVersions: [
-        ...new Set(events.map((e) => sigOf(e)?.governance).filter((v): v is number => v !== undefined)),
-      ],
-      checked: Boolean(trust),
-    },
-    lockEvidence: starts.map((e) => ({
-      kind: e.type,
-      at: e.data.evidence.at,
-      ...e.data.evidence.locks,
-      event: ref(e),
-    })),
-    dryRuns: of('DryRunCompleted').map((e) => ({
-      runId: e.data.runId,
-      passed: e.data.passed,
-      diff: e.data.diff,
-      expectedPostImageHash: e.data.expectedPostImageHash,
-      nonMutation: {
-        before: e.data.nonMutation.preImageHashBefore,
-        after: e.data.nonMutation.preImageHashAfter,
-        equal: e.data.nonMutation.preImageHashBefore === e.data.nonMutation.preImageHashAfter,
-      },
-      event: ref(e),
-    })),
-    attestations,
-    chain: { streamId: head.streamId, headVersion: head.version, headHash: head.hash, verified: chainOk },
-    violations: [...violations, ...(trust?.violations ?? [])],
-    timeline: events.map((e) => ({
-      version: e.version,
-      at: e.recordedAt,
-      type: e.type,
-      actor: String(e.metadata.actor ?? '-'),
-      key: sigOf(e)?.key ?? null,
-    })),
-    diagram: {
-      dot: toDot(cutMachine, { highlight: { states: [...new Set(visited)], transitions: taken } }),
-      path: [...new Set(visited)],
-    },
+    event: ref(e),
   };
 }

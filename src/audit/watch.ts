@@ -17,7 +17,10 @@ const SETTLED = new Set([
   'DryRunCompleted',
 ]);
 
-/** Calls `onEvent` for each committed event (of one cut, or all) until the cut settles, the timeout, or `signal` aborts; resolves with the count. Reads only. */
+/**
+ * Calls `onEvent` for each committed event (of one cut, or all) until the cut settles, the
+ * timeout, or `signal` aborts; resolves with the count. Reads only.
+ */
 export async function watch(
   store: EventStore,
   opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor; signal?: AbortSignal },

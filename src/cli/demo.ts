@@ -30,14 +30,37 @@ export async function runDemo(opts: {
 }): Promise<number> {
   const c = colors(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR);
   const root = path.resolve(opts.dir ?? DEMO_DIR);
-  const say = (s: string) => process.stdout.write(`\n${c.bold(c.cyan('▸'))} ${s}\n`);
+  const previousCwd = process.cwd();
+  const previousEnv = { ...process.env };
+  await freshWorkspace(root);
+  const lease = await acquireEmbedded(embeddedDir(root));
+  try {
+    const status = await playSteps([...planningSteps(c), ...runningSteps()], opts.main, c);
+    if (status === 0) {
+      narrate(c, `Done. The workspace is in ${path.relative(previousCwd, root) || root}/ — try:`);
+      process.stdout.write(
+        `  cd ${path.relative(previousCwd, root) || root} && CUTTER_KEYS_DIR=$PWD/keys ` +
+          `${path.relative(root, path.join(previousCwd, 'bin', 'cutter'))} status\n`,
+      );
+    }
+    return status;
+  } finally {
+    process.chdir(previousCwd);
+    for (const k of Object.keys(process.env)) if (!(k in previousEnv)) delete process.env[k];
+    Object.assign(process.env, previousEnv);
+    await lease.release();
+  }
+}
 
+/**
+ * Recreates the demo workspace and enters it, with no cutter variable from the caller's environment
+ * (the caller restores cwd and environment).
+ */
+async function freshWorkspace(root: string): Promise<void> {
   // The previous run's server and data go too, also when they were kept outside the workspace (as root).
   if (existsSync(root)) await removeEmbedded(embeddedDir(root)).catch(() => undefined);
   await fs.rm(root, { recursive: true, force: true });
   await fs.mkdir(root, { recursive: true });
-  const previousCwd = process.cwd();
-  const previousEnv = { ...process.env };
   process.chdir(root);
   for (const k of [
     'CUTTER_STORE_URL',
@@ -48,16 +71,44 @@ export async function runDemo(opts: {
   ])
     delete process.env[k];
   process.env.CUTTER_KEYS_DIR = path.join(root, 'keys');
-  const lease = await acquireEmbedded(embeddedDir(root));
-  const { main } = opts;
+}
 
-  const steps: Step[] = [
+/** Runs the steps in order through the CLI entry; 1 at the first whose exit status is not the expected one. */
+async function playSteps(
+  steps: Step[],
+  main: (argv: string[]) => Promise<number>,
+  c: ReturnType<typeof colors>,
+): Promise<number> {
+  for (const step of steps) {
+    if (step.say) narrate(c, step.say);
+    if (step.env) Object.assign(process.env, step.env);
+    await step.before?.();
+    if (!step.argv) continue;
+    process.stdout.write(`${c.dim('$')} ${c.bold(['cutter', ...step.argv].map(quote).join(' '))}\n`);
+    const code = await main(['node', 'cutter', ...step.argv]);
+    const expected = step.expect ?? 0;
+    if (code !== expected) {
+      process.stderr.write(`demo: \`cutter ${step.argv.join(' ')}\` exited ${code}, expected ${expected}\n`);
+      return 1;
+    }
+    if (expected !== 0) process.stdout.write(c.dim(`(exit ${code}, as expected)\n`));
+  }
+  return 0;
+}
+
+/** The story up to an approved cut: workspace, governance, the plan, four-eyes approval. */
+function planningSteps(c: ReturnType<typeof colors>): Step[] {
+  return [
     {
-      say: 'A fresh workspace: an example target database (300 documents), member keys, governance signed by the admin root and pinned in the config, a backup keypair and a plan.',
+      say:
+        'A fresh workspace: an example target database (300 documents), member keys, governance signed by the ' +
+        'admin root and pinned in the config, a backup keypair and a plan.',
       argv: ['init', '--example'],
     },
     {
-      say: 'Governance lives in the store, signed: who may plan, approve, run and administer, and the policy. Its genesis hash is the trust root.',
+      say:
+        'Governance lives in the store, signed: who may plan, approve, run and administer, and the policy. Its ' +
+        'genesis hash is the trust root.',
       argv: ['governance', 'show'],
     },
     {
@@ -75,6 +126,12 @@ export async function runDemo(opts: {
     },
     { say: 'alice and bob sign approvals bound to the plan hash.', argv: ['approve', CUT, '--as', 'alice'] },
     { say: '', argv: ['approve', CUT, '--as', 'bob'] },
+  ];
+}
+
+/** The runs: dry run, the kill-switch and the three locks, the live run, views, report, revert, replay. */
+function runningSteps(): Step[] {
+  return [
     {
       say: 'A dry run: the simulator reads the pre-image in READ ONLY transactions and shows the diff.',
       argv: ['run', CUT, '--dry-run', '--as', 'erin'],
@@ -90,7 +147,9 @@ export async function runDemo(opts: {
     },
     { say: 'dana cannot release it: only an admin may.', argv: ['killswitch', 'release', '--as', 'dana'], expect: 3 },
     {
-      say: 'Open the three locks: execution.enabled in the config, CUTTER_EXECUTION_ENABLED=1, and the admin root releases the kill-switch.',
+      say:
+        'Open the three locks: execution.enabled in the config, CUTTER_EXECUTION_ENABLED=1, and the admin root ' +
+        'releases the kill-switch.',
       before: async () => {
         const text = await fs.readFile('cutter.config.yaml', 'utf8');
         await fs.writeFile('cutter.config.yaml', text.replace(/enabled: false/, 'enabled: true'));
@@ -106,7 +165,9 @@ export async function runDemo(opts: {
     { say: 'Status and history come from projections and the event log.', argv: ['status', CUT] },
     { say: '', argv: ['history', CUT] },
     {
-      say: 'The audit report, from events only: gates, approvals, lock evidence, attestation, the diagram with the path taken.',
+      say:
+        'The audit report, from events only: gates, approvals, lock evidence, attestation, the diagram with the ' +
+        'path taken.',
       argv: ['report', CUT, '--format', 'html', '--out', 'reports/kb-2026-11-release.html'],
     },
     { say: '', argv: ['report', CUT, '--format', 'md', '--out', 'reports/kb-2026-11-release.md'] },
@@ -115,41 +176,17 @@ export async function runDemo(opts: {
       argv: ['revert', CUT, '--live', '--as', 'erin'],
     },
     {
-      say: 'Replay: every event re-checked by the machine and its signature by an enrolled key checked from the pinned root; hash chains verified, projections compared.',
+      say:
+        'Replay: every event re-checked by the machine and its signature by an enrolled key checked from the ' +
+        'pinned root; hash chains verified, projections compared.',
       argv: ['replay', '--all'],
     },
   ];
+}
 
-  let status = 0;
-  try {
-    for (const step of steps) {
-      if (step.say) say(step.say);
-      if (step.env) Object.assign(process.env, step.env);
-      await step.before?.();
-      if (!step.argv) continue;
-      process.stdout.write(`${c.dim('$')} ${c.bold(['cutter', ...step.argv].map(quote).join(' '))}\n`);
-      const code = await main(['node', 'cutter', ...step.argv]);
-      const expected = step.expect ?? 0;
-      if (code !== expected) {
-        process.stderr.write(`demo: \`cutter ${step.argv.join(' ')}\` exited ${code}, expected ${expected}\n`);
-        status = 1;
-        break;
-      }
-      if (expected !== 0) process.stdout.write(c.dim(`(exit ${code}, as expected)\n`));
-    }
-    if (status === 0) {
-      say(`Done. The workspace is in ${path.relative(previousCwd, root) || root}/ — try:`);
-      process.stdout.write(
-        `  cd ${path.relative(previousCwd, root) || root} && CUTTER_KEYS_DIR=$PWD/keys ${path.relative(root, path.join(previousCwd, 'bin', 'cutter'))} status\n`,
-      );
-    }
-  } finally {
-    process.chdir(previousCwd);
-    for (const k of Object.keys(process.env)) if (!(k in previousEnv)) delete process.env[k];
-    Object.assign(process.env, previousEnv);
-    await lease.release();
-  }
-  return status;
+/** A narration line. */
+function narrate(c: ReturnType<typeof colors>, text: string): void {
+  process.stdout.write(`\n${c.bold(c.cyan('▸'))} ${text}\n`);
 }
 
 function quote(arg: string): string {

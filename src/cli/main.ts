@@ -95,7 +95,8 @@ function buildProgram(): Command {
     .option('--as <actor>', 'who is acting (default: CUTTER_ACTOR, else the OS user)')
     .option(
       '--store <url>',
-      'event store URL or env:VAR, without a password (default: CUTTER_STORE_URL, config store.url, else embedded PostgreSQL under ./.cutter)',
+      'event store URL or env:VAR, without a password (default: CUTTER_STORE_URL, config store.url, else embedded ' +
+        'PostgreSQL under ./.cutter)',
     )
     .option('--config <file>', 'config file', 'cutter.config.yaml')
     .option('--json', 'machine output: stdout holds only JSON')
@@ -103,7 +104,8 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExample:\n  $ cutter init --example && cutter plan plans/example.yaml --as erin\n\nExit codes: 0 done, 1 fault, 2 bad input, 3 refused by governance, 4 verification failed.',
+      '\nExample:\n  $ cutter init --example && cutter plan plans/example.yaml --as erin\n\n' +
+        'Exit codes: 0 done, 1 fault, 2 bad input, 3 refused by governance, 4 verification failed.',
     );
   program.hook('preAction', async () => {
     const { store } = program.opts<GlobalOptions>();
@@ -113,9 +115,23 @@ function buildProgram(): Command {
   return program;
 }
 
-function registerCommands(program: Command): void {
-  const example = (cmd: Command, text: string) => cmd.addHelpText('after', `\nExample:\n  $ ${text}`);
+/** Adds the help text's example line to a command. */
+const example = (cmd: Command, text: string) => cmd.addHelpText('after', `\nExample:\n  $ ${text}`);
 
+/** Every command, by group; each action imports its command module lazily. */
+function registerCommands(program: Command): void {
+  registerSetupCommands(program);
+  registerCutCommands(program);
+  registerViewCommands(program);
+  registerAuditCommands(program);
+  registerKillswitchCommands(program);
+  registerGovernanceCommands(program);
+  registerAnchorCommands(program);
+  registerKeyAndMaintenanceCommands(program);
+}
+
+/** Setting up and the narrated tour: init, demo. */
+function registerSetupCommands(program: Command): void {
   example(
     program
       .command('init')
@@ -141,6 +157,10 @@ function registerCommands(program: Command): void {
       }),
     'cutter demo',
   );
+}
+
+/** The life of a cut: plan, approve, run, revert. */
+function registerCutCommands(program: Command): void {
   example(
     program
       .command('plan <file>')
@@ -154,7 +174,8 @@ function registerCommands(program: Command): void {
     program
       .command('approve <cut>')
       .description(
-        'sign and record an approval as --as <approver> (key from $CUTTER_KEYS_DIR or ~/.config/cutter/keys); shows the plan approved',
+        'sign and record an approval as --as <approver> (key from $CUTTER_KEYS_DIR or ~/.config/cutter/keys); ' +
+          'shows the plan approved',
       )
       .option('--plan-hash <hash>', 'refuse unless the recorded plan hash is the one you reviewed')
       .action(async (cut: string, opts: { planHash?: string }) =>
@@ -187,6 +208,10 @@ function registerCommands(program: Command): void {
       ),
     'CUTTER_EXECUTION_ENABLED=1 cutter revert kb-20261125-1a2b3c --live',
   );
+}
+
+/** Read-only views of cuts: status, history, watch. */
+function registerViewCommands(program: Command): void {
   example(
     program
       .command('status [cut]')
@@ -207,6 +232,22 @@ function registerCommands(program: Command): void {
   );
   example(
     program
+      .command('watch [cut]')
+      .description('tail committed events from any machine (woken by NOTIFY) until the cut settles or --timeout')
+      .option('--timeout <seconds>', 'stop after this many seconds', '600')
+      .action(async (cut: string | undefined, opts: { timeout: string }) =>
+        act(program, async (s, out) =>
+          (await import('./commands/views.js')).watchCut(s, out, cut, Number(opts.timeout)),
+        )(),
+      ),
+    'cutter watch kb-2026-11-release',
+  );
+}
+
+/** The audit from the store: replay and report. */
+function registerAuditCommands(program: Command): void {
+  example(
+    program
       .command('replay [cut]')
       .description('audit replay: hash chain, every transition re-checked by the machine, invariants, projections')
       .option('--all', 'every stream in the store')
@@ -218,7 +259,8 @@ function registerCommands(program: Command): void {
       .option('--targets', "also hold the log against every configured target's cutter_ledger rows")
       .option(
         '--since-checkpoint <file>',
-        'with --all: verify this kept checkpoint, then replay only the streams written after it (unchanged ones are checked by head hash only)',
+        'with --all: verify this kept checkpoint, then replay only the streams written after it ' +
+          '(unchanged ones are checked by head hash only)',
       )
       .action(
         async (
@@ -254,18 +296,54 @@ function registerCommands(program: Command): void {
       ),
     'cutter report kb-20261125-1a2b3c --format html --out report.html',
   );
+}
+
+/** Anchors and offline bundles: checkpoint, export, verify. */
+function registerAnchorCommands(program: Command): void {
   example(
     program
-      .command('watch [cut]')
-      .description('tail committed events from any machine (woken by NOTIFY) until the cut settles or --timeout')
-      .option('--timeout <seconds>', 'stop after this many seconds', '600')
-      .action(async (cut: string | undefined, opts: { timeout: string }) =>
+      .command('checkpoint')
+      .description(
+        'record a signed checkpoint of every stream head (after proving the log extends the previous one); --out ' +
+          'keeps it as a file',
+      )
+      .option('--out <file>', 'also write the checkpoint to this file (keep it outside the store)')
+      .option('--verify <file>', 'check a kept checkpoint against the store instead of recording one')
+      .action(async (opts: { out?: string; verify?: string }) =>
+        act(program, async (s, out) => (await import('./commands/anchors.js')).checkpoint(s, out, opts))(),
+      ),
+    'cutter checkpoint --out checkpoints/2026-11-30.json --as dana',
+  );
+  example(
+    program
+      .command('export <cut>')
+      .description(
+        'write an offline audit bundle: the cut, governance, kill-switch and the checkpoint covering it, with ' +
+          'evidence hashes',
+      )
+      .requiredOption('--out <file>', 'the bundle file')
+      .action(async (cut: string, opts: { out: string }) =>
+        act(program, async (s, out) => (await import('./commands/anchors.js')).exportCut(s, out, cut, opts.out))(),
+      ),
+    'cutter export kb-2026-11-release --out kb-2026-11-release.bundle.json',
+  );
+  example(
+    program
+      .command('verify <file>')
+      .description('verify an audit bundle offline, from the trust root alone: no database is opened')
+      .option('--trust-root <root>', "the trust root to verify from (default: the config's trust.root)")
+      .option('--checkpoint <file>', 'a checkpoint you kept: the bundle must carry it (not an older one)')
+      .action(async (file: string, opts: { trustRoot?: string; checkpoint?: string }) =>
         act(program, async (s, out) =>
-          (await import('./commands/views.js')).watchCut(s, out, cut, Number(opts.timeout)),
+          (await import('./commands/anchors.js')).verify(s, out, file, opts.trustRoot, opts.checkpoint),
         )(),
       ),
-    'cutter watch kb-2026-11-release',
+    'cutter verify kb-2026-11-release.bundle.json --trust-root 9f2c…',
   );
+}
+
+/** `cutter killswitch engage|release|status` (lock 3). */
+function registerKillswitchCommands(program: Command): void {
   const ks = program
     .command('killswitch')
     .description('lock 3: engage halts every live run at its next phase boundary');
@@ -293,6 +371,10 @@ function registerCommands(program: Command): void {
       .action(async () => act(program, async (s, out) => (await import('./commands/killswitch.js')).status(s, out))()),
     'cutter killswitch status --json',
   );
+}
+
+/** `cutter governance apply|approve|show`: the signed governance (the trust root). */
+function registerGovernanceCommands(program: Command): void {
   const gov = program
     .command('governance')
     .description('members, roles, policy and admin threshold, signed in the store (the trust root)');
@@ -326,50 +408,17 @@ function registerCommands(program: Command): void {
       ),
     'cutter governance show --json',
   );
-  example(
-    program
-      .command('checkpoint')
-      .description(
-        'record a signed checkpoint of every stream head (after proving the log extends the previous one); --out keeps it as a file',
-      )
-      .option('--out <file>', 'also write the checkpoint to this file (keep it outside the store)')
-      .option('--verify <file>', 'check a kept checkpoint against the store instead of recording one')
-      .action(async (opts: { out?: string; verify?: string }) =>
-        act(program, async (s, out) => (await import('./commands/anchors.js')).checkpoint(s, out, opts))(),
-      ),
-    'cutter checkpoint --out checkpoints/2026-11-30.json --as dana',
-  );
-  example(
-    program
-      .command('export <cut>')
-      .description(
-        'write an offline audit bundle: the cut, governance, kill-switch and the checkpoint covering it, with evidence hashes',
-      )
-      .requiredOption('--out <file>', 'the bundle file')
-      .action(async (cut: string, opts: { out: string }) =>
-        act(program, async (s, out) => (await import('./commands/anchors.js')).exportCut(s, out, cut, opts.out))(),
-      ),
-    'cutter export kb-2026-11-release --out kb-2026-11-release.bundle.json',
-  );
-  example(
-    program
-      .command('verify <file>')
-      .description('verify an audit bundle offline, from the trust root alone: no database is opened')
-      .option('--trust-root <root>', "the trust root to verify from (default: the config's trust.root)")
-      .option('--checkpoint <file>', 'a checkpoint you kept: the bundle must carry it (not an older one)')
-      .action(async (file: string, opts: { trustRoot?: string; checkpoint?: string }) =>
-        act(program, async (s, out) =>
-          (await import('./commands/anchors.js')).verify(s, out, file, opts.trustRoot, opts.checkpoint),
-        )(),
-      ),
-    'cutter verify kb-2026-11-release.bundle.json --trust-root 9f2c…',
-  );
+}
+
+/** Keys, projection maintenance and target preparation. */
+function registerKeyAndMaintenanceCommands(program: Command): void {
   const keys = program.command('keys').description('approver and backup keys');
   example(
     keys
       .command('generate <name>')
       .description(
-        'an Ed25519 approver key, or with --backup an OpenPGP backup keypair, in $CUTTER_KEYS_DIR or ~/.config/cutter/keys',
+        'an Ed25519 approver key, or with --backup an OpenPGP backup keypair, in $CUTTER_KEYS_DIR or ' +
+          '~/.config/cutter/keys',
       )
       .option('--backup', 'an OpenPGP keypair for encrypted backups')
       .action(async (name: string, opts: { backup?: boolean }) =>

@@ -45,7 +45,8 @@ export function parseConfig(text: string, file = CONFIG_FILE): CutterConfig {
     if (moved.length > 0) {
       const lines = moved.map(
         (k) =>
-          `${k}: moved to the store's governance (members and policy are signed there: \`cutter governance apply <file> --as <admin>\`); remove it from the config`,
+          `${k}: moved to the store's governance (members and policy are signed there: \`cutter governance apply ` +
+          `<file> --as <admin>\`); remove it from the config`,
       );
       throw new InvalidInputError(`config ${file}: ${lines.join('; ')}`, { issues: lines });
     }

@@ -10,10 +10,9 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { canonicalJson } from '../../events/canonical.js';
 import { Change, CutPlanInput, type ChangeSet, type CutPlan } from '../../events/plan.js';
-import type { ChangeSource } from '../adapters/images.js';
-import { fileChanges, inlineChanges } from '../cuts/changes.js';
 import { InvalidInputError } from '../errors.js';
 import { lines } from '../store/blobs.js';
+import { fileChanges, inlineChanges, type ChangeSource } from './changes.js';
 import { formatIssues } from './issues.js';
 import { KeySet } from './keyset.js';
 import type { CutterConfig } from './schema.js';
@@ -157,21 +156,9 @@ async function scanChangesFile(
         problems.unshift(`changesFile: more than policy.maxRows ${maxRows} changes`);
         break;
       }
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch {
-        problems.push(`${at}: not a JSON object`);
-        continue;
-      }
-      const parsed = Change.safeParse(raw);
-      const protos = protoKeys(raw, at);
-      if (protos.length > 0) problems.push(...protos);
-      else if (!parsed.success) problems.push(...formatIssues(parsed.error, `${at}: `));
-      else {
-        problems.push(...nulCharacters(parsed.data, at), ...check(parsed.data, lineNo));
-        if ('upsert' in parsed.data) upserts++;
-      }
+      const checked = checkLine(line, at, (change) => check(change, lineNo));
+      problems.push(...checked.problems);
+      if (checked.upsert) upserts++;
       if (problems.length >= 20) break;
     }
   } catch (err) {
@@ -179,17 +166,46 @@ async function scanChangesFile(
       throw new InvalidInputError(`plan ${planFile}: changesFile line ${lineNo + 1}: not valid UTF-8`);
     throw err;
   }
-  if (suspects.length) {
-    const spec = config.targets[target]!;
-    const keys = await keysAtLines(changesFile, new Set(suspects.map((s) => s.line)), spec.key);
-    for (const s of suspects.filter((x) => keys.get(x.line) !== x.key)) problems.splice(problems.indexOf(s.problem), 1);
-  }
+  if (suspects.length) await dropUnconfirmed(problems, suspects, changesFile, config.targets[target]!.key);
   if (count === 0 && problems.length === 0) problems.push('changesFile: no changes');
   if (problems.length > 0)
     throw new InvalidInputError(`plan ${planFile}: ${problems.slice(0, 20).join('; ')}`, {
       issues: problems.slice(0, 20),
     });
   return { format: 'ndjson', sha256: hash.digest('hex'), bytes, count, upserts, deletes: count - upserts };
+}
+
+/** One line of a change file: a JSON change, no `__proto__` key, no NUL, valid for the target. */
+function checkLine(
+  line: string,
+  at: string,
+  check: (change: Change) => string[],
+): { problems: string[]; upsert: boolean } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return { problems: [`${at}: not a JSON object`], upsert: false };
+  }
+  const parsed = Change.safeParse(raw);
+  const protos = protoKeys(raw, at);
+  if (protos.length > 0) return { problems: protos, upsert: false };
+  if (!parsed.success) return { problems: formatIssues(parsed.error, `${at}: `), upsert: false };
+  return { problems: [...nulCharacters(parsed.data, at), ...check(parsed.data)], upsert: 'upsert' in parsed.data };
+}
+
+/**
+ * A duplicate key is confirmed by reading the earlier line again: a suspect whose earlier line does
+ * not hold that key (two keys that collided in the scan's key set) is dropped from `problems`.
+ */
+async function dropUnconfirmed(
+  problems: string[],
+  suspects: { line: number; key: string; problem: string }[],
+  changesFile: string,
+  keyCols: string[],
+): Promise<void> {
+  const keys = await keysAtLines(changesFile, new Set(suspects.map((s) => s.line)), keyCols);
+  for (const s of suspects.filter((x) => keys.get(x.line) !== x.key)) problems.splice(problems.indexOf(s.problem), 1);
 }
 
 /** The canonical keys of the given lines of a change file. */

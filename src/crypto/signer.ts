@@ -59,6 +59,7 @@ export async function loadSigner(name: string, opts: { dir: string; env?: NodeJS
     };
   }
   throw new InvalidInputError(
-    `--as ${name}: no key for ${name} in ${opts.dir} (${name}.ed25519.key from \`cutter keys generate ${name}\`, or ${name}.ssh.pub for an OpenSSH key)`,
+    `--as ${name}: no key for ${name} in ${opts.dir} (${name}.ed25519.key from \`cutter keys generate ${name}\`, ` +
+      `or ${name}.ssh.pub for an OpenSSH key)`,
   );
 }

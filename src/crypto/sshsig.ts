@@ -263,7 +263,8 @@ function runSshKeygen(
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.stdin.on('error', () => undefined); // ssh-keygen may exit before reading (bad key file): its exit code says why
+    // ssh-keygen may exit before reading (bad key file): its exit code says why.
+    child.stdin.on('error', () => undefined);
     child.on('error', (e: NodeJS.ErrnoException) => {
       reject(
         e.code === 'ENOENT'

@@ -63,15 +63,12 @@ const LIVE_PHASE_ORDER = ['BackupTaken', 'LegAWritten', 'LegBRecorded', 'WriteVe
 export function replay(events: ReplayInput[]): { state: CutState; violations: Violation[] } {
   let state = initialState();
   const violations: Violation[] = [];
-  let planHash: string | undefined;
-  let gate: { open: boolean; runId?: string } = { open: false };
-  let lastLivePhase = -1;
-  let backupTaken = false;
+  const rules: RulesSeen = { gate: { open: false }, lastLivePhase: -1, backupTaken: false };
   let expectedVersion = 1;
 
   for (const stored of events) {
     // The violation's location is built only when one is flagged (most events flag none).
-    const flag = (rule: Rule, message: string) =>
+    const flag: Flag = (rule, message) =>
       violations.push({
         ...(stored.streamId ? { streamId: stored.streamId } : {}),
         ...(stored.eventId ? { eventId: stored.eventId } : {}),
@@ -80,14 +77,8 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
         rule,
         message,
       });
-    if (stored.version !== expectedVersion)
-      flag('version-gap', `version ${stored.version} where ${expectedVersion} was expected`);
+    checkEnvelope(stored, expectedVersion, flag);
     expectedVersion = stored.version + 1;
-    const raw = (stored.data ?? {}) as { executor?: unknown };
-    if (DRY_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== SIM_EXECUTOR)
-      flag('executor-mode', `dry-run event names executor ${String(raw.executor)}`);
-    if (LIVE_EXECUTOR_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== LIVE_EXECUTOR)
-      flag('executor-mode', `live event names executor ${String(raw.executor)}`);
     const parsed = parseStored(stored);
     if (!parsed.success) {
       flag(
@@ -101,55 +92,7 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
     }
     const event: DomainEvent = parsed.data;
     const before = violations.length;
-    const d = event.data as Record<string, any>;
-
-    if (event.type === 'CutPlanned') {
-      planHash = event.data.planHash;
-      if (hashOf(event.data.plan) !== planHash)
-        flag('plan-hash', 'the recorded plan does not hash to the recorded plan hash');
-    } else if (typeof d.planHash === 'string' && planHash && d.planHash !== planHash)
-      flag('plan-hash', `plan hash ${d.planHash.slice(0, 12)}… differs from the planned ${planHash.slice(0, 12)}…`);
-
-    if (event.type === 'RunContinued') {
-      // Taking up an interrupted run keeps its gate; closed locks in its evidence close it.
-      if (!locksOpen(event.data.evidence.locks)) {
-        flag('locks-evidence', 'RunContinued recorded with a closed lock');
-        gate = { open: false };
-      }
-    }
-    if (event.type === 'LiveRunStarted' || event.type === 'RunResumed' || event.type === 'RevertStarted') {
-      const ok = locksOpen(event.data.evidence.locks);
-      if (!ok) flag('locks-evidence', `${event.type} recorded with a closed lock`);
-      gate = { open: ok, runId: event.data.runId };
-      if (event.type === 'LiveRunStarted') lastLivePhase = -1;
-      if (event.type === 'RevertStarted' && !backupTaken)
-        flag('revert-without-backup', 'revert started with no backup taken');
-    }
-    if (LIVE_MUTATIONS.has(event.type) || event.type === 'CutReverted') {
-      if (!gate.open || gate.runId !== d.runId)
-        flag(
-          'locks-evidence',
-          `${event.type} without a preceding start or resume of run ${d.runId} with all three locks open`,
-        );
-    }
-    const phaseIndex = LIVE_PHASE_ORDER.indexOf(event.type === 'VerifyFailed' ? 'WriteVerified' : event.type);
-    if (phaseIndex >= 0) {
-      if (phaseIndex !== lastLivePhase + 1)
-        flag(
-          'phase-order',
-          `${event.type} after phase ${LIVE_PHASE_ORDER[lastLivePhase] ?? 'start'}: skipped or repeated`,
-        );
-      lastLivePhase = phaseIndex;
-    }
-    if (event.type === 'BackupTaken') backupTaken = true;
-    if (
-      event.type === 'RunHalted' ||
-      event.type === 'PhaseFailed' ||
-      event.type === 'VerifyFailed' ||
-      event.type === 'CutReverted'
-    )
-      gate = { open: false };
-
+    checkRules(event, rules, flag);
     const next = tryEvolve(state, event);
     if (!next) {
       if (violations.length === before)
@@ -159,4 +102,84 @@ export function replay(events: ReplayInput[]): { state: CutState; violations: Vi
     state = next;
   }
   return { state, violations };
+}
+
+type Flag = (rule: Rule, message: string) => void;
+
+/** What the rules remember from earlier events: the plan hash, the lock gate of the run, the live phases. */
+interface RulesSeen {
+  planHash?: string;
+  gate: { open: boolean; runId?: string };
+  lastLivePhase: number;
+  backupTaken: boolean;
+}
+
+/** Before parsing: versions without gaps, and the executor each run's events may name. */
+function checkEnvelope(stored: ReplayInput, expectedVersion: number, flag: Flag): void {
+  if (stored.version !== expectedVersion)
+    flag('version-gap', `version ${stored.version} where ${expectedVersion} was expected`);
+  const raw = (stored.data ?? {}) as { executor?: unknown };
+  if (DRY_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== SIM_EXECUTOR)
+    flag('executor-mode', `dry-run event names executor ${String(raw.executor)}`);
+  if (LIVE_EXECUTOR_EVENTS.has(stored.type) && raw.executor !== undefined && raw.executor !== LIVE_EXECUTOR)
+    flag('executor-mode', `live event names executor ${String(raw.executor)}`);
+}
+
+/** The invariants beyond the machine: one plan hash, mutations behind open locks, live phases in order. */
+function checkRules(event: DomainEvent, seen: RulesSeen, flag: Flag): void {
+  const d = event.data as Record<string, any>;
+  if (event.type === 'CutPlanned') {
+    seen.planHash = event.data.planHash;
+    if (hashOf(event.data.plan) !== seen.planHash)
+      flag('plan-hash', 'the recorded plan does not hash to the recorded plan hash');
+  } else if (typeof d.planHash === 'string' && seen.planHash && d.planHash !== seen.planHash)
+    flag('plan-hash', `plan hash ${d.planHash.slice(0, 12)}… differs from the planned ${seen.planHash.slice(0, 12)}…`);
+  checkLockGate(event, seen, flag);
+  const phaseIndex = LIVE_PHASE_ORDER.indexOf(event.type === 'VerifyFailed' ? 'WriteVerified' : event.type);
+  if (phaseIndex >= 0) {
+    if (phaseIndex !== seen.lastLivePhase + 1)
+      flag(
+        'phase-order',
+        `${event.type} after phase ${LIVE_PHASE_ORDER[seen.lastLivePhase] ?? 'start'}: skipped or repeated`,
+      );
+    seen.lastLivePhase = phaseIndex;
+  }
+  if (event.type === 'BackupTaken') seen.backupTaken = true;
+  if (
+    event.type === 'RunHalted' ||
+    event.type === 'PhaseFailed' ||
+    event.type === 'VerifyFailed' ||
+    event.type === 'CutReverted'
+  )
+    seen.gate = { open: false };
+}
+
+/**
+ * The lock gate: a start, resume or revert with all three locks open opens it for its run; every
+ * mutation must come through an open gate of its own run.
+ */
+function checkLockGate(event: DomainEvent, seen: RulesSeen, flag: Flag): void {
+  const d = event.data as Record<string, any>;
+  if (event.type === 'RunContinued') {
+    // Taking up an interrupted run keeps its gate; closed locks in its evidence close it.
+    if (!locksOpen(event.data.evidence.locks)) {
+      flag('locks-evidence', 'RunContinued recorded with a closed lock');
+      seen.gate = { open: false };
+    }
+  }
+  if (event.type === 'LiveRunStarted' || event.type === 'RunResumed' || event.type === 'RevertStarted') {
+    const ok = locksOpen(event.data.evidence.locks);
+    if (!ok) flag('locks-evidence', `${event.type} recorded with a closed lock`);
+    seen.gate = { open: ok, runId: event.data.runId };
+    if (event.type === 'LiveRunStarted') seen.lastLivePhase = -1;
+    if (event.type === 'RevertStarted' && !seen.backupTaken)
+      flag('revert-without-backup', 'revert started with no backup taken');
+  }
+  if (LIVE_MUTATIONS.has(event.type) || event.type === 'CutReverted') {
+    if (!seen.gate.open || seen.gate.runId !== d.runId)
+      flag(
+        'locks-evidence',
+        `${event.type} without a preceding start or resume of run ${d.runId} with all three locks open`,
+      );
+  }
 }

@@ -13,7 +13,7 @@ import { canonicalJson } from '../../events/canonical.js';
 import { EventSignature } from '../../events/signature.js';
 import { GOVERNANCE_STREAM } from '../../events/governance.js';
 import { CHECKPOINT_STREAM } from '../../events/checkpoint.js';
-import { KillSwitchEvent, parseStored } from '../../events/index.js';
+import { KillSwitchEvent, parseStored, type EventOf } from '../../events/index.js';
 import {
   checkSignature,
   holdsRole,
@@ -97,7 +97,8 @@ export function checkEventTrust(
         revoked ? 'revoked' : 'governance',
         revoked
           ? `${s.signer}'s key or role was revoked by governance version ${inForce} before this event was committed`
-          : `signed under governance version ${s.governance}, but version ${inForce} was in force when it was committed`,
+          : `signed under governance version ${s.governance}, but version ${inForce} was in force when it was ` +
+              `committed`,
       );
     }
   }
@@ -173,12 +174,10 @@ export function checkCutTrust(
   killSwitch: KillSwitchTimeline,
 ): TrustViolation[] {
   const out: TrustViolation[] = [];
-  let author: { name: string; key: string } | undefined;
-  let cut: { cutId: string; planHash: string } | undefined;
-  const approvalKeys = new Map<string, string>();
+  const seen: CutSeen = { approvalKeys: new Map<string, string>() };
   for (const e of events) {
     const at = { streamId: e.streamId, version: e.version, ...(e.eventId ? { eventId: e.eventId } : {}), type: e.type };
-    const flag = (rule: TrustRule, message: string) => out.push({ ...at, rule, message });
+    const flag: Flag = (rule, message) => out.push({ ...at, rule, message });
     const { violations, signer } = checkEventTrust(e, gov, crypto);
     out.push(...violations);
     const parsed = parseStored(e);
@@ -187,86 +186,141 @@ export function checkCutTrust(
     const registry = versionOf(gov, signer.governance)!.registry;
     switch (ev.type) {
       case 'CutPlanned':
-        author = { name: signer.name, key: signer.key };
-        cut = { cutId: ev.data.cutId, planHash: ev.data.planHash };
-        if (ev.data.author !== signer.name)
-          flag('role', `the plan names author ${ev.data.author} but was signed by ${signer.name}`);
-        if (canonicalJson(ev.data.policy) !== canonicalJson(registry.policy))
-          flag('policy', `the cut records a policy that is not governance version ${signer.governance}'s`);
+        checkPlanned(ev.data, signer, registry, seen, flag);
         break;
-      case 'ApprovalGranted': {
-        const a = ev.data as ApprovalRecord & { governanceVersion?: number };
-        const member = memberOf(registry, a.approver);
-        if (a.approver !== signer.name)
-          flag('approval', `approval names ${a.approver} but was signed by ${signer.name}`);
-        else if (!member || member.publicKey !== a.publicKey)
-          flag('approval', `approval by ${a.approver} carries a key that is not the one enrolled for ${a.approver}`);
-        else if (a.roles.some((r) => !member.roles.includes(r)))
-          flag(
-            'approval',
-            `approval by ${a.approver} claims roles ${a.roles.join(', ')}; enrolled: ${member.roles.join(', ')}`,
-          );
-        else if (a.governanceVersion !== signer.governance)
-          flag(
-            'approval',
-            `approval by ${a.approver} names governance version ${String(a.governanceVersion)}, signed under ${signer.governance}`,
-          );
-        else if (!crypto.verify(member.publicKey, Buffer.from(approvalPayload(a)), a.signature))
-          flag('approval', `approval signature by ${a.approver} does not verify`);
-        if (author && signer.key === author.key)
-          flag('four-eyes', `approval signed with the author's key (${signer.key})`);
-        const sameKey = [...approvalKeys].find(([name, key]) => key === signer.key && name !== a.approver);
-        if (sameKey)
-          flag('four-eyes', `approval by ${a.approver} signed with the key that already approved as ${sameKey[0]}`);
-        approvalKeys.set(a.approver, signer.key);
-        if (cut && (a.cutId !== cut.cutId || a.planHash !== cut.planHash))
-          flag('approval', 'approval bound to another cut or plan');
+      case 'ApprovalGranted':
+        checkApproval(ev.data, signer, registry, seen, crypto, flag);
         break;
-      }
       case 'LiveRunStarted':
       case 'RunResumed':
       case 'RunContinued':
-      case 'RevertStarted': {
-        const ev2 = ev.data.evidence;
-        if (ev.type === 'RevertStarted' && ev.data.force && !memberOf(registry, signer.name)?.roles.includes('admin')) {
-          flag('role', `a forced revert signed by ${signer.name}, who is not an admin`);
-        }
-        const p = point(e);
-        if (ev2.locks.killSwitch) {
-          const v = ev2.locks.killSwitchVersion;
-          if (v >= killSwitch.engagedAt.length)
-            flag(
-              'lock-evidence',
-              `evidence names kill-switch version ${v}; the kill-switch stream has ${killSwitch.engagedAt.length - 1} event(s)`,
-            );
-          else if (killSwitch.engagedAt[v])
-            flag('lock-evidence', `evidence says the kill-switch was released at version ${v}; it was engaged`);
-          else if (p && engagedBefore(killSwitch, p))
-            flag('lock-evidence', `the kill-switch was engaged when ${ev.type} was committed`);
-        }
-        if (ev.type !== 'RevertStarted' && 'approvals' in ev2) {
-          const reg = versionOf(gov, p ? versionInForceAt(gov, p) : signer.governance)?.registry;
-          for (const name of ev2.approvals) {
-            const m = memberOf(reg, name);
-            if (
-              !m ||
-              !m.roles.includes('approver') ||
-              (approvalKeys.has(name) && crypto.fingerprint(m.publicKey) !== approvalKeys.get(name))
-            ) {
-              flag(
-                'revoked',
-                `approval by ${name} counted, but ${name} was no longer an enrolled approver with that key`,
-              );
-            }
-          }
-        }
+      case 'RevertStarted':
+        checkRunStart(ev, point(e), { gov, registry, signer, seen, crypto, killSwitch }, flag);
         break;
-      }
       default:
         break;
     }
   }
   return out;
+}
+
+type Flag = (rule: TrustRule, message: string) => void;
+type Signer = { name: string; key: string; governance: number };
+type RegistryOf = NonNullable<ReturnType<typeof versionOf>>['registry'];
+/** What the checks of a cut stream remember from earlier events: the author, the cut, each approver's key. */
+interface CutSeen {
+  author?: { name: string; key: string };
+  cut?: { cutId: string; planHash: string };
+  approvalKeys: Map<string, string>;
+}
+
+/** The plan: signed by the author it names, under the policy of the governance it was signed under. */
+function checkPlanned(
+  data: EventOf<'CutPlanned'>['data'],
+  signer: Signer,
+  registry: RegistryOf,
+  seen: CutSeen,
+  flag: Flag,
+): void {
+  seen.author = { name: signer.name, key: signer.key };
+  seen.cut = { cutId: data.cutId, planHash: data.planHash };
+  if (data.author !== signer.name)
+    flag('role', `the plan names author ${data.author} but was signed by ${signer.name}`);
+  if (canonicalJson(data.policy) !== canonicalJson(registry.policy))
+    flag('policy', `the cut records a policy that is not governance version ${signer.governance}'s`);
+}
+
+/**
+ * An approval: by the member who signed it, with that member's enrolled key and roles, under the
+ * governance it names, with a valid signature; never the author's key or another approver's key;
+ * bound to this cut and plan.
+ */
+function checkApproval(
+  data: EventOf<'ApprovalGranted'>['data'],
+  signer: Signer,
+  registry: RegistryOf,
+  seen: CutSeen,
+  crypto: Crypto,
+  flag: Flag,
+): void {
+  const a = data as ApprovalRecord & { governanceVersion?: number };
+  const member = memberOf(registry, a.approver);
+  if (a.approver !== signer.name) flag('approval', `approval names ${a.approver} but was signed by ${signer.name}`);
+  else if (!member || member.publicKey !== a.publicKey)
+    flag('approval', `approval by ${a.approver} carries a key that is not the one enrolled for ${a.approver}`);
+  else if (a.roles.some((r) => !member.roles.includes(r)))
+    flag(
+      'approval',
+      `approval by ${a.approver} claims roles ${a.roles.join(', ')}; enrolled: ${member.roles.join(', ')}`,
+    );
+  else if (a.governanceVersion !== signer.governance)
+    flag(
+      'approval',
+      `approval by ${a.approver} names governance version ${String(a.governanceVersion)}, signed under ` +
+        `${signer.governance}`,
+    );
+  else if (!crypto.verify(member.publicKey, Buffer.from(approvalPayload(a)), a.signature))
+    flag('approval', `approval signature by ${a.approver} does not verify`);
+  if (seen.author && signer.key === seen.author.key)
+    flag('four-eyes', `approval signed with the author's key (${signer.key})`);
+  const sameKey = [...seen.approvalKeys].find(([name, key]) => key === signer.key && name !== a.approver);
+  if (sameKey)
+    flag('four-eyes', `approval by ${a.approver} signed with the key that already approved as ${sameKey[0]}`);
+  seen.approvalKeys.set(a.approver, signer.key);
+  if (seen.cut && (a.cutId !== seen.cut.cutId || a.planHash !== seen.cut.planHash))
+    flag('approval', 'approval bound to another cut or plan');
+}
+
+/**
+ * A run's start (live, resume, continue, revert): a forced revert is an admin's; the kill-switch
+ * evidence agrees with the kill-switch stream at commit time; every approval counted was still an
+ * enrolled approver's, with the key that approved.
+ */
+function checkRunStart(
+  ev: EventOf<'LiveRunStarted' | 'RunResumed' | 'RunContinued' | 'RevertStarted'>,
+  p: CommitPoint | undefined,
+  ctx: {
+    gov: GovernanceState;
+    registry: RegistryOf;
+    signer: Signer;
+    seen: CutSeen;
+    crypto: Crypto;
+    killSwitch: KillSwitchTimeline;
+  },
+  flag: Flag,
+): void {
+  const { gov, registry, signer, crypto, killSwitch } = ctx;
+  const approvalKeys = ctx.seen.approvalKeys;
+  const ev2 = ev.data.evidence;
+  if (ev.type === 'RevertStarted' && ev.data.force && !memberOf(registry, signer.name)?.roles.includes('admin')) {
+    flag('role', `a forced revert signed by ${signer.name}, who is not an admin`);
+  }
+  if (ev2.locks.killSwitch) {
+    const v = ev2.locks.killSwitchVersion;
+    if (v >= killSwitch.engagedAt.length)
+      flag(
+        'lock-evidence',
+        `evidence names kill-switch version ${v}; the kill-switch stream has ${killSwitch.engagedAt.length - 1} ` +
+          `event(s)`,
+      );
+    else if (killSwitch.engagedAt[v])
+      flag('lock-evidence', `evidence says the kill-switch was released at version ${v}; it was engaged`);
+    else if (p && engagedBefore(killSwitch, p))
+      flag('lock-evidence', `the kill-switch was engaged when ${ev.type} was committed`);
+  }
+  if (ev.type !== 'RevertStarted' && 'approvals' in ev2) {
+    const reg = versionOf(gov, p ? versionInForceAt(gov, p) : signer.governance)?.registry;
+    for (const name of ev2.approvals) {
+      const m = memberOf(reg, name);
+      if (
+        !m ||
+        !m.roles.includes('approver') ||
+        (approvalKeys.has(name) && crypto.fingerprint(m.publicKey) !== approvalKeys.get(name))
+      ) {
+        flag('revoked', `approval by ${name} counted, but ${name} was no longer an enrolled approver with that key`);
+      }
+    }
+  }
 }
 
 /** Whether a stream id is one cutter writes. */

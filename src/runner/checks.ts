@@ -25,12 +25,14 @@ export function planIntegrityReasons(recorded: RecordedPlanRef, cutPlanHash: str
   const actual = hashOf(recorded.plan);
   if (actual !== recorded.planHash) {
     reasons.push(
-      `the recorded plan hashes to ${actual.slice(0, 12)}…, not to its recorded plan hash ${recorded.planHash.slice(0, 12)}…`,
+      `the recorded plan hashes to ${actual.slice(0, 12)}…, not to its recorded plan hash ` +
+        `${recorded.planHash.slice(0, 12)}…`,
     );
   }
   if (recorded.planHash !== cutPlanHash)
     reasons.push(
-      `CutPlanned records plan hash ${recorded.planHash.slice(0, 12)}…, the cut was planned with ${cutPlanHash.slice(0, 12)}…`,
+      `CutPlanned records plan hash ${recorded.planHash.slice(0, 12)}…, the cut was planned with ` +
+        `${cutPlanHash.slice(0, 12)}…`,
     );
   return reasons;
 }
@@ -92,8 +94,14 @@ export function backupRecordProblem(
   if (row.backupId !== taken.backupId)
     return `the vault returned backup ${row.backupId}, BackupTaken names ${taken.backupId}`;
   if (row.cutId !== cutId || row.runId !== taken.runId)
-    return `backup ${row.backupId} is recorded for cut ${row.cutId} run ${row.runId}, BackupTaken binds it to cut ${cutId} run ${taken.runId}`;
+    return (
+      `backup ${row.backupId} is recorded for cut ${row.cutId} run ${row.runId}, BackupTaken binds it to cut ` +
+      `${cutId} run ${taken.runId}`
+    );
   if (row.plaintextSha256 !== taken.plaintextHash)
-    return `backup ${row.backupId} records plaintext hash ${row.plaintextSha256.slice(0, 12)}…, BackupTaken recorded ${taken.plaintextHash.slice(0, 12)}…`;
+    return (
+      `backup ${row.backupId} records plaintext hash ${row.plaintextSha256.slice(0, 12)}…, BackupTaken ` +
+      `recorded ${taken.plaintextHash.slice(0, 12)}…`
+    );
   return undefined;
 }

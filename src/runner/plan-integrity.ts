@@ -40,7 +40,8 @@ export async function verifiedPlan(
     } catch (err) {
       if (!(err instanceof VerificationFailedError)) throw err;
       throw new VerificationFailedError(
-        `cut ${cutId}: the change set does not match the plan (sha256 ${plan.changeSet.sha256.slice(0, 12)}…, ${plan.changeSet.count} changes); nothing was run`,
+        `cut ${cutId}: the change set does not match the plan (sha256 ${plan.changeSet.sha256.slice(0, 12)}…, ` +
+          `${plan.changeSet.count} changes); nothing was run`,
         {
           reasons: [err.message],
         },

@@ -39,7 +39,8 @@ export async function createExampleTarget(serverUrl: string, opts: { reset?: boo
     const rows = Array.from({ length: EXAMPLE_ROWS }, (_, i) => exampleRow(i + 1));
     await db.query(sql`
       INSERT INTO public.documents (id, title, body, status)
-      SELECT id, title, body, 'published' FROM jsonb_populate_recordset(NULL::public.documents, ${JSON.stringify(rows)}::jsonb)
+      SELECT id, title, body, 'published'
+      FROM jsonb_populate_recordset(NULL::public.documents, ${JSON.stringify(rows)}::jsonb)
       ON CONFLICT (id) DO NOTHING`);
   } finally {
     await db.dispose();
@@ -77,7 +78,10 @@ export function examplePlan(): Record<string, unknown> {
   };
 }
 
-/** The example members and their roles: two approvers (one content owner), an author-operator, an operator, an admin. */
+/**
+ * The example members and their roles: two approvers (one content owner), an author-operator, an
+ * operator, an admin.
+ */
 export const EXAMPLE_MEMBERS: Record<string, string[]> = {
   alice: ['approver', 'content-owner'],
   bob: ['approver', 'dba'],

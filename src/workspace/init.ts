@@ -1,7 +1,8 @@
 /**
  * `cutter init [--example]`: a config if absent and a migrated store; with --example, the example
  * target database, member keys (alice, bob, erin, dana, root), governance recorded and pinned, a
- * backup keypair, plans/example.yaml and a config wired to them. Idempotent: what exists is kept (keys are never overwritten).
+ * backup keypair, plans/example.yaml and a config wired to them. Idempotent: what exists is kept
+ * (keys are never overwritten).
  */
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -33,7 +34,10 @@ export interface InitResult {
     backupFingerprint: string;
     governance: string;
     trustRoot: string;
-    /** Set when the config refers to the target as `env:<variable>`: the variable to set, and its value with the password masked. */
+    /**
+     * Set when the config refers to the target as `env:<variable>`: the variable to set, and its
+     * value with the password masked.
+     */
     targetEnv?: { variable: string; value: string };
   };
 }
@@ -67,28 +71,12 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
   if (!location) throw new Error('init: store location unknown');
   await createExampleTarget(location.url);
   const dir = keysDir(session.env);
-  const publicKeys: Record<string, string> = {};
-  for (const name of Object.keys(EXAMPLE_MEMBERS)) {
-    publicKeys[name] = existsSync(path.join(dir, `${name}.ed25519.key`))
-      ? await readApproverPublicKey(name, { dir })
-      : (await generateApproverKey(name, { dir })).publicKey;
-  }
-  const backup = existsSync(path.join(dir, 'backup.backup.pub.asc'))
-    ? { publicKeyPath: path.join(dir, 'backup.backup.pub.asc'), fingerprint: 'existing' }
-    : await generateBackupKey('backup', { dir });
+  const { publicKeys, backup } = await exampleKeys(dir);
   const governanceFile = path.join(session.root, 'governance.yaml');
   await writeIfAbsent(governanceFile, exampleGovernance(publicKeys));
   const existing = await readGovernance(store);
   const trustRoot = existing.root ?? (await applyGovernance(session, governanceFile, { as: EXAMPLE_ADMIN })).root!;
-  // A password never goes into a file cutter writes: the config names a variable to hold the URL.
-  const serverUrl = location.embedded ? undefined : exampleServerUrl(location.url);
-  const targetEnv =
-    serverUrl && new URL(serverUrl).password ? { variable: EXAMPLE_URL_VARIABLE, value: masked(serverUrl) } : undefined;
-  const targetUrl = location.embedded
-    ? 'embedded:cutter_example'
-    : targetEnv
-      ? `env:${targetEnv.variable}`
-      : serverUrl!;
+  const { targetUrl, targetEnv } = exampleTarget(location);
   const config = exampleConfig({
     targetUrl,
     keys: { backupPublicKeyPath: backup.publicKeyPath },
@@ -114,6 +102,36 @@ export async function initWorkspace(session: Session, opts: { example?: boolean 
       ...(targetEnv && configWritten ? { targetEnv } : {}),
     },
   };
+}
+
+/** The example members' keys and the backup keypair: kept when present, generated when not. */
+async function exampleKeys(dir: string) {
+  const publicKeys: Record<string, string> = {};
+  for (const name of Object.keys(EXAMPLE_MEMBERS)) {
+    publicKeys[name] = existsSync(path.join(dir, `${name}.ed25519.key`))
+      ? await readApproverPublicKey(name, { dir })
+      : (await generateApproverKey(name, { dir })).publicKey;
+  }
+  const backup = existsSync(path.join(dir, 'backup.backup.pub.asc'))
+    ? { publicKeyPath: path.join(dir, 'backup.backup.pub.asc'), fingerprint: 'existing' }
+    : await generateBackupKey('backup', { dir });
+  return { publicKeys, backup };
+}
+
+/**
+ * The URL the example config gives its target. A password never goes into a file cutter writes:
+ * then the config names a variable to hold the URL (`targetEnv`: its name and the masked value).
+ */
+function exampleTarget(location: { url: string; embedded: boolean }) {
+  const serverUrl = location.embedded ? undefined : exampleServerUrl(location.url);
+  const targetEnv =
+    serverUrl && new URL(serverUrl).password ? { variable: EXAMPLE_URL_VARIABLE, value: masked(serverUrl) } : undefined;
+  const targetUrl = location.embedded
+    ? 'embedded:cutter_example'
+    : targetEnv
+      ? `env:${targetEnv.variable}`
+      : serverUrl!;
+  return { targetUrl, targetEnv };
 }
 
 function exampleServerUrl(storeUrl: string): string {

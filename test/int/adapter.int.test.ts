@@ -6,7 +6,7 @@ import type { CutPlan } from '../../events/plan.js';
 import { planHash } from '../../events/plan.js';
 import { backupEntries } from '../../src/adapters/backup-format.js';
 import { executorFor } from '../../src/adapters/index.js';
-import { inlineChanges } from '../../src/cuts/changes.js';
+import { inlineChanges } from '../../src/config/changes.js';
 import { lines } from '../../src/store/blobs.js';
 import { CATEGORIES, FUZZ_CONFIG, hostileString, serialize, type Category } from '../support/plan-fuzz.js';
 import { parsePlan } from '../../src/config/plan.js';

@@ -16,7 +16,7 @@ import { planCut } from '../../src/cuts/plan.js';
 import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { revertCut } from '../../src/runner/revert.js';
-import { inlineChanges } from '../../src/cuts/changes.js';
+import { inlineChanges } from '../../src/config/changes.js';
 import { executorFor } from '../../src/adapters/index.js';
 import { eventDigest } from '../../src/store/append.js';
 import { linkHash, verifyChain } from '../../src/store/chain.js';

@@ -12,7 +12,7 @@ import { headerLine, entryLine } from '../../src/adapters/backup-format.js';
 import { encryptionStream } from '../../src/crypto/backup.js';
 import { publicKeyText, signApproval } from '../../src/crypto/approvals.js';
 import { backupKeyPaths, loadApproverKey } from '../../src/crypto/keys.js';
-import { recordBackup } from '../../src/crypto/vault.js';
+import { recordBackup } from '../../src/store/backups.js';
 import { openStore } from '../../src/index.js';
 import { putBlob } from '../../src/store/blobs.js';
 import { connect } from '../../src/store/connection.js';

@@ -13,7 +13,8 @@ export async function checkpoint(s: Session, out: Output, opts: { out?: string; 
     out.result(
       r,
       () =>
-        `  ${out.color.green('✓')} the store extends ${r.file}: ${r.streams} stream head(s) of checkpoint ${r.version} hold, its signature verifies`,
+        `  ${out.color.green('✓')} the store extends ${r.file}: ${r.streams} stream head(s) of checkpoint ` +
+        `${r.version} hold, its signature verifies`,
     );
     return EXIT.ok;
   }
@@ -29,7 +30,8 @@ export async function checkpoint(s: Session, out: Output, opts: { out?: string; 
     },
     () =>
       [
-        `  ${out.color.green('✓')} checkpoint ${r.version}: ${r.streams} stream(s), root ${r.root}, governance v${r.governanceVersion}`,
+        `  ${out.color.green('✓')} checkpoint ${r.version}: ${r.streams} stream(s), root ${r.root}, governance ` +
+          `v${r.governanceVersion}`,
         r.out
           ? `  written to ${r.out}: keep it outside the store (git, object storage with a retention lock)`
           : '  (--out <file> keeps it as a file outside the store)',
@@ -43,7 +45,8 @@ export async function exportCut(s: Session, out: Output, cutId: string, file: st
   out.result(
     r,
     () =>
-      `  ${out.color.green('✓')} bundle of cut ${r.cutId} (${r.events} events, covered by checkpoint ${r.checkpoint}) written to ${r.out}: verify it anywhere with \`cutter verify ${r.out} --trust-root <root>\``,
+      `  ${out.color.green('✓')} bundle of cut ${r.cutId} (${r.events} events, covered by checkpoint ` +
+      `${r.checkpoint}) written to ${r.out}: verify it anywhere with \`cutter verify ${r.out} --trust-root <root>\``,
   );
   return EXIT.ok;
 }
@@ -73,7 +76,9 @@ export async function verify(
   const r = verifyBundleFile(file, rootFor(s, trustRoot), kept === undefined ? {} : { kept: readCheckpointFile(kept) });
   out.result(r, () =>
     r.ok
-      ? `  ${out.color.green('✓ bundle verified')}: cut ${r.cutId}, ${r.events} events, covered by checkpoint ${r.coveredBy?.version}; governance v${r.governanceVersion} from the trust root; every event signed, every transition legal, chains intact`
+      ? `  ${out.color.green('✓ bundle verified')}: cut ${r.cutId}, ${r.events} events, covered by checkpoint ` +
+        `${r.coveredBy?.version}; governance v${r.governanceVersion} from the trust root; every event signed, ` +
+        `every transition legal, chains intact`
       : [
           `  ${out.color.red(`✗ ${r.violations.length} violation(s)`)} in the bundle of cut ${r.cutId}`,
           ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`),

@@ -50,38 +50,58 @@ export async function replay(
     ...(since ? { since } : {}),
     ...(targets ? { targets } : {}),
   });
-  out.result(r, () => {
-    const head = r.ok
-      ? `  ${out.color.green('✓ replay clean')}: ${r.streams} cut stream(s), ${r.events} events — hash chains intact, every transition legal, invariants hold, projections equal; every event signed by an enrolled member with its role under trust root ${r.trust.root?.slice(0, 16)}… (governance v${r.trust.governanceVersion})`
-      : `  ${out.color.red(`✗ ${r.violations.length} violation(s)`)} in ${r.streams} stream(s), ${r.events} events`;
-    const anchorsLine = [
-      `${r.anchors.checkpointsInStore} checkpoint(s) in the store checked`,
-      r.anchors.checkpointFile
-        ? seen
-          ? `the checkpoint this workspace last saw (${seen.path}) checked`
-          : 'the kept checkpoint file checked'
-        : 'no kept checkpoint checked (--checkpoint <file>)',
-      r.anchors.targets
-        ? `target ledgers checked (${r.anchors.targets.map((t) => `${t.target}: ${t.rows} row(s)`).join(', ') || 'none configured'})`
-        : 'target ledgers not checked (--targets)',
-    ].join('; ');
-    const sinceLine = !r.since
-      ? []
-      : r.since.anchored
-        ? [
-            `  since checkpoint ${r.since.checkpointVersion} (${anchors.since}): signature and stream heads verified; ${r.since.replayedStreams} cut stream(s) written after it replayed in full; ${r.since.unchangedStreams} stream(s) (${r.since.unchangedEvents} events) unchanged since it were checked by their head hash only — their events were not re-read, re-hashed or re-checked (a full replay does that)`,
-          ]
-        : [
-            `  since checkpoint ${r.since.checkpointVersion} (${anchors.since}): it does not verify, so nothing was taken from it — every stream replayed`,
-          ];
-    return [
-      head,
-      ...sinceLine,
-      `  anchors: ${anchorsLine}`,
-      ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`),
-    ].join('\n');
-  });
+  out.result(r, () => replayText(r, out, anchors.since, seen?.path));
   return r.ok ? EXIT.ok : EXIT.verificationFailed;
+}
+
+type ReplayResult = Awaited<ReturnType<typeof replayStore>>;
+
+/**
+ * The human report of a replay: the verdict, what was taken from a --since-checkpoint anchor, the
+ * anchors, the violations.
+ */
+function replayText(r: ReplayResult, out: Output, sinceFile: string | undefined, seenPath: string | undefined): string {
+  const head = r.ok
+    ? `  ${out.color.green('✓ replay clean')}: ${r.streams} cut stream(s), ${r.events} events — hash chains ` +
+      `intact, every transition legal, invariants hold, projections equal; every event signed by an enrolled ` +
+      `member with its role under trust root ${r.trust.root?.slice(0, 16)}… (governance ` +
+      `v${r.trust.governanceVersion})`
+    : `  ${out.color.red(`✗ ${r.violations.length} violation(s)`)} in ${r.streams} stream(s), ${r.events} events`;
+  return [
+    head,
+    ...sinceLines(r, sinceFile),
+    `  anchors: ${anchorsText(r, seenPath)}`,
+    ...r.violations.map((v) => `    ${v.streamId} #${v.version} ${v.type}: ${v.rule} — ${v.message}`),
+  ].join('\n');
+}
+
+/** Which anchors the replay held the log against, and which it did not (with the option that adds it). */
+function anchorsText(r: ReplayResult, seenPath: string | undefined): string {
+  const ledgers = r.anchors.targets?.map((t) => `${t.target}: ${t.rows} row(s)`).join(', ');
+  return [
+    `${r.anchors.checkpointsInStore} checkpoint(s) in the store checked`,
+    r.anchors.checkpointFile
+      ? seenPath
+        ? `the checkpoint this workspace last saw (${seenPath}) checked`
+        : 'the kept checkpoint file checked'
+      : 'no kept checkpoint checked (--checkpoint <file>)',
+    r.anchors.targets
+      ? `target ledgers checked (${ledgers || 'none configured'})`
+      : 'target ledgers not checked (--targets)',
+  ].join('; ');
+}
+
+/** After --since-checkpoint: what was verified, replayed, and taken on the checkpoint's word. */
+function sinceLines(r: ReplayResult, sinceFile: string | undefined): string[] {
+  if (!r.since) return [];
+  const at = `  since checkpoint ${r.since.checkpointVersion} (${sinceFile})`;
+  if (!r.since.anchored) return [`${at}: it does not verify, so nothing was taken from it — every stream replayed`];
+  return [
+    `${at}: signature and stream heads verified; ${r.since.replayedStreams} cut stream(s) written after it ` +
+      `replayed in full; ${r.since.unchangedStreams} stream(s) (${r.since.unchangedEvents} events) unchanged ` +
+      'since it were checked by their head hash only — their events were not re-read, re-hashed or re-checked ' +
+      '(a full replay does that)',
+  ];
 }
 
 export async function report(
@@ -158,7 +178,8 @@ export async function rebuild(s: Session, out: Output): Promise<number> {
   out.result(
     { ...r, asyncEvents: refolded, ms: Math.round(ms) },
     () =>
-      `  ${out.color.green('✓')} projections rebuilt from ${r.events} events in ${r.streams} stream(s), async projectors refolded ${refolded} events, in ${Math.round(ms)} ms`,
+      `  ${out.color.green('✓')} projections rebuilt from ${r.events} events in ${r.streams} stream(s), async ` +
+      `projectors refolded ${refolded} events, in ${Math.round(ms)} ms`,
   );
   return EXIT.ok;
 }

@@ -12,7 +12,8 @@ export async function plan(s: Session, out: Output, file: string): Promise<numbe
     [
       `  cut       ${out.color.bold(r.cutId)}`,
       `  plan hash ${r.planHash}`,
-      `  target    ${r.target} (${r.rowCount} change${r.rowCount === 1 ? '' : 's'}; precheck: ${r.precheck.existing} existing, ${r.precheck.absent} absent)`,
+      `  target    ${r.target} (${r.rowCount} change${r.rowCount === 1 ? '' : 's'}; precheck: ` +
+        `${r.precheck.existing} existing, ${r.precheck.absent} absent)`,
       `  state     ${r.state}`,
     ].join('\n'),
   );
@@ -23,9 +24,11 @@ export async function approve(s: Session, out: Output, cutId: string, planHash?:
   const r = await approveCut(s, cutId, planHash === undefined ? {} : { planHash });
   out.result(r, () =>
     [
-      `  plan      ${r.plan.target}: ${r.plan.reason} (by ${r.plan.author}; ${r.plan.rowCount} change${r.plan.rowCount === 1 ? '' : 's'})`,
+      `  plan      ${r.plan.target}: ${r.plan.reason} (by ${r.plan.author}; ${r.plan.rowCount} ` +
+        `change${r.plan.rowCount === 1 ? '' : 's'})`,
       `  plan hash ${r.planHash}`,
-      `  ${out.color.green('✓')} ${r.approver} approved ${r.cutId} with key ${r.key} (governance v${r.governanceVersion}); approvals: ${r.approvals.join(', ')}; state ${r.state}`,
+      `  ${out.color.green('✓')} ${r.approver} approved ${r.cutId} with key ${r.key} (governance ` +
+        `v${r.governanceVersion}); approvals: ${r.approvals.join(', ')}; state ${r.state}`,
     ].join('\n'),
   );
   return EXIT.ok;

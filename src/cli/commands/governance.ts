@@ -5,15 +5,23 @@ import { InvalidInputError, EXIT } from '../../errors.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
 
+/** Whether the config pins the trust root shown. */
+function pinnedText(v: GovernanceView): string {
+  if (!v.pinned) return 'no (set trust.root in the config to the root above)';
+  return v.pinned === v.root ? 'yes (trust.root matches)' : v.pinned;
+}
+
 function lines(v: GovernanceView): string[] {
   const ttl = v.policy ? `${v.policy.approvalTtlSeconds}s` : '-';
   return [
     `  trust root  ${v.root ?? '(none: no governance recorded)'}`,
-    `  pinned      ${v.pinned ? (v.pinned === v.root ? 'yes (trust.root matches)' : v.pinned) : 'no (set trust.root in the config to the root above)'}`,
+    `  pinned      ${pinnedText(v)}`,
     `  version     ${v.version}`,
     ...(v.policy
       ? [
-          `  policy      ${v.policy.requiredApprovals} approval(s), TTL ${ttl}, dry run ${v.policy.requireDryRun ? 'required' : 'optional'}, at most ${v.policy.maxRows} rows${v.policy.roles?.length ? `, one approver with role ${v.policy.roles.join(' or ')}` : ''}`,
+          `  policy      ${v.policy.requiredApprovals} approval(s), TTL ${ttl}, dry run ` +
+            `${v.policy.requireDryRun ? 'required' : 'optional'}, at most ${v.policy.maxRows} ` +
+            `rows${v.policy.roles?.length ? `, one approver with role ${v.policy.roles.join(' or ')}` : ''}`,
         ]
       : []),
     ...(v.admins ? [`  admins      threshold ${v.admins.threshold}`] : []),
@@ -21,7 +29,8 @@ function lines(v: GovernanceView): string[] {
     ...v.members.map((m) => `    ${m.name.padEnd(12)} ${m.roles.join(', ').padEnd(28)} ${m.key}`),
     ...(v.pending
       ? [
-          `  pending     version ${v.pending.version} proposed by ${v.pending.proposer}: ${v.pending.signatures} of ${v.pending.needed} admin signature(s)`,
+          `  pending     version ${v.pending.version} proposed by ${v.pending.proposer}: ${v.pending.signatures} ` +
+            `of ${v.pending.needed} admin signature(s)`,
         ]
       : []),
     ...v.violations.map((x) => `  violation   v${x.version} ${x.rule}: ${x.message}`),
@@ -32,10 +41,12 @@ export async function apply(s: Session, out: Output, file: string): Promise<numb
   const r = await applyGovernance(s, path.resolve(file));
   const head =
     r.applied === 'genesis'
-      ? `  ${out.color.green('✓')} genesis recorded. Pin it: trust: { root: "${r.root}" } in cutter.config.yaml, and give the root to your auditors.`
+      ? `  ${out.color.green('✓')} genesis recorded. Pin it: trust: { root: "${r.root}" } in cutter.config.yaml, ` +
+        `and give the root to your auditors.`
       : r.applied === 'effective'
         ? `  ${out.color.green('✓')} governance version ${r.version} is in force`
-        : `  proposed version ${r.pending?.version}: ${r.pending?.signatures} of ${r.pending?.needed} admin signature(s); others sign with \`cutter governance approve ${r.pending?.version} --as <admin>\``;
+        : `  proposed version ${r.pending?.version}: ${r.pending?.signatures} of ${r.pending?.needed} admin ` +
+          `signature(s); others sign with \`cutter governance approve ${r.pending?.version} --as <admin>\``;
   out.result(r, () => [head, ...lines(r)].join('\n'));
   return EXIT.ok;
 }

@@ -19,7 +19,8 @@ export async function init(s: Session, out: Output, opts: { example?: boolean })
           .join(', ')} and a backup keypair in ${r.example.keysDir}`,
       );
       lines.push(
-        `governance ${r.example.governance} recorded, signed by root; trust root ${r.example.trustRoot} pinned in the config`,
+        `governance ${r.example.governance} recorded, signed by root; trust root ${r.example.trustRoot} pinned in ` +
+          `the config`,
       );
       lines.push(`plan ${r.example.plan}`);
     }

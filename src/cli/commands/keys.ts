@@ -14,14 +14,18 @@ export async function generate(s: Session, out: Output, name: string, backup: bo
     out.result(
       k,
       () =>
-        `  backup keypair ${name} (${k.fingerprint})\n  public:  ${k.publicKeyPath}   (add to backup.recipients)\n  private: ${k.privateKeyPath}`,
+        `  backup keypair ${name} (${k.fingerprint})\n` +
+        `  public:  ${k.publicKeyPath}   (add to backup.recipients)\n` +
+        `  private: ${k.privateKeyPath}`,
     );
   } else {
     const k = await generateApproverKey(name, { dir });
     out.result(
       k,
       () =>
-        `  approver key ${name}\n  private: ${k.privateKeyPath}\n  config:  approvers.${name}.publicKey: "${k.publicKey}"`,
+        `  approver key ${name}\n` +
+        `  private: ${k.privateKeyPath}\n` +
+        `  config:  approvers.${name}.publicKey: "${k.publicKey}"`,
     );
   }
   return EXIT.ok;

@@ -5,9 +5,13 @@ import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
 import { EXIT } from '../../errors.js';
 
+/** ` (by dana, since …)`, either part when known. */
+const engagedBy = (k: KillSwitchState) =>
+  `${k.by ? ` (by ${k.by}` : ''}${k.since ? `${k.by ? ', ' : ' ('}since ${k.since})` : k.by ? ')' : ''}`;
+
 const human = (out: Output, k: KillSwitchState) =>
   k.engaged
-    ? `  kill-switch ${out.color.red('ENGAGED')}${k.reason ? `: ${k.reason}` : ''}${k.by ? ` (by ${k.by}` : ''}${k.since ? `${k.by ? ', ' : ' ('}since ${k.since})` : k.by ? ')' : ''}`
+    ? `  kill-switch ${out.color.red('ENGAGED')}${k.reason ? `: ${k.reason}` : ''}${engagedBy(k)}`
     : `  kill-switch ${out.color.green('released')}`;
 
 export async function engage(s: Session, out: Output, reason: string): Promise<number> {

@@ -1,6 +1,6 @@
 /** `cutter run`, `cutter revert`, `cutter target prepare`: formatting only. */
 import { executorFor } from '../../adapters/index.js';
-import { inlineChanges } from '../../cuts/changes.js';
+import { inlineChanges } from '../../config/changes.js';
 import { dryRun } from '../../runner/dry-run.js';
 import { runLive } from '../../runner/live.js';
 import { progressFor } from '../../runner/progress.js';
@@ -29,17 +29,20 @@ export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run
       },
       () => {
         const lines = [
-          `  dry run ${r.runId} (simulator, READ ONLY): ${d.counts.inserts} insert(s), ${d.counts.updates} update(s), ${d.counts.deletes} delete(s), ${d.counts.unchanged} unchanged`,
+          `  dry run ${r.runId} (simulator, READ ONLY): ${d.counts.inserts} insert(s), ${d.counts.updates} ` +
+            `update(s), ${d.counts.deletes} delete(s), ${d.counts.unchanged} unchanged`,
         ];
         for (const row of d.inserts.slice(0, 10)) lines.push(`    ${out.color.green('+')} ${show(row)}`);
         for (const u of d.updates.slice(0, 10))
           lines.push(
-            `    ${out.color.yellow('~')} ${show(u.key)} ${u.changes.map((c) => `${c.column}: ${show(c.from)} → ${show(c.to)}`).join(', ')}`,
+            `    ${out.color.yellow('~')} ${show(u.key)} ` +
+              `${u.changes.map((c) => `${c.column}: ${show(c.from)} → ${show(c.to)}`).join(', ')}`,
           );
         for (const k of d.deletes.slice(0, 10)) lines.push(`    ${out.color.red('-')} ${show(k)}`);
         lines.push(`  expected post-image ${r.simulation.expectedPostImageHash.slice(0, 16)}…`);
         lines.push(
-          `  non-mutation: pre-image ${r.simulation.nonMutation.preImageHashBefore.slice(0, 16)}… before = after: ${r.passed ? out.color.green('yes') : out.color.red('NO')}`,
+          `  non-mutation: pre-image ${r.simulation.nonMutation.preImageHashBefore.slice(0, 16)}… before = after: ` +
+            `${r.passed ? out.color.green('yes') : out.color.red('NO')}`,
         );
         lines.push(`  state ${r.state}`);
         return lines.join('\n');
@@ -53,7 +56,8 @@ export async function run(s: Session, out: Output, cutId: string, mode: 'dry-run
     const lines = [`  live run ${r.runId}`, table(['phase', 'outcome', 'detail'], rows).replace(/^/gm, '  ')];
     if (r.halted)
       lines.push(
-        `  ${out.color.yellow('halted')} before ${r.halted.phase}: ${r.halted.reason} — open the lock(s) and run again to resume`,
+        `  ${out.color.yellow('halted')} before ${r.halted.phase}: ${r.halted.reason} — open the lock(s) and run ` +
+          `again to resume`,
       );
     lines.push(`  state ${r.state}`);
     return lines.join('\n');
@@ -79,8 +83,10 @@ export async function revert(
   const r = await revertCut(s, cutId, { mode, force });
   out.result(r, () =>
     mode === 'dry-run'
-      ? `  revert (preview): would restore ${r.restore} row(s) and remove ${r.remove} row(s) the cut inserted; nothing written`
-      : `  ${out.color.green('✓')} reverted ${cutId} (${r.runId}): ${r.restore} row(s) restored, ${r.remove} removed; restored hash ${r.restoredHash?.slice(0, 16)}… equals the backup's; state ${r.state}`,
+      ? `  revert (preview): would restore ${r.restore} row(s) and remove ${r.remove} row(s) the cut inserted; ` +
+        `nothing written`
+      : `  ${out.color.green('✓')} reverted ${cutId} (${r.runId}): ${r.restore} row(s) restored, ${r.remove} ` +
+        `removed; restored hash ${r.restoredHash?.slice(0, 16)}… equals the backup's; state ${r.state}`,
   );
   return EXIT.ok;
 }

@@ -51,7 +51,8 @@ export async function status(s: Session, out: Output, cutId?: string): Promise<n
       lines.push(`  run ${r.runId} (${r.mode}) ${r.outcome}  ${r.startedAt}${r.endedAt ? ` → ${r.endedAt}` : ''}`);
       for (const p of r.phases)
         lines.push(
-          `      ${String(p.phase).padEnd(7)} ${p.at}${p.reconciled ? ' reconciled' : ''}${p.receipt ? ` receipt ${String(p.receipt).slice(0, 12)}…` : ''}`,
+          `      ${String(p.phase).padEnd(7)} ${p.at}${p.reconciled ? ' reconciled' : ''}` +
+            (p.receipt ? ` receipt ${String(p.receipt).slice(0, 12)}…` : ''),
         );
     }
     for (const v of violations)
@@ -80,12 +81,7 @@ export async function watchCut(
     ...(cutId ? { cutId } : {}),
     timeoutMs: timeoutSeconds * 1000,
     signal: controller.signal,
-    onEvent: (e) =>
-      process.stdout.write(
-        out.json
-          ? `${JSON.stringify({ streamId: e.streamId, version: e.version, type: e.type, recordedAt: e.recordedAt, runId: fieldOf(e.data, 'runId') ?? null, actor: e.metadata.actor ?? null })}\n`
-          : `  ${e.recordedAt}  ${e.streamId} #${e.version}  ${e.type}${fieldOf(e.data, 'phase') ? ` ${String(fieldOf(e.data, 'phase'))}` : ''}${e.metadata.actor ? `  (${e.metadata.actor})` : ''}\n`,
-      ),
+    onEvent: (e) => process.stdout.write(out.json ? `${JSON.stringify(watchedJson(e))}\n` : `${watchedLine(e)}\n`),
   }).finally(() => {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
@@ -120,4 +116,29 @@ export async function history(s: Session, out: Output, cutId: string): Promise<n
     ).replace(/^/gm, '  '),
   );
   return EXIT.ok;
+}
+
+type Watched = Parameters<Parameters<typeof watch>[1]['onEvent']>[0];
+
+/** A watched event as one JSON line. */
+function watchedJson(e: Watched) {
+  const runId = fieldOf(e.data, 'runId') ?? null;
+  return {
+    streamId: e.streamId,
+    version: e.version,
+    type: e.type,
+    recordedAt: e.recordedAt,
+    runId,
+    actor: e.metadata.actor ?? null,
+  };
+}
+
+/** A watched event as one human line: when, where, what (and its phase), by whom. */
+function watchedLine(e: Watched): string {
+  const phase = fieldOf(e.data, 'phase');
+  return (
+    `  ${e.recordedAt}  ${e.streamId} #${e.version}  ${e.type}` +
+    (phase ? ` ${String(phase)}` : '') +
+    (e.metadata.actor ? `  (${e.metadata.actor})` : '')
+  );
 }

@@ -1,0 +1,62 @@
+/**
+ * The SQL vocabulary the row phases share: the target table's reference, key matches, row texts,
+ * and a batch's JSON array of changes (or rows) as rows of the table's own type, so PostgreSQL
+ * splits, types and normalises them and Node never parses a row.
+ */
+import type { TargetSpec } from '../config/target.js';
+import { splitTable } from '../config/target.js';
+import { sql, type SQLQuery } from '../store/connection.js';
+import type { Row } from './port.js';
+
+/** The target table as a quoted, schema-qualified identifier. */
+export function tableRef(spec: TargetSpec): SQLQuery {
+  const { schema, table } = splitTable(spec.table);
+  return sql.ident(schema, table);
+}
+
+/** The given columns of a row, absent ones as null. */
+export function project(row: Row, cols: string[]): Row {
+  return Object.fromEntries(cols.map((c) => [c, row[c] ?? null]));
+}
+
+/** The columns a plan writes: key and content columns. */
+export const managed = (spec: TargetSpec) => [...spec.key, ...spec.columns];
+
+/** `a.k = b.k AND …` over the key columns. */
+export function keyMatch(spec: TargetSpec, a: string, b: string): SQLQuery {
+  return sql.join(
+    spec.key.map((k) => sql`${sql.ident(a, k)} = ${sql.ident(b, k)}`),
+    sql` AND `,
+  );
+}
+
+export const list = (alias: string, names: string[]) =>
+  sql.join(
+    names.map((c) => sql.ident(alias, c)),
+    sql`, `,
+  );
+export const bare = (names: string[]) =>
+  sql.join(
+    names.map((c) => sql.ident(c)),
+    sql`, `,
+  );
+export const rowText = (alias: string, names: string[]) => sql`ROW(${list(alias, names)})::text`;
+export const keyJson = (spec: TargetSpec, alias: string) =>
+  sql`jsonb_build_object(${sql.join(
+    spec.key.map((k) => sql`${k}::text, ${sql.ident(alias, k)}`),
+    sql`, `,
+  )})::text`;
+export const ORD = sql.ident('$ord');
+export const UP = sql.ident('$up');
+
+/**
+ * The rows of a JSON array as the table's type, numbered from 1 (`"$ord"`): `changes` arrays are
+ * split into upserts and deletes (`"$up"`); `rows` arrays are plain rows or keys.
+ */
+export function rowsOf(spec: TargetSpec, json: string, kind: 'changes' | 'rows'): SQLQuery {
+  const value = kind === 'changes' ? sql`coalesce(e.value->'upsert', e.value->'delete')` : sql`e.value`;
+  const up = kind === 'changes' ? sql`e.value ? 'upsert'` : sql`true`;
+  return sql`(SELECT e.ordinality AS ${ORD}, ${up} AS ${UP}, x.*
+    FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY e,
+    LATERAL jsonb_populate_record(NULL::${tableRef(spec)}, ${value}) x)`;
+}
