@@ -24,7 +24,7 @@ import { replay as replayStream, type Violation } from '../domain/index.js';
 import { projectCut } from '../projections/cuts.js';
 import { cutIdOf, cutStreamId, isCutStream } from '../../events/streams.js';
 import { projectionRows } from '../projections/store.js';
-import { loadBackup } from '../crypto/vault.js';
+import { loadBackup } from '../store/backups.js';
 import { changeSetBlobId } from '../cuts/changes.js';
 import { lines, readBlob } from '../store/blobs.js';
 import { START, type EventStore, type StoredEvent } from '../store/index.js';

@@ -103,24 +103,8 @@ function eventsOf(command: CutCommand, state: CutState): DomainEvent[] {
           data: { runId: command.runId, planHash: c.planHash, executor: SIM_EXECUTOR, at: command.at },
         },
       ];
-    case 'CompleteDryRun': {
-      const base = { runId: command.runId, planHash: c.planHash, executor: SIM_EXECUTOR, at: command.at };
-      const { preImageHashBefore, preImageHashAfter } = command.nonMutation;
-      return [
-        ...command.phases.map((p): DomainEvent => ({ type: 'PhaseSimulated', data: { ...base, ...p } })),
-        {
-          type: 'DryRunCompleted',
-          data: {
-            ...base,
-            // A dry run passes when the target's rows were the same before and after it.
-            passed: preImageHashBefore === preImageHashAfter,
-            diff: command.diff,
-            expectedPostImageHash: command.expectedPostImageHash,
-            nonMutation: command.nonMutation,
-          },
-        },
-      ];
-    }
+    case 'CompleteDryRun':
+      return dryRunCompleted(command, state);
     case 'RunLive':
       return runLive(command, state, cut);
     case 'HaltRun': {
@@ -151,6 +135,25 @@ function eventsOf(command: CutCommand, state: CutState): DomainEvent[] {
       return never;
     }
   }
+}
+
+/** The simulated phases and the verdict: a dry run passes when the target's rows were the same before and after it. */
+function dryRunCompleted(command: Extract<CutCommand, { type: 'CompleteDryRun' }>, state: CutState): DomainEvent[] {
+  const base = { runId: command.runId, planHash: context(state).planHash, executor: SIM_EXECUTOR, at: command.at };
+  const { preImageHashBefore, preImageHashAfter } = command.nonMutation;
+  return [
+    ...command.phases.map((p): DomainEvent => ({ type: 'PhaseSimulated', data: { ...base, ...p } })),
+    {
+      type: 'DryRunCompleted',
+      data: {
+        ...base,
+        passed: preImageHashBefore === preImageHashAfter,
+        diff: command.diff,
+        expectedPostImageHash: command.expectedPostImageHash,
+        nonMutation: command.nonMutation,
+      },
+    },
+  ];
 }
 
 /** Start (planned or approved), resume (halted) or continue (crashed mid-phase) the live run. */

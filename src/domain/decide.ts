@@ -57,22 +57,8 @@ export function refusal(event: DomainEvent, state: CutState): Error {
       return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, verdict.reasons);
     }
     case 'LiveRunStarted':
-    case 'RunResumed': {
-      const expected = event.type === 'LiveRunStarted' ? 'approved' : 'halted';
-      const reasons = [...lockReasons(event.data.evidence.locks)];
-      reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
-      if (
-        event.type === 'LiveRunStarted' &&
-        c.policy.requireDryRun &&
-        !(c.lastDryRun?.passed && c.lastDryRun.planHash === c.planHash)
-      ) {
-        reasons.push(`dry run required: no passing dry run for plan hash ${c.planHash.slice(0, 12)}…`);
-      }
-      if (name !== expected && !(name === 'planned' && event.type === 'LiveRunStarted'))
-        return illegal(`${event.type} needs state ${expected}`);
-      if (reasons.length === 0) return illegal(`${event.type} is not allowed`);
-      return new GovernanceRefusedError(`live run of cut ${cut} refused`, reasons);
-    }
+    case 'RunResumed':
+      return runStartRefusal(event, state, illegal);
     case 'RunContinued': {
       if (!name.startsWith('live.') && name !== 'reverting')
         return illegal('RunContinued needs an interrupted live run or revert');
@@ -111,4 +97,30 @@ export function refusal(event: DomainEvent, state: CutState): Error {
       return never;
     }
   }
+}
+
+/** Why a live start (or a resume after a halt) is refused: every closed lock, approval and dry-run reason. */
+function runStartRefusal(
+  event: Extract<DomainEvent, { type: 'LiveRunStarted' | 'RunResumed' }>,
+  state: CutState,
+  illegal: (why: string) => Error,
+): Error {
+  const name = stateName(state);
+  const c = state.snapshot.context;
+  const cut = c.cutId || '(unplanned)';
+  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
+  const expected = event.type === 'LiveRunStarted' ? 'approved' : 'halted';
+  const reasons = [...lockReasons(event.data.evidence.locks)];
+  reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
+  if (
+    event.type === 'LiveRunStarted' &&
+    c.policy.requireDryRun &&
+    !(c.lastDryRun?.passed && c.lastDryRun.planHash === c.planHash)
+  ) {
+    reasons.push(`dry run required: no passing dry run for plan hash ${c.planHash.slice(0, 12)}…`);
+  }
+  if (name !== expected && !(name === 'planned' && event.type === 'LiveRunStarted'))
+    return illegal(`${event.type} needs state ${expected}`);
+  if (reasons.length === 0) return illegal(`${event.type} is not allowed`);
+  return new GovernanceRefusedError(`live run of cut ${cut} refused`, reasons);
 }

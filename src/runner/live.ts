@@ -15,11 +15,12 @@ import path from 'node:path';
 import { executorFor, type LiveExecutionAdapter } from '../adapters/index.js';
 import type { BackupImage } from '../adapters/port.js';
 import { encryptionStream } from '../crypto/backup.js';
-import { backupIdFor, loadBackup, recordBackup } from '../crypto/vault.js';
+import { backupIdFor, loadBackup, recordBackup } from '../store/backups.js';
 import { changesOf } from '../cuts/changes.js';
 import { changeCount } from '../../events/plan.js';
 import { putBlob } from '../store/blobs.js';
 import { handleCut, loadCut } from '../cuts/handle.js';
+import type { Handled } from '../commands/handle.js';
 import {
   context,
   nextLivePhase,
@@ -87,89 +88,126 @@ export interface LiveRunOptions {
  * the target connection is lost (resumable: run the same command again).
  */
 export async function runLive(session: Session, cutId: string, opts: LiveRunOptions = {}): Promise<LiveRunResult> {
-  const progress = opts.progress ?? silentProgress;
   armFaults();
   const store = await session.store();
   return withCutLock(store, cutId, async () => {
     const loaded = await loadCut(store, cutId);
-    let state = loaded.state;
-    const plan = await verifiedPlan(store, loaded.events, state);
+    const plan = await verifiedPlan(store, loaded.events, loaded.state);
     const spec = await session.target(plan.target);
     const auth = await session.authority();
-    const run = (command: CutCommand | ((state: CutState) => Promise<CutCommand>)) =>
-      handleCut(store, cutId, command, auth, { correlationId: cutId });
-    const runId = `live-${randomUUID().slice(0, 8)}`;
+    const run: LiveRun = {
+      session,
+      store,
+      cutId,
+      rows: changeCount(plan),
+      progress: opts.progress ?? silentProgress,
+      record: (command) => handleCut(store, cutId, command, auth, { correlationId: cutId }),
+    };
     // Start, resume after a halt, or continue after a crash (the decider says which): the locks
     // must be open now and the approvals still satisfy the policy now, expiry included, before
     // anything else is written. Read again if the append loses a race (a kill-switch flip).
-    state = (
-      await run(async (current) => {
-        const at = now();
-        const { evidence, reasons } = await gatherEvidence(
-          store,
-          session.configFile,
-          session.env,
-          current,
-          at,
-          auth.governance,
-        );
-        return { type: 'RunLive', runId, at, evidence, refusals: reasons };
-      })
-    ).after;
-
+    const runId = `live-${randomUUID().slice(0, 8)}`;
+    const started = await run.record(async (current) => {
+      const at = now();
+      const { evidence, reasons } = await gatherEvidence(
+        store,
+        session.configFile,
+        session.env,
+        current,
+        at,
+        auth.governance,
+      );
+      return { type: 'RunLive', runId, at, evidence, refusals: reasons };
+    });
     const adapter = executorFor('live', spec, changesOf(plan, store.db), adapterFaults);
-    const result: LiveRunResult = { cutId, runId: state.snapshot.context.runId!, state: stateName(state), phases: [] };
     try {
       await adapter.prepare();
-      for (let phase = nextLivePhase(state); phase; phase = nextLivePhase(state)) {
-        await opts.atBoundary?.(phase);
-        // All three locks, read again before every phase: lock 1 from the config file on disk,
-        // lock 2 from the environment, lock 3 from the kill-switch stream.
-        const locks = await locksNow(store, session.configFile, session.env);
-        if (locks.closed.length > 0) {
-          const reason = haltReason(locks);
-          state = (await run({ type: 'HaltRun', phase, at: now(), reason, locks: locks.evidence })).after;
-          result.halted = { phase, reason };
-          break;
-        }
-        let outcome: PhaseOutcome;
-        try {
-          outcome = await runPhase(phase, adapter, state, session, store, changeCount(plan), progress);
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          if (isInterruption(err)) {
-            // Not a verdict on the cut: the phase's transaction rolled back, or committed with its
-            // receipt. Record nothing, so the same command resumes (found by the crash campaign).
-            throw new InterruptedError(
-              `${phase} interrupted (${message}); nothing was recorded as failed: run the same command again to resume`,
-            );
-          }
-          const code = err instanceof CutterError ? err.code : 'Internal';
-          await run({ type: 'FailPhase', phase, at: now(), error: { code, message } });
-          throw err;
-        }
-        // The phase committed (or found its receipt); its event is not appended yet.
-        faultPoint('after-commit', phase);
-        const recorded = await run({ type: 'RecordPhase', at: now(), ...outcome });
-        state = recorded.after;
-        const event = recorded.events[0]!;
-        const d = event.data as Record<string, unknown>;
-        result.phases.push({ phase, reconciled: d.reconciled === true, detail: d });
-        if (outcome.phase === 'verify' && !outcome.result.ok) {
-          result.state = stateName(state);
-          throw new VerificationFailedError(
-            `write verify failed for cut ${cutId}: ${outcome.result.mismatches.length} mismatching row(s)`,
-            { mismatches: outcome.result.mismatches.slice(0, 10) },
-          );
-        }
-      }
+      return await runPhases(run, adapter, started.after, opts.atBoundary);
     } finally {
-      progress.done();
+      run.progress.done();
       await adapter.close();
     }
-    result.state = stateName(state);
-    return result;
   });
+}
+
+/** What the phases of one live run share. */
+interface LiveRun {
+  session: Session;
+  store: EventStore;
+  cutId: string;
+  /** The plan's change count (progress). */
+  rows: number;
+  progress: Progress;
+  /** The cut's command handler, signed by the session's member. */
+  record: (command: CutCommand | ((state: CutState) => Promise<CutCommand>)) => Promise<Handled<CutState>>;
+}
+
+/**
+ * The remaining phases in order from `state`, each behind all three locks read again (halting at
+ * the boundary when one closed), each one target transaction, then its event. Throws
+ * VerificationFailedError after recording a failed verify.
+ */
+async function runPhases(
+  run: LiveRun,
+  adapter: LiveExecutionAdapter,
+  from: CutState,
+  atBoundary: LiveRunOptions['atBoundary'],
+): Promise<LiveRunResult> {
+  let state = from;
+  const result: LiveRunResult = { cutId: run.cutId, runId: context(state).runId!, state: '', phases: [] };
+  for (let phase = nextLivePhase(state); phase; phase = nextLivePhase(state)) {
+    await atBoundary?.(phase);
+    // All three locks, read again before every phase: lock 1 from the config file on disk,
+    // lock 2 from the environment, lock 3 from the kill-switch stream.
+    const locks = await locksNow(run.store, run.session.configFile, run.session.env);
+    if (locks.closed.length > 0) {
+      const reason = haltReason(locks);
+      state = (await run.record({ type: 'HaltRun', phase, at: now(), reason, locks: locks.evidence })).after;
+      result.halted = { phase, reason };
+      break;
+    }
+    const outcome = await phaseOutcome(run, adapter, phase, state);
+    // The phase committed (or found its receipt); its event is not appended yet.
+    faultPoint('after-commit', phase);
+    const recorded = await run.record({ type: 'RecordPhase', at: now(), ...outcome });
+    state = recorded.after;
+    const d = recorded.events[0]!.data as Record<string, unknown>;
+    result.phases.push({ phase, reconciled: d.reconciled === true, detail: d });
+    if (outcome.phase === 'verify' && !outcome.result.ok) {
+      throw new VerificationFailedError(
+        `write verify failed for cut ${run.cutId}: ${outcome.result.mismatches.length} mismatching row(s)`,
+        { mismatches: outcome.result.mismatches.slice(0, 10) },
+      );
+    }
+  }
+  result.state = stateName(state);
+  return result;
+}
+
+/**
+ * Runs one phase's target transaction. A lost connection is no verdict on the cut (the
+ * transaction rolled back, or committed with its receipt): nothing is recorded, so the same command
+ * resumes (found by the crash campaign). Any other error is recorded as PhaseFailed and rethrown.
+ */
+async function phaseOutcome(
+  run: LiveRun,
+  adapter: LiveExecutionAdapter,
+  phase: Phase,
+  state: CutState,
+): Promise<PhaseOutcome> {
+  try {
+    return await runPhase(phase, adapter, state, run);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (isInterruption(err)) {
+      throw new InterruptedError(
+        `${phase} interrupted (${message}); nothing was recorded as failed: run the same command again to resume`,
+      );
+    }
+    const code = err instanceof CutterError ? err.code : 'Internal';
+    await run.record({ type: 'FailPhase', phase, at: now(), error: { code, message } });
+    throw err;
+  }
 }
 
 /** Why a run halts: the kill-switch's own words, and each other closed lock. */
@@ -184,73 +222,15 @@ async function runPhase(
   phase: Phase,
   adapter: LiveExecutionAdapter,
   state: CutState,
-  session: Session,
-  store: EventStore,
-  rows: number,
-  progress: Progress,
+  run: LiveRun,
 ): Promise<PhaseOutcome> {
+  const { progress, rows } = run;
   const c = context(state);
   const ctx = { cutId: c.cutId, runId: c.runId!, planHash: c.planHash };
   switch (phase) {
-    case 'backup': {
+    case 'backup':
       progress.phase(PHASE_GATES.backup.gate, rows);
-      const backupId = backupIdFor(ctx.cutId, ctx.runId);
-      const existing = await loadBackup(store.db, backupId);
-      const onRows = (n: number) => progress.tick(n);
-      let image: BackupImage;
-      let recipients: string[];
-      if (existing) {
-        // A run that died after storing its backup: re-read the rows and prove they did not change.
-        image = await adapter.backup(ctx, { onRows });
-        if (existing.plaintextSha256 !== image.plaintextHash)
-          throw new GovernanceRefusedError(`drift: the rows changed since backup ${backupId} was stored`);
-        recipients = existing.recipients;
-      } else {
-        const root = path.dirname(session.configFile);
-        const keys = session.config().backup.recipients.map((f) => readFileSync(path.resolve(root, f), 'utf8'));
-        const enc = await encryptionStream(keys);
-        recipients = enc.recipients;
-        // Rows stream from the target through OpenPGP into blob chunks; the backup row and its blob
-        // commit together, after the whole pre-image was read in one snapshot.
-        image = await store.db.tx(async (tx) => {
-          const blob = putBlob(tx, backupId, enc.output);
-          blob.catch((err: unknown) => enc.abort(err));
-          let taken: BackupImage;
-          try {
-            taken = await adapter.backup(ctx, { sink: (text) => enc.write(text), onRows });
-            await enc.end();
-          } catch (err) {
-            await enc.abort(err);
-            await blob.catch(() => undefined);
-            throw err;
-          }
-          await blob;
-          await recordBackup(tx, {
-            backupId,
-            cutId: ctx.cutId,
-            runId: ctx.runId,
-            plaintextSha256: taken.plaintextHash,
-            rowCount: taken.rowCount,
-            recipients,
-            blobId: backupId,
-          });
-          faultPoint('before-commit', 'backup');
-          return taken;
-        });
-      }
-      return {
-        phase,
-        result: {
-          backupId,
-          plaintextHash: image.plaintextHash,
-          preImageHash: image.preImageHash,
-          rowCount: image.rowCount,
-          recipients,
-          receipt: image.receipt,
-          ...(existing ? { reconciled: true } : {}),
-        },
-      };
-    }
+      return { phase, result: await takeBackup(run, adapter, ctx) };
     case 'legA': {
       progress.phase(PHASE_GATES.legA.gate, rows);
       const r = await adapter.writeLegA(ctx, { preImageHash: c.backup!.preImageHash, onRows: (n) => progress.tick(n) });
@@ -281,7 +261,7 @@ async function runPhase(
           governanceVersion: a.governanceVersion,
         })),
         backupId: c.backup?.backupId,
-        ...(await anchorOf(store, ctx.cutId)),
+        ...(await anchorOf(run.store, ctx.cutId)),
       };
       const r = await adapter.recordLegB(ctx, governance);
       progress.tick(1);
@@ -330,4 +310,67 @@ async function runPhase(
     default:
       throw new Error(`unknown phase ${phase}`);
   }
+}
+
+/**
+ * The pre-write backup: the planned rows read in one snapshot, streamed through OpenPGP into blob
+ * chunks, the backup row and its blob committed together. A run that died after storing its backup
+ * re-reads the rows instead and proves they did not change (else drift, GovernanceRefused).
+ */
+async function takeBackup(
+  run: LiveRun,
+  adapter: LiveExecutionAdapter,
+  ctx: { cutId: string; runId: string; planHash: string },
+): Promise<Extract<PhaseOutcome, { phase: 'backup' }>['result']> {
+  const { store, session, progress } = run;
+  const backupId = backupIdFor(ctx.cutId, ctx.runId);
+  const existing = await loadBackup(store.db, backupId);
+  const onRows = (n: number) => progress.tick(n);
+  let image: BackupImage;
+  let recipients: string[];
+  if (existing) {
+    image = await adapter.backup(ctx, { onRows });
+    if (existing.plaintextSha256 !== image.plaintextHash)
+      throw new GovernanceRefusedError(`drift: the rows changed since backup ${backupId} was stored`);
+    recipients = existing.recipients;
+  } else {
+    const root = path.dirname(session.configFile);
+    const keys = session.config().backup.recipients.map((f) => readFileSync(path.resolve(root, f), 'utf8'));
+    const enc = await encryptionStream(keys);
+    recipients = enc.recipients;
+    image = await store.db.tx(async (tx) => {
+      const blob = putBlob(tx, backupId, enc.output);
+      blob.catch((err: unknown) => enc.abort(err));
+      let taken: BackupImage;
+      try {
+        taken = await adapter.backup(ctx, { sink: (text) => enc.write(text), onRows });
+        await enc.end();
+      } catch (err) {
+        await enc.abort(err);
+        await blob.catch(() => undefined);
+        throw err;
+      }
+      await blob;
+      await recordBackup(tx, {
+        backupId,
+        cutId: ctx.cutId,
+        runId: ctx.runId,
+        plaintextSha256: taken.plaintextHash,
+        rowCount: taken.rowCount,
+        recipients,
+        blobId: backupId,
+      });
+      faultPoint('before-commit', 'backup');
+      return taken;
+    });
+  }
+  return {
+    backupId,
+    plaintextHash: image.plaintextHash,
+    preImageHash: image.preImageHash,
+    rowCount: image.rowCount,
+    recipients,
+    receipt: image.receipt,
+    ...(existing ? { reconciled: true } : {}),
+  };
 }

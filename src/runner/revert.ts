@@ -15,11 +15,11 @@ import { backupEntries } from '../adapters/backup-format.js';
 import type { BackupEntry } from '../adapters/port.js';
 import { decryptBackupStream } from '../crypto/backup.js';
 import { keysDir, loadBackupPrivateKey } from '../crypto/keys.js';
-import { ciphertextOf, loadBackup } from '../crypto/vault.js';
+import { ciphertextOf, loadBackup } from '../store/backups.js';
 import { changesOf } from '../cuts/changes.js';
 import { lines } from '../store/blobs.js';
 import { handleCut, loadCut } from '../cuts/handle.js';
-import { BATCH } from '../adapters/images.js';
+import { BATCH } from '../config/changes.js';
 import type { TargetSpec } from '../config/target.js';
 import { context, stateName, type CutCommand, type CutState } from '../domain/index.js';
 import {
@@ -36,7 +36,7 @@ import { adapterFaults, armFaults, faultPoint } from './faults.js';
 import { withCutLock } from './live.js';
 import { locksNow } from './locks.js';
 import { verifiedPlan } from './plan-integrity.js';
-import { fieldOf } from '../../events/index.js';
+import { fieldOf, type CutPlan } from '../../events/index.js';
 
 export interface RevertOutcome {
   cutId: string;
@@ -54,11 +54,12 @@ export interface RevertOutcome {
  * the plaintext must hash to the event's plaintext hash, and its header must name this cut, plan
  * and table. Throws VerificationFailedError otherwise.
  */
-async function backupReader(
-  session: Session,
-  state: CutState,
-  spec: TargetSpec,
-): Promise<{ rowCount: number; entries: () => AsyncGenerator<BackupEntry[]> }> {
+interface BackupReader {
+  rowCount: number;
+  entries: () => AsyncGenerator<BackupEntry[]>;
+}
+
+async function backupReader(session: Session, state: CutState, spec: TargetSpec): Promise<BackupReader> {
   const store = await session.store();
   const c = state.snapshot.context;
   const taken = c.backup!;
@@ -105,90 +106,114 @@ export async function revertCut(
     throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, ['no backup was taken: nothing to revert to']);
   const plan = await verifiedPlan(store, loaded.events, state);
   const spec = await session.target(plan.target);
-  const { rowCount, entries } = await backupReader(session, state, spec);
-  if (opts.mode === 'dry-run') {
-    // The preview decrypts the whole backup (proving the key opens it) and counts what it holds.
-    let restore = 0;
-    let remove = 0;
-    for await (const batch of entries()) {
-      for (const e of batch) {
-        if (e.row === null) remove++;
-        else restore++;
-      }
-    }
-    return { cutId, mode: 'dry-run', state: stateName(state), restore, remove };
-  }
-  // A live revert decrypts once, while restoring: the counts come from the backup's record.
-  const restore = rowCount;
+  const backup = await backupReader(session, state, spec);
+  if (opts.mode === 'dry-run') return { cutId, mode: 'dry-run', state: stateName(state), ...(await preview(backup)) };
+  return withCutLock(store, cutId, () => revertLive(session, cutId, plan, spec, backup, opts.force));
+}
 
-  return withCutLock(store, cutId, async () => {
-    const auth = await session.authority();
-    const run = (command: CutCommand | (() => Promise<CutCommand>)) =>
-      handleCut(store, cutId, command, auth, { correlationId: cutId });
-    const loaded = await loadCut(store, cutId);
-    const resuming = stateName(loaded.state) === 'reverting';
-    // A resumed revert keeps the force its signed RevertStarted recorded.
-    const force = resuming
-      ? fieldOf([...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data, 'force') === true
-      : opts.force;
-    const signer = {
-      name: auth.signer.name,
-      admin: !!memberOf(auth.registry, auth.signer.name)?.roles.includes('admin'),
-    };
-    const runId = `revert-${randomUUID().slice(0, 8)}`;
-    // All three locks, now, whether this starts a revert or resumes an interrupted one (the
-    // decider says which, and refuses a forced one not signed by an admin); read again if the
-    // append loses a race (a kill-switch flip).
-    const current = (
-      await run(async () => {
-        const locks = await locksNow(store, session.configFile, session.env);
-        const at = new Date().toISOString();
-        return { type: 'Revert', runId, at, force, signer, locks: locks.evidence, refusals: locks.closed };
-      })
-    ).after;
-    const revertId = context(current).runId!;
-    // A cut whose verify failed (the event the fold accepted): the rows as that verify saw them are how the cut left them.
-    const skipped = new Set(loaded.skipped.map((v) => v.version));
-    const verifyFailed = [...loaded.events].reverse().find((e) => e.type === 'VerifyFailed' && !skipped.has(e.version));
-    const leftAs = verifyFailed ? String(fieldOf(verifyFailed.data, 'actualHash')) : undefined;
-    const adapter = executorFor('live', spec, changesOf(plan, store.db), adapterFaults);
-    try {
-      await adapter.prepare();
-      const r = await adapter.revert(
-        { cutId, runId: revertId, planHash: c.planHash },
-        { entries, preImageHash: c.backup!.preImageHash },
-        { force, ...(leftAs ? { leftAs } : {}), anchor: { ...(await anchorOf(store, cutId)) } },
-      );
-      faultPoint('after-commit', 'revert');
-      const after = await run({
-        type: 'RecordRevert',
-        at: new Date().toISOString(),
-        restoredHash: r.restoredHash,
-        rows: r.rows,
-        receipt: r.receipt,
-        ...(r.reconciled ? { reconciled: true } : {}),
-      });
-      return {
-        cutId,
-        mode: 'live',
-        runId: revertId,
-        state: stateName(after.after),
-        restore,
-        remove: r.rows - restore,
-        restoredHash: r.restoredHash,
-      };
-    } catch (err) {
-      if (isInterruption(err)) {
-        throw new InterruptedError(
-          `revert interrupted (${err instanceof Error ? err.message : String(err)}); nothing was recorded as failed: run the same command again to resume`,
-        );
-      }
-      const code = err instanceof CutterError ? err.code : 'Internal';
-      const message = err instanceof Error ? err.message : String(err);
-      await run({ type: 'FailRevert', at: new Date().toISOString(), error: { code, message } }).catch(() => undefined);
-      throw err;
-    } finally {
-      await adapter.close();
+/** What a revert would do: the whole backup decrypted (proving the key opens it) and counted. */
+async function preview(backup: BackupReader): Promise<{ restore: number; remove: number }> {
+  let restore = 0;
+  let remove = 0;
+  for await (const batch of backup.entries()) {
+    for (const e of batch) {
+      if (e.row === null) remove++;
+      else restore++;
     }
-  });
+  }
+  return { restore, remove };
+}
+
+/**
+ * The live revert, holding the cut's runner lock: start it or take up the interrupted one (all
+ * three locks read now), restore in one target transaction (decrypting once, while restoring: the
+ * counts come from the backup's record), then record CutReverted — or RevertFailed, unless the
+ * connection was lost (then nothing is recorded and the same command resumes).
+ */
+async function revertLive(
+  session: Session,
+  cutId: string,
+  plan: CutPlan,
+  spec: TargetSpec,
+  backup: BackupReader,
+  requestedForce: boolean,
+): Promise<RevertOutcome> {
+  const store = await session.store();
+  const auth = await session.authority();
+  const run = (command: CutCommand | (() => Promise<CutCommand>)) =>
+    handleCut(store, cutId, command, auth, { correlationId: cutId });
+  const loaded = await loadCut(store, cutId);
+  const c = context(loaded.state);
+  // A resumed revert keeps the force its signed RevertStarted recorded.
+  const force =
+    stateName(loaded.state) === 'reverting'
+      ? fieldOf([...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data, 'force') === true
+      : requestedForce;
+  const signer = {
+    name: auth.signer.name,
+    admin: !!memberOf(auth.registry, auth.signer.name)?.roles.includes('admin'),
+  };
+  const runId = `revert-${randomUUID().slice(0, 8)}`;
+  // All three locks, now, whether this starts a revert or resumes an interrupted one (the
+  // decider says which, and refuses a forced one not signed by an admin); read again if the
+  // append loses a race (a kill-switch flip).
+  const current = (
+    await run(async () => {
+      const locks = await locksNow(store, session.configFile, session.env);
+      const at = new Date().toISOString();
+      return { type: 'Revert', runId, at, force, signer, locks: locks.evidence, refusals: locks.closed };
+    })
+  ).after;
+  const revertId = context(current).runId!;
+  const leftAs = verifyFailedImage(loaded);
+  const adapter = executorFor('live', spec, changesOf(plan, store.db), adapterFaults);
+  try {
+    await adapter.prepare();
+    const r = await adapter.revert(
+      { cutId, runId: revertId, planHash: c.planHash },
+      { entries: backup.entries, preImageHash: c.backup!.preImageHash },
+      { force, ...(leftAs ? { leftAs } : {}), anchor: { ...(await anchorOf(store, cutId)) } },
+    );
+    faultPoint('after-commit', 'revert');
+    const after = await run({
+      type: 'RecordRevert',
+      at: new Date().toISOString(),
+      restoredHash: r.restoredHash,
+      rows: r.rows,
+      receipt: r.receipt,
+      ...(r.reconciled ? { reconciled: true } : {}),
+    });
+    const restore = backup.rowCount;
+    return {
+      cutId,
+      mode: 'live',
+      runId: revertId,
+      state: stateName(after.after),
+      restore,
+      remove: r.rows - restore,
+      restoredHash: r.restoredHash,
+    };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (isInterruption(err)) {
+      throw new InterruptedError(
+        `revert interrupted (${message}); nothing was recorded as failed: run the same command again to resume`,
+      );
+    }
+    const code = err instanceof CutterError ? err.code : 'Internal';
+    await run({ type: 'FailRevert', at: new Date().toISOString(), error: { code, message } }).catch(() => undefined);
+    throw err;
+  } finally {
+    await adapter.close();
+  }
+}
+
+/**
+ * A cut whose verify failed (the event the fold accepted) left its rows unlike the plan: the image
+ * that verify saw is how the cut left them, not drift.
+ */
+function verifyFailedImage(loaded: Awaited<ReturnType<typeof loadCut>>): string | undefined {
+  const skipped = new Set(loaded.skipped.map((v) => v.version));
+  const verifyFailed = [...loaded.events].reverse().find((e) => e.type === 'VerifyFailed' && !skipped.has(e.version));
+  return verifyFailed ? String(fieldOf(verifyFailed.data, 'actualHash')) : undefined;
 }
