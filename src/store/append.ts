@@ -174,7 +174,10 @@ export async function appendToStream(
     if ((err as { code?: string })?.code === 'CT409') {
       throw new ConcurrencyError(streamId, expected, Number((err as Error).message.match(/\d+/)?.[0] ?? -1));
     }
-    if ((err as { code?: string })?.code === 'CT422') {
+    const { code, constraint } = (err ?? {}) as { code?: string; constraint?: string };
+    // CT422: the function found an id stored with other content; 23505 on the id's unique index: the
+    // same id twice in this batch, or an id another stream's appender stored after the probe.
+    if (code === 'CT422' || (code === '23505' && constraint === 'events_event_id_key')) {
       throw new CutterError(
         'InvalidInput',
         `append to ${streamId}: an event id was already used for different content`,
