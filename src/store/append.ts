@@ -5,7 +5,7 @@
  * same bytes faster (`preparedDigest`: each field's canonical text once, reused as the jsonb
  * parameter), checked against `eventDigest` by test/unit/append-digest.unit.test.ts.
  */
-import crypto, { randomUUID } from 'node:crypto';
+import crypto from 'node:crypto';
 import os from 'node:os';
 import { canonicalJson, sha256 } from '../../events/canonical.js';
 import { ConcurrencyError, CutterError, InvalidInputError } from '../errors.js';
@@ -123,6 +123,24 @@ export function preparedDigest(e: {
 }
 
 /**
+ * A new event id: a UUID version 7 (RFC 9562: 48-bit Unix milliseconds, then 74 random bits). Ids
+ * made close in time sort close together, so the unique index on `event_id` grows at its right edge
+ * like the other two indexes of `cutter.events`, instead of touching a random leaf page per event
+ * (after every checkpoint, each such page costs a full-page image in the WAL).
+ */
+export function timeOrderedUuid(now: number = Date.now()): string {
+  const b = crypto.randomBytes(16);
+  const high = Math.floor(now / 2 ** 32);
+  b[0] = (high >>> 8) & 0xff;
+  b[1] = high & 0xff;
+  b.writeUInt32BE(now >>> 0, 2);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
  * Appends `events` to `streamId` on `q` (a pool: its own implicit transaction; or a caller's
  * transaction). Throws ConcurrencyError (with the actual version) when `expectedVersion` does not hold.
  */
@@ -137,7 +155,7 @@ export async function appendToStream(
   const expected = expectedVersionText(opts.expectedVersion === undefined ? 'any' : opts.expectedVersion);
   const recordedAt = new Date().toISOString();
   const prepared = events.map((e) => {
-    const eventId = e.id ?? randomUUID();
+    const eventId = e.id ?? timeOrderedUuid();
     if (!UUID.test(eventId)) throw new InvalidInputError(`append: event id ${JSON.stringify(eventId)} is not a UUID`);
     const metadata = {
       ...e.metadata,

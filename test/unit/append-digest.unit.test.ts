@@ -1,13 +1,14 @@
 /**
  * The append's fast digest path against the slow, obvious one: `canonicalText` must give exactly the
  * bytes (or the error) of `canonicalJson`, and `preparedDigest` exactly `eventDigest` — the digest
- * every stored event's chain link covers and `verifyChain` recomputes.
+ * every stored event's chain link covers and `verifyChain` recomputes. And the ids the store makes:
+ * UUID version 7, ordered by their millisecond.
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../events/canonical.js';
-import { canonicalText, eventDigest, preparedDigest } from '../../src/store/append.js';
+import { canonicalText, eventDigest, preparedDigest, timeOrderedUuid } from '../../src/store/append.js';
 
 /** What `canonicalJson` does with `v`: its text, or the error it throws. */
 function slow(v: unknown): { text: string } | { error: string } {
@@ -113,5 +114,26 @@ describe('preparedDigest', () => {
     const digest = preparedDigest({ ...e, dataText: canonicalText(e.data), metadataText: canonicalText(e.metadata) });
     expect(digest).toBe(eventDigest(e));
     expect(digest).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('timeOrderedUuid', () => {
+  const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  it('is a version 7, RFC 9562 variant UUID whose first 48 bits are the milliseconds', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 48 - 1 }), (ms) => {
+        const id = timeOrderedUuid(ms);
+        expect(id).toMatch(UUID7);
+        expect(parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBe(ms);
+      }),
+    );
+    expect(timeOrderedUuid(Date.UTC(2026, 0, 1))).toMatch(/^019b76da-a800-7/);
+  });
+
+  it('sorts by time across milliseconds, and is random within one', () => {
+    const ids = [1, 2, 2 ** 32 - 1, 2 ** 32, 2 ** 40, Date.now()].map((ms) => timeOrderedUuid(ms));
+    expect([...ids].sort()).toEqual(ids);
+    const same = new Set(Array.from({ length: 1000 }, () => timeOrderedUuid(1)));
+    expect(same.size).toBe(1000);
   });
 });
