@@ -28,6 +28,13 @@ module.exports = {
       to: { path: '^(src/(domain|runner|audit|cuts|governance|workspace|cli)|machines)/' },
     },
     {
+      name: 'the-command-handler-is-generic',
+      comment: 'src/commands knows the store and the errors only: deciders and signing are handed in',
+      severity: 'error',
+      from: { path: '^src/commands/' },
+      to: { path: '^(src|machines|events)/', pathNot: '^src/(commands/|store/|errors\\.ts$)' },
+    },
+    {
       name: 'nothing-imports-the-cli',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/cli/' },

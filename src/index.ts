@@ -14,5 +14,5 @@ export { cutMachine, MACHINE_VERSION } from '../machines/cut.js';
 export { killSwitchMachine } from '../machines/killswitch.js';
 export { toDot, toMermaid } from '../machines/diagram.js';
 export { DomainEvent, KillSwitchEvent, CutPlan, parseStored, toStorable } from '../events/index.js';
-export { replay, fold, decide } from './domain/index.js';
+export { replay, fold, decide, admit } from './domain/index.js';
 export * from './errors.js';

@@ -1,6 +1,7 @@
 /**
  * CLI latency: median wall time of `cutter --help` and `cutter status --json` against a server
- * store, beside `node -e 0` (the floor: Node's own start-up). Embedded start-up on its own line.
+ * store, beside `node -e 0` (the floor: Node's own start-up; issue #18's goal for `status --json`
+ * is the floor + 150 ms, with no patched dependency code). Embedded start-up on its own line.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,7 +44,13 @@ export async function benchCli(storeUrl: string, opts: { quick: boolean }): Prom
   rmSync(cwd, { recursive: true, force: true });
   return [
     timeRow('cutter --help (median wall)', help, floor, 'ms', 'floor: node -e 0; goal ≤ 250 ms'),
-    timeRow('cutter status --json, server store', status, floor, 'ms', 'floor: node -e 0; goal ≤ 350 ms'),
+    timeRow(
+      'cutter status --json, server store',
+      status,
+      floor,
+      'ms',
+      `floor: node -e 0; goal ≤ floor + 150 ms (here floor + ${Math.round(status - floor)} ms)`,
+    ),
     timeRow(
       'embedded PostgreSQL: initdb + start',
       initAndStart,

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --only cli,appends]`: every figure beside a floor measured in the
  * same run on the same server. The server is DATABASE_URL / CUTTER_BENCH_URL when set, else an
- * embedded PostgreSQL. --only runs the named sections (appends, replay, signing, rebuild, live, cli).
+ * embedded PostgreSQL. --only runs the named sections (appends, replay, signing, rebuild, since, live, cli).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -11,12 +11,13 @@ import { benchAppends } from './appends.js';
 import { benchCli } from './cli.js';
 import { benchRebuild, benchReplay } from './core.js';
 import { benchLiveCut } from './live.js';
+import { benchReplaySince } from './since.js';
 import { benchSigning } from './signing.js';
 import { formatRows, type BenchRow } from './measure.js';
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  // `--only replay,rebuild` runs just those sections (names as printed: appends, replay, rebuild, live cut → live, cli).
+  // `--only replay,rebuild` runs just those sections (names as printed: appends, replay, rebuild, since checkpoint → since, live cut → live, cli).
   const onlyArg = process.argv.find((a, i) => a.startsWith('--only=') || process.argv[i - 1] === '--only');
   const only = onlyArg
     ? new Set(
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     await section('replay', () => benchReplay({ quick }));
     await section('signing', () => benchSigning({ quick }));
     await section('rebuild', () => benchRebuild(url!, { quick }));
+    await section('since checkpoint', () => benchReplaySince(url!, { quick }));
     await section('live cut', () => benchLiveCut(url!, { quick }));
     await section('cli', () => benchCli(url!, { quick }));
   } finally {

@@ -1,9 +1,10 @@
 /**
- * A standalone driver for profiling `projections rebuild`: `node [--cpu-prof] dist/scripts/bench/rebuild-driver.js [events] [runs]`
- * against CUTTER_BENCH_URL. Fills a fresh database once, then times several rebuilds (wall and this process's CPU).
+ * A standalone driver for profiling `projections rebuild`: `node [--cpu-prof] dist/scripts/bench/rebuild-driver.js [events] [runs] [threads]`
+ * against CUTTER_BENCH_URL (threads: approval-verifying workers, 0 = in the fold; default every core). Fills a
+ * fresh database once (KEEP_DB=1 keeps it), then times several rebuilds (wall, and CPU of this process's threads).
  */
 import { randomUUID } from 'node:crypto';
-import { rebuildProjections } from '../../src/projections/store.js';
+import { rebuildProjections } from '../../src/projections/rebuild.js';
 import { connect, sql } from '../../src/store/connection.js';
 import { openStore } from '../../src/store/index.js';
 import { benchHistory } from './core.js';
@@ -11,6 +12,7 @@ import { benchHistory } from './core.js';
 const url = process.env.CUTTER_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const n = Number(process.argv[2] ?? 20_000);
 const runs = Number(process.argv[3] ?? 3);
+const threads = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
 const admin = connect(url, { poolSize: 1 });
 const dbName = `cutter_rb_${randomUUID().slice(0, 8)}`;
 await admin.query(sql`CREATE DATABASE ${sql.ident(dbName)}`);
@@ -18,8 +20,9 @@ const u = new URL(url);
 u.pathname = `/${dbName}`;
 const store = await openStore(u.toString(), { poolSize: 8 });
 try {
-  const distinct = Array.from({ length: 400 }, (_, k) => benchHistory(k));
-  const streams = Math.ceil(n / distinct[0]!.length);
+  // Every stream its own approvals (as in a real store): no verification is ever repeated.
+  const streams = Math.ceil(n / benchHistory(0).length);
+  const distinct = Array.from({ length: streams }, (_, k) => benchHistory(k));
   for (let i = 0; i < streams; i += 8) {
     await Promise.all(
       Array.from({ length: Math.min(8, streams - i) }, (_, j) =>
@@ -33,11 +36,11 @@ try {
   for (let r = 0; r < runs; r++) {
     const cpu = process.cpuUsage();
     const t = performance.now();
-    const res = await rebuildProjections(store.db);
+    const res = await rebuildProjections(store.db, threads === undefined ? {} : { verifyThreads: threads });
     const wall = performance.now() - t;
     const used = process.cpuUsage(cpu);
     console.log(
-      `rebuild ${res.events} events / ${res.streams} streams: ${Math.round(res.events / (wall / 1000)).toLocaleString('en-US')} events/s wall; ${Math.round(wall)} ms wall, ${Math.round((used.user + used.system) / 1000)} ms node CPU`,
+      `rebuild ${res.events} events / ${res.streams} streams: ${Math.round(res.events / (wall / 1000)).toLocaleString('en-US')} events/s wall; ${Math.round(wall)} ms wall, ${Math.round((used.user + used.system) / 1000)} ms CPU (all threads), ${res.verifiedAhead} approvals verified ahead`,
     );
   }
 } finally {

@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, hashOf, sha256 } from '../../events/canonical.js';
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } from '../errors.js';
-import { IsolationLevel } from '@databases/pg';
-import { connect, sql, type ConnectionPool, type Transaction } from '../store/connection.js';
+import { IsolationLevel, connect, sql, type ConnectionPool, type Transaction } from '../store/connection.js';
 import { entryLine, headerLine } from './backup-format.js';
 import {
   ImageDigest,

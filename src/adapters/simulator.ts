@@ -7,8 +7,7 @@
  */
 import { hashOf } from '../../events/canonical.js';
 import type { TargetSpec } from '../config/target.js';
-import { connect, type ConnectionPool, type Transaction } from '../store/connection.js';
-import { IsolationLevel } from '@databases/pg';
+import { IsolationLevel, connect, type ConnectionPool, type Transaction } from '../store/connection.js';
 import { ImageDigest, compareBatch, type ChangeSource } from './images.js';
 import type { DryRunDiff, OnRows, Simulation, Simulator } from './port.js';
 import { SIM_EXECUTOR } from '../../events/index.js';

@@ -6,6 +6,18 @@
  * trust root, every event's signature and role against the registry at the version it names, the
  * kill-switch stream through its machine, lock evidence against it, approvals against the registry,
  * the cut's policy against governance, and every stream present in the events table.
+ *
+ * With `since` (a kept checkpoint), replay after it: the checkpoint is verified first (signed by a
+ * member enrolled under the pinned root, its root the hash of its heads, still in the log, and every
+ * stream it names still holding the recorded hash at the recorded version — one index probe per
+ * stream, no chain re-walk). Then only the cut streams written after it (a head past the
+ * checkpoint's, or new) are replayed, each in full from its first event (the fold needs the state
+ * at the checkpoint, and a signed head hash does not give it: the stream's prefix is re-read,
+ * re-hashed and re-folded, so its state is derived, not trusted); invariant 6 is walked over the
+ * cuts on the targets those streams touch. Streams unchanged since the checkpoint are vouched for
+ * by their head hash alone: their events are not re-read, so an edit that left the stored hashes
+ * stale goes unseen until a full replay. The report says which streams were taken on the
+ * checkpoint's word (`since`). A checkpoint that does not verify anchors nothing: the replay is full.
  */
 import { canonicalJson } from '../../events/canonical.js';
 import { replay as replayStream, type Violation } from '../domain/index.js';
@@ -38,6 +50,21 @@ export interface ReplayReport {
   /** Which anchors outside the log were checked: kept checkpoint file, target ledgers. */
   anchors: { checkpointsInStore: number; checkpointFile: boolean; targets: { target: string; rows: number }[] | null };
   violations: ((Violation | TrustViolation | AnchorViolation) & { streamId: string })[];
+  /** Present when replaying after a kept checkpoint (`since`): what was replayed, what was taken on its word. */
+  since?: SinceReport;
+}
+
+export interface SinceReport {
+  /** The kept checkpoint's version in the checkpoints stream. */
+  checkpointVersion: number;
+  /** False when the checkpoint did not verify: then nothing was taken from it and the replay was full. */
+  anchored: boolean;
+  /** Cut streams written after the checkpoint, replayed in full (prefix included). */
+  replayedStreams: number;
+  /** Streams unchanged since the checkpoint, checked by their head hash only (events not re-read). */
+  unchangedStreams: number;
+  /** Events of the unchanged streams, as the checkpoint's heads count them: not re-verified. */
+  unchangedEvents: number;
 }
 
 /**
@@ -51,6 +78,8 @@ export async function replayStore(
   opts: {
     trustRoot?: string | undefined;
     checkpoint?: CheckpointFile;
+    /** Replay only the streams written after this kept checkpoint (see the module header); `cutId` must be undefined. */
+    since?: CheckpointFile;
     targets?: TargetSpec[];
     /** Signature-checking threads (default: every core). */ threads?: number;
   } = {},
@@ -94,9 +123,39 @@ export async function replayStore(
     nodeCrypto,
   );
   violations.push(...ks.violations);
-  const present: string[] = (
-    await store.db.query(sql`SELECT DISTINCT stream_id FROM cutter.events ORDER BY stream_id`)
-  ).map((r: { stream_id: string }) => r.stream_id);
+  // After a kept checkpoint: verified first; only if it holds are unchanged streams taken on its word.
+  let since: SinceReport | undefined;
+  let anchor: SinceAnchor | undefined;
+  if (opts.since) {
+    if (cutId) throw new Error('replay: `since` replays every stream written after the checkpoint, not one cut');
+    const cp = opts.since;
+    const r = await checkCheckpointFile(store, cp, opts.trustRoot, { chain: false });
+    const reasons = [...r.trust, ...r.violations.map((v) => v.message)];
+    since = {
+      checkpointVersion: cp.event.version,
+      anchored: false,
+      replayedStreams: 0,
+      unchangedStreams: 0,
+      unchangedEvents: 0,
+    };
+    if (!opts.trustRoot || reasons.length) {
+      violations.push(
+        ...r.violations,
+        ...r.trust.map((message) => ({
+          streamId: CHECKPOINT_STREAM,
+          version: cp.event.version,
+          type: '-',
+          rule: 'checkpoint' as const,
+          message: `${message} (so nothing is taken from it: full replay)`,
+        })),
+      );
+    } else anchor = await sinceAnchor(store, cp);
+  }
+  const present: string[] = anchor
+    ? anchor.present
+    : (await store.db.query(sql`SELECT DISTINCT stream_id FROM cutter.events ORDER BY stream_id`)).map(
+        (r: { stream_id: string }) => r.stream_id,
+      );
   if (!cutId)
     for (const id of present)
       if (!knownStream(id))
@@ -109,7 +168,14 @@ export async function replayStore(
         });
   const streams = cutId
     ? [{ streamId: cutStreamId(cutId) }]
-    : present.filter((id) => isCutStream(id)).map((streamId) => ({ streamId }));
+    : (anchor ? anchor.written : present).filter((id) => isCutStream(id)).map((streamId) => ({ streamId }));
+  if (since && anchor)
+    Object.assign(since, {
+      anchored: true,
+      replayedStreams: streams.length,
+      unchangedStreams: anchor.unchanged.length,
+      unchangedEvents: anchor.unchangedEvents,
+    });
   // Checkpoints recorded in the store: each signed by a member, each still extended by the log.
   const checkpoints = (await store.readStream(CHECKPOINT_STREAM)).map((e) => ({ ...e, streamId: CHECKPOINT_STREAM }));
   if (checkpoints.length) {
@@ -236,7 +302,7 @@ export async function replayStore(
   } finally {
     await pool?.close();
   }
-  if (!cutId) violations.push(...(await overlappingLiveRuns(store)));
+  if (!cutId) violations.push(...(anchor ? await overlapsAfter(store, anchor) : await overlappingLiveRuns(store)));
   return {
     ok: violations.length === 0,
     streams: streams.length,
@@ -248,10 +314,81 @@ export async function replayStore(
       targets: opts.targets ? targets : null,
     },
     violations,
+    ...(since ? { since } : {}),
   };
 }
 
 const BATCH_EVENTS = 4096;
+
+/** What a verified kept checkpoint splits the store into. */
+interface SinceAnchor {
+  /** Every stream in the events table. */
+  present: string[];
+  /** Streams with events after the checkpoint's head (or absent from it): replayed in full. */
+  written: string[];
+  /** Streams whose head is the checkpoint's (version and hash): taken on its word. */
+  unchanged: string[];
+  unchangedEvents: number;
+  /** The target each cut stream's CutPlanned (version 1) names, from the events table. */
+  targetOf: Map<string, string>;
+}
+
+/**
+ * One query: every stream of the events table (a skip scan of the (stream_id, version) index, one
+ * probe per stream rather than a read of every event), its head version and hash, and the target its
+ * first event plans. A stream is unchanged when its head is exactly the checkpoint's.
+ */
+async function sinceAnchor(store: EventStore, cp: CheckpointFile): Promise<SinceAnchor> {
+  const rows: { stream_id: string; version: number; hash: string; target: string | null }[] = await store.db.query(sql`
+    WITH RECURSIVE s(id) AS (
+      (SELECT stream_id FROM cutter.events ORDER BY stream_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT e.stream_id FROM cutter.events e WHERE e.stream_id > s.id ORDER BY e.stream_id LIMIT 1)
+      FROM s WHERE s.id IS NOT NULL
+    )
+    SELECT s.id AS stream_id, h.version, h.hash, p.data->>'target' AS target
+    FROM s
+    CROSS JOIN LATERAL (SELECT version, hash FROM cutter.events e WHERE e.stream_id = s.id ORDER BY version DESC LIMIT 1) h
+    LEFT JOIN cutter.events p ON p.stream_id = s.id AND p.version = 1 AND p.type = 'CutPlanned'
+    WHERE s.id IS NOT NULL
+    ORDER BY s.id`);
+  const heads = new Map(cp.event.data.streams.map((h) => [h.streamId, h]));
+  const out: SinceAnchor = { present: [], written: [], unchanged: [], unchangedEvents: 0, targetOf: new Map() };
+  for (const r of rows) {
+    out.present.push(r.stream_id);
+    if (r.target !== null) out.targetOf.set(r.stream_id, r.target);
+    const h = heads.get(r.stream_id);
+    if (h && h.version === Number(r.version) && h.hash === r.hash) {
+      out.unchanged.push(r.stream_id);
+      out.unchangedEvents += h.version;
+    } else out.written.push(r.stream_id);
+  }
+  return out;
+}
+
+/** Events that start or end a cut's hold on its target (invariant 6). */
+const HOLDS = ['LiveRunStarted', 'RevertStarted'];
+const RELEASES = ['LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'CutReverted', 'RevertFailed'];
+
+/**
+ * Invariant 6 after a checkpoint: the same walk as `overlappingLiveRuns`, over the holds and
+ * releases (in commit order) of every cut planned on a target that a cut written after the
+ * checkpoint names — all a new overlap can involve. Overlaps among cuts on other targets predate
+ * the checkpoint and are not walked again.
+ */
+async function overlapsAfter(store: EventStore, anchor: SinceAnchor): Promise<ReplayReport['violations']> {
+  const touched = new Set(anchor.written.flatMap((id) => (anchor.targetOf.has(id) ? [anchor.targetOf.get(id)!] : [])));
+  const ids = [...anchor.targetOf].filter(([, t]) => touched.has(t)).map(([id]) => id);
+  if (ids.length === 0) return [];
+  const rows = await store.db.query(sql`
+    SELECT stream_id, version, event_id::text AS event_id, type, CASE WHEN type = 'CutPlanned' THEN data ELSE NULL END AS data
+    FROM cutter.events WHERE stream_id = ANY(${ids}::text[]) AND type = ANY(${['CutPlanned', ...HOLDS, ...RELEASES]}::text[])
+    ORDER BY transaction_id, global_position`);
+  const walk = holdsWalk();
+  for (const r of rows)
+    walk.see({ streamId: r.stream_id, version: r.version, eventId: r.event_id, type: r.type, data: r.data });
+  return walk.violations;
+}
 
 /** The streams' events, a batch of whole streams at a time (about BATCH_EVENTS events each). */
 async function* readInBatches(
@@ -320,39 +457,42 @@ async function storedEvidence(store: EventStore, stored: StoredEvent[]): Promise
 
 /** Invariant 6 across streams: walking the log in commit order, a target never has two live holders. */
 async function overlappingLiveRuns(store: EventStore): Promise<ReplayReport['violations']> {
-  const targetOf = new Map<string, string>();
-  const holder = new Map<string, string>();
-  const out: ReplayReport['violations'] = [];
+  const walk = holdsWalk();
   let after = START;
   for (;;) {
     const page = await store.readAll({ after, limit: 5000, everything: true });
     if (page.events.length === 0) break;
     after = page.next;
-    for (const e of page.events as StoredEvent[]) {
-      if (!isCutStream(e.streamId)) continue;
-      const cut = cutIdOf(e.streamId);
-      if (e.type === 'CutPlanned') targetOf.set(cut, String(fieldOf(e.data, 'target')));
-      const target = targetOf.get(cut);
-      if (!target) continue;
-      if (e.type === 'LiveRunStarted' || e.type === 'RevertStarted') {
-        const h = holder.get(target);
-        if (h && h !== cut)
-          out.push({
-            streamId: e.streamId,
-            version: e.version,
-            eventId: e.eventId,
-            type: e.type,
-            rule: 'target-exclusive',
-            message: `target ${target} already held by cut ${h}`,
-          });
-        holder.set(target, cut);
-      }
-      if (
-        ['LifecycleEnacted', 'PhaseFailed', 'VerifyFailed', 'CutReverted', 'RevertFailed'].includes(e.type) &&
-        holder.get(target) === cut
-      )
-        holder.delete(target);
-    }
+    for (const e of page.events) walk.see(e);
   }
-  return out;
+  return walk.violations;
+}
+
+/** The walk of invariant 6: `see` each event in commit order, then read the violations. */
+function holdsWalk() {
+  const targetOf = new Map<string, string>();
+  const holder = new Map<string, string>();
+  const violations: ReplayReport['violations'] = [];
+  const see = (e: Pick<StoredEvent, 'streamId' | 'version' | 'eventId' | 'type' | 'data'>) => {
+    if (!isCutStream(e.streamId)) return;
+    const cut = cutIdOf(e.streamId);
+    if (e.type === 'CutPlanned') targetOf.set(cut, String(fieldOf(e.data, 'target')));
+    const target = targetOf.get(cut);
+    if (!target) return;
+    if (HOLDS.includes(e.type)) {
+      const h = holder.get(target);
+      if (h && h !== cut)
+        violations.push({
+          streamId: e.streamId,
+          version: e.version,
+          eventId: e.eventId,
+          type: e.type,
+          rule: 'target-exclusive',
+          message: `target ${target} already held by cut ${h}`,
+        });
+      holder.set(target, cut);
+    }
+    if (RELEASES.includes(e.type) && holder.get(target) === cut) holder.delete(target);
+  };
+  return { see, violations };
 }

@@ -216,14 +216,19 @@ function registerCommands(program: Command): void {
       )
       .option('--checkpoint <file>', 'also hold the log against a checkpoint kept outside the store')
       .option('--targets', "also hold the log against every configured target's cutter_ledger rows")
+      .option(
+        '--since-checkpoint <file>',
+        'with --all: verify this kept checkpoint, then replay only the streams written after it (unchanged ones are checked by head hash only)',
+      )
       .action(
         async (
           cut: string | undefined,
-          opts: { all?: boolean; trustRoot?: string; checkpoint?: string; targets?: boolean },
+          opts: { all?: boolean; trustRoot?: string; checkpoint?: string; targets?: boolean; sinceCheckpoint?: string },
         ) =>
           act(program, async (s, out) =>
             (await import('./commands/audit.js')).replay(s, out, cut, Boolean(opts.all), opts.trustRoot, {
               ...(opts.checkpoint !== undefined ? { checkpoint: opts.checkpoint } : {}),
+              ...(opts.sinceCheckpoint !== undefined ? { since: opts.sinceCheckpoint } : {}),
               ...(opts.targets ? { targets: true } : {}),
             }),
           )(),

@@ -55,12 +55,20 @@ const Duration = z.union([
   z.string().regex(/^\d+[smhd]$/, 'a duration like 30m, 24h or 7d'),
 ]);
 
+/** The policy a governance file gets for each field it leaves out (the one place it is defined). */
+export const DEFAULT_POLICY = {
+  requiredApprovals: 2,
+  approvalTtl: '24h',
+  requireDryRun: true,
+  maxRows: 10_000,
+} as const;
+
 /** The policy as written in a governance file (recorded with the TTL in seconds). */
 export const PolicyInput = z.strictObject({
-  maxRows: z.number().int().positive().default(10_000),
-  requiredApprovals: z.number().int().min(1).default(2),
-  approvalTtl: Duration.default('24h'),
-  requireDryRun: z.boolean().default(true),
+  maxRows: z.number().int().positive().default(DEFAULT_POLICY.maxRows),
+  requiredApprovals: z.number().int().min(1).default(DEFAULT_POLICY.requiredApprovals),
+  approvalTtl: Duration.default(DEFAULT_POLICY.approvalTtl),
+  requireDryRun: z.boolean().default(DEFAULT_POLICY.requireDryRun),
   roles: z.array(Name).optional(),
 });
 

@@ -10,7 +10,7 @@ import { approvalPayload } from '../../machines/approvals.js';
 import { GovernanceRefusedError } from '../errors.js';
 import { stateName, summary } from '../domain/index.js';
 import type { Session } from '../workspace/session.js';
-import { handle, loadCut } from './handle.js';
+import { handleCut, loadCut } from './handle.js';
 
 export interface ApproveResult {
   cutId: string;
@@ -53,11 +53,12 @@ export async function approveCut(
     governanceVersion: auth.version,
   };
   const signature = await auth.signer.sign(Buffer.from(approvalPayload(payload)));
-  const result = await handle(
+  const result = await handleCut(
     store,
     cutId,
-    () => [{ type: 'ApprovalGranted', data: { ...payload, signature, publicKey: member.publicKey } }],
-    { actor: approver, correlationId: cutId, auth },
+    { type: 'ApproveCut', data: { ...payload, signature, publicKey: member.publicKey } },
+    auth,
+    { correlationId: cutId },
   );
   return {
     cutId,

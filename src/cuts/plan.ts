@@ -12,7 +12,7 @@ import { GovernanceRefusedError, IllegalTransitionError, InvalidInputError } fro
 import { blobInfo, putBlob } from '../store/blobs.js';
 import { changeSetBlobId } from './changes.js';
 import type { Session } from '../workspace/session.js';
-import { handle } from './handle.js';
+import { handleCut } from './handle.js';
 import { cutStreamId } from '../../events/streams.js';
 
 export interface PlanResult {
@@ -65,29 +65,28 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
   }
   const hash = planHash(plan);
   const at = new Date().toISOString();
-  const result = await handle(
+  const result = await handleCut(
     store,
     plan.id,
-    () => [
-      {
-        type: 'CutPlanned',
-        data: {
-          cutId: plan.id,
-          plan,
-          planHash: hash,
-          target: plan.target,
-          table: spec.table,
-          author: plan.author,
-          reason: plan.reason,
-          authorKey: memberOf(auth.registry, auth.signer.name)!.publicKey,
-          rowCount: changeCount(plan),
-          policy,
-          precheck,
-          at,
-        },
+    {
+      type: 'PlanCut',
+      data: {
+        cutId: plan.id,
+        plan,
+        planHash: hash,
+        target: plan.target,
+        table: spec.table,
+        author: plan.author,
+        reason: plan.reason,
+        authorKey: memberOf(auth.registry, auth.signer.name)!.publicKey,
+        rowCount: changeCount(plan),
+        policy,
+        precheck,
+        at,
       },
-    ],
-    { actor: session.actor, correlationId: plan.id, auth },
+    },
+    auth,
+    { correlationId: plan.id },
   );
   return {
     cutId: plan.id,

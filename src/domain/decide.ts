@@ -1,8 +1,8 @@
 /**
- * The decider: `decide(event, state)` returns the events to record, or refuses with a typed error
- * whose reasons name EVERY unmet condition. Legality is the machine's (`snapshot.can`); this module
- * only explains a refusal in an operator's words. Commands are the events the runner proposes,
- * carrying their time, ids and call-time evidence.
+ * Admission: `admit(event, state)` passes when the machine accepts the event, or refuses with a
+ * typed error whose reasons name EVERY unmet condition. Legality is the machine's; this module only
+ * explains a refusal in an operator's words. The decider (commands.ts) admits every event it
+ * decides through here.
  */
 import { evaluateApprovals } from '../../machines/approvals.js';
 import type { DomainEvent, LockEvidence } from '../../events/index.js';
@@ -10,7 +10,7 @@ import { GovernanceRefusedError, IllegalTransitionError } from '../errors.js';
 import { accepts, stateName, type CutState } from './state.js';
 
 /** Returns `[event]` when the machine accepts it in `state`; otherwise throws with every reason. */
-export function decide(event: DomainEvent, state: CutState): DomainEvent[] {
+export function admit(event: DomainEvent, state: CutState): DomainEvent[] {
   if (accepts(state, event)) return [event];
   throw refusal(event, state);
 }

@@ -36,11 +36,11 @@ export function foldKillSwitch(events: Stored[]): KillSwitchState {
   };
 }
 
+/** Engage (with the operator's reason) or release, at the time the command carries. */
+export type KillSwitchCommand = { action: 'engage'; reason: string; at: string } | { action: 'release'; at: string };
+
 /** The event to record for engage/release, or IllegalTransitionError. */
-export function decideKillSwitch(
-  command: { action: 'engage'; reason: string; at: string } | { action: 'release'; at: string },
-  state: KillSwitchState,
-): KillSwitchEvent[] {
+export function decideKillSwitch(command: KillSwitchCommand, state: KillSwitchState): KillSwitchEvent[] {
   if (command.action === 'engage') {
     if (state.engaged)
       throw new IllegalTransitionError(`the kill-switch is already engaged (${state.reason ?? 'no reason'})`);

@@ -8,7 +8,9 @@ import { memberOf } from '../../events/governance.js';
 import { randomUUID } from 'node:crypto';
 import { GOVERNANCE_STREAM, type Registry } from '../../events/governance.js';
 import { signedMessage, type EventSignature } from '../../events/signature.js';
-import type { StorableEvent } from '../../events/index.js';
+import { toStorable, type DomainEvent, type StorableEvent } from '../../events/index.js';
+import { MACHINE_VERSION } from '../../machines/cut.js';
+import type { Sign } from '../commands/handle.js';
 import { current, foldGovernance, type Crypto, type GovernanceState } from '../domain/governance.js';
 import { requiredRoles } from '../domain/trust.js';
 import { GovernanceRefusedError } from '../errors.js';
@@ -123,4 +125,21 @@ export async function signEvents(
     out.push({ id, type: e.type, data: e.data, metadata: { ...e.metadata, signature } });
   }
   return out;
+}
+
+/**
+ * The command handler's signing step (src/commands/handle.ts): each decided event made storable
+ * and signed. With an Authority, by its member under the governance in force when signing (re-read
+ * when it changed since `auth` was made: a long live run spans minutes); with a function, by the
+ * authority it derives from the state the events were decided on (the governance stream itself).
+ */
+export function signingAs<State>(
+  store: EventStore,
+  auth: Authority | ((state: State) => Authority),
+): Sign<State, { type: string; data: unknown }> {
+  return async (events, { streamId, fromVersion, state }) => {
+    const a = typeof auth === 'function' ? auth(state) : await refreshAuthority(store, auth);
+    const storable = events.map((e) => toStorable(e as DomainEvent, { machineVersion: MACHINE_VERSION }));
+    return { events: await signEvents(a, streamId, fromVersion, storable), actor: a.signer.name };
+  };
 }

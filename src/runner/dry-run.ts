@@ -1,17 +1,17 @@
 /**
  * `cutter run <cut> --dry-run`: the simulator runs the five phases in memory over a READ ONLY read
  * of the target; every transition is recorded (DryRunStarted, five PhaseSimulated, DryRunCompleted)
- * with the diff summary and the non-mutation evidence. Can never write: it has no live adapter.
+ * with the diff summary and the non-mutation evidence (the decider says whether it passed). Can
+ * never write: it has no live adapter.
  */
 import { randomUUID } from 'node:crypto';
 import { executorFor } from '../adapters/index.js';
 import type { Simulation } from '../adapters/port.js';
 import { changesOf } from '../cuts/changes.js';
-import { handle, loadCut } from '../cuts/handle.js';
-import { stateName, type DomainEvent } from '../domain/index.js';
+import { handleCut, loadCut } from '../cuts/handle.js';
+import { context, stateName } from '../domain/index.js';
 import type { Session } from '../workspace/session.js';
 import { verifiedPlan } from './plan-integrity.js';
-import { SIM_EXECUTOR } from '../../events/index.js';
 
 export interface DryRunResult {
   cutId: string;
@@ -33,9 +33,9 @@ export async function dryRun(session: Session, cutId: string): Promise<DryRunRes
   const plan = await verifiedPlan(store, recorded, state);
   const spec = await session.target(plan.target);
   const runId = `dry-${randomUUID().slice(0, 8)}`;
-  const base = { runId, planHash: c.planHash, executor: SIM_EXECUTOR };
-  const meta = { actor: session.actor, correlationId: runId, auth: await session.authority() };
-  await handle(store, cutId, () => [{ type: 'DryRunStarted', data: { ...base, at: new Date().toISOString() } }], meta);
+  const auth = await session.authority();
+  const correlation = { correlationId: runId };
+  await handleCut(store, cutId, { type: 'StartDryRun', runId, at: new Date().toISOString() }, auth, correlation);
   const sim = executorFor('dry-run', spec, changesOf(plan, store.db));
   let simulation: Simulation;
   try {
@@ -43,26 +43,22 @@ export async function dryRun(session: Session, cutId: string): Promise<DryRunRes
   } finally {
     await sim.close();
   }
-  const passed = simulation.nonMutation.preImageHashBefore === simulation.nonMutation.preImageHashAfter;
-  const at = new Date().toISOString();
-  const events: DomainEvent[] = [
-    ...simulation.phases.map((p): DomainEvent => ({
-      type: 'PhaseSimulated',
-      data: { ...base, phase: p.phase, digest: p.digest, at },
-    })),
+  const result = await handleCut(
+    store,
+    cutId,
     {
-      type: 'DryRunCompleted',
-      data: {
-        ...base,
-        at,
-        passed,
-        diff: simulation.diff.counts,
-        expectedPostImageHash: simulation.expectedPostImageHash,
-        nonMutation: simulation.nonMutation,
-      },
+      type: 'CompleteDryRun',
+      runId,
+      at: new Date().toISOString(),
+      phases: simulation.phases.map((p) => ({ phase: p.phase, digest: p.digest })),
+      diff: simulation.diff.counts,
+      expectedPostImageHash: simulation.expectedPostImageHash,
+      nonMutation: simulation.nonMutation,
     },
-  ];
-  const result = await handle(store, cutId, () => events, meta);
+    auth,
+    correlation,
+  );
+  const passed = context(result.after).lastDryRun?.passed === true;
   return { cutId, runId, passed, state: stateName(result.after), simulation };
 }
 

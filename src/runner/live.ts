@@ -19,12 +19,18 @@ import { backupIdFor, loadBackup, recordBackup } from '../crypto/vault.js';
 import { changesOf } from '../cuts/changes.js';
 import { changeCount } from '../../events/plan.js';
 import { putBlob } from '../store/blobs.js';
-import { handle, loadCut } from '../cuts/handle.js';
-import { nextLivePhase, stateName, type CutState, type DomainEvent } from '../domain/index.js';
+import { handleCut, loadCut } from '../cuts/handle.js';
+import {
+  context,
+  nextLivePhase,
+  stateName,
+  type CutCommand,
+  type CutState,
+  type PhaseOutcome,
+} from '../domain/index.js';
 import {
   CutterError,
   GovernanceRefusedError,
-  IllegalTransitionError,
   InterruptedError,
   isInterruption,
   VerificationFailedError,
@@ -38,7 +44,7 @@ import { adapterFaults, armFaults, faultPoint } from './faults.js';
 import { locksNow, type LockCheck } from './locks.js';
 import { verifiedPlan } from './plan-integrity.js';
 import { silentProgress, type Progress } from './progress.js';
-import { LIVE_EXECUTOR, PHASE_GATES } from '../../events/index.js';
+import { PHASE_GATES, type Phase } from '../../events/index.js';
 
 export interface LiveRunResult {
   cutId: string;
@@ -89,68 +95,27 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
     let state = loaded.state;
     const plan = await verifiedPlan(store, loaded.events, state);
     const spec = await session.target(plan.target);
-    const meta = { actor: session.actor, correlationId: cutId, auth: await session.authority() };
-    const name = stateName(state);
-    const at = now();
-
-    if (name === 'approved' || name === 'planned' || name === 'halted') {
-      const { evidence, reasons } = await gatherEvidence(
-        store,
-        session.configFile,
-        session.env,
-        state,
-        at,
-        meta.auth.governance,
-      );
-      if (reasons.length > 0) throw new GovernanceRefusedError(`live run of cut ${cutId} refused`, reasons);
-      const c = state.snapshot.context;
-      const event: DomainEvent =
-        name === 'halted'
-          ? {
-              type: 'RunResumed',
-              data: { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence },
-            }
-          : {
-              type: 'LiveRunStarted',
-              data: {
-                runId: `live-${randomUUID().slice(0, 8)}`,
-                planHash: c.planHash,
-                executor: LIVE_EXECUTOR,
-                at,
-                evidence,
-              },
-            };
-      state = (await handle(store, cutId, () => [event], meta)).after;
-    } else if (name.startsWith('live.')) {
-      // A crashed run: the locks must be open now, and the approvals still satisfy the policy now
-      // (expiry included), before anything else is written.
-      const { evidence, reasons } = await gatherEvidence(
-        store,
-        session.configFile,
-        session.env,
-        state,
-        at,
-        meta.auth.governance,
-      );
-      if (reasons.length > 0)
-        throw new GovernanceRefusedError(`resuming the interrupted live run of cut ${cutId} refused`, reasons);
-      const c = state.snapshot.context;
-      state = (
-        await handle(
+    const auth = await session.authority();
+    const run = (command: CutCommand | ((state: CutState) => Promise<CutCommand>)) =>
+      handleCut(store, cutId, command, auth, { correlationId: cutId });
+    const runId = `live-${randomUUID().slice(0, 8)}`;
+    // Start, resume after a halt, or continue after a crash (the decider says which): the locks
+    // must be open now and the approvals still satisfy the policy now, expiry included, before
+    // anything else is written. Read again if the append loses a race (a kill-switch flip).
+    state = (
+      await run(async (current) => {
+        const at = now();
+        const { evidence, reasons } = await gatherEvidence(
           store,
-          cutId,
-          () => [
-            {
-              type: 'RunContinued',
-              data: { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR, at, evidence },
-            },
-          ],
-          meta,
-        )
-      ).after;
-    } else {
-      throw new IllegalTransitionError(`cut ${cutId} is ${name}: nothing to run live`);
-    }
+          session.configFile,
+          session.env,
+          current,
+          at,
+          auth.governance,
+        );
+        return { type: 'RunLive', runId, at, evidence, refusals: reasons };
+      })
+    ).after;
 
     const adapter = executorFor('live', spec, changesOf(plan, store.db), adapterFaults);
     const result: LiveRunResult = { cutId, runId: state.snapshot.context.runId!, state: stateName(state), phases: [] };
@@ -161,24 +126,15 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
         // All three locks, read again before every phase: lock 1 from the config file on disk,
         // lock 2 from the environment, lock 3 from the kill-switch stream.
         const locks = await locksNow(store, session.configFile, session.env);
-        const c = state.snapshot.context;
-        const base = { runId: c.runId!, planHash: c.planHash, executor: LIVE_EXECUTOR };
         if (locks.closed.length > 0) {
           const reason = haltReason(locks);
-          state = (
-            await handle(
-              store,
-              cutId,
-              () => [{ type: 'RunHalted', data: { ...base, at: now(), phase, reason, locks: locks.evidence } }],
-              meta,
-            )
-          ).after;
+          state = (await run({ type: 'HaltRun', phase, at: now(), reason, locks: locks.evidence })).after;
           result.halted = { phase, reason };
           break;
         }
-        let event: DomainEvent;
+        let outcome: PhaseOutcome;
         try {
-          event = await runPhase(phase, adapter, state, session, store, changeCount(plan), progress);
+          outcome = await runPhase(phase, adapter, state, session, store, changeCount(plan), progress);
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
           if (isInterruption(err)) {
@@ -189,24 +145,21 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
             );
           }
           const code = err instanceof CutterError ? err.code : 'Internal';
-          await handle(
-            store,
-            cutId,
-            () => [{ type: 'PhaseFailed', data: { ...base, at: now(), phase, error: { code, message } } }],
-            meta,
-          );
+          await run({ type: 'FailPhase', phase, at: now(), error: { code, message } });
           throw err;
         }
         // The phase committed (or found its receipt); its event is not appended yet.
         faultPoint('after-commit', phase);
-        state = (await handle(store, cutId, () => [event], meta)).after;
+        const recorded = await run({ type: 'RecordPhase', at: now(), ...outcome });
+        state = recorded.after;
+        const event = recorded.events[0]!;
         const d = event.data as Record<string, unknown>;
         result.phases.push({ phase, reconciled: d.reconciled === true, detail: d });
-        if (event.type === 'VerifyFailed') {
+        if (outcome.phase === 'verify' && !outcome.result.ok) {
           result.state = stateName(state);
           throw new VerificationFailedError(
-            `write verify failed for cut ${cutId}: ${event.data.mismatches.length} mismatching row(s)`,
-            { mismatches: event.data.mismatches.slice(0, 10) },
+            `write verify failed for cut ${cutId}: ${outcome.result.mismatches.length} mismatching row(s)`,
+            { mismatches: outcome.result.mismatches.slice(0, 10) },
           );
         }
       }
@@ -228,17 +181,16 @@ function haltReason(locks: LockCheck): string {
 }
 
 async function runPhase(
-  phase: string,
+  phase: Phase,
   adapter: LiveExecutionAdapter,
   state: CutState,
   session: Session,
   store: EventStore,
   rows: number,
   progress: Progress,
-): Promise<DomainEvent> {
-  const c = state.snapshot.context;
+): Promise<PhaseOutcome> {
+  const c = context(state);
   const ctx = { cutId: c.cutId, runId: c.runId!, planHash: c.planHash };
-  const base = { runId: ctx.runId, planHash: ctx.planHash, executor: LIVE_EXECUTOR };
   switch (phase) {
     case 'backup': {
       progress.phase(PHASE_GATES.backup.gate, rows);
@@ -287,10 +239,8 @@ async function runPhase(
         });
       }
       return {
-        type: 'BackupTaken',
-        data: {
-          ...base,
-          at: now(),
+        phase,
+        result: {
           backupId,
           plaintextHash: image.plaintextHash,
           preImageHash: image.preImageHash,
@@ -305,10 +255,8 @@ async function runPhase(
       progress.phase(PHASE_GATES.legA.gate, rows);
       const r = await adapter.writeLegA(ctx, { preImageHash: c.backup!.preImageHash, onRows: (n) => progress.tick(n) });
       return {
-        type: 'LegAWritten',
-        data: {
-          ...base,
-          at: now(),
+        phase,
+        result: {
           inserted: r.inserted,
           updated: r.updated,
           deleted: r.deleted,
@@ -338,10 +286,8 @@ async function runPhase(
       const r = await adapter.recordLegB(ctx, governance);
       progress.tick(1);
       return {
-        type: 'LegBRecorded',
-        data: {
-          ...base,
-          at: now(),
+        phase,
+        result: {
           ledgerId: r.ledgerId,
           digest: r.digest,
           receipt: r.receipt,
@@ -354,20 +300,13 @@ async function runPhase(
       const r = await adapter.verify(ctx, { onRows: (n) => progress.tick(n) });
       if (!r.ok)
         return {
-          type: 'VerifyFailed',
-          data: {
-            ...base,
-            at: now(),
-            expectedHash: r.expectedHash,
-            actualHash: r.actualHash,
-            mismatches: r.mismatches,
-          },
+          phase,
+          result: { ok: false, expectedHash: r.expectedHash, actualHash: r.actualHash, mismatches: r.mismatches },
         };
       return {
-        type: 'WriteVerified',
-        data: {
-          ...base,
-          at: now(),
+        phase,
+        result: {
+          ok: true,
           expectedHash: r.expectedHash,
           actualHash: r.actualHash,
           receipt: r.receipt,
@@ -379,10 +318,8 @@ async function runPhase(
       progress.phase(PHASE_GATES.enact.gate, rows);
       const r = await adapter.enactLifecycle(ctx, { onRows: (n) => progress.tick(n) });
       return {
-        type: 'LifecycleEnacted',
-        data: {
-          ...base,
-          at: now(),
+        phase,
+        result: {
           skipped: r.skipped,
           rows: r.rows,
           receipt: r.receipt,

@@ -18,10 +18,10 @@ import { keysDir, loadBackupPrivateKey } from '../crypto/keys.js';
 import { ciphertextOf, loadBackup } from '../crypto/vault.js';
 import { changesOf } from '../cuts/changes.js';
 import { lines } from '../store/blobs.js';
-import { handle, loadCut } from '../cuts/handle.js';
+import { handleCut, loadCut } from '../cuts/handle.js';
 import { BATCH } from '../adapters/images.js';
 import type { TargetSpec } from '../config/target.js';
-import { stateName, type CutState } from '../domain/index.js';
+import { context, stateName, type CutCommand, type CutState } from '../domain/index.js';
 import {
   CutterError,
   GovernanceRefusedError,
@@ -36,7 +36,6 @@ import { adapterFaults, armFaults, faultPoint } from './faults.js';
 import { withCutLock } from './live.js';
 import { locksNow } from './locks.js';
 import { verifiedPlan } from './plan-integrity.js';
-import { LIVE_EXECUTOR } from '../../events/index.js';
 import { fieldOf } from '../../events/index.js';
 
 export interface RevertOutcome {
@@ -123,74 +122,31 @@ export async function revertCut(
   const restore = rowCount;
 
   return withCutLock(store, cutId, async () => {
-    const meta = { actor: session.actor, correlationId: cutId, auth: await session.authority() };
+    const auth = await session.authority();
+    const run = (command: CutCommand | (() => Promise<CutCommand>)) =>
+      handleCut(store, cutId, command, auth, { correlationId: cutId });
     const loaded = await loadCut(store, cutId);
-    let current = loaded.state;
-    const resuming = stateName(current) === 'reverting';
-    // A resumed revert keeps the force its signed RevertStarted recorded; a forced one needs an admin.
+    const resuming = stateName(loaded.state) === 'reverting';
+    // A resumed revert keeps the force its signed RevertStarted recorded.
     const force = resuming
       ? fieldOf([...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data, 'force') === true
       : opts.force;
-    if (force && !memberOf(meta.auth.registry, meta.auth.signer.name)?.roles.includes('admin')) {
-      throw new GovernanceRefusedError(
-        `revert --force of cut ${cutId} refused: a forced revert must be signed by an admin (${meta.auth.signer.name} is not one)`,
-      );
-    }
-    // All three locks, now, whether this starts a revert or resumes an interrupted one.
-    const locks = await locksNow(store, session.configFile, session.env);
-    if (locks.closed.length)
-      throw new GovernanceRefusedError(
-        `${resuming ? 'resuming the interrupted revert' : 'revert'} of cut ${cutId} refused`,
-        locks.closed,
-      );
-    if (!resuming) {
-      const runId = `revert-${randomUUID().slice(0, 8)}`;
-      current = (
-        await handle(
-          store,
-          cutId,
-          () => [
-            {
-              type: 'RevertStarted',
-              data: {
-                runId,
-                planHash: c.planHash,
-                executor: LIVE_EXECUTOR,
-                at: new Date().toISOString(),
-                backupId: c.backup!.backupId,
-                force,
-                evidence: { at: new Date().toISOString(), locks: locks.evidence },
-              },
-            },
-          ],
-          meta,
-        )
-      ).after;
-    } else {
-      // Taking up an interrupted revert: the evidence that all three locks are open now, recorded first.
-      const at = new Date().toISOString();
-      current = (
-        await handle(
-          store,
-          cutId,
-          () => [
-            {
-              type: 'RunContinued',
-              data: {
-                runId: current.snapshot.context.runId!,
-                planHash: c.planHash,
-                executor: LIVE_EXECUTOR,
-                at,
-                evidence: { at, locks: locks.evidence, approvals: [] },
-              },
-            },
-          ],
-          meta,
-        )
-      ).after;
-    }
-    const runId = current.snapshot.context.runId!;
-    const base = { runId, planHash: c.planHash, executor: LIVE_EXECUTOR };
+    const signer = {
+      name: auth.signer.name,
+      admin: !!memberOf(auth.registry, auth.signer.name)?.roles.includes('admin'),
+    };
+    const runId = `revert-${randomUUID().slice(0, 8)}`;
+    // All three locks, now, whether this starts a revert or resumes an interrupted one (the
+    // decider says which, and refuses a forced one not signed by an admin); read again if the
+    // append loses a race (a kill-switch flip).
+    const current = (
+      await run(async () => {
+        const locks = await locksNow(store, session.configFile, session.env);
+        const at = new Date().toISOString();
+        return { type: 'Revert', runId, at, force, signer, locks: locks.evidence, refusals: locks.closed };
+      })
+    ).after;
+    const revertId = context(current).runId!;
     // A cut whose verify failed (the event the fold accepted): the rows as that verify saw them are how the cut left them.
     const skipped = new Set(loaded.skipped.map((v) => v.version));
     const verifyFailed = [...loaded.events].reverse().find((e) => e.type === 'VerifyFailed' && !skipped.has(e.version));
@@ -199,34 +155,23 @@ export async function revertCut(
     try {
       await adapter.prepare();
       const r = await adapter.revert(
-        { cutId, runId, planHash: c.planHash },
+        { cutId, runId: revertId, planHash: c.planHash },
         { entries, preImageHash: c.backup!.preImageHash },
         { force, ...(leftAs ? { leftAs } : {}), anchor: { ...(await anchorOf(store, cutId)) } },
       );
       faultPoint('after-commit', 'revert');
-      const after = await handle(
-        store,
-        cutId,
-        () => [
-          {
-            type: 'CutReverted',
-            data: {
-              ...base,
-              at: new Date().toISOString(),
-              restoredHash: r.restoredHash,
-              backupPreImageHash: c.backup!.preImageHash,
-              rows: r.rows,
-              receipt: r.receipt,
-              ...(r.reconciled ? { reconciled: true } : {}),
-            },
-          },
-        ],
-        meta,
-      );
+      const after = await run({
+        type: 'RecordRevert',
+        at: new Date().toISOString(),
+        restoredHash: r.restoredHash,
+        rows: r.rows,
+        receipt: r.receipt,
+        ...(r.reconciled ? { reconciled: true } : {}),
+      });
       return {
         cutId,
         mode: 'live',
-        runId,
+        runId: revertId,
         state: stateName(after.after),
         restore,
         remove: r.rows - restore,
@@ -239,21 +184,8 @@ export async function revertCut(
         );
       }
       const code = err instanceof CutterError ? err.code : 'Internal';
-      await handle(
-        store,
-        cutId,
-        () => [
-          {
-            type: 'RevertFailed',
-            data: {
-              ...base,
-              at: new Date().toISOString(),
-              error: { code, message: err instanceof Error ? err.message : String(err) },
-            },
-          },
-        ],
-        meta,
-      ).catch(() => undefined);
+      const message = err instanceof Error ? err.message : String(err);
+      await run({ type: 'FailRevert', at: new Date().toISOString(), error: { code, message } }).catch(() => undefined);
       throw err;
     } finally {
       await adapter.close();

@@ -1,11 +1,57 @@
 /**
  * One driver path to PostgreSQL: `@databases/pg` connection pools with `sql` tagged templates.
  * Every module that talks to a database (store, adapters, tests, bench) opens it through here.
+ *
+ * The pool is assembled from @databases/pg's own parts — its `pg` driver, Connection and
+ * Transaction (so queries, transactions, retries and errors behave exactly as @databases/pg's) on
+ * @databases/shared's pool — instead of through the package's `createConnectionPool`, for two
+ * start-up costs of that entry point (issue #18): it sleeps 100 ms before its *first* connection
+ * attempt, not only between retries (@databases/pg 6.1.0, lib/ConnectionSource.js: `attemptCount++`
+ * then `if (attemptCount) sleep(attemptCount * 100)`), and importing its index searches the file
+ * system for a cosmiconfig `pg` config (every directory from the cwd up) to learn which environment
+ * variable holds a default URL, which cutter never uses. Nothing here imports that index at run
+ * time. The first connection of a pool is still retried for up to 2 s (a server that has just
+ * started may drop it), with the same back-off as @databases/pg, only without the initial sleep.
+ * These are @databases/pg's internal modules, so package.json pins its exact version and
+ * test/int/connection.int.test.ts checks the behaviour this relies on.
  */
-import databasesPg, { sql, type ConnectionPool, type Queryable, type SQLQuery, type Transaction } from '@databases/pg';
+import type { ConnectionPool, Queryable, SQLQuery, Transaction } from '@databases/pg';
+import ConnectionModule from '@databases/pg/lib/Connection.js';
+import definePreconditionModule from '@databases/pg/lib/definePrecondition.js';
+import DriverModule from '@databases/pg/lib/Driver.js';
+import TransactionModule from '@databases/pg/lib/Transaction.js';
+import TypeOverridesModule, { getTypeResolver, parseArray, parseComposite } from '@databases/pg/lib/TypeOverrides.js';
+import IsolationLevelModule from '@databases/pg/lib/types/IsolationLevel.js';
+import parseConnectionStringModule from '@databases/pg-connection-string';
+import { SQLErrorCode } from '@databases/pg-errors';
+import { BaseConnectionPool } from '@databases/shared';
+import sqlModule from '@databases/sql';
+import { PassThrough, type Readable } from 'node:stream';
+import pg from 'pg';
 
-// @databases/pg is CommonJS: under NodeNext its default import is the module object.
-const createConnectionPool = databasesPg.default;
+/**
+ * These CommonJS modules set `exports.default`. Node hands an ES module importing them the module
+ * object (the value is its `default`); vitest's interop hands over `exports.default` itself.
+ */
+function cjsDefault<T>(m: { default: T }): T {
+  return (m as { default?: T }).default ?? (m as unknown as T);
+}
+const PgDriver = cjsDefault(DriverModule);
+const PgConnection = cjsDefault(ConnectionModule);
+const PgTransaction = cjsDefault(TransactionModule);
+const TypeOverrides = cjsDefault(TypeOverridesModule);
+const definePrecondition = cjsDefault(definePreconditionModule);
+const sql = cjsDefault(sqlModule);
+const parseConnectionString = cjsDefault(parseConnectionStringModule);
+type PgDriver = InstanceType<typeof PgDriver>;
+type PgConnection = InstanceType<typeof PgConnection>;
+type PgTransaction = InstanceType<typeof PgTransaction>;
+/** @databases/pg types its client structurally (`pg` is untyped there). */
+type PgClient = ConstructorParameters<typeof PgDriver>[0];
+
+/** Transaction isolation levels (`tx(fn, { isolationLevel })`), as @databases/pg exports them. */
+export const IsolationLevel = cjsDefault(IsolationLevelModule);
+export type IsolationLevel = (typeof IsolationLevel)[keyof typeof IsolationLevel];
 
 export { sql };
 export type { ConnectionPool, Queryable, SQLQuery, Transaction };
@@ -16,13 +62,190 @@ export interface ConnectOptions {
   applicationName?: string;
 }
 
-/** Opens a pool on `url`. bigints come back as strings (positions, xids): exact, JSON-safe. */
+/** @databases/pg's defaults for what cutter does not set. */
+const CONNECTION_TIMEOUT_MS = 10_000;
+const IDLE_TIMEOUT_MS = 30_000;
+const QUEUE_TIMEOUT_MS = 60_000;
+const ACQUIRE_LOCK_TIMEOUT_MS = 60_000;
+const FIRST_CONNECTION_RETRY_MS = 2_000;
+
+const factories = {
+  createTransaction: (driver: PgDriver, parent: ConstructorParameters<typeof PgTransaction>[2]) =>
+    new PgTransaction(driver, factories, parent),
+  createConnection: (driver: PgDriver) => new PgConnection(driver, factories),
+};
+
+/** A connection error on an idle pooled connection: the pool replaces it; anything else is worth a line. */
+function onIdleError(err: Error): void {
+  if (!/connection\s*terminated\s*unexpectedly/i.test(err.message))
+    console.warn(`Error in Postgres ConnectionPool: ${err.message}`);
+}
+
+class Pool extends BaseConnectionPool<PgConnection, PgTransaction, PgDriver> implements ConnectionPool {
+  readonly sql = sql;
+  readonly parseComposite = parseComposite;
+  readonly parseArray = parseArray;
+
+  constructor(
+    poolSize: number,
+    private readonly clientConfig: pg.ClientConfig & { types: InstanceType<typeof TypeOverrides> },
+    hosts: { host: string; port: number | undefined }[],
+  ) {
+    const open = async (): Promise<PgDriver> => {
+      const driver = new PgDriver(new pg.Client(clientConfig) as unknown as PgClient, {}, ACQUIRE_LOCK_TIMEOUT_MS);
+      await driver.connect();
+      return driver;
+    };
+    // The first connection of the pool tries every host, retrying for up to 2 s; later ones go
+    // straight to the server that answered, and start over from the first host on failure.
+    const first = definePrecondition(async (): Promise<PgDriver> => {
+      const start = Date.now();
+      let error: unknown;
+      for (let attempt = 1; ; attempt++) {
+        if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, attempt * 100));
+        for (const { host, port } of hosts) {
+          clientConfig.host = host;
+          clientConfig.port = port;
+          try {
+            return await open();
+          } catch (err) {
+            error = err;
+          }
+        }
+        if (Date.now() - start >= FIRST_CONNECTION_RETRY_MS) throw error;
+      }
+    });
+    const connection = async (): Promise<PgDriver> => {
+      const driver = await first.callPrecondition();
+      if (driver) return driver;
+      try {
+        return await open();
+      } catch {
+        first.resetPrecondition();
+        return connection();
+      }
+    };
+    const typesSetup = definePrecondition(async (driver: PgDriver) =>
+      clientConfig.types.prepareOverrides(getTypeResolver(driver.client)),
+    );
+    super(
+      {
+        maxSize: poolSize,
+        maxUses: Infinity,
+        idleTimeoutMilliseconds: IDLE_TIMEOUT_MS,
+        queueTimeoutMilliseconds: QUEUE_TIMEOUT_MS,
+        isConnectionLimitError: (err: Error & { code?: string }) => {
+          if (err.code !== SQLErrorCode.TOO_MANY_CONNECTIONS) return false;
+          onIdleError(err);
+          return true;
+        },
+        openConnection: async (removeFromPool) => {
+          const driver = await connection();
+          try {
+            await typesSetup.callPrecondition(driver);
+          } catch (err) {
+            await driver.dispose().catch(() => undefined);
+            throw err;
+          }
+          driver.onAddingToPool(removeFromPool, onIdleError);
+          return driver;
+        },
+        closeConnection: async (driver) => {
+          try {
+            await driver.dispose();
+          } catch (err) {
+            console.warn((err as Error).message);
+          }
+        },
+        onActive: (driver) => driver.onActive(),
+        onIdle: (driver) => driver.onIdle(),
+      },
+      factories,
+    );
+  }
+
+  async registerTypeParser<T>(type: number | string, parser: (value: string) => T): Promise<(value: string) => T> {
+    this.clientConfig.types.setTypeParser(await this.typeId(type), parser);
+    return parser;
+  }
+
+  async getTypeParser(type: number | string): Promise<(value: string) => unknown> {
+    return this.clientConfig.types.getTypeParser(await this.typeId(type));
+  }
+
+  /** As @databases/pg's pool: a pooled connection's row stream, released when the stream closes. */
+  queryNodeStream(query: SQLQuery, options: { highWaterMark?: number } = {}): Readable {
+    this._throwIfDisposed();
+    const stream = new PassThrough({ objectMode: true });
+    this._pool
+      .getConnection()
+      .then((pooled) => {
+        let released = false;
+        const rows = pooled.connection.queryNodeStream(query, options);
+        rows.pipe(stream);
+        rows.on('error', (err) => {
+          if (!released) {
+            released = true;
+            pooled.dispose();
+          }
+          stream.emit('error', err);
+        });
+        rows.on('close', () => {
+          if (!released) {
+            released = true;
+            pooled.release();
+          }
+          stream.emit('close');
+        });
+        stream.on('close', () => rows.destroy());
+      })
+      .catch((err: unknown) => stream.emit('error', err));
+    return stream;
+  }
+
+  /** A type's oid, resolved as @databases/pg's own pool does (its resolver, on a pooled connection). */
+  private async typeId(type: number | string): Promise<number> {
+    if (typeof type === 'number') return type;
+    const pooled = await this._pool.getConnection();
+    let released = false;
+    try {
+      const id = await getTypeResolver(pooled.connection.client)(type);
+      pooled.release();
+      released = true;
+      return id;
+    } finally {
+      if (!released) pooled.dispose();
+    }
+  }
+}
+
+/**
+ * Opens a pool on `url` (a `postgres://` URI or a `key=value` connection string; no connection is
+ * made until the first query). bigints come back as strings (positions, xids): exact, JSON-safe.
+ * TLS is off (`ssl: false`), whatever the URL says. Close the pool with `dispose()`.
+ */
 export function connect(url: string, options: ConnectOptions = {}): ConnectionPool {
-  return createConnectionPool({
-    connectionString: url,
-    bigIntMode: 'string',
-    poolSize: options.poolSize ?? 10,
-    applicationName: options.applicationName ?? 'cutter',
-    ssl: false,
-  });
+  const parsed = parseConnectionString(url);
+  const ports = parsed.port;
+  const hosts = (parsed.host.length ? parsed.host : ['localhost']).map((host, i) => ({
+    host,
+    port: (ports.length === 1 ? ports[0] : ports[i]) ?? undefined,
+  }));
+  if (ports.length > 1 && ports.length !== hosts.length)
+    throw new Error('If you provide more than port, you must provide exactly the same number of hosts and port');
+  return new Pool(
+    options.poolSize ?? 10,
+    {
+      user: parsed.user,
+      password: parsed.password,
+      database: parsed.dbname,
+      connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
+      application_name: options.applicationName ?? 'cutter',
+      keepAlive: false,
+      keepAliveInitialDelayMillis: 0,
+      types: new TypeOverrides({ bigIntMode: 'string' }),
+      ssl: false,
+    },
+    hosts,
+  );
 }

@@ -5,7 +5,8 @@
  */
 import { appendToStream } from './append.js';
 import { verifyChain } from './chain.js';
-import { connect, type ConnectionPool, type Transaction } from './connection.js';
+import { ConcurrencyError } from '../errors.js';
+import { connect, sql, type ConnectionPool, type Transaction } from './connection.js';
 import { migrate } from './migrations.js';
 import { listStreams, readAll, readStream, streamVersion } from './read.js';
 import { subscribe } from './subscribe.js';
@@ -36,6 +37,18 @@ export interface AppendOptions {
   context?: AppendContext;
   /** Append inside this transaction (with the caller's other writes) instead of a new one. */
   tx?: Transaction;
+  /**
+   * Other streams the appended events rest on, at the versions the decision saw (e.g. the
+   * kill-switch a start's lock evidence read): each stream is held against appenders until this
+   * append commits, and a stream found at another version throws ConcurrencyError naming it.
+   */
+  conditions?: StreamCondition[];
+}
+
+/** A stream that must still be at `version` when an append commits. */
+export interface StreamCondition {
+  streamId: string;
+  version: number;
 }
 
 export interface EventStore {
@@ -90,13 +103,15 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
         for (const p of inline) await p.before?.(tx, streamId, events);
       };
       if (o.tx) {
+        await holdConditions(o.tx, o.conditions ?? []);
         await runBefore(o.tx);
         const result = await appendToStream(o.tx, streamId, events, options);
         if (result.appended) await runInline(o.tx, result.events);
         return result;
       }
-      if (inline.length === 0) return appendToStream(db, streamId, events, options);
+      if (inline.length === 0 && !o.conditions?.length) return appendToStream(db, streamId, events, options);
       return db.tx(async (tx) => {
+        await holdConditions(tx, o.conditions ?? []);
         await runBefore(tx);
         const result = await appendToStream(tx, streamId, events, options);
         if (result.appended) await runInline(tx, result.events);
@@ -111,4 +126,20 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     subscribe: (onNotify) => subscribe(url, onNotify),
     close: () => db.dispose(),
   };
+}
+
+/**
+ * Holds each condition stream against its appenders until the transaction ends (a shared advisory
+ * lock on the key `cutter.append_events` takes exclusively before its first write), then checks its
+ * version. Taken before this transaction writes anything, so it gets its transaction id after any
+ * append of those streams that committed first, and before any that waits: commit order and
+ * transaction-id order agree, which is the order replay judges lock evidence by.
+ */
+async function holdConditions(tx: Transaction, conditions: StreamCondition[]): Promise<void> {
+  const sorted = [...conditions].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+  for (const c of sorted) {
+    await tx.query(sql`SELECT pg_advisory_xact_lock_shared(hashtextextended(${'cutter.stream:' + c.streamId}, 0))`);
+    const actual = await streamVersion(tx, c.streamId);
+    if (actual !== c.version) throw new ConcurrencyError(c.streamId, String(c.version), actual);
+  }
 }

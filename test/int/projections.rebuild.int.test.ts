@@ -2,12 +2,15 @@
  * `rebuildProjections` reads the log through a cursor in pages and writes rows in batches: whatever
  * the page and batch sizes (streams split across pages, several batches), it produces exactly the
  * rows and target claims the inline projection maintained, and still refuses a target held twice.
+ * Approval signatures verified on worker threads ahead of the fold give the same rows as the slow
+ * path (each verified by the machine's guard, one at a time), forged signatures included.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MACHINE_VERSION } from '../../machines/cut.js';
 import { toStorable, type DomainEvent } from '../../events/index.js';
-import { cutProjection, rebuildProjections } from '../../src/projections/store.js';
+import { cutProjection } from '../../src/projections/inline.js';
+import { rebuildProjections } from '../../src/projections/rebuild.js';
 import { sql, type Queryable } from '../../src/store/connection.js';
 import { openStore, type EventStore } from '../../src/store/index.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
@@ -76,7 +79,7 @@ describe('rebuild in pages and batches', () => {
         { batchStreams: 3, fetchEvents: 13 },
         { batchStreams: 100, fetchEvents: total },
       ]) {
-        expect(await rebuildProjections(store.db, opts)).toEqual({ streams: histories.length, events: total });
+        expect(await rebuildProjections(store.db, opts)).toMatchObject({ streams: histories.length, events: total });
         expect(await state(store.db), JSON.stringify(opts)).toEqual(inline);
       }
     } finally {
@@ -99,6 +102,47 @@ describe('rebuild in pages and batches', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+
+  it('verifies approvals on worker threads with the result of the one-at-a-time fold, forgeries included', async () => {
+    const own = await freshDatabase(); // a log of these cuts alone
+    const store: EventStore = await openStore(own.url, { inlineProjections: [cutProjection] });
+    try {
+      // 100 cuts, each with two approvals signed at its own instants (so 200 distinct signatures);
+      // every 9th cut's second approval is forged (signed by mallory's key, claiming bob's).
+      const forged = new Set<number>();
+      for (let i = 0; i < 100; i++) {
+        if (i % 9 === 4) forged.add(i);
+        const h = [
+          planned(),
+          approval('alice', -10 * i),
+          approval('bob', -10 * i - 1, forged.has(i) ? { forgeWith: 'mallory' } : {}),
+          ...dryRun(),
+        ].map((e) => (e.type === 'CutPlanned' ? { ...e, data: { ...e.data, target: `v${i}` } } : e) as DomainEvent);
+        await store.append(`cut-${String(i).padStart(3, '0')}-${randomUUID()}`, storable(h));
+      }
+      const inline = await state(store.db);
+      const states = inline.rows.filter((r) => r.projection === 'cuts').map((r) => r.row.state as string);
+      // The forged approvals were refused: those cuts never left `planned` (the others are dry-run passed).
+      expect(states.filter((x) => x === 'planned')).toHaveLength(forged.size);
+      const slow = await rebuildProjections(store.db, { verifyThreads: 0 });
+      expect(slow.verifiedAhead).toBe(0);
+      expect(await state(store.db)).toEqual(inline);
+      // Pages of 333 events hold ~66 approvals (enough for the workers) and split streams across pages.
+      for (const opts of [
+        { verifyThreads: 2 },
+        { verifyThreads: 1, fetchEvents: 333 },
+        { verifyThreads: 2, fetchEvents: 333, batchStreams: 7 },
+      ]) {
+        const fast = await rebuildProjections(store.db, opts);
+        expect(fast.verifiedAhead, JSON.stringify(opts)).toBeGreaterThanOrEqual(190);
+        expect(fast).toMatchObject({ streams: slow.streams, events: slow.events });
+        expect(await state(store.db), JSON.stringify(opts)).toEqual(inline);
+      }
+    } finally {
+      await store.close();
+      await own.drop();
     }
   });
 });

@@ -9,6 +9,10 @@ import { revertCut } from '../../src/runner/revert.js';
 import { replayStore } from '../../src/audit/replay.js';
 import type { Session } from '../../src/workspace/session.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { handleCut } from '../../src/cuts/handle.js';
+import { gatherEvidence } from '../../src/runner/evidence.js';
+import { ConcurrencyError } from '../../src/errors.js';
+import { cutStreamId, KILL_SWITCH_STREAM } from '../../events/streams.js';
 
 let ws: TestWorkspace;
 afterEach(async () => ws?.drop());
@@ -182,6 +186,59 @@ function boundaryGate(phase: string) {
     },
   };
 }
+
+describe('lock evidence against a kill-switch flipped in the race window', () => {
+  it('a start whose evidence read the kill-switch released, engaged before it appends, is decided again and refused', async () => {
+    ws = await testWorkspace({ rows: 10 });
+    await ready('c1');
+    const before = await ws.target.snapshot();
+    await as('erin', async (s) => {
+      const st = await s.store();
+      const auth = await s.authority();
+      let attempts = 0;
+      const err = await handleCut(
+        st,
+        'c1',
+        async (state) => {
+          attempts++;
+          const at = new Date().toISOString();
+          const { evidence, reasons } = await gatherEvidence(st, s.configFile, s.env, state, at, auth.governance);
+          // The window between reading the locks and appending: dana engages the kill-switch.
+          if (attempts === 1) await as('dana', (d) => setKillSwitch(d, { action: 'engage', reason: 'race' }));
+          return { type: 'RunLive', runId: 'live-race', at, evidence, refusals: reasons } as const;
+        },
+        auth,
+      ).catch((e: unknown) => e);
+      expect(attempts).toBe(2);
+      expect((err as { code?: string }).code).toBe('GovernanceRefused');
+      expect((err as { reasons: string[] }).reasons.join('\n')).toContain('lock 3 closed');
+      expect((await st.readStream(cutStreamId('c1'))).map((e) => e.type)).not.toContain('LiveRunStarted');
+    });
+    expect(await ws.target.snapshot()).toEqual(before);
+    const replay = await as('auditor', async (s) => replayStore(await s.store(), undefined, { trustRoot: ws.root }));
+    expect(replay.violations).toEqual([]);
+  });
+
+  it('the store refuses an append conditioned on a stream that moved, naming it, and writes nothing', async () => {
+    ws = await testWorkspace({ rows: 1 });
+    await as('dana', async (s) => {
+      const st = await s.store();
+      await setKillSwitch(s, { action: 'engage', reason: 'x' });
+      const err = await st
+        .append('scratch-1', [{ type: 'Note', data: {} }], {
+          conditions: [{ streamId: KILL_SWITCH_STREAM, version: 0 }],
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConcurrencyError);
+      expect((err as ConcurrencyError).streamId).toBe(KILL_SWITCH_STREAM);
+      expect(await st.streamVersion('scratch-1')).toBe(0);
+      await st.append('scratch-1', [{ type: 'Note', data: {} }], {
+        conditions: [{ streamId: KILL_SWITCH_STREAM, version: 1 }],
+      });
+      expect(await st.streamVersion('scratch-1')).toBe(1);
+    });
+  });
+});
 
 describe('exclusivity', () => {
   it('lets one of two cuts on one target proceed; the other is refused as busy', async () => {

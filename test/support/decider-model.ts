@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { MACHINE_VERSION } from '../../machines/cut.js';
 import { toStorable, type DomainEvent, type LockEvidence, type Phase } from '../../events/index.js';
 import {
-  decide,
+  admit,
   evolve,
   fold,
   initialState,
@@ -487,7 +487,7 @@ class Step implements fc.Command<Model, Real> {
       let got: DomainEvent[] | undefined;
       let err: unknown;
       try {
-        got = decide(event, r.state);
+        got = admit(event, r.state);
       } catch (e) {
         err = e;
       }

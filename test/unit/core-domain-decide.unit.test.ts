@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { approvalPayload } from '../../machines/approvals.js';
 import { publicKeyText } from '../../src/crypto/approvals.js';
 import type { DomainEvent, LockEvidence } from '../../events/index.js';
-import { decide, evolve, initialState, refusal, type CutState } from '../../src/domain/index.js';
+import { admit, evolve, initialState, refusal, type CutState } from '../../src/domain/index.js';
 import { CutterError, GovernanceRefusedError, IllegalTransitionError } from '../../src/errors.js';
 import {
   approval,
@@ -35,12 +35,12 @@ const LOCKS = [
 ];
 const DRY = `dry run required: no passing dry run for plan hash ${HASH.slice(0, 12)}…`;
 
-/** The error `decide` throws, checked to be the one `refusal` explains. */
+/** The error `admit` throws, checked to be the one `refusal` explains. */
 function refused(history: DomainEvent[] | CutState, event: DomainEvent): CutterError {
   const state = Array.isArray(history) ? through(history) : history;
   let err: unknown;
   try {
-    decide(event, state);
+    admit(event, state);
   } catch (e) {
     err = e;
   }
@@ -90,8 +90,8 @@ const phaseFailed = (phase: 'backup' | 'legA'): DomainEvent => ({
 
 describe('accepting', () => {
   it('returns the command as the one event to record', () => {
-    expect(decide(planned(), initialState())).toEqual([planned()]);
-    expect(decide(liveStart(), through(ready))).toEqual([liveStart()]);
+    expect(admit(planned(), initialState())).toEqual([planned()]);
+    expect(admit(liveStart(), through(ready))).toEqual([liveStart()]);
   });
 });
 
@@ -197,7 +197,7 @@ describe('approvals', () => {
   });
 
   it('accepts a third approval once approved', () => {
-    expect(decide(approval('mallory', 3), through(approved))).toEqual([approval('mallory', 3)]);
+    expect(admit(approval('mallory', 3), through(approved))).toEqual([approval('mallory', 3)]);
   });
 });
 
@@ -227,7 +227,7 @@ describe('a live start lists every unmet condition', () => {
     expect(governance(approved, liveStart()).reasons).toEqual([DRY]);
     expect(governance([...approved, ...dryRun('d1', 3, false)], liveStart()).reasons).toEqual([DRY]);
     const noDry = [planned({ requireDryRun: false }), approval('alice'), approval('bob', 2)];
-    expect(decide(liveStart(), through(noDry))).toEqual([liveStart()]);
+    expect(admit(liveStart(), through(noDry))).toEqual([liveStart()]);
     expect(governance(noDry, liveStart('l1', 10, { ...OPEN, env: false })).reasons).toEqual([LOCKS[1]]);
   });
 
@@ -270,7 +270,7 @@ describe('a resume lists every unmet condition', () => {
       'cut c1 is planned: RunResumed needs state halted',
     );
     expect(illegal(haltedH, resumed('other')).message).toBe('cut c1 is halted: RunResumed is not allowed');
-    expect(decide(resumed(), through(haltedH))).toEqual([resumed()]);
+    expect(admit(resumed(), through(haltedH))).toEqual([resumed()]);
   });
 });
 
@@ -354,7 +354,7 @@ describe('a revert lists every unmet condition', () => {
     ];
     for (const h of states) {
       expect(governance(h, revertStart('rv2', { ...OPEN, env: false })).reasons).toEqual([LOCKS[1]]);
-      expect(decide(revertStart('rv2'), through(h))).toEqual([revertStart('rv2')]);
+      expect(admit(revertStart('rv2'), through(h))).toEqual([revertStart('rv2')]);
     }
   });
 
