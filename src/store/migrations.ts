@@ -6,6 +6,7 @@ import { sql, type Queryable } from './connection.js';
 import { APPEND_DEFINER } from './sql/append-definer.js';
 import { APPEND_FUNCTION } from './sql/append-function.js';
 import { APPEND_V2 } from './sql/append-v2.js';
+import { APPEND_V3 } from './sql/append-v3.js';
 import { BLOBS_SCHEMA } from './sql/blobs-schema.js';
 import { EVENTS_SCHEMA } from './sql/events-schema.js';
 import { PROJECTIONS_SCHEMA } from './sql/projections-schema.js';
@@ -26,6 +27,11 @@ export const MIGRATIONS: Migration[] = [
     version: 6,
     name: 'append function as the only way in: SECURITY DEFINER, pinned search_path, no EXECUTE for PUBLIC',
     up: APPEND_DEFINER,
+  },
+  {
+    version: 7,
+    name: 'append in fewer statements: one head read, idempotency by ON CONFLICT, one head write',
+    up: APPEND_V3,
   },
 ];
 

@@ -2,6 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrencyError } from '../../src/errors.js';
+import { eventDigest } from '../../src/store/append.js';
+import { linkHash } from '../../src/store/chain.js';
 import { connect, sql } from '../../src/store/connection.js';
 import { openStore, type EventStore } from '../../src/store/index.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
@@ -94,6 +96,39 @@ describe('idempotency', () => {
     expect(await store.readStream(s)).toHaveLength(2);
   });
 
+  it('a retry whose expected version has since moved still returns its events (not a conflict)', async () => {
+    const s = `s-${randomUUID()}`;
+    const events = [{ id: randomUUID(), ...ev('A', { n: 1 }) }];
+    const first = await store.append(s, events, { expectedVersion: 0 });
+    await store.append(s, [ev('B')], { expectedVersion: 1 });
+    const again = await store.append(s, events, { expectedVersion: 0 });
+    expect(again).toMatchObject({ appended: false, nextVersion: 1 });
+    expect((await store.append(s, events, { expectedVersion: 'any' })).appended).toBe(false);
+    expect(first.events[0]?.hash).toBeDefined();
+    expect(await store.streamVersion(s)).toBe(2);
+  });
+
+  it('refuses a batch that mixes new ids with used ones, or names one id twice, and writes none of it', async () => {
+    const s = `s-${randomUUID()}`;
+    const used = { id: randomUUID(), ...ev('A', { n: 1 }) };
+    await store.append(s, [used]);
+    const head = await store.readStream(s);
+    await expect(store.append(s, [{ id: randomUUID(), ...ev('B') }, used])).rejects.toMatchObject({
+      code: 'InvalidInput',
+      message: expect.stringContaining('already used for different content'),
+    });
+    const twice = randomUUID();
+    await expect(
+      store.append(s, [
+        { id: twice, ...ev('C') },
+        { id: twice, ...ev('C') },
+      ]),
+    ).rejects.toMatchObject({ code: 'InvalidInput' });
+    expect(await store.readStream(s)).toEqual(head);
+    expect(await store.streamVersion(s)).toBe(1);
+    expect((await store.verifyChain(s)).ok).toBe(true);
+  });
+
   it('refuses an id reused for other content', async () => {
     const s = `s-${randomUUID()}`;
     const id = randomUUID();
@@ -133,6 +168,29 @@ describe('hash chain', () => {
     expect(report.firstBroken).toMatchObject({ streamId: s, version: 2, reason: expect.stringContaining('edited') });
     const all = await store.verifyChain();
     expect(all.ok).toBe(false);
+  });
+});
+
+describe('the link computed in SQL', () => {
+  it("stores, for every event of a batch and of single appends, the prev_hash and hash Node's linkHash gives", async () => {
+    const s = `s-${randomUUID()}`;
+    await store.append(s, [ev('A', { x: 1 }), ev('B', { y: [1, 'ü'] }), ev('C', null)], {
+      expectedVersion: 'no_stream',
+    });
+    await store.append(s, [ev('D', { z: true })], { expectedVersion: 3 });
+    const stored = await store.readStream(s);
+    expect(stored.map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    let prev: string | null = null;
+    for (const e of stored) {
+      expect(e.prevHash).toBe(prev);
+      expect(e.hash).toBe(linkHash(prev, s, e.version, eventDigest(e)));
+      prev = e.hash;
+    }
+    // The digest the append computed (fast path) is the one the slow path gives for the event as read back.
+    const digests = await store.db.query(sql`SELECT digest FROM cutter.events WHERE stream_id = ${s} ORDER BY version`);
+    expect(digests.map((r) => r.digest)).toEqual(stored.map((e) => eventDigest(e)));
+    const [head] = await store.db.query(sql`SELECT version, head_hash FROM cutter.streams WHERE stream_id = ${s}`);
+    expect(head).toEqual({ version: 4, head_hash: prev });
   });
 });
 
