@@ -5,7 +5,7 @@
  * the role the event needs. `--as` only chooses which private key signs; the key decides.
  */
 import { memberOf } from '../../events/governance.js';
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../store/append.js';
 import { GOVERNANCE_STREAM, type Registry } from '../../events/governance.js';
 import { signedMessage, type EventSignature } from '../../events/signature.js';
 import { toStorable, type DomainEvent, type StorableEvent } from '../../events/index.js';
@@ -95,7 +95,7 @@ export function requireRole(auth: Authority, streamId: string, type: string): vo
 
 /**
  * Signs `events` for positions `fromVersion + 1 …` of `streamId`, after the role check of each.
- * Ids are fixed here because the signature covers them.
+ * Ids are fixed here because the signature covers them: time-ordered UUIDs, as the store makes (src/store/append.ts).
  */
 export async function signEvents(
   auth: Authority,
@@ -107,7 +107,7 @@ export async function signEvents(
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     requireRole(auth, streamId, e.type);
-    const id = randomUUID();
+    const id = timeOrderedUuid();
     const fields = { signer: auth.signer.name, key: auth.signer.fingerprint, governance: auth.version };
     const schemaVersion = Number(e.metadata.schemaVersion ?? 1);
     const sig = await auth.signer.sign(
