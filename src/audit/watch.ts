@@ -25,6 +25,10 @@ export async function watch(
   store: EventStore,
   opts: { cutId?: string; timeoutMs: number; onEvent: (e: StoredEvent) => void; from?: Cursor; signal?: AbortSignal },
 ): Promise<{ events: number; settled: boolean }> {
+  // Watching from now: the streams' versions first, then the global tail. The gapless tail stops
+  // below the oldest transaction open anywhere on the server, so events committed before the watch
+  // began can surface later: each stream's versions read here are left out by version.
+  const before = opts.from ? new Map<string, number>() : await versionsNow(store, opts.cutId);
   let cursor = opts.from ?? (await tail(store));
   let events = 0;
   let settled = false;
@@ -39,6 +43,7 @@ export async function watch(
         cursor = page.next;
         for (const e of page.events) {
           if (opts.cutId && e.streamId !== cutStreamId(opts.cutId)) continue;
+          if (e.version <= (before.get(e.streamId) ?? 0)) continue;
           events++;
           opts.onEvent(e);
           if (opts.cutId && SETTLED.has(e.type)) settled = true;
@@ -69,4 +74,11 @@ async function tail(store: EventStore): Promise<Cursor> {
     if (page.events.length === 0) return cursor;
     cursor = page.next;
   }
+}
+
+/** Each stream's version now (one cut's stream, or every stream). */
+async function versionsNow(store: EventStore, cutId: string | undefined): Promise<Map<string, number>> {
+  if (cutId === undefined) return new Map((await store.listStreams()).map((s) => [s.streamId, s.version]));
+  const streamId = cutStreamId(cutId);
+  return new Map([[streamId, await store.streamVersion(streamId)]]);
 }

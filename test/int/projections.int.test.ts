@@ -12,6 +12,7 @@ import { runLive } from '../../src/runner/live.js';
 import { sql } from '../../src/store/connection.js';
 import type { StoredEvent } from '../../src/store/index.js';
 import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { withStoreDb } from '../support/forge.js';
 
 let ws: TestWorkspace;
 afterEach(async () => ws?.drop());
@@ -78,6 +79,41 @@ describe('projections', () => {
     const watching = watch(store, { cutId: 'c1', timeoutMs: 60_000, onEvent: (e) => seen.push(e) });
     await new Promise((r) => setTimeout(r, 300));
     await as('erin', (s) => runLive(s, 'c1'));
+    const r = await watching;
+    await watcher.close();
+    expect(r.settled).toBe(true);
+    expect(seen.map((e) => e.type)).toEqual([
+      'LiveRunStarted',
+      'BackupTaken',
+      'LegAWritten',
+      'LegBRecorded',
+      'WriteVerified',
+      'LifecycleEnacted',
+    ]);
+  });
+
+  it('watch leaves out what was committed before it began, even when a transaction open elsewhere hides it', async () => {
+    ws = await testWorkspace({ rows: 10 });
+    // A transaction left open on the server since before the plan holds back the gapless horizon,
+    // so the tail a new watch starts from lies before the plan's, approvals' and dry run's events.
+    let release!: () => void;
+    let begun!: () => void;
+    const started = new Promise<void>((resolve) => (begun = resolve));
+    const held = withStoreDb(ws, (db) =>
+      db.tx(async (tx) => {
+        await tx.query(sql`SELECT pg_current_xact_id()`);
+        begun();
+        await new Promise<void>((resolve) => (release = resolve));
+      }),
+    );
+    await started;
+    await ready('c1');
+    const seen: StoredEvent[] = [];
+    const watcher = ws.session('auditor');
+    const watching = watch(await watcher.store(), { cutId: 'c1', timeoutMs: 60_000, onEvent: (e) => seen.push(e) });
+    await new Promise((r) => setTimeout(r, 300));
+    await as('erin', (s) => runLive(s, 'c1')).finally(() => release());
+    await held;
     const r = await watching;
     await watcher.close();
     expect(r.settled).toBe(true);
