@@ -91,7 +91,8 @@ async function main(): Promise<number> {
   const steps: Step[] = [];
   try {
     console.log(
-      `large cut: ${rows.toLocaleString('en-US')} upserts (half new) + ${deletes.toLocaleString('en-US')} deletes on ${new URL(url).host}; RSS ceiling ${ceiling} MB`,
+      `large cut: ${rows.toLocaleString('en-US')} upserts (half new) + ${deletes.toLocaleString('en-US')} deletes ` +
+        `on ${new URL(url).host}; RSS ceiling ${ceiling} MB`,
     );
     await target.query(
       sql`CREATE TABLE documents (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft', updated_at timestamptz NOT NULL DEFAULT '2026-01-01')`,
@@ -166,7 +167,8 @@ async function main(): Promise<number> {
       const s = await cutter(name, args, dir, env);
       steps.push(s);
       console.log(
-        `  ${name.padEnd(10)} ${(s.ms / 1000).toFixed(1).padStart(7)} s  peak RSS ${s.peakMb.toFixed(0).padStart(4)} MB  exit ${s.code}`,
+        `  ${name.padEnd(10)} ${(s.ms / 1000).toFixed(1).padStart(7)} s  peak RSS ` +
+          `${s.peakMb.toFixed(0).padStart(4)} MB  exit ${s.code}`,
       );
       if (s.code !== expectCode)
         failures.push(
@@ -225,12 +227,14 @@ async function main(): Promise<number> {
     console.log(`\n| step | wall time | peak RSS |\n|---|---|---|`);
     for (const s of steps) console.log(`| ${s.name} | ${(s.ms / 1000).toFixed(1)} s | ${s.peakMb.toFixed(0)} MB |`);
     console.log(
-      `| all | ${(total / 1000).toFixed(1)} s | ${Math.max(...steps.map((s) => s.peakMb)).toFixed(0)} MB (ceiling ${ceiling} MB) |`,
+      `| all | ${(total / 1000).toFixed(1)} s | ${Math.max(...steps.map((s) => s.peakMb)).toFixed(0)} MB (ceiling ` +
+        `${ceiling} MB) |`,
     );
     const live1 = steps.find((s) => s.name === 'live');
     if (live1)
       console.log(
-        `\nlive run: ${Math.round((rows + deletes) / (live1.ms / 1000)).toLocaleString('en-US')} changes/s through all five phases`,
+        `\nlive run: ${Math.round((rows + deletes) / (live1.ms / 1000)).toLocaleString('en-US')} changes/s through ` +
+          `all five phases`,
       );
     if (failures.length) {
       console.error(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);

@@ -36,7 +36,8 @@ async function main(): Promise<void> {
     console.log(`embedded PostgreSQL started in ${Math.round(server.startupMs)} ms`);
   }
   console.log(
-    `cutter bench (${quick ? 'quick' : 'full'}) on ${new URL(url).host}, node ${process.version}, ${os.cpus().length} cores`,
+    `cutter bench (${quick ? 'quick' : 'full'}) on ${new URL(url).host}, node ${process.version}, ` +
+      `${os.cpus().length} cores`,
   );
   const rows: BenchRow[] = [];
   const section = async (name: string, fn: () => Promise<BenchRow[]>) => {

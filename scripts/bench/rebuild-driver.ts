@@ -40,7 +40,10 @@ try {
     const wall = performance.now() - t;
     const used = process.cpuUsage(cpu);
     console.log(
-      `rebuild ${res.events} events / ${res.streams} streams: ${Math.round(res.events / (wall / 1000)).toLocaleString('en-US')} events/s wall; ${Math.round(wall)} ms wall, ${Math.round((used.user + used.system) / 1000)} ms CPU (all threads), ${res.verifiedAhead} approvals verified ahead`,
+      `rebuild ${res.events} events / ${res.streams} streams: ` +
+        `${Math.round(res.events / (wall / 1000)).toLocaleString('en-US')} events/s wall; ${Math.round(wall)} ms ` +
+        `wall, ${Math.round((used.user + used.system) / 1000)} ms CPU (all threads), ${res.verifiedAhead} ` +
+        `approvals verified ahead`,
     );
   }
 } finally {

@@ -71,12 +71,14 @@ export async function checkHeads(
     else if (r.have_hash === null)
       out.push({
         ...at,
-        message: `${label} names stream ${r.stream_id} at version ${r.want}; it now ends at version ${r.have_version} (truncated)`,
+        message: `${label} names stream ${r.stream_id} at version ${r.want}; it now ends at version ` +
+          `${r.have_version} (truncated)`,
       });
     else if (r.have_hash !== r.want_hash)
       out.push({
         ...at,
-        message: `${label} names stream ${r.stream_id} version ${r.want} with hash ${String(r.want_hash).slice(0, 12)}…; the log holds ${String(r.have_hash).slice(0, 12)}… (rewritten)`,
+        message: `${label} names stream ${r.stream_id} version ${r.want} with hash ` +
+          `${String(r.want_hash).slice(0, 12)}…; the log holds ${String(r.have_hash).slice(0, 12)}… (rewritten)`,
       });
   }
   return out;
@@ -95,23 +97,27 @@ async function checkHeadsWithChains(store: EventStore, heads: StreamHead[], labe
     if (events.length === 0)
       out.push({
         ...at,
-        message: `${label} names stream ${h.streamId} at version ${h.version}; the stream is missing (deleted or hidden)`,
+        message: `${label} names stream ${h.streamId} at version ${h.version}; the stream is missing (deleted or ` +
+          `hidden)`,
       });
     else if (broken)
       out.push({
         ...at,
         version: broken.version,
-        message: `${label} names stream ${h.streamId} at version ${h.version}; the log's chain breaks at version ${broken.version}: ${broken.reason}`,
+        message: `${label} names stream ${h.streamId} at version ${h.version}; the log's chain breaks at version ` +
+          `${broken.version}: ${broken.reason}`,
       });
     else if (events.length < h.version)
       out.push({
         ...at,
-        message: `${label} names stream ${h.streamId} at version ${h.version}; it now ends at version ${events.length} (truncated)`,
+        message: `${label} names stream ${h.streamId} at version ${h.version}; it now ends at version ` +
+          `${events.length} (truncated)`,
       });
     else if (events.at(-1)!.hash !== h.hash)
       out.push({
         ...at,
-        message: `${label} names stream ${h.streamId} version ${h.version} with hash ${h.hash.slice(0, 12)}…; the log holds ${events.at(-1)!.hash.slice(0, 12)}… (rewritten)`,
+        message: `${label} names stream ${h.streamId} version ${h.version} with hash ${h.hash.slice(0, 12)}…; the ` +
+          `log holds ${events.at(-1)!.hash.slice(0, 12)}… (rewritten)`,
       });
   }
   return out;

@@ -63,7 +63,8 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
   });
   if (plan.author !== auth.signer.name) {
     throw new GovernanceRefusedError(
-      `plan ${file}: names author ${plan.author}, but it is signed by ${auth.signer.name} (the author is whoever signs the plan)`,
+      `plan ${file}: names author ${plan.author}, but it is signed by ${auth.signer.name} (the author is whoever ` +
+        `signs the plan)`,
     );
   }
   const spec = await session.target(plan.target);
