@@ -95,13 +95,16 @@ async function main(): Promise<number> {
         `on ${new URL(url).host}; RSS ceiling ${ceiling} MB`,
     );
     await target.query(
-      sql`CREATE TABLE documents (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft', updated_at timestamptz NOT NULL DEFAULT '2026-01-01')`,
+      sql`CREATE TABLE documents (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL,
+        status text NOT NULL DEFAULT 'draft', updated_at timestamptz NOT NULL DEFAULT '2026-01-01')`,
     );
     await target.query(
-      sql`INSERT INTO documents (id, title, body) SELECT 'R-' || lpad(g::text, 8, '0'), 'title ' || g, 'body ' || g FROM generate_series(1, ${Math.floor(rows / 2)}) g`,
+      sql`INSERT INTO documents (id, title, body) SELECT 'R-' || lpad(g::text, 8, '0'), 'title ' || g, 'body ' || g
+        FROM generate_series(1, ${Math.floor(rows / 2)}) g`,
     );
     await target.query(
-      sql`INSERT INTO documents (id, title, body) SELECT 'D-' || lpad(g::text, 8, '0'), 'doomed ' || g, 'body ' || g FROM generate_series(1, ${deletes}) g`,
+      sql`INSERT INTO documents (id, title, body) SELECT 'D-' || lpad(g::text, 8, '0'), 'doomed ' || g, 'body ' || g
+        FROM generate_series(1, ${deletes}) g`,
     );
     const checksum = async () =>
       (
@@ -151,10 +154,14 @@ async function main(): Promise<number> {
     const write = async (line: string) => {
       if (!out.write(line)) await once(out, 'drain');
     };
-    for (let i = 1; i <= rows; i++)
-      await write(
-        `${JSON.stringify({ upsert: { id: `R-${String(i).padStart(8, '0')}`, title: `title v2 ${i}`, body: `body v2 ${i} — "revised" ✓` } })}\n`,
-      );
+    for (let i = 1; i <= rows; i++) {
+      const upsert = {
+        id: `R-${String(i).padStart(8, '0')}`,
+        title: `title v2 ${i}`,
+        body: `body v2 ${i} — "revised" ✓`,
+      };
+      await write(`${JSON.stringify({ upsert })}\n`);
+    }
     for (let i = 1; i <= deletes; i++)
       await write(`${JSON.stringify({ delete: { id: `D-${String(i).padStart(8, '0')}` } })}\n`);
     await new Promise((resolve) => out.end(resolve));

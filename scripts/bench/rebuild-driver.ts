@@ -1,5 +1,6 @@
 /**
- * A standalone driver for profiling `projections rebuild`: `node [--cpu-prof] dist/scripts/bench/rebuild-driver.js [events] [runs] [threads]`
+ * A standalone driver for profiling `projections rebuild`:
+ * `node [--cpu-prof] dist/scripts/bench/rebuild-driver.js [events] [runs] [threads]`
  * against CUTTER_BENCH_URL (threads: approval-verifying workers, 0 = in the fold; default every core). Fills a
  * fresh database once (KEEP_DB=1 keeps it), then times several rebuilds (wall, and CPU of this process's threads).
  */

@@ -1,8 +1,9 @@
 /**
  * `cutter replay`: for each cut stream, the hash chain verified, every event re-checked by the
  * machine from the initial state with invariants 1–5, and the stored projection rows compared with
- * a fresh fold, and the evidence outside the log (change-set blobs, stored backups) re-hashed; across streams, invariant 6 (no two live runs overlapping on one target, in commit
- * order). Then authority (DESIGN §7, src/domain/trust.ts): the governance chain from the pinned
+ * a fresh fold, and the evidence outside the log (change-set blobs, stored backups) re-hashed;
+ * across streams, invariant 6 (no two live runs overlapping on one target, in commit order). Then
+ * authority (DESIGN §7, src/domain/trust.ts): the governance chain from the pinned
  * trust root, every event's signature and role against the registry at the version it names, the
  * kill-switch stream through its machine, lock evidence against it, approvals against the registry,
  * the cut's policy against governance, and every stream present in the events table.
@@ -446,7 +447,9 @@ async function sinceAnchor(store: EventStore, cp: CheckpointFile): Promise<Since
     )
     SELECT s.id AS stream_id, h.version, h.hash, p.data->>'target' AS target
     FROM s
-    CROSS JOIN LATERAL (SELECT version, hash FROM cutter.events e WHERE e.stream_id = s.id ORDER BY version DESC LIMIT 1) h
+    CROSS JOIN LATERAL (
+      SELECT version, hash FROM cutter.events e WHERE e.stream_id = s.id ORDER BY version DESC LIMIT 1
+    ) h
     LEFT JOIN cutter.events p ON p.stream_id = s.id AND p.version = 1 AND p.type = 'CutPlanned'
     WHERE s.id IS NOT NULL
     ORDER BY s.id`);
@@ -479,8 +482,10 @@ async function overlapsAfter(store: EventStore, anchor: SinceAnchor): Promise<Re
   const ids = [...anchor.targetOf].filter(([, t]) => touched.has(t)).map(([id]) => id);
   if (ids.length === 0) return [];
   const rows = await store.db.query(sql`
-    SELECT stream_id, version, event_id::text AS event_id, type, CASE WHEN type = 'CutPlanned' THEN data ELSE NULL END AS data
-    FROM cutter.events WHERE stream_id = ANY(${ids}::text[]) AND type = ANY(${['CutPlanned', ...HOLDS, ...RELEASES]}::text[])
+    SELECT stream_id, version, event_id::text AS event_id, type,
+    CASE WHEN type = 'CutPlanned' THEN data ELSE NULL END AS data
+    FROM cutter.events WHERE stream_id = ANY(${ids}::text[])
+    AND type = ANY(${['CutPlanned', ...HOLDS, ...RELEASES]}::text[])
     ORDER BY transaction_id, global_position`);
   const walk = holdsWalk();
   for (const r of rows)

@@ -37,7 +37,7 @@ async function precheckTarget(spec: TargetSpec, changes: ChangeSource): Promise<
   }
 }
 
-/** The change file put into the store content-addressed, before the event that binds it (refused if it changed meanwhile). */
+/** The change file stored content-addressed, before the event that binds it (refused if it changed meanwhile). */
 async function storeChangeFile(
   store: Awaited<ReturnType<Session['store']>>,
   file: string,

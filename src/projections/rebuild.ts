@@ -263,11 +263,15 @@ function toProjectionEvent(r: any): ProjectionEvent {
   };
 }
 
-/** One statement for a batch of projection rows (`jsonb_array_elements` parses the batch once; faster than `jsonb_to_recordset` here). */
+/**
+ * One statement for a batch of projection rows (`jsonb_array_elements` parses the batch once; faster
+ * than `jsonb_to_recordset` here).
+ */
 async function writeRows(q: Queryable, rows: RowRecord[]): Promise<void> {
   await q.query(sql`
     INSERT INTO cutter.projection_rows (projection, row_key, stream_id, row)
-    SELECT x->>'projection', x->>'row_key', x->>'stream_id', x->'row' FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) AS x`);
+    SELECT x->>'projection', x->>'row_key', x->>'stream_id', x->'row'
+    FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) AS x`);
 }
 
 /** Claims the targets a batch of cuts hold; refuses (as the inline projection does) when one is held by another cut. */
@@ -278,7 +282,8 @@ async function claimTargets(q: Queryable, claims: Claim[]): Promise<void> {
     SELECT target, cut_id, run_id FROM jsonb_to_recordset(${json}::jsonb) AS x(target text, cut_id text, run_id text)
     ON CONFLICT (target) DO NOTHING`);
   const [busy] = await q.query(sql`
-    SELECT x.target, a.cut_id FROM ROWS FROM (jsonb_to_recordset(${json}::jsonb) AS (target text, cut_id text)) WITH ORDINALITY AS x(target, cut_id, n)
+    SELECT x.target, a.cut_id FROM ROWS FROM (jsonb_to_recordset(${json}::jsonb) AS (target text, cut_id text))
+    WITH ORDINALITY AS x(target, cut_id, n)
     JOIN cutter.active_target_runs a ON a.target = x.target
     WHERE a.cut_id <> x.cut_id ORDER BY x.n LIMIT 1`);
   if (busy)
