@@ -66,10 +66,7 @@ export async function rebuildProjections(
 ): Promise<RebuildResult> {
   const batchStreams = opts.batchStreams ?? REBUILD_BATCH_STREAMS;
   const fetchEvents = Math.max(1, Math.trunc(opts.fetchEvents ?? REBUILD_FETCH_EVENTS));
-  // The main thread folds, so by default one core fewer verifies (CUTTER_VERIFY_THREADS sets it exactly).
-  const threads =
-    opts.verifyThreads ??
-    (process.env.CUTTER_VERIFY_THREADS ? defaultVerifyThreads() : Math.max(1, defaultVerifyThreads() - 1));
+  const threads = opts.verifyThreads ?? rebuildVerifyThreads();
   // Started on the first page with enough approvals to be worth it (a small store never pays for workers).
   const workers: { pool?: VerifyPool } = {};
   try {
@@ -122,6 +119,11 @@ export async function rebuildProjections(
   } finally {
     await workers.pool?.close();
   }
+}
+
+/** The main thread folds, so by default one core fewer verifies (CUTTER_VERIFY_THREADS sets it exactly). */
+function rebuildVerifyThreads(): number {
+  return process.env.CUTTER_VERIFY_THREADS ? defaultVerifyThreads() : Math.max(1, defaultVerifyThreads() - 1);
 }
 
 /** Empties the cut projections and target claims, and restarts the async projections from the beginning of the log. */
