@@ -91,16 +91,20 @@ async function main(): Promise<number> {
   const steps: Step[] = [];
   try {
     console.log(
-      `large cut: ${rows.toLocaleString('en-US')} upserts (half new) + ${deletes.toLocaleString('en-US')} deletes on ${new URL(url).host}; RSS ceiling ${ceiling} MB`,
+      `large cut: ${rows.toLocaleString('en-US')} upserts (half new) + ${deletes.toLocaleString('en-US')} deletes ` +
+        `on ${new URL(url).host}; RSS ceiling ${ceiling} MB`,
     );
     await target.query(
-      sql`CREATE TABLE documents (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft', updated_at timestamptz NOT NULL DEFAULT '2026-01-01')`,
+      sql`CREATE TABLE documents (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL,
+        status text NOT NULL DEFAULT 'draft', updated_at timestamptz NOT NULL DEFAULT '2026-01-01')`,
     );
     await target.query(
-      sql`INSERT INTO documents (id, title, body) SELECT 'R-' || lpad(g::text, 8, '0'), 'title ' || g, 'body ' || g FROM generate_series(1, ${Math.floor(rows / 2)}) g`,
+      sql`INSERT INTO documents (id, title, body) SELECT 'R-' || lpad(g::text, 8, '0'), 'title ' || g, 'body ' || g
+        FROM generate_series(1, ${Math.floor(rows / 2)}) g`,
     );
     await target.query(
-      sql`INSERT INTO documents (id, title, body) SELECT 'D-' || lpad(g::text, 8, '0'), 'doomed ' || g, 'body ' || g FROM generate_series(1, ${deletes}) g`,
+      sql`INSERT INTO documents (id, title, body) SELECT 'D-' || lpad(g::text, 8, '0'), 'doomed ' || g, 'body ' || g
+        FROM generate_series(1, ${deletes}) g`,
     );
     const checksum = async () =>
       (
@@ -150,10 +154,14 @@ async function main(): Promise<number> {
     const write = async (line: string) => {
       if (!out.write(line)) await once(out, 'drain');
     };
-    for (let i = 1; i <= rows; i++)
-      await write(
-        `${JSON.stringify({ upsert: { id: `R-${String(i).padStart(8, '0')}`, title: `title v2 ${i}`, body: `body v2 ${i} — "revised" ✓` } })}\n`,
-      );
+    for (let i = 1; i <= rows; i++) {
+      const upsert = {
+        id: `R-${String(i).padStart(8, '0')}`,
+        title: `title v2 ${i}`,
+        body: `body v2 ${i} — "revised" ✓`,
+      };
+      await write(`${JSON.stringify({ upsert })}\n`);
+    }
     for (let i = 1; i <= deletes; i++)
       await write(`${JSON.stringify({ delete: { id: `D-${String(i).padStart(8, '0')}` } })}\n`);
     await new Promise((resolve) => out.end(resolve));
@@ -166,7 +174,8 @@ async function main(): Promise<number> {
       const s = await cutter(name, args, dir, env);
       steps.push(s);
       console.log(
-        `  ${name.padEnd(10)} ${(s.ms / 1000).toFixed(1).padStart(7)} s  peak RSS ${s.peakMb.toFixed(0).padStart(4)} MB  exit ${s.code}`,
+        `  ${name.padEnd(10)} ${(s.ms / 1000).toFixed(1).padStart(7)} s  peak RSS ` +
+          `${s.peakMb.toFixed(0).padStart(4)} MB  exit ${s.code}`,
       );
       if (s.code !== expectCode)
         failures.push(
@@ -225,12 +234,14 @@ async function main(): Promise<number> {
     console.log(`\n| step | wall time | peak RSS |\n|---|---|---|`);
     for (const s of steps) console.log(`| ${s.name} | ${(s.ms / 1000).toFixed(1)} s | ${s.peakMb.toFixed(0)} MB |`);
     console.log(
-      `| all | ${(total / 1000).toFixed(1)} s | ${Math.max(...steps.map((s) => s.peakMb)).toFixed(0)} MB (ceiling ${ceiling} MB) |`,
+      `| all | ${(total / 1000).toFixed(1)} s | ${Math.max(...steps.map((s) => s.peakMb)).toFixed(0)} MB (ceiling ` +
+        `${ceiling} MB) |`,
     );
     const live1 = steps.find((s) => s.name === 'live');
     if (live1)
       console.log(
-        `\nlive run: ${Math.round((rows + deletes) / (live1.ms / 1000)).toLocaleString('en-US')} changes/s through all five phases`,
+        `\nlive run: ${Math.round((rows + deletes) / (live1.ms / 1000)).toLocaleString('en-US')} changes/s through ` +
+          `all five phases`,
       );
     if (failures.length) {
       console.error(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);

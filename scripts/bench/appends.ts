@@ -61,8 +61,10 @@ export async function benchAppends(url: string, opts: { quick: boolean }): Promi
   if ('missing' in emmettModule)
     console.log(`    Emmett-PG: not installed in ${EMMETT_DIR} (${emmettModule.missing}); set CUTTER_BENCH_EMMETT`);
   await raw.query(sql`DROP TABLE IF EXISTS bench_floor`);
-  await raw.query(sql`CREATE TABLE bench_floor (global_position bigint GENERATED ALWAYS AS IDENTITY, transaction_id xid8 DEFAULT pg_current_xact_id(),
-    stream_id text, version int, event_id uuid, type text, data jsonb, metadata jsonb, recorded_at timestamptz, digest text, prev_hash text, hash text)`);
+  await raw.query(sql`CREATE TABLE bench_floor (global_position bigint GENERATED ALWAYS AS IDENTITY,
+    transaction_id xid8 DEFAULT pg_current_xact_id(),
+    stream_id text, version int, event_id uuid, type text, data jsonb, metadata jsonb, recorded_at timestamptz,
+    digest text, prev_hash text, hash text)`);
   const perWriter = opts.quick ? 400 : 2000;
   const runs = opts.quick ? 3 : 5;
   const batches = opts.quick ? 40 : 200;
@@ -96,8 +98,10 @@ export async function benchAppends(url: string, opts: { quick: boolean }): Promi
     single.floor.push(
       await fourWriters(
         (s, v) =>
-          raw.query(sql`INSERT INTO bench_floor (stream_id, version, event_id, type, data, metadata, recorded_at, digest, hash)
-          VALUES (${s}, ${v + 1}, ${randomUUID()}, 'Tick', ${JSON.stringify(payload(v).data)}::jsonb, '{}'::jsonb, now(), 'd', 'h')`),
+          raw.query(sql`INSERT INTO bench_floor (stream_id, version, event_id, type, data, metadata, recorded_at,
+            digest, hash)
+          VALUES (${s}, ${v + 1}, ${randomUUID()}, 'Tick', ${JSON.stringify(payload(v).data)}::jsonb, '{}'::jsonb,
+          now(), 'd', 'h')`),
         'floor',
       ),
     );
@@ -114,8 +118,11 @@ export async function benchAppends(url: string, opts: { quick: boolean }): Promi
     many.floor.push(
       await batched(
         (s) =>
-          raw.query(sql`INSERT INTO bench_floor (stream_id, version, event_id, type, data, metadata, recorded_at, digest, hash)
-        SELECT ${s}, v, gen_random_uuid(), 'Tick', d, '{}'::jsonb, now(), 'd', 'h' FROM unnest(${batch.map((_, i) => i + 1)}::int[], ${batch.map((p) => JSON.stringify(p.data))}::jsonb[]) AS x(v, d)`),
+          raw.query(sql`INSERT INTO bench_floor (stream_id, version, event_id, type, data, metadata, recorded_at,
+            digest, hash)
+        SELECT ${s}, v, gen_random_uuid(), 'Tick', d, '{}'::jsonb, now(), 'd', 'h'
+        FROM unnest(${batch.map((_, i) => i + 1)}::int[], ${batch.map((p) => JSON.stringify(p.data))}::jsonb[])
+        AS x(v, d)`),
         'floor-batch',
       ),
     );

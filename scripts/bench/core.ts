@@ -110,7 +110,8 @@ export async function benchRebuild(url: string, opts: { quick: boolean }): Promi
         rebuild,
         floor,
         'events/s',
-        `floor: plain SELECT of the same rows; goal ≥ 50,000/s; ${r.verifiedAhead.toLocaleString('en-US')} approvals verified on worker threads (cores − 1)`,
+        `floor: plain SELECT of the same rows; goal ≥ 50,000/s; ${r.verifiedAhead.toLocaleString('en-US')} ` +
+          `approvals verified on worker threads (cores − 1)`,
       ),
       throughputRow(
         `projections rebuild, approvals verified in the fold (slow path)`,

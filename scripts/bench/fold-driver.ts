@@ -14,5 +14,7 @@ const used = process.cpuUsage(cpu);
 const wall = performance.now() - t;
 for (const r of rows)
   console.log(
-    `${r.name}: ${Math.round(r.value).toLocaleString('en-US')} ${r.unit} wall (floor ${Math.round(r.floor).toLocaleString('en-US')}); whole section ${Math.round(wall)} ms wall, ${Math.round((used.user + used.system) / 1000)} ms CPU`,
+    `${r.name}: ${Math.round(r.value).toLocaleString('en-US')} ${r.unit} wall (floor ` +
+      `${Math.round(r.floor).toLocaleString('en-US')}); whole section ${Math.round(wall)} ms wall, ` +
+      `${Math.round((used.user + used.system) / 1000)} ms CPU`,
   );

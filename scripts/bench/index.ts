@@ -17,7 +17,8 @@ import { formatRows, type BenchRow } from './measure.js';
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  // `--only replay,rebuild` runs just those sections (names as printed: appends, replay, rebuild, since checkpoint → since, live cut → live, cli).
+  // `--only replay,rebuild` runs just those sections (names as printed: appends, replay, rebuild,
+  // since checkpoint → since, live cut → live, cli).
   const onlyArg = process.argv.find((a, i) => a.startsWith('--only=') || process.argv[i - 1] === '--only');
   const only = onlyArg
     ? new Set(
@@ -36,7 +37,8 @@ async function main(): Promise<void> {
     console.log(`embedded PostgreSQL started in ${Math.round(server.startupMs)} ms`);
   }
   console.log(
-    `cutter bench (${quick ? 'quick' : 'full'}) on ${new URL(url).host}, node ${process.version}, ${os.cpus().length} cores`,
+    `cutter bench (${quick ? 'quick' : 'full'}) on ${new URL(url).host}, node ${process.version}, ` +
+      `${os.cpus().length} cores`,
   );
   const rows: BenchRow[] = [];
   const section = async (name: string, fn: () => Promise<BenchRow[]>) => {

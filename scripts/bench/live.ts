@@ -32,10 +32,12 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
   try {
     for (const table of ['documents', 'floor_documents']) {
       await target.query(
-        sql`CREATE TABLE ${sql.ident(table)} (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'draft')`,
+        sql`CREATE TABLE ${sql.ident(table)} (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL,
+          status text NOT NULL DEFAULT 'draft')`,
       );
       await target.query(
-        sql`INSERT INTO ${sql.ident(table)} (id, title, body) SELECT 'R-' || lpad(g::text, 7, '0'), 'title ' || g, 'body ' || g FROM generate_series(1, ${n / 2}) g`,
+        sql`INSERT INTO ${sql.ident(table)} (id, title, body)
+          SELECT 'R-' || lpad(g::text, 7, '0'), 'title ' || g, 'body ' || g FROM generate_series(1, ${n / 2}) g`,
       );
     }
     const row = (i: number) => ({
@@ -102,7 +104,8 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
     const rows = Array.from({ length: n }, (_, i) => row(i));
     const f0 = performance.now();
     await target.query(sql`INSERT INTO floor_documents (id, title, body)
-      SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.title)}::text[], ${rows.map((r) => r.body)}::text[])
+      SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.title)}::text[],
+      ${rows.map((r) => r.body)}::text[])
       ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body`);
     const floor = performance.now() - f0;
     const phases = ['backup', 'legA', 'legB', 'verify', 'enact']
@@ -125,7 +128,9 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
         unit: 'MB',
         floor: 0,
         ratio: 0,
-        note: `this bench process after a ${n.toLocaleString('en-US')}-row cut (it also holds the other sections' data); the ≤ 400 MB goal is measured per CLI process by npm run large-cut`,
+        note:
+          `this bench process after a ${n.toLocaleString('en-US')}-row cut (it also holds the other sections' ` +
+          `data); the ≤ 400 MB goal is measured per CLI process by npm run large-cut`,
       },
     ];
   } finally {

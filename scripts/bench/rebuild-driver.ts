@@ -1,5 +1,6 @@
 /**
- * A standalone driver for profiling `projections rebuild`: `node [--cpu-prof] dist/scripts/bench/rebuild-driver.js [events] [runs] [threads]`
+ * A standalone driver for profiling `projections rebuild`:
+ * `node [--cpu-prof] dist/scripts/bench/rebuild-driver.js [events] [runs] [threads]`
  * against CUTTER_BENCH_URL (threads: approval-verifying workers, 0 = in the fold; default every core). Fills a
  * fresh database once (KEEP_DB=1 keeps it), then times several rebuilds (wall, and CPU of this process's threads).
  */
@@ -40,7 +41,10 @@ try {
     const wall = performance.now() - t;
     const used = process.cpuUsage(cpu);
     console.log(
-      `rebuild ${res.events} events / ${res.streams} streams: ${Math.round(res.events / (wall / 1000)).toLocaleString('en-US')} events/s wall; ${Math.round(wall)} ms wall, ${Math.round((used.user + used.system) / 1000)} ms CPU (all threads), ${res.verifiedAhead} approvals verified ahead`,
+      `rebuild ${res.events} events / ${res.streams} streams: ` +
+        `${Math.round(res.events / (wall / 1000)).toLocaleString('en-US')} events/s wall; ${Math.round(wall)} ms ` +
+        `wall, ${Math.round((used.user + used.system) / 1000)} ms CPU (all threads), ${res.verifiedAhead} ` +
+        `approvals verified ahead`,
     );
   }
 } finally {

@@ -99,11 +99,13 @@ export async function benchReplaySince(url: string, opts: { quick: boolean }): P
     const perEvent = full / all.events;
     const row = (t: number, r: ReplayReport, k: string) =>
       timeRow(
-        `replay --all --since-checkpoint ${k}: ${r.events.toLocaleString('en-US')} events after it, ${r.since!.unchangedEvents.toLocaleString('en-US')} before`,
+        `replay --all --since-checkpoint ${k}: ${r.events.toLocaleString('en-US')} events after it, ` +
+          `${r.since!.unchangedEvents.toLocaleString('en-US')} before`,
         t,
         perEvent * r.events,
         'ms',
-        `floor: the full replay's ${Math.round(full).toLocaleString('en-US')} ms for ${all.events.toLocaleString('en-US')} events, scaled to the events after it; ~1× = proportional`,
+        `floor: the full replay's ${Math.round(full).toLocaleString('en-US')} ms for ` +
+          `${all.events.toLocaleString('en-US')} events, scaled to the events after it; ~1× = proportional`,
       );
     return [row(t1, r1, 'K1'), row(t2, r2, 'K2')];
   } finally {

@@ -58,7 +58,8 @@ export async function checkHeads(
   const rows = await store.db.query(sql`
     SELECT h.stream_id, h.version AS want, h.hash AS want_hash, e.hash AS have_hash,
            (SELECT max(x.version) FROM cutter.events x WHERE x.stream_id = h.stream_id) AS have_version
-    FROM unnest(${heads.map((h) => h.streamId)}::text[], ${heads.map((h) => h.version)}::int[], ${heads.map((h) => h.hash)}::text[]) AS h(stream_id, version, hash)
+    FROM unnest(${heads.map((h) => h.streamId)}::text[], ${heads.map((h) => h.version)}::int[],
+    ${heads.map((h) => h.hash)}::text[]) AS h(stream_id, version, hash)
     LEFT JOIN cutter.events e ON e.stream_id = h.stream_id AND e.version = h.version`);
   const out: AnchorViolation[] = [];
   for (const r of rows) {
@@ -71,12 +72,16 @@ export async function checkHeads(
     else if (r.have_hash === null)
       out.push({
         ...at,
-        message: `${label} names stream ${r.stream_id} at version ${r.want}; it now ends at version ${r.have_version} (truncated)`,
+        message:
+          `${label} names stream ${r.stream_id} at version ${r.want}; it now ends at version ` +
+          `${r.have_version} (truncated)`,
       });
     else if (r.have_hash !== r.want_hash)
       out.push({
         ...at,
-        message: `${label} names stream ${r.stream_id} version ${r.want} with hash ${String(r.want_hash).slice(0, 12)}…; the log holds ${String(r.have_hash).slice(0, 12)}… (rewritten)`,
+        message:
+          `${label} names stream ${r.stream_id} version ${r.want} with hash ` +
+          `${String(r.want_hash).slice(0, 12)}…; the log holds ${String(r.have_hash).slice(0, 12)}… (rewritten)`,
       });
   }
   return out;
@@ -95,23 +100,30 @@ async function checkHeadsWithChains(store: EventStore, heads: StreamHead[], labe
     if (events.length === 0)
       out.push({
         ...at,
-        message: `${label} names stream ${h.streamId} at version ${h.version}; the stream is missing (deleted or hidden)`,
+        message:
+          `${label} names stream ${h.streamId} at version ${h.version}; the stream is missing ` + '(deleted or hidden)',
       });
     else if (broken)
       out.push({
         ...at,
         version: broken.version,
-        message: `${label} names stream ${h.streamId} at version ${h.version}; the log's chain breaks at version ${broken.version}: ${broken.reason}`,
+        message:
+          `${label} names stream ${h.streamId} at version ${h.version}; the log's chain breaks at version ` +
+          `${broken.version}: ${broken.reason}`,
       });
     else if (events.length < h.version)
       out.push({
         ...at,
-        message: `${label} names stream ${h.streamId} at version ${h.version}; it now ends at version ${events.length} (truncated)`,
+        message:
+          `${label} names stream ${h.streamId} at version ${h.version}; it now ends at version ` +
+          `${events.length} (truncated)`,
       });
     else if (events.at(-1)!.hash !== h.hash)
       out.push({
         ...at,
-        message: `${label} names stream ${h.streamId} version ${h.version} with hash ${h.hash.slice(0, 12)}…; the log holds ${events.at(-1)!.hash.slice(0, 12)}… (rewritten)`,
+        message:
+          `${label} names stream ${h.streamId} version ${h.version} with hash ${h.hash.slice(0, 12)}…; the ` +
+          `log holds ${events.at(-1)!.hash.slice(0, 12)}… (rewritten)`,
       });
   }
   return out;

@@ -1,8 +1,9 @@
 /**
  * `cutter replay`: for each cut stream, the hash chain verified, every event re-checked by the
  * machine from the initial state with invariants 1–5, and the stored projection rows compared with
- * a fresh fold, and the evidence outside the log (change-set blobs, stored backups) re-hashed; across streams, invariant 6 (no two live runs overlapping on one target, in commit
- * order). Then authority (DESIGN §7, src/domain/trust.ts): the governance chain from the pinned
+ * a fresh fold, and the evidence outside the log (change-set blobs, stored backups) re-hashed;
+ * across streams, invariant 6 (no two live runs overlapping on one target, in commit order). Then
+ * authority (DESIGN §7, src/domain/trust.ts): the governance chain from the pinned
  * trust root, every event's signature and role against the registry at the version it names, the
  * kill-switch stream through its machine, lock evidence against it, approvals against the registry,
  * the cut's policy against governance, and every stream present in the events table.
@@ -31,7 +32,7 @@ import { START, type EventStore, type StoredEvent } from '../store/index.js';
 import { sql } from '../store/connection.js';
 import { GOVERNANCE_STREAM } from '../../events/governance.js';
 import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
-import { foldGovernance, type TrustViolation } from '../domain/governance.js';
+import { foldGovernance, type Crypto, type GovernanceState, type TrustViolation } from '../domain/governance.js';
 import { checkCutTrust, checkEventTrust, checkKillSwitchStream, knownStream } from '../domain/trust.js';
 import { nodeCrypto } from '../governance/authority.js';
 import { defaultVerifyThreads, prefetchedCrypto, VerifyPool } from '../crypto/verify-pool.js';
@@ -67,26 +68,71 @@ export interface SinceReport {
   unchangedEvents: number;
 }
 
+/** What replay's options name: the trust pin, anchors outside the log, and how many verifying threads. */
+export interface ReplayOptions {
+  trustRoot?: string | undefined;
+  checkpoint?: CheckpointFile;
+  /** Replay only the streams written after this kept checkpoint (see the module header); `cutId` must be undefined. */
+  since?: CheckpointFile;
+  targets?: TargetSpec[];
+  /** Signature-checking threads (default: every core). */ threads?: number;
+}
+
+type Violations = ReplayReport['violations'];
+
 /**
  * Replays one cut, or every stream (`cutId` undefined), checking authority from `trustRoot` (the
  * config's pin or an auditor's `--trust-root`). Without a root nothing can be proven: that is a
  * `trust-root` violation.
  */
-export async function replayStore(
+export async function replayStore(store: EventStore, cutId?: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
+  const violations: Violations = [];
+  const { governance, ks } = await checkAuthorityStreams(store, opts.trustRoot, violations);
+  // After a kept checkpoint: verified first; only if it holds are unchanged streams taken on its word.
+  if (opts.since && cutId)
+    throw new Error('replay: `since` replays every stream written after the checkpoint, not one cut');
+  const { since, anchor } = opts.since
+    ? await anchorOnCheckpoint(store, opts.since, opts.trustRoot, violations)
+    : { since: undefined, anchor: undefined };
+  const streams = await streamsToReplay(store, cutId, anchor, violations);
+  if (since && anchor)
+    Object.assign(since, {
+      anchored: true,
+      replayedStreams: streams.length,
+      unchangedStreams: anchor.unchanged.length,
+      unchangedEvents: anchor.unchangedEvents,
+    });
+  const checkpoints = await checkStoredCheckpoints(store, cutId, governance, violations);
+  if (opts.checkpoint) violations.push(...(await checkKeptCheckpoint(store, opts.checkpoint, opts.trustRoot)));
+  const targets = await checkTargetLedgers(store, opts.targets ?? [], cutId, violations);
+  const events = await replayCutStreams(store, streams, governance, ks, opts.threads, violations);
+  if (!cutId) violations.push(...(anchor ? await overlapsAfter(store, anchor) : await overlappingLiveRuns(store)));
+  return {
+    ok: violations.length === 0,
+    streams: streams.length,
+    events,
+    trust: { root: governance.root ?? null, governanceVersion: governance.versions.length },
+    anchors: {
+      checkpointsInStore: checkpoints,
+      checkpointFile: Boolean(opts.checkpoint),
+      targets: opts.targets ? targets : null,
+    },
+    violations,
+    ...(since ? { since } : {}),
+  };
+}
+
+/**
+ * The governance stream folded from the trust root, and the governance and kill-switch streams'
+ * own hash chains and authority; their violations are pushed onto `violations`.
+ */
+async function checkAuthorityStreams(
   store: EventStore,
-  cutId?: string,
-  opts: {
-    trustRoot?: string | undefined;
-    checkpoint?: CheckpointFile;
-    /** Replay only the streams written after this kept checkpoint (see the module header); `cutId` must be undefined. */
-    since?: CheckpointFile;
-    targets?: TargetSpec[];
-    /** Signature-checking threads (default: every core). */ threads?: number;
-  } = {},
-): Promise<ReplayReport> {
-  const violations: ReplayReport['violations'] = [];
-  const governance = foldGovernance(await store.readStream(GOVERNANCE_STREAM), nodeCrypto, opts.trustRoot);
-  if (!opts.trustRoot)
+  trustRoot: string | undefined,
+  violations: Violations,
+): Promise<{ governance: GovernanceState; ks: ReturnType<typeof checkKillSwitchStream> }> {
+  const governance = foldGovernance(await store.readStream(GOVERNANCE_STREAM), nodeCrypto, trustRoot);
+  if (!trustRoot)
     violations.push({
       streamId: GOVERNANCE_STREAM,
       version: 0,
@@ -95,7 +141,7 @@ export async function replayStore(
       message: 'no trust root pinned (trust.root) or given (--trust-root): authority cannot be checked',
     });
   violations.push(...governance.violations);
-  if (opts.trustRoot && !governance.root && !governance.violations.some((v) => v.rule === 'trust-root')) {
+  if (trustRoot && !governance.root && !governance.violations.some((v) => v.rule === 'trust-root')) {
     violations.push({
       streamId: GOVERNANCE_STREAM,
       version: 0,
@@ -123,60 +169,81 @@ export async function replayStore(
     nodeCrypto,
   );
   violations.push(...ks.violations);
-  // After a kept checkpoint: verified first; only if it holds are unchanged streams taken on its word.
-  let since: SinceReport | undefined;
-  let anchor: SinceAnchor | undefined;
-  if (opts.since) {
-    if (cutId) throw new Error('replay: `since` replays every stream written after the checkpoint, not one cut');
-    const cp = opts.since;
-    const r = await checkCheckpointFile(store, cp, opts.trustRoot, { chain: false });
-    const reasons = [...r.trust, ...r.violations.map((v) => v.message)];
-    since = {
-      checkpointVersion: cp.event.version,
-      anchored: false,
-      replayedStreams: 0,
-      unchangedStreams: 0,
-      unchangedEvents: 0,
-    };
-    if (!opts.trustRoot || reasons.length) {
-      violations.push(
-        ...r.violations,
-        ...r.trust.map((message) => ({
-          streamId: CHECKPOINT_STREAM,
-          version: cp.event.version,
-          type: '-',
-          rule: 'checkpoint' as const,
-          message: `${message} (so nothing is taken from it: full replay)`,
-        })),
-      );
-    } else anchor = await sinceAnchor(store, cp);
-  }
+  return { governance, ks };
+}
+
+/**
+ * Verifies the kept checkpoint `cp` (chain walk skipped: the heads are probed). If it holds, the
+ * store split it gives; if not, its violations are pushed and there is no anchor (full replay).
+ */
+async function anchorOnCheckpoint(
+  store: EventStore,
+  cp: CheckpointFile,
+  trustRoot: string | undefined,
+  violations: Violations,
+): Promise<{ since: SinceReport; anchor: SinceAnchor | undefined }> {
+  const r = await checkCheckpointFile(store, cp, trustRoot, { chain: false });
+  const reasons = [...r.trust, ...r.violations.map((v) => v.message)];
+  const since = {
+    checkpointVersion: cp.event.version,
+    anchored: false,
+    replayedStreams: 0,
+    unchangedStreams: 0,
+    unchangedEvents: 0,
+  };
+  if (trustRoot && !reasons.length) return { since, anchor: await sinceAnchor(store, cp) };
+  violations.push(
+    ...r.violations,
+    ...r.trust.map((message) => ({
+      streamId: CHECKPOINT_STREAM,
+      version: cp.event.version,
+      type: '-',
+      rule: 'checkpoint' as const,
+      message: `${message} (so nothing is taken from it: full replay)`,
+    })),
+  );
+  return { since, anchor: undefined };
+}
+
+/**
+ * The cut streams to replay: the one cut, or those written after the anchor, or all. Over the whole
+ * store, every stream present that cutter does not write is an `unknown-stream` violation.
+ */
+async function streamsToReplay(
+  store: EventStore,
+  cutId: string | undefined,
+  anchor: SinceAnchor | undefined,
+  violations: Violations,
+): Promise<string[]> {
   const present: string[] = anchor
     ? anchor.present
     : (await store.db.query(sql`SELECT DISTINCT stream_id FROM cutter.events ORDER BY stream_id`)).map(
         (r: { stream_id: string }) => r.stream_id,
       );
-  if (!cutId)
-    for (const id of present)
-      if (!knownStream(id))
-        violations.push({
-          streamId: id,
-          version: 0,
-          type: '-',
-          rule: 'unknown-stream',
-          message: `stream ${id} is not one cutter writes`,
-        });
-  const streams = cutId
-    ? [{ streamId: cutStreamId(cutId) }]
-    : (anchor ? anchor.written : present).filter((id) => isCutStream(id)).map((streamId) => ({ streamId }));
-  if (since && anchor)
-    Object.assign(since, {
-      anchored: true,
-      replayedStreams: streams.length,
-      unchangedStreams: anchor.unchanged.length,
-      unchangedEvents: anchor.unchangedEvents,
-    });
-  // Checkpoints recorded in the store: each signed by a member, each still extended by the log.
+  if (cutId) return [cutStreamId(cutId)];
+  for (const id of present)
+    if (!knownStream(id))
+      violations.push({
+        streamId: id,
+        version: 0,
+        type: '-',
+        rule: 'unknown-stream',
+        message: `stream ${id} is not one cutter writes`,
+      });
+  return (anchor ? anchor.written : present).filter((id) => isCutStream(id));
+}
+
+/**
+ * Checkpoints recorded in the store: the stream's chain, each signed by a member, its root the hash
+ * of its heads, each head still extended by the log (only the cut's head for one cut). Returns how
+ * many there are.
+ */
+async function checkStoredCheckpoints(
+  store: EventStore,
+  cutId: string | undefined,
+  governance: GovernanceState,
+  violations: Violations,
+): Promise<number> {
   const checkpoints = (await store.readStream(CHECKPOINT_STREAM)).map((e) => ({ ...e, streamId: CHECKPOINT_STREAM }));
   if (checkpoints.length) {
     const chain = await store.verifyChain(CHECKPOINT_STREAM);
@@ -205,47 +272,73 @@ export async function replayStore(
     const heads = cutId ? cp.data.streams.filter((h) => h.streamId === cutStreamId(cutId)) : cp.data.streams;
     violations.push(...(await checkHeads(store, heads, `checkpoint ${e.version}`)));
   }
-  if (opts.checkpoint) {
-    const r = await checkCheckpointFile(store, opts.checkpoint, opts.trustRoot);
-    violations.push(
-      ...r.violations,
-      ...r.trust.map((message) => ({
-        streamId: CHECKPOINT_STREAM,
-        version: opts.checkpoint!.event.version,
-        type: '-',
-        rule: 'checkpoint' as const,
-        message,
-      })),
-    );
-  }
+  return checkpoints.length;
+}
+
+/** A kept checkpoint file (`--checkpoint`) checked against the store, chain included. */
+async function checkKeptCheckpoint(
+  store: EventStore,
+  cp: CheckpointFile,
+  trustRoot: string | undefined,
+): Promise<Violations> {
+  const r = await checkCheckpointFile(store, cp, trustRoot);
+  return [
+    ...r.violations,
+    ...r.trust.map((message) => ({
+      streamId: CHECKPOINT_STREAM,
+      version: cp.event.version,
+      type: '-',
+      rule: 'checkpoint' as const,
+      message,
+    })),
+  ];
+}
+
+/** The target ledgers checked against the log (only the cut's rows for one cut); rows per ledger returned. */
+async function checkTargetLedgers(
+  store: EventStore,
+  specs: TargetSpec[],
+  cutId: string | undefined,
+  violations: Violations,
+): Promise<{ target: string; rows: number }[]> {
   const targets: { target: string; rows: number }[] = [];
   // Targets in one schema of one database share a ledger: read it once, for all of them.
   const ledgers = new Map<string, TargetSpec[]>();
-  for (const spec of opts.targets ?? []) {
+  for (const spec of specs) {
     const where = `${spec.url}|${splitTable(spec.table).schema}`;
     ledgers.set(where, [...(ledgers.get(where) ?? []), spec]);
   }
-  for (const specs of ledgers.values()) {
-    const spec = specs[0]!;
+  for (const group of ledgers.values()) {
     const r = await checkLedger(
       store,
-      spec,
-      specs.map((s) => s.name),
+      group[0]!,
+      group.map((s) => s.name),
     );
     targets.push({ target: r.target, rows: r.rows });
     violations.push(...(cutId ? r.violations.filter((v) => v.streamId === cutStreamId(cutId)) : r.violations));
   }
+  return targets;
+}
+
+/**
+ * Every cut stream in `streamIds` replayed (see checkCutStream); returns how many events were read.
+ * Cut streams are read in batches of about BATCH_EVENTS events; each batch's signatures are
+ * verified up front on the worker pool (src/crypto/verify-pool.ts), then every stream is checked
+ * in order exactly as before. One thread (`threads: 1`) verifies inline.
+ */
+async function replayCutStreams(
+  store: EventStore,
+  streamIds: string[],
+  governance: GovernanceState,
+  ks: ReturnType<typeof checkKillSwitchStream>,
+  threadsOpt: number | undefined,
+  violations: Violations,
+): Promise<number> {
   let events = 0;
-  // Cut streams are read in batches of about BATCH_EVENTS events; each batch's signatures are
-  // verified up front on the worker pool (src/crypto/verify-pool.ts), then every stream is checked
-  // in order exactly as before. One thread (`threads: 1`) verifies inline.
-  const threads = opts.threads ?? defaultVerifyThreads();
-  const pool = threads > 1 && streams.length ? new VerifyPool(threads) : undefined;
+  const threads = threadsOpt ?? defaultVerifyThreads();
+  const pool = threads > 1 && streamIds.length ? new VerifyPool(threads) : undefined;
   try {
-    for await (const batch of readInBatches(
-      store,
-      streams.map((s) => s.streamId),
-    )) {
+    for await (const batch of readInBatches(store, streamIds)) {
       const crypto = await prefetchedCrypto(
         batch.flatMap((b) => b.stored.map((e) => ({ ...e, streamId: b.streamId }))),
         governance,
@@ -254,68 +347,74 @@ export async function replayStore(
       );
       for (const { streamId, stored } of batch) {
         events += stored.length;
-        violations.push(
-          ...checkCutTrust(
-            stored.map((e) => ({ ...e, streamId })),
-            governance,
-            crypto,
-            ks.timeline,
-          ),
-        );
-        if (stored.length === 0) {
-          violations.push({ streamId, version: 0, type: '-', rule: 'illegal-transition', message: 'no such cut' });
-          continue;
-        }
-        const chain = await store.verifyChain(streamId);
-        if (!chain.ok && chain.firstBroken) {
-          violations.push({
-            streamId,
-            version: chain.firstBroken.version,
-            eventId: chain.firstBroken.eventId,
-            type: stored.find((e) => e.version === chain.firstBroken!.version)?.type ?? '?',
-            rule: 'hash-chain',
-            message: chain.firstBroken.reason,
-          });
-        }
-        const r = replayStream(stored.map((e) => ({ ...e, streamId })));
-        violations.push(...r.violations.map((v) => ({ ...v, streamId })));
-        violations.push(...(await storedEvidence(store, stored)).map((v) => ({ ...v, streamId })));
-        const fresh = projectCut(streamId, stored);
-        const storedCuts = await projectionRows(store.db, 'cuts', streamId);
-        const storedRuns = await projectionRows(store.db, 'runs', streamId);
-        const same =
-          canonicalJson(storedCuts) === canonicalJson([fresh.cut.row]) &&
-          canonicalJson(storedRuns) ===
-            canonicalJson(
-              [...fresh.runs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.row),
-            );
-        if (!same)
-          violations.push({
-            streamId,
-            version: stored.length,
-            type: '-',
-            rule: 'projection',
-            message: 'stored projection rows differ from a fresh fold of the log (run `cutter projections rebuild`)',
-          });
+        violations.push(...(await checkCutStream(store, streamId, stored, governance, crypto, ks)));
       }
     }
   } finally {
     await pool?.close();
   }
-  if (!cutId) violations.push(...(anchor ? await overlapsAfter(store, anchor) : await overlappingLiveRuns(store)));
-  return {
-    ok: violations.length === 0,
-    streams: streams.length,
-    events,
-    trust: { root: governance.root ?? null, governanceVersion: governance.versions.length },
-    anchors: {
-      checkpointsInStore: checkpoints.length,
-      checkpointFile: Boolean(opts.checkpoint),
-      targets: opts.targets ? targets : null,
-    },
-    violations,
-    ...(since ? { since } : {}),
-  };
+  return events;
+}
+
+/**
+ * One cut stream: its events' authority, its hash chain, the machine's replay from the initial
+ * state, the evidence outside the log, and its stored projection rows against a fresh fold.
+ */
+async function checkCutStream(
+  store: EventStore,
+  streamId: string,
+  stored: StoredEvent[],
+  governance: GovernanceState,
+  crypto: Crypto,
+  ks: ReturnType<typeof checkKillSwitchStream>,
+): Promise<Violations> {
+  const violations: Violations = [
+    ...checkCutTrust(
+      stored.map((e) => ({ ...e, streamId })),
+      governance,
+      crypto,
+      ks.timeline,
+    ),
+  ];
+  if (stored.length === 0) {
+    violations.push({ streamId, version: 0, type: '-', rule: 'illegal-transition', message: 'no such cut' });
+    return violations;
+  }
+  const chain = await store.verifyChain(streamId);
+  if (!chain.ok && chain.firstBroken) {
+    violations.push({
+      streamId,
+      version: chain.firstBroken.version,
+      eventId: chain.firstBroken.eventId,
+      type: stored.find((e) => e.version === chain.firstBroken!.version)?.type ?? '?',
+      rule: 'hash-chain',
+      message: chain.firstBroken.reason,
+    });
+  }
+  const r = replayStream(stored.map((e) => ({ ...e, streamId })));
+  violations.push(...r.violations.map((v) => ({ ...v, streamId })));
+  violations.push(...(await storedEvidence(store, stored)).map((v) => ({ ...v, streamId })));
+  if (!(await projectionMatches(store, streamId, stored)))
+    violations.push({
+      streamId,
+      version: stored.length,
+      type: '-',
+      rule: 'projection',
+      message: 'stored projection rows differ from a fresh fold of the log (run `cutter projections rebuild`)',
+    });
+  return violations;
+}
+
+/** Whether the stream's stored `cuts` and `runs` rows equal a fresh fold of its events. */
+async function projectionMatches(store: EventStore, streamId: string, stored: StoredEvent[]): Promise<boolean> {
+  const fresh = projectCut(streamId, stored);
+  const storedCuts = await projectionRows(store.db, 'cuts', streamId);
+  const storedRuns = await projectionRows(store.db, 'runs', streamId);
+  const freshRuns = [...fresh.runs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.row);
+  return (
+    canonicalJson(storedCuts) === canonicalJson([fresh.cut.row]) &&
+    canonicalJson(storedRuns) === canonicalJson(freshRuns)
+  );
 }
 
 const BATCH_EVENTS = 4096;
@@ -348,7 +447,9 @@ async function sinceAnchor(store: EventStore, cp: CheckpointFile): Promise<Since
     )
     SELECT s.id AS stream_id, h.version, h.hash, p.data->>'target' AS target
     FROM s
-    CROSS JOIN LATERAL (SELECT version, hash FROM cutter.events e WHERE e.stream_id = s.id ORDER BY version DESC LIMIT 1) h
+    CROSS JOIN LATERAL (
+      SELECT version, hash FROM cutter.events e WHERE e.stream_id = s.id ORDER BY version DESC LIMIT 1
+    ) h
     LEFT JOIN cutter.events p ON p.stream_id = s.id AND p.version = 1 AND p.type = 'CutPlanned'
     WHERE s.id IS NOT NULL
     ORDER BY s.id`);
@@ -381,8 +482,10 @@ async function overlapsAfter(store: EventStore, anchor: SinceAnchor): Promise<Re
   const ids = [...anchor.targetOf].filter(([, t]) => touched.has(t)).map(([id]) => id);
   if (ids.length === 0) return [];
   const rows = await store.db.query(sql`
-    SELECT stream_id, version, event_id::text AS event_id, type, CASE WHEN type = 'CutPlanned' THEN data ELSE NULL END AS data
-    FROM cutter.events WHERE stream_id = ANY(${ids}::text[]) AND type = ANY(${['CutPlanned', ...HOLDS, ...RELEASES]}::text[])
+    SELECT stream_id, version, event_id::text AS event_id, type,
+    CASE WHEN type = 'CutPlanned' THEN data ELSE NULL END AS data
+    FROM cutter.events WHERE stream_id = ANY(${ids}::text[])
+    AND type = ANY(${['CutPlanned', ...HOLDS, ...RELEASES]}::text[])
     ORDER BY transaction_id, global_position`);
   const walk = holdsWalk();
   for (const r of rows)

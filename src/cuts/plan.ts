@@ -14,6 +14,9 @@ import { changeSetBlobId } from './changes.js';
 import type { Session } from '../workspace/session.js';
 import { handleCut } from './handle.js';
 import { cutStreamId } from '../../events/streams.js';
+import type { CutPlan } from '../../events/index.js';
+import type { TargetSpec } from '../config/target.js';
+import type { ChangeSource } from '../config/changes.js';
 
 export interface PlanResult {
   cutId: string;
@@ -22,6 +25,32 @@ export interface PlanResult {
   rowCount: number;
   precheck: { preImageHash: string; existing: number; absent: number };
   state: string;
+}
+
+/** The target read through a dry-run adapter: the pre-image hash of the planned rows, and how many exist. */
+async function precheckTarget(spec: TargetSpec, changes: ChangeSource): Promise<PlanResult['precheck']> {
+  const sim = executorFor('dry-run', spec, changes);
+  try {
+    return await sim.precheck();
+  } finally {
+    await sim.close();
+  }
+}
+
+/** The change file stored content-addressed, before the event that binds it (refused if it changed meanwhile). */
+async function storeChangeFile(
+  store: Awaited<ReturnType<Session['store']>>,
+  file: string,
+  set: NonNullable<CutPlan['changeSet']>,
+  changesFile: string,
+): Promise<void> {
+  const id = changeSetBlobId(set.sha256);
+  if (await blobInfo(store.db, id)) return;
+  await store.db.tx(async (tx) => {
+    const stored = await putBlob(tx, id, createReadStream(changesFile));
+    if (stored.sha256 !== set.sha256)
+      throw new InvalidInputError(`plan ${file}: changesFile changed while it was being planned; plan it again`);
+  });
 }
 
 export async function planCut(session: Session, file: string): Promise<PlanResult> {
@@ -34,7 +63,8 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
   });
   if (plan.author !== auth.signer.name) {
     throw new GovernanceRefusedError(
-      `plan ${file}: names author ${plan.author}, but it is signed by ${auth.signer.name} (the author is whoever signs the plan)`,
+      `plan ${file}: names author ${plan.author}, but it is signed by ${auth.signer.name} (the author is whoever ` +
+        `signs the plan)`,
     );
   }
   const spec = await session.target(plan.target);
@@ -44,25 +74,8 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
       `cut ${plan.id} already exists (plans are immutable: give the new plan another id)`,
     );
   }
-  const sim = executorFor('dry-run', spec, changes);
-  let precheck: PlanResult['precheck'];
-  try {
-    precheck = await sim.precheck();
-  } finally {
-    await sim.close();
-  }
-  if (plan.changeSet && changesFile) {
-    // The change file goes into the store content-addressed, before the event that binds it.
-    const set = plan.changeSet;
-    const id = changeSetBlobId(set.sha256);
-    if (!(await blobInfo(store.db, id))) {
-      await store.db.tx(async (tx) => {
-        const stored = await putBlob(tx, id, createReadStream(changesFile));
-        if (stored.sha256 !== set.sha256)
-          throw new InvalidInputError(`plan ${file}: changesFile changed while it was being planned; plan it again`);
-      });
-    }
-  }
+  const precheck = await precheckTarget(spec, changes);
+  if (plan.changeSet && changesFile) await storeChangeFile(store, file, plan.changeSet, changesFile);
   const hash = planHash(plan);
   const at = new Date().toISOString();
   const result = await handleCut(

@@ -184,7 +184,8 @@ function phaseEvent(command: Extract<CutCommand, { type: 'RecordPhase' }>, state
   const next = nextLivePhase(state);
   if (command.phase !== next)
     throw new IllegalTransitionError(
-      `cut ${cut} is ${stateName(state)}: the ${command.phase} phase is not the one to record${next ? ` (${next} is)` : ''}`,
+      `cut ${cut} is ${stateName(state)}: the ${command.phase} phase is not the one to ` +
+        `record${next ? ` (${next} is)` : ''}`,
       { state: stateName(state), event: 'RecordPhase' },
     );
   const base = { ...runOf(state), at: command.at };
@@ -211,7 +212,8 @@ function revert(command: Extract<CutCommand, { type: 'Revert' }>, state: CutStat
   const c = context(state);
   if (command.force && !command.signer.admin)
     throw new GovernanceRefusedError(
-      `revert --force of cut ${cut} refused: a forced revert must be signed by an admin (${command.signer.name} is not one)`,
+      `revert --force of cut ${cut} refused: a forced revert must be signed by an admin (${command.signer.name} is ` +
+        `not one)`,
     );
   if (command.refusals.length > 0)
     throw new GovernanceRefusedError(

@@ -33,50 +33,22 @@ export function refusal(event: DomainEvent, state: CutState): Error {
   if (name === 'new' && event.type !== 'CutPlanned') return illegal(`no such cut has been planned`);
   if ('planHash' in event.data && c.planHash && event.data.planHash !== c.planHash) {
     return new GovernanceRefusedError(
-      `cut ${cut}: plan hash ${event.data.planHash.slice(0, 12)}… differs from the planned ${c.planHash.slice(0, 12)}… (the plan is immutable)`,
+      `cut ${cut}: plan hash ${event.data.planHash.slice(0, 12)}… differs from the planned ` +
+        `${c.planHash.slice(0, 12)}… (the plan is immutable)`,
     );
   }
-  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
   switch (event.type) {
     case 'CutPlanned':
       return illegal('it has already been planned');
-    case 'ApprovalGranted': {
-      if (!['planned', 'approved'].includes(name))
-        return illegal('approvals are recorded only while planned or approved');
-      if (c.approvals.some((a) => a.approver === event.data.approver))
-        return new GovernanceRefusedError(`${event.data.approver} has already approved cut ${cut}`);
-      const sameKey = c.approvals.find((a) => a.publicKey === event.data.publicKey);
-      if (sameKey)
-        return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, [
-          `approval by ${event.data.approver}: signed with the key that already approved as ${sameKey.approver} (four-eyes counts keys)`,
-        ]);
-      const verdict = evaluateApprovals([event.data], {
-        ...ctx,
-        policy: { ...ctx.policy, requiredApprovals: 1, roles: [] },
-      });
-      return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, verdict.reasons);
-    }
+    case 'ApprovalGranted':
+      return approvalRefusal(event, state, illegal);
     case 'LiveRunStarted':
     case 'RunResumed':
       return runStartRefusal(event, state, illegal);
-    case 'RunContinued': {
-      if (!name.startsWith('live.') && name !== 'reverting')
-        return illegal('RunContinued needs an interrupted live run or revert');
-      const reasons = [...lockReasons(event.data.evidence.locks)];
-      if (name !== 'reverting')
-        reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
-      if (reasons.length === 0) return illegal('RunContinued is not allowed (another run?)');
-      return new GovernanceRefusedError(`continuing the interrupted run of cut ${cut} refused`, reasons);
-    }
-    case 'RevertStarted': {
-      if (!['completed', 'failed', 'verifyFailed', 'halted', 'revertFailed'].includes(name))
-        return illegal('revert needs a finished, failed or halted live run');
-      const reasons = lockReasons(event.data.evidence.locks);
-      if (!c.backup) reasons.push('no backup was taken: nothing to revert to');
-      return reasons.length
-        ? new GovernanceRefusedError(`revert of cut ${cut} refused`, reasons)
-        : illegal('revert is not allowed');
-    }
+    case 'RunContinued':
+      return continueRefusal(event, state, illegal);
+    case 'RevertStarted':
+      return revertRefusal(event, state, illegal);
     case 'CutAborted':
     case 'DryRunStarted':
     case 'PhaseSimulated':
@@ -97,6 +69,70 @@ export function refusal(event: DomainEvent, state: CutState): Error {
       return never;
     }
   }
+}
+
+/** Why an approval is refused: the wrong state, the approver or their key already counted, or the policy. */
+function approvalRefusal(
+  event: Extract<DomainEvent, { type: 'ApprovalGranted' }>,
+  state: CutState,
+  illegal: (why: string) => Error,
+): Error {
+  const name = stateName(state);
+  const c = state.snapshot.context;
+  const cut = c.cutId || '(unplanned)';
+  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
+  if (!['planned', 'approved'].includes(name)) return illegal('approvals are recorded only while planned or approved');
+  if (c.approvals.some((a) => a.approver === event.data.approver))
+    return new GovernanceRefusedError(`${event.data.approver} has already approved cut ${cut}`);
+  const sameKey = c.approvals.find((a) => a.publicKey === event.data.publicKey);
+  if (sameKey)
+    return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, [
+      `approval by ${event.data.approver}: signed with the key that already approved as ${sameKey.approver}` +
+        ' (four-eyes counts keys)',
+    ]);
+  const verdict = evaluateApprovals([event.data], {
+    ...ctx,
+    policy: { ...ctx.policy, requiredApprovals: 1, roles: [] },
+  });
+  return new GovernanceRefusedError(`approval by ${event.data.approver} refused`, verdict.reasons);
+}
+
+/** Why continuing an interrupted run or revert is refused: closed locks and (for a live run) approval reasons. */
+function continueRefusal(
+  event: Extract<DomainEvent, { type: 'RunContinued' }>,
+  state: CutState,
+  illegal: (why: string) => Error,
+): Error {
+  const name = stateName(state);
+  const c = state.snapshot.context;
+  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
+  if (!name.startsWith('live.') && name !== 'reverting')
+    return illegal('RunContinued needs an interrupted live run or revert');
+  const reasons = [...lockReasons(event.data.evidence.locks)];
+  if (name !== 'reverting')
+    reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
+  if (reasons.length === 0) return illegal('RunContinued is not allowed (another run?)');
+  return new GovernanceRefusedError(
+    `continuing the interrupted run of cut ${c.cutId || '(unplanned)'} refused`,
+    reasons,
+  );
+}
+
+/** Why a revert is refused: no finished, failed or halted live run, a closed lock, or no backup. */
+function revertRefusal(
+  event: Extract<DomainEvent, { type: 'RevertStarted' }>,
+  state: CutState,
+  illegal: (why: string) => Error,
+): Error {
+  const name = stateName(state);
+  const c = state.snapshot.context;
+  if (!['completed', 'failed', 'verifyFailed', 'halted', 'revertFailed'].includes(name))
+    return illegal('revert needs a finished, failed or halted live run');
+  const reasons = lockReasons(event.data.evidence.locks);
+  if (!c.backup) reasons.push('no backup was taken: nothing to revert to');
+  return reasons.length
+    ? new GovernanceRefusedError(`revert of cut ${c.cutId || '(unplanned)'} refused`, reasons)
+    : illegal('revert is not allowed');
 }
 
 /** Why a live start (or a resume after a halt) is refused: every closed lock, approval and dry-run reason. */

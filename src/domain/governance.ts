@@ -155,109 +155,154 @@ export function foldGovernance(events: GovernanceStored[], crypto: Crypto, pin?:
   const g = emptyGovernance();
   for (const e of events) {
     g.streamVersion = e.version;
-    const at = {
-      streamId: e.streamId ?? 'governance',
-      version: e.version,
-      ...(e.eventId ? { eventId: e.eventId } : {}),
-      type: e.type,
-    };
-    const flag = (rule: TrustRule, message: string) => g.violations.push({ ...at, rule, message });
-    const parsed = GovernanceEvent.safeParse({ type: e.type, data: e.data });
-    if (!parsed.success) {
-      flag(
-        'governance',
-        `not a governance event: ${parsed.error.issues
-          .map((i) => `${i.path.join('.')}: ${i.message}`)
-          .slice(0, 2)
-          .join('; ')}`,
-      );
-      continue;
-    }
-    const ev = parsed.data;
-    const sig = EventSignature.safeParse(e.metadata?.signature);
-    const signer = sig.success ? sig.data.signer : undefined;
-    const point =
-      e.transactionId && e.globalPosition
-        ? { transactionId: e.transactionId, globalPosition: e.globalPosition }
-        : undefined;
-    const signedBy = (registry: Registry | undefined, version: number): Member | undefined => {
-      if (sig.success && sig.data.governance !== version) {
-        flag(
-          'governance',
-          `signed under governance version ${sig.data.governance}; this event must be checked under version ${version}`,
-        );
-        return undefined;
-      }
-      const bad = checkSignature({ ...e, streamId: at.streamId }, registry, crypto);
-      if (bad) {
-        flag(bad.rule, bad.message);
-        return undefined;
-      }
-      const member = memberOf(registry, signer!);
-      if (!holdsRole(member, ['admin'])) {
-        flag('role', `${signer} is not an admin at governance version ${version}`);
-        return undefined;
-      }
-      return member;
-    };
-
-    if (ev.type === 'GovernanceProposed') {
-      const d = ev.data;
-      if (registryHash(d.registry) !== d.registryHash) {
-        flag('governance', `version ${d.version}: the registry does not hash to the recorded registry hash`);
-        continue;
-      }
-      if (g.versions.length === 0) {
-        if (d.version !== 1 || d.previous !== null) {
-          flag('governance', `the first governance event must be genesis (version 1), found version ${d.version}`);
-          continue;
-        }
-        const root = trustRoot(d);
-        if (pin !== undefined && root !== pin) {
-          flag('trust-root', `genesis hashes to ${root}, the pinned trust root is ${pin}`);
-          g.streamVersion = e.version;
-          return g;
-        }
-        if (!signedBy(d.registry, 1)) continue;
-        g.root = root;
-        g.versions.push({ version: 1, registry: d.registry, registryHash: d.registryHash, effectiveAt: point });
-        continue;
-      }
-      const cur = g.versions.at(-1)!;
-      if (d.version !== cur.version + 1 || d.previous !== cur.registryHash) {
-        flag('governance', `proposal of version ${d.version} does not extend version ${cur.version}`);
-        continue;
-      }
-      const member = signedBy(cur.registry, cur.version);
-      if (!member) continue;
-      g.pending = {
-        version: d.version,
-        registry: d.registry,
-        registryHash: d.registryHash,
-        proposer: signer!,
-        signers: new Set([crypto.fingerprint(member.publicKey)]),
-      };
-    } else {
-      const d = ev.data;
-      const cur = g.versions.at(-1);
-      if (!cur || !g.pending || g.pending.version !== d.version || g.pending.registryHash !== d.registryHash) {
-        flag('governance', `approval of version ${d.version} matches no pending proposal`);
-        continue;
-      }
-      const member = signedBy(cur.registry, cur.version);
-      if (!member) continue;
-      g.pending.signers.add(crypto.fingerprint(member.publicKey));
-    }
-    const cur = g.versions.at(-1)!;
-    if (g.pending && g.pending.signers.size >= cur.registry.admins.threshold) {
-      g.versions.push({
-        version: g.pending.version,
-        registry: g.pending.registry,
-        registryHash: g.pending.registryHash,
-        effectiveAt: point,
-      });
-      delete g.pending;
-    }
+    if (foldGovernanceEvent(g, e, crypto, pin) === 'stop') return g;
   }
   return g;
+}
+
+/** The data of one governance event type. */
+type DataOf<T extends GovernanceEvent['type']> = Extract<GovernanceEvent, { type: T }>['data'];
+
+/** How a folded event ends: nothing more to do, the pending proposal may now be enacted, or the fold stops. */
+type Step = 'done' | 'enact' | 'stop';
+
+/** What the fold of one event needs: its signer (an admin, or undefined once a violation is flagged) and `flag`. */
+interface EventFold {
+  /** The event's signer, if it is an admin of `registry` signing under `version`; otherwise flags why and undefined. */
+  signedBy: (registry: Registry | undefined, version: number) => Member | undefined;
+  signer: string | undefined;
+  point: CommitPoint | undefined;
+  flag: (rule: TrustRule, message: string) => void;
+}
+
+/** Folds one event of the governance stream into `g`; 'stop' when the genesis is not the pinned root. */
+function foldGovernanceEvent(g: GovernanceState, e: GovernanceStored, crypto: Crypto, pin?: string): Step {
+  const at = {
+    streamId: e.streamId ?? 'governance',
+    version: e.version,
+    ...(e.eventId ? { eventId: e.eventId } : {}),
+    type: e.type,
+  };
+  const flag = (rule: TrustRule, message: string) => g.violations.push({ ...at, rule, message });
+  const parsed = GovernanceEvent.safeParse({ type: e.type, data: e.data });
+  if (!parsed.success) {
+    flag(
+      'governance',
+      `not a governance event: ${parsed.error.issues
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .slice(0, 2)
+        .join('; ')}`,
+    );
+    return 'done';
+  }
+  const ev = parsed.data;
+  const sig = EventSignature.safeParse(e.metadata?.signature);
+  const signer = sig.success ? sig.data.signer : undefined;
+  const point =
+    e.transactionId && e.globalPosition
+      ? { transactionId: e.transactionId, globalPosition: e.globalPosition }
+      : undefined;
+  const signedBy = (registry: Registry | undefined, version: number): Member | undefined => {
+    if (sig.success && sig.data.governance !== version) {
+      flag(
+        'governance',
+        `signed under governance version ${sig.data.governance}; this event must be checked under version ${version}`,
+      );
+      return undefined;
+    }
+    const bad = checkSignature({ ...e, streamId: at.streamId }, registry, crypto);
+    if (bad) {
+      flag(bad.rule, bad.message);
+      return undefined;
+    }
+    const member = memberOf(registry, signer!);
+    if (!holdsRole(member, ['admin'])) {
+      flag('role', `${signer} is not an admin at governance version ${version}`);
+      return undefined;
+    }
+    return member;
+  };
+  const fold: EventFold = { signedBy, signer, point, flag };
+  const step =
+    ev.type === 'GovernanceProposed'
+      ? foldProposal(g, ev.data, fold, crypto, pin)
+      : foldApproval(g, ev.data, fold, crypto);
+  if (step === 'enact') enactIfApproved(g, point);
+  return step;
+}
+
+/** A proposal: genesis (checked against `pin`, in force at once) or the next version, pending its approvals. */
+function foldProposal(
+  g: GovernanceState,
+  d: DataOf<'GovernanceProposed'>,
+  { signedBy, signer, point, flag }: EventFold,
+  crypto: Crypto,
+  pin: string | undefined,
+): Step {
+  if (registryHash(d.registry) !== d.registryHash) {
+    flag('governance', `version ${d.version}: the registry does not hash to the recorded registry hash`);
+    return 'done';
+  }
+  if (g.versions.length === 0) {
+    if (d.version !== 1 || d.previous !== null) {
+      flag('governance', `the first governance event must be genesis (version 1), found version ${d.version}`);
+      return 'done';
+    }
+    const root = trustRoot(d);
+    if (pin !== undefined && root !== pin) {
+      flag('trust-root', `genesis hashes to ${root}, the pinned trust root is ${pin}`);
+      return 'stop';
+    }
+    if (!signedBy(d.registry, 1)) return 'done';
+    g.root = root;
+    g.versions.push({ version: 1, registry: d.registry, registryHash: d.registryHash, effectiveAt: point });
+    return 'done';
+  }
+  const cur = g.versions.at(-1)!;
+  if (d.version !== cur.version + 1 || d.previous !== cur.registryHash) {
+    flag('governance', `proposal of version ${d.version} does not extend version ${cur.version}`);
+    return 'done';
+  }
+  const member = signedBy(cur.registry, cur.version);
+  if (!member) return 'done';
+  g.pending = {
+    version: d.version,
+    registry: d.registry,
+    registryHash: d.registryHash,
+    proposer: signer!,
+    signers: new Set([crypto.fingerprint(member.publicKey)]),
+  };
+  return 'enact';
+}
+
+/** An approval of the pending proposal: its signer's key counted once. */
+function foldApproval(
+  g: GovernanceState,
+  d: DataOf<'GovernanceApproved'>,
+  { signedBy, flag }: EventFold,
+  crypto: Crypto,
+): Step {
+  const cur = g.versions.at(-1);
+  if (!cur || !g.pending || g.pending.version !== d.version || g.pending.registryHash !== d.registryHash) {
+    flag('governance', `approval of version ${d.version} matches no pending proposal`);
+    return 'done';
+  }
+  const member = signedBy(cur.registry, cur.version);
+  if (!member) return 'done';
+  g.pending.signers.add(crypto.fingerprint(member.publicKey));
+  return 'enact';
+}
+
+/** The pending version takes effect at `point` once `admins.threshold` distinct admin keys signed it. */
+function enactIfApproved(g: GovernanceState, point: CommitPoint | undefined): void {
+  const cur = g.versions.at(-1)!;
+  if (g.pending && g.pending.signers.size >= cur.registry.admins.threshold) {
+    g.versions.push({
+      version: g.pending.version,
+      registry: g.pending.registry,
+      registryHash: g.pending.registryHash,
+      effectiveAt: point,
+    });
+    delete g.pending;
+  }
 }

@@ -36,7 +36,8 @@ export async function pinnedGovernance(
 ): Promise<GovernanceState> {
   if (!pin && opts.requirePin) {
     throw new GovernanceRefusedError(
-      'no trust root is pinned: set trust.root in the config to the root printed by `cutter governance show` (or given to you by your admins)',
+      'no trust root is pinned: set trust.root in the config to the root printed by `cutter governance show` (or ' +
+        'given to you by your admins)',
     );
   }
   const g = await readGovernance(store, pin);
@@ -65,7 +66,8 @@ export function authorityOf(signer: Signer, governance: GovernanceState): Author
   if (!member) throw new GovernanceRefusedError(`${signer.name} is not a member of governance version ${cur.version}`);
   if (keyFingerprint(member.publicKey) !== signer.fingerprint) {
     throw new GovernanceRefusedError(
-      `the key of ${signer.name} (${signer.fingerprint}) is not the key enrolled for ${signer.name} (${keyFingerprint(member.publicKey)})`,
+      `the key of ${signer.name} (${signer.fingerprint}) is not the key enrolled for ${signer.name} ` +
+        `(${keyFingerprint(member.publicKey)})`,
     );
   }
   return { signer, governance, version: cur.version, registry: cur.registry };
@@ -88,7 +90,8 @@ export function requireRole(auth: Authority, streamId: string, type: string): vo
   const member = memberOf(auth.registry, auth.signer.name)!;
   if (roles && !roles.some((r) => member.roles.includes(r))) {
     throw new GovernanceRefusedError(
-      `${auth.signer.name} may not record ${type}: it needs role ${roles.join(' or ')} (has ${member.roles.join(', ')})`,
+      `${auth.signer.name} may not record ${type}: it needs role ${roles.join(' or ')} (has ` +
+        `${member.roles.join(', ')})`,
     );
   }
 }

@@ -17,7 +17,8 @@ export const activityProjector: AsyncProjector = {
       let target = e.type === 'CutPlanned' ? String(fieldOf(e.data, 'target')) : targets.get(cutId);
       if (!target) {
         const [row] = await tx.query(
-          sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${cutId}`,
+          sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts'
+            AND row_key = ${cutId}`,
         );
         target = row?.target ?? undefined;
       }
@@ -36,7 +37,8 @@ export const activityProjector: AsyncProjector = {
       };
       const row = { target, ...delta, lastEventAt: e.recordedAt, lastEvent: e.type };
       await tx.query(sql`
-        INSERT INTO cutter.projection_rows (projection, row_key, stream_id, row) VALUES ('target_activity', ${target}, ${'*'}, ${JSON.stringify(row)}::jsonb)
+        INSERT INTO cutter.projection_rows (projection, row_key, stream_id, row)
+        VALUES ('target_activity', ${target}, ${'*'}, ${JSON.stringify(row)}::jsonb)
         ON CONFLICT (projection, row_key) DO UPDATE SET row = jsonb_build_object(
           'target', ${target}::text,
           'cuts', (projection_rows.row->>'cuts')::int + ${delta.cuts}::int,

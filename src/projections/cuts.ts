@@ -77,55 +77,8 @@ export function projectCut(streamId: string, events: ProjectionEvent[]): CutRows
     const run = typeof d.runId === 'string' ? runs.get(d.runId) : undefined;
     if (!run) continue;
     const phase = ev.type === 'PhaseSimulated' ? ev.data.phase : PHASE_OF[ev.type];
-    if (phase) {
-      const rows: Record<string, number> = {};
-      for (const k of ['inserted', 'updated', 'deleted', 'rowCount', 'rows'])
-        if (typeof d[k] === 'number') rows[k] = d[k];
-      run.phases.push({
-        phase,
-        at: d.at,
-        ...(d.receipt ? { receipt: d.receipt } : {}),
-        ...(d.digest
-          ? { digest: d.digest }
-          : d.plaintextHash
-            ? { digest: d.plaintextHash }
-            : d.actualHash
-              ? { digest: d.actualHash }
-              : {}),
-        ...(d.reconciled ? { reconciled: true } : {}),
-        ...(Object.keys(rows).length ? { rows } : {}),
-      });
-    }
-    const end = (outcome: string) => Object.assign(run, { outcome, endedAt: d.at });
-    switch (ev.type) {
-      case 'DryRunCompleted':
-        end(ev.data.passed ? 'passed' : 'failed');
-        run.diff = ev.data.diff;
-        break;
-      case 'LifecycleEnacted':
-        end('completed');
-        break;
-      case 'VerifyFailed':
-        end('verify-failed');
-        break;
-      case 'PhaseFailed':
-        end(`failed at ${ev.data.phase}`);
-        break;
-      case 'RunHalted':
-        Object.assign(run, { outcome: `halted before ${ev.data.phase}` });
-        break;
-      case 'RunResumed':
-        Object.assign(run, { outcome: 'running' });
-        break;
-      case 'CutReverted':
-        end('reverted');
-        break;
-      case 'RevertFailed':
-        end('revert-failed');
-        break;
-      default:
-        break;
-    }
+    if (phase) run.phases.push(phaseEntry(phase, d));
+    endRun(run, ev, d.at);
   }
   const s = summary(state);
   const lastRun = [...runs.values()].at(-1);
@@ -144,6 +97,60 @@ export function projectCut(streamId: string, events: ProjectionEvent[]): CutRows
       row: r as unknown as Record<string, unknown>,
     })),
   };
+}
+
+/** A run's record of one phase: when, its receipt and digest, whether reconciled, its row counts. */
+function phaseEntry(phase: string, d: Record<string, any>): RunRow['phases'][number] {
+  const rows: Record<string, number> = {};
+  for (const k of ['inserted', 'updated', 'deleted', 'rowCount', 'rows']) if (typeof d[k] === 'number') rows[k] = d[k];
+  return {
+    phase,
+    at: d.at,
+    ...(d.receipt ? { receipt: d.receipt } : {}),
+    ...(d.digest
+      ? { digest: d.digest }
+      : d.plaintextHash
+        ? { digest: d.plaintextHash }
+        : d.actualHash
+          ? { digest: d.actualHash }
+          : {}),
+    ...(d.reconciled ? { reconciled: true } : {}),
+    ...(Object.keys(rows).length ? { rows } : {}),
+  };
+}
+
+/** The run's outcome after `ev` (recorded at `at`): ended, halted, resumed, or unchanged. */
+function endRun(run: RunRow, ev: DomainEvent, at: string): void {
+  const end = (outcome: string) => Object.assign(run, { outcome, endedAt: at });
+  switch (ev.type) {
+    case 'DryRunCompleted':
+      end(ev.data.passed ? 'passed' : 'failed');
+      run.diff = ev.data.diff;
+      break;
+    case 'LifecycleEnacted':
+      end('completed');
+      break;
+    case 'VerifyFailed':
+      end('verify-failed');
+      break;
+    case 'PhaseFailed':
+      end(`failed at ${ev.data.phase}`);
+      break;
+    case 'RunHalted':
+      Object.assign(run, { outcome: `halted before ${ev.data.phase}` });
+      break;
+    case 'RunResumed':
+      Object.assign(run, { outcome: 'running' });
+      break;
+    case 'CutReverted':
+      end('reverted');
+      break;
+    case 'RevertFailed':
+      end('revert-failed');
+      break;
+    default:
+      break;
+  }
 }
 
 /** States in which a cut holds its target (at most one per target). */

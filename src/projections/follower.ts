@@ -34,7 +34,8 @@ export async function catchUp(
       if (page.events.length === 0) return 0;
       await projector.apply(tx, page.events);
       await tx.query(sql`
-        INSERT INTO cutter.checkpoints (projector, txid, position) VALUES (${projector.name}, ${page.next.txid}::xid8, ${page.next.position}::bigint)
+        INSERT INTO cutter.checkpoints (projector, txid, position)
+        VALUES (${projector.name}, ${page.next.txid}::xid8, ${page.next.position}::bigint)
         ON CONFLICT (projector) DO UPDATE SET txid = EXCLUDED.txid, position = EXCLUDED.position, updated_at = now()`);
       return page.events.length;
     });

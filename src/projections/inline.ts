@@ -18,13 +18,15 @@ export async function writeCutRows(q: Queryable, streamId: string, events: Store
   const rows = [{ projection: 'cuts', ...cut }, ...runs.map((r) => ({ projection: 'runs', ...r }))];
   await q.query(sql`
     INSERT INTO cutter.projection_rows (projection, row_key, stream_id, row)
-    SELECT p, k, ${streamId}, r FROM unnest(${rows.map((r) => r.projection)}::text[], ${rows.map((r) => r.key)}::text[], ${rows.map((r) => JSON.stringify(r.row))}::jsonb[]) AS x(p, k, r)`);
+    SELECT p, k, ${streamId}, r FROM unnest(${rows.map((r) => r.projection)}::text[],
+    ${rows.map((r) => r.key)}::text[], ${rows.map((r) => JSON.stringify(r.row))}::jsonb[]) AS x(p, k, r)`);
   const state = String(cut.row.state);
   const target = String(cut.row.target);
   const cutId = cut.key;
   if (holdsTarget(state)) {
     await q.query(
-      sql`INSERT INTO cutter.active_target_runs (target, cut_id, run_id) VALUES (${target}, ${cutId}, ${String(cut.row.runId)}) ON CONFLICT (target) DO NOTHING`,
+      sql`INSERT INTO cutter.active_target_runs (target, cut_id, run_id)
+        VALUES (${target}, ${cutId}, ${String(cut.row.runId)}) ON CONFLICT (target) DO NOTHING`,
     );
     const [owner] = await q.query(sql`SELECT cut_id FROM cutter.active_target_runs WHERE target = ${target}`);
     if (owner && owner.cut_id !== cutId)
@@ -32,7 +34,8 @@ export async function writeCutRows(q: Queryable, streamId: string, events: Store
         `target ${target} is busy with cut ${owner.cut_id}`,
       ]);
     await q.query(
-      sql`UPDATE cutter.active_target_runs SET run_id = ${String(cut.row.runId)} WHERE target = ${target} AND cut_id = ${cutId}`,
+      sql`UPDATE cutter.active_target_runs SET run_id = ${String(cut.row.runId)} WHERE target = ${target}
+        AND cut_id = ${cutId}`,
     );
   } else {
     await q.query(sql`DELETE FROM cutter.active_target_runs WHERE cut_id = ${cutId}`);
@@ -67,7 +70,8 @@ export const cutProjection: InlineProjection = {
     const [row] = planned
       ? []
       : await tx.query(
-          sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts' AND row_key = ${cutIdOf(streamId)}`,
+          sql`SELECT row->>'target' AS target FROM cutter.projection_rows WHERE projection = 'cuts'
+            AND row_key = ${cutIdOf(streamId)}`,
         );
     const target = planned?.target ?? row?.target;
     if (target)

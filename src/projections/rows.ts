@@ -17,8 +17,10 @@ export async function projectionRows(
 ): Promise<Record<string, any>[]> {
   const rows = await q.query(
     streamId
-      ? sql`SELECT row FROM cutter.projection_rows WHERE projection = ${projection} AND stream_id = ${streamId} ORDER BY row_key COLLATE "C"`
-      : sql`SELECT row FROM cutter.projection_rows WHERE projection = ${projection} ORDER BY row->>'updatedAt' DESC NULLS LAST, row_key`,
+      ? sql`SELECT row FROM cutter.projection_rows WHERE projection = ${projection} AND stream_id = ${streamId}
+        ORDER BY row_key COLLATE "C"`
+      : sql`SELECT row FROM cutter.projection_rows WHERE projection = ${projection}
+        ORDER BY row->>'updatedAt' DESC NULLS LAST, row_key`,
   );
   return rows.map((r) => r.row);
 }

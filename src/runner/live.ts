@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { executorFor, type LiveExecutionAdapter } from '../adapters/index.js';
-import type { BackupImage } from '../adapters/port.js';
+import type { BackupImage, PhaseContext } from '../adapters/port.js';
 import { encryptionStream } from '../crypto/backup.js';
 import { backupIdFor, loadBackup, recordBackup } from '../store/backups.js';
 import { changesOf } from '../cuts/changes.js';
@@ -218,98 +218,122 @@ function haltReason(locks: LockCheck): string {
   return parts.join('; ');
 }
 
+/** One phase of a live run, through the adapter, its progress shown; the outcome the run records. */
 async function runPhase(
   phase: Phase,
   adapter: LiveExecutionAdapter,
   state: CutState,
   run: LiveRun,
 ): Promise<PhaseOutcome> {
-  const { progress, rows } = run;
   const c = context(state);
   const ctx = { cutId: c.cutId, runId: c.runId!, planHash: c.planHash };
   switch (phase) {
     case 'backup':
-      progress.phase(PHASE_GATES.backup.gate, rows);
+      run.progress.phase(PHASE_GATES.backup.gate, run.rows);
       return { phase, result: await takeBackup(run, adapter, ctx) };
-    case 'legA': {
-      progress.phase(PHASE_GATES.legA.gate, rows);
-      const r = await adapter.writeLegA(ctx, { preImageHash: c.backup!.preImageHash, onRows: (n) => progress.tick(n) });
-      return {
-        phase,
-        result: {
-          inserted: r.inserted,
-          updated: r.updated,
-          deleted: r.deleted,
-          digest: r.digest,
-          receipt: r.receipt,
-          ...(r.reconciled ? { reconciled: true } : {}),
-        },
-      };
-    }
-    case 'legB': {
-      progress.phase(PHASE_GATES.legB.gate, 1);
-      const governance = {
-        cutId: ctx.cutId,
-        planHash: ctx.planHash,
-        runId: ctx.runId,
-        approvals: c.approvals.map((a) => ({
-          approver: a.approver,
-          roles: a.roles,
-          at: a.at,
-          signature: a.signature,
-          publicKey: a.publicKey,
-          governanceVersion: a.governanceVersion,
-        })),
-        backupId: c.backup?.backupId,
-        ...(await anchorOf(run.store, ctx.cutId)),
-      };
-      const r = await adapter.recordLegB(ctx, governance);
-      progress.tick(1);
-      return {
-        phase,
-        result: {
-          ledgerId: r.ledgerId,
-          digest: r.digest,
-          receipt: r.receipt,
-          ...(r.reconciled ? { reconciled: true } : {}),
-        },
-      };
-    }
-    case 'verify': {
-      progress.phase(PHASE_GATES.verify.gate, rows);
-      const r = await adapter.verify(ctx, { onRows: (n) => progress.tick(n) });
-      if (!r.ok)
-        return {
-          phase,
-          result: { ok: false, expectedHash: r.expectedHash, actualHash: r.actualHash, mismatches: r.mismatches },
-        };
-      return {
-        phase,
-        result: {
-          ok: true,
-          expectedHash: r.expectedHash,
-          actualHash: r.actualHash,
-          receipt: r.receipt,
-          ...(r.reconciled ? { reconciled: true } : {}),
-        },
-      };
-    }
-    case 'enact': {
-      progress.phase(PHASE_GATES.enact.gate, rows);
-      const r = await adapter.enactLifecycle(ctx, { onRows: (n) => progress.tick(n) });
-      return {
-        phase,
-        result: {
-          skipped: r.skipped,
-          rows: r.rows,
-          receipt: r.receipt,
-          ...(r.reconciled ? { reconciled: true } : {}),
-        },
-      };
-    }
+    case 'legA':
+      return { phase, result: await writeLegA(run, adapter, ctx, c.backup!.preImageHash) };
+    case 'legB':
+      return { phase, result: await recordLegB(run, adapter, ctx, state) };
+    case 'verify':
+      return { phase, result: await verifyWrite(run, adapter, ctx) };
+    case 'enact':
+      return { phase, result: await enactLifecycle(run, adapter, ctx) };
     default:
       throw new Error(`unknown phase ${phase}`);
   }
+}
+
+type ResultOf<P extends Phase> = Extract<PhaseOutcome, { phase: P }>['result'];
+
+/** Leg A: the planned changes written to the target, checked against the backup's pre-image. */
+async function writeLegA(
+  run: LiveRun,
+  adapter: LiveExecutionAdapter,
+  ctx: PhaseContext,
+  preImageHash: string,
+): Promise<ResultOf<'legA'>> {
+  const { progress } = run;
+  progress.phase(PHASE_GATES.legA.gate, run.rows);
+  const r = await adapter.writeLegA(ctx, { preImageHash, onRows: (n) => progress.tick(n) });
+  return {
+    inserted: r.inserted,
+    updated: r.updated,
+    deleted: r.deleted,
+    digest: r.digest,
+    receipt: r.receipt,
+    ...(r.reconciled ? { reconciled: true } : {}),
+  };
+}
+
+/** Leg B: the governance record (approvals, backup, anchor) written to the target's ledger. */
+async function recordLegB(
+  run: LiveRun,
+  adapter: LiveExecutionAdapter,
+  ctx: PhaseContext,
+  state: CutState,
+): Promise<ResultOf<'legB'>> {
+  const c = context(state);
+  run.progress.phase(PHASE_GATES.legB.gate, 1);
+  const governance = {
+    cutId: ctx.cutId,
+    planHash: ctx.planHash,
+    runId: ctx.runId,
+    approvals: c.approvals.map((a) => ({
+      approver: a.approver,
+      roles: a.roles,
+      at: a.at,
+      signature: a.signature,
+      publicKey: a.publicKey,
+      governanceVersion: a.governanceVersion,
+    })),
+    backupId: c.backup?.backupId,
+    ...(await anchorOf(run.store, ctx.cutId)),
+  };
+  const r = await adapter.recordLegB(ctx, governance);
+  run.progress.tick(1);
+  return {
+    ledgerId: r.ledgerId,
+    digest: r.digest,
+    receipt: r.receipt,
+    ...(r.reconciled ? { reconciled: true } : {}),
+  };
+}
+
+/** Verify: the adapter's check of what the cut wrote (a mismatch is an outcome the run records, not an error). */
+async function verifyWrite(
+  run: LiveRun,
+  adapter: LiveExecutionAdapter,
+  ctx: PhaseContext,
+): Promise<ResultOf<'verify'>> {
+  const { progress } = run;
+  progress.phase(PHASE_GATES.verify.gate, run.rows);
+  const r = await adapter.verify(ctx, { onRows: (n) => progress.tick(n) });
+  if (!r.ok) return { ok: false, expectedHash: r.expectedHash, actualHash: r.actualHash, mismatches: r.mismatches };
+  return {
+    ok: true,
+    expectedHash: r.expectedHash,
+    actualHash: r.actualHash,
+    receipt: r.receipt,
+    ...(r.reconciled ? { reconciled: true } : {}),
+  };
+}
+
+/** Enact: the adapter's lifecycle step, its rows counted (or skipped). */
+async function enactLifecycle(
+  run: LiveRun,
+  adapter: LiveExecutionAdapter,
+  ctx: PhaseContext,
+): Promise<ResultOf<'enact'>> {
+  const { progress } = run;
+  progress.phase(PHASE_GATES.enact.gate, run.rows);
+  const r = await adapter.enactLifecycle(ctx, { onRows: (n) => progress.tick(n) });
+  return {
+    skipped: r.skipped,
+    rows: r.rows,
+    receipt: r.receipt,
+    ...(r.reconciled ? { reconciled: true } : {}),
+  };
 }
 
 /**

@@ -144,27 +144,7 @@ async function revertLive(
     handleCut(store, cutId, command, auth, { correlationId: cutId });
   const loaded = await loadCut(store, cutId);
   const c = context(loaded.state);
-  // A resumed revert keeps the force its signed RevertStarted recorded.
-  const force =
-    stateName(loaded.state) === 'reverting'
-      ? fieldOf([...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data, 'force') === true
-      : requestedForce;
-  const signer = {
-    name: auth.signer.name,
-    admin: !!memberOf(auth.registry, auth.signer.name)?.roles.includes('admin'),
-  };
-  const runId = `revert-${randomUUID().slice(0, 8)}`;
-  // All three locks, now, whether this starts a revert or resumes an interrupted one (the
-  // decider says which, and refuses a forced one not signed by an admin); read again if the
-  // append loses a race (a kill-switch flip).
-  const current = (
-    await run(async () => {
-      const locks = await locksNow(store, session.configFile, session.env);
-      const at = new Date().toISOString();
-      return { type: 'Revert', runId, at, force, signer, locks: locks.evidence, refusals: locks.closed };
-    })
-  ).after;
-  const revertId = context(current).runId!;
+  const { revertId, force } = await startRevert(session, store, auth, loaded, requestedForce, run);
   const leftAs = verifyFailedImage(loaded);
   const adapter = executorFor('live', spec, changesOf(plan, store.db), adapterFaults);
   try {
@@ -194,18 +174,58 @@ async function revertLive(
       restoredHash: r.restoredHash,
     };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    if (isInterruption(err)) {
-      throw new InterruptedError(
-        `revert interrupted (${message}); nothing was recorded as failed: run the same command again to resume`,
-      );
-    }
-    const code = err instanceof CutterError ? err.code : 'Internal';
-    await run({ type: 'FailRevert', at: new Date().toISOString(), error: { code, message } }).catch(() => undefined);
-    throw err;
+    return await failRevert(err, run);
   } finally {
     await adapter.close();
   }
+}
+
+type RecordCut = (command: CutCommand | (() => Promise<CutCommand>)) => ReturnType<typeof handleCut>;
+
+/**
+ * Starts the revert, or takes up the interrupted one, with all three locks read now (the decider
+ * says which, and refuses a forced one not signed by an admin). A resumed revert keeps the force its
+ * signed RevertStarted recorded.
+ */
+async function startRevert(
+  session: Session,
+  store: Awaited<ReturnType<Session['store']>>,
+  auth: Awaited<ReturnType<Session['authority']>>,
+  loaded: Awaited<ReturnType<typeof loadCut>>,
+  requestedForce: boolean,
+  run: RecordCut,
+): Promise<{ revertId: string; force: boolean }> {
+  const force =
+    stateName(loaded.state) === 'reverting'
+      ? fieldOf([...loaded.events].reverse().find((e) => e.type === 'RevertStarted')?.data, 'force') === true
+      : requestedForce;
+  const signer = {
+    name: auth.signer.name,
+    admin: !!memberOf(auth.registry, auth.signer.name)?.roles.includes('admin'),
+  };
+  const runId = `revert-${randomUUID().slice(0, 8)}`;
+  // The locks are read again if the append loses a race (a kill-switch flip).
+  const current = (
+    await run(async () => {
+      const locks = await locksNow(store, session.configFile, session.env);
+      const at = new Date().toISOString();
+      return { type: 'Revert', runId, at, force, signer, locks: locks.evidence, refusals: locks.closed };
+    })
+  ).after;
+  return { revertId: context(current).runId!, force };
+}
+
+/** A revert that threw: interrupted (nothing recorded, the same command resumes) or RevertFailed recorded; rethrows. */
+async function failRevert(err: unknown, run: RecordCut): Promise<never> {
+  const message = err instanceof Error ? err.message : String(err);
+  if (isInterruption(err)) {
+    throw new InterruptedError(
+      `revert interrupted (${message}); nothing was recorded as failed: run the same command again to resume`,
+    );
+  }
+  const code = err instanceof CutterError ? err.code : 'Internal';
+  await run({ type: 'FailRevert', at: new Date().toISOString(), error: { code, message } }).catch(() => undefined);
+  throw err;
 }
 
 /**
