@@ -154,32 +154,7 @@ export async function appendToStream(
   if (!streamId) throw new InvalidInputError('append: streamId is required');
   const expected = expectedVersionText(opts.expectedVersion === undefined ? 'any' : opts.expectedVersion);
   const recordedAt = new Date().toISOString();
-  const prepared = events.map((e) => {
-    const eventId = e.id ?? timeOrderedUuid();
-    if (!UUID.test(eventId)) throw new InvalidInputError(`append: event id ${JSON.stringify(eventId)} is not a UUID`);
-    const metadata = {
-      ...e.metadata,
-      eventId,
-      ...(opts.context?.actor ? { actor: opts.context.actor } : {}),
-      ...(opts.context?.correlationId ? { correlationId: opts.context.correlationId } : {}),
-      ...(opts.context?.causationId ? { causationId: opts.context.causationId } : {}),
-      host: HOST,
-      pid: process.pid,
-    };
-    if (typeof e.type !== 'string') throw new InvalidInputError(`append: event type ${String(e.type)} is not a string`);
-    const data = e.data ?? null;
-    const dataText = canonicalText(data);
-    const metadataText = canonicalText(metadata);
-    return {
-      eventId,
-      type: e.type,
-      data,
-      metadata,
-      dataText,
-      metadataText,
-      digest: preparedDigest({ eventId, type: e.type, dataText, metadataText, recordedAt }),
-    };
-  });
+  const prepared = events.map((e) => prepareEvent(e, opts.context, recordedAt));
   let rows: any[];
   try {
     rows = await q.query(sql`
@@ -189,19 +164,7 @@ export async function appendToStream(
         ${prepared.map((p) => p.dataText)}::jsonb[], ${prepared.map((p) => p.metadataText)}::jsonb[],
         ${prepared.map((p) => p.digest)}::text[], ${recordedAt}::timestamptz)`);
   } catch (err) {
-    if ((err as { code?: string })?.code === 'CT409') {
-      throw new ConcurrencyError(streamId, expected, Number((err as Error).message.match(/\d+/)?.[0] ?? -1));
-    }
-    const { code, constraint } = (err ?? {}) as { code?: string; constraint?: string };
-    // CT422: the function found an id stored with other content; 23505 on the id's unique index: the
-    // same id twice in this batch, or an id another stream's appender stored after the probe.
-    if (code === 'CT422' || (code === '23505' && constraint === 'events_event_id_key')) {
-      throw new CutterError(
-        'InvalidInput',
-        `append to ${streamId}: an event id was already used for different content`,
-      );
-    }
-    throw err;
+    throw appendError(err, streamId, expected);
   }
   const existing = rows.length > 0 && rows.every((r) => r.r_existing);
   const stored: StoredEvent[] = rows.map((r, i) => {
@@ -222,4 +185,43 @@ export async function appendToStream(
   });
   const nextVersion = stored.length ? Math.max(...stored.map((s) => s.version)) : 0;
   return { nextVersion, events: existing ? [] : stored, appended: !existing };
+}
+
+/** One event as the append function takes it: its id (time-ordered when none), metadata and digest. */
+function prepareEvent(e: NewEvent, context: AppendContext | undefined, recordedAt: string) {
+  const eventId = e.id ?? timeOrderedUuid();
+  if (!UUID.test(eventId)) throw new InvalidInputError(`append: event id ${JSON.stringify(eventId)} is not a UUID`);
+  const metadata = {
+    ...e.metadata,
+    eventId,
+    ...(context?.actor ? { actor: context.actor } : {}),
+    ...(context?.correlationId ? { correlationId: context.correlationId } : {}),
+    ...(context?.causationId ? { causationId: context.causationId } : {}),
+    host: HOST,
+    pid: process.pid,
+  };
+  if (typeof e.type !== 'string') throw new InvalidInputError(`append: event type ${String(e.type)} is not a string`);
+  const data = e.data ?? null;
+  const dataText = canonicalText(data);
+  const metadataText = canonicalText(metadata);
+  return {
+    eventId,
+    type: e.type,
+    data,
+    metadata,
+    dataText,
+    metadataText,
+    digest: preparedDigest({ eventId, type: e.type, dataText, metadataText, recordedAt }),
+  };
+}
+
+/** The append function's errors in cutter's words: a lost race, an id reused for other content. */
+function appendError(err: unknown, streamId: string, expected: string): unknown {
+  const { code, constraint, message } = (err ?? {}) as { code?: string; constraint?: string; message?: string };
+  if (code === 'CT409') return new ConcurrencyError(streamId, expected, Number(message?.match(/\d+/)?.[0] ?? -1));
+  // CT422: the function found an id stored with other content; 23505 on the id's unique index: the
+  // same id twice in this batch, or an id another stream's appender stored after the probe.
+  if (code === 'CT422' || (code === '23505' && constraint === 'events_event_id_key'))
+    return new CutterError('InvalidInput', `append to ${streamId}: an event id was already used for different content`);
+  return err;
 }
