@@ -77,10 +77,7 @@ function approvalRefusal(
   state: CutState,
   illegal: (why: string) => Error,
 ): Error {
-  const name = stateName(state);
-  const c = state.snapshot.context;
-  const cut = c.cutId || '(unplanned)';
-  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
+  const { name, c, cut, ctx } = seen(state);
   if (!['planned', 'approved'].includes(name)) return illegal('approvals are recorded only while planned or approved');
   if (c.approvals.some((a) => a.approver === event.data.approver))
     return new GovernanceRefusedError(`${event.data.approver} has already approved cut ${cut}`);
@@ -103,19 +100,14 @@ function continueRefusal(
   state: CutState,
   illegal: (why: string) => Error,
 ): Error {
-  const name = stateName(state);
-  const c = state.snapshot.context;
-  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
+  const { name, c, cut, ctx } = seen(state);
   if (!name.startsWith('live.') && name !== 'reverting')
     return illegal('RunContinued needs an interrupted live run or revert');
   const reasons = [...lockReasons(event.data.evidence.locks)];
   if (name !== 'reverting')
     reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
   if (reasons.length === 0) return illegal('RunContinued is not allowed (another run?)');
-  return new GovernanceRefusedError(
-    `continuing the interrupted run of cut ${c.cutId || '(unplanned)'} refused`,
-    reasons,
-  );
+  return new GovernanceRefusedError(`continuing the interrupted run of cut ${cut} refused`, reasons);
 }
 
 /** Why a revert is refused: no finished, failed or halted live run, a closed lock, or no backup. */
@@ -124,14 +116,13 @@ function revertRefusal(
   state: CutState,
   illegal: (why: string) => Error,
 ): Error {
-  const name = stateName(state);
-  const c = state.snapshot.context;
+  const { name, c, cut } = seen(state);
   if (!['completed', 'failed', 'verifyFailed', 'halted', 'revertFailed'].includes(name))
     return illegal('revert needs a finished, failed or halted live run');
   const reasons = lockReasons(event.data.evidence.locks);
   if (!c.backup) reasons.push('no backup was taken: nothing to revert to');
   return reasons.length
-    ? new GovernanceRefusedError(`revert of cut ${c.cutId || '(unplanned)'} refused`, reasons)
+    ? new GovernanceRefusedError(`revert of cut ${cut} refused`, reasons)
     : illegal('revert is not allowed');
 }
 
@@ -141,10 +132,7 @@ function runStartRefusal(
   state: CutState,
   illegal: (why: string) => Error,
 ): Error {
-  const name = stateName(state);
-  const c = state.snapshot.context;
-  const cut = c.cutId || '(unplanned)';
-  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
+  const { name, c, cut, ctx } = seen(state);
   const expected = event.type === 'LiveRunStarted' ? 'approved' : 'halted';
   const reasons = [...lockReasons(event.data.evidence.locks)];
   reasons.push(...evaluateApprovals(c.approvals, ctx, event.data.evidence.at, c.approvalSignatures).reasons);
@@ -159,4 +147,11 @@ function runStartRefusal(
     return illegal(`${event.type} needs state ${expected}`);
   if (reasons.length === 0) return illegal(`${event.type} is not allowed`);
   return new GovernanceRefusedError(`live run of cut ${cut} refused`, reasons);
+}
+
+/** What every refusal reads of the state: its name, context, the cut's name, and the approval context. */
+function seen(state: CutState) {
+  const c = state.snapshot.context;
+  const ctx = { cutId: c.cutId, planHash: c.planHash, author: c.author, authorKey: c.authorKey, policy: c.policy };
+  return { name: stateName(state), c, cut: c.cutId || '(unplanned)', ctx };
 }
