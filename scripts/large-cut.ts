@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { generateBackupKey } from '../src/crypto/keys.js';
+import { generateBackupKey } from '../src/crypto/backup-keys.js';
 import { recordGenesis } from '../src/workspace/governed.js';
 import { connect, sql } from '../src/store/connection.js';
 import { acquireEmbedded } from '../src/store/embedded.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { approveCut } from '../../src/cuts/approve.js';
 import { planCut } from '../../src/cuts/plan.js';
-import { generateBackupKey } from '../../src/crypto/keys.js';
+import { generateBackupKey } from '../../src/crypto/backup-keys.js';
 import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { connect, sql } from '../../src/store/connection.js';

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { generateApproverKey, generateBackupKey, keysDir, readApproverPublicKey } from '../crypto/keys.js';
+import { generateBackupKey } from '../crypto/backup-keys.js';
+import { generateApproverKey, keysDir, readApproverPublicKey } from '../crypto/keys.js';
 import {
   createExampleTarget,
   EXAMPLE_ADMIN,

@@ -8,12 +8,8 @@ import { verifyApprovalSignature } from '../../machines/approvals.js';
 import { sha256 } from '../../events/canonical.js';
 import { signApproval } from '../../src/crypto/approvals.js';
 import { decryptBackup, encryptBackup } from '../../src/crypto/backup.js';
-import {
-  generateApproverKey,
-  generateBackupKey,
-  loadApproverKey,
-  loadBackupPrivateKey,
-} from '../../src/crypto/keys.js';
+import { generateBackupKey, loadBackupPrivateKey } from '../../src/crypto/backup-keys.js';
+import { generateApproverKey, loadApproverKey } from '../../src/crypto/keys.js';
 import { InvalidInputError } from '../../src/errors.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'cutter-keys-'));

@@ -1,5 +1,6 @@
 /** `cutter keys generate <name> [--backup]`: formatting only. */
-import { generateApproverKey, generateBackupKey, keysDir } from '../../crypto/keys.js';
+import { generateBackupKey } from '../../crypto/backup-keys.js';
+import { generateApproverKey, keysDir } from '../../crypto/keys.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
 import { EXIT } from '../../errors.js';
