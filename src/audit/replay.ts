@@ -35,7 +35,7 @@ import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { foldGovernance, type Crypto, type GovernanceState, type TrustViolation } from '../domain/governance.js';
 import { checkCutTrust, checkEventTrust, checkKillSwitchStream, knownStream } from '../domain/trust.js';
 import { nodeCrypto } from '../governance/authority.js';
-import { defaultVerifyThreads, prefetchedCrypto, VerifyPool } from '../crypto/verify-pool.js';
+import { defaultVerifyThreads, verifiedAhead, VerifyPool } from '../crypto/verify-pool.js';
 import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot, type CheckpointFile } from '../../events/checkpoint.js';
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { checkCheckpointFile, checkHeads, type AnchorViolation } from './checkpoints.js';
@@ -323,8 +323,9 @@ async function checkTargetLedgers(
 /**
  * Every cut stream in `streamIds` replayed (see checkCutStream); returns how many events were read.
  * Cut streams are read in batches of about BATCH_EVENTS events; each batch's signatures are
- * verified up front on the worker pool (src/crypto/verify-pool.ts), then every stream is checked
- * in order exactly as before. One thread (`threads: 1`) verifies inline.
+ * verified up front on the worker pool (src/crypto/verify-pool.ts) — the next batch's while this one
+ * is checked — then every stream is checked in order exactly as before. One thread (`threads: 1`)
+ * verifies inline.
  */
 async function replayCutStreams(
   store: EventStore,
@@ -337,14 +338,15 @@ async function replayCutStreams(
   let events = 0;
   const threads = threadsOpt ?? defaultVerifyThreads();
   const pool = threads > 1 && streamIds.length ? new VerifyPool(threads) : undefined;
+  const eventsOf = (batch: { stored: StoredEvent[] }[]) => batch.flatMap((b) => b.stored);
   try {
-    for await (const batch of readInBatches(store, streamIds)) {
-      const crypto = await prefetchedCrypto(
-        batch.flatMap((b) => b.stored.map((e) => ({ ...e, streamId: b.streamId }))),
-        governance,
-        nodeCrypto,
-        pool,
-      );
+    for await (const { batch, crypto } of verifiedAhead(
+      readInBatches(store, streamIds),
+      eventsOf,
+      governance,
+      nodeCrypto,
+      pool,
+    )) {
       for (const { streamId, stored } of batch) {
         events += stored.length;
         violations.push(...(await checkCutStream(store, streamId, stored, governance, crypto, ks)));
@@ -368,14 +370,8 @@ async function checkCutStream(
   crypto: Crypto,
   ks: ReturnType<typeof checkKillSwitchStream>,
 ): Promise<Violations> {
-  const violations: Violations = [
-    ...checkCutTrust(
-      stored.map((e) => ({ ...e, streamId })),
-      governance,
-      crypto,
-      ks.timeline,
-    ),
-  ];
+  // The events themselves (each already carries its stream id): the prefetched verdicts are keyed by them.
+  const violations: Violations = [...checkCutTrust(stored, governance, crypto, ks.timeline)];
   if (stored.length === 0) {
     violations.push({ streamId, version: 0, type: '-', rule: 'illegal-transition', message: 'no such cut' });
     return violations;

@@ -14,7 +14,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { memberOf } from '../../events/governance.js';
-import { EventSignature, storedSignedMessage } from '../../events/signature.js';
+import { storedSignedMessage } from '../../events/signature.js';
 import type { Crypto, GovernanceState, GovernanceStored } from '../domain/governance.js';
 import { rawKeyOf, schemeOf } from './signatures.js';
 
@@ -114,9 +114,28 @@ export class VerifyPool {
   }
 }
 
+/** An event whose own signature the prefetch foresaw: the exact inputs of its check, and the verdict. */
+interface Foreseen {
+  publicKey: string;
+  signer: string;
+  key: string;
+  governance: number;
+  sig: string;
+  message: Buffer;
+  ok?: boolean;
+}
+
+/** Ed25519 checks per dispatch to the workers: small enough that workers start while the main thread prepares the rest. */
+const CHUNK = 256;
+
 /**
- * A `Crypto` that answers `verify` for `events` from verdicts computed up front on `pool` (or inline
- * when the batch is small or there is no pool), and falls back to `base` for anything else.
+ * A `Crypto` whose `eventVerdict` answers, for each event object of `events`, the check
+ * `checkSignature` will make of that event's own signature — computed up front on `pool` (or inline
+ * when the batch is small or there is no pool) — and falls back to `base` for anything else. The
+ * signed message is built here, once, from the event itself; the verdict is given back only for the
+ * same event object with the same key, signer, fingerprint, governance version and signature (the
+ * fold's own parse of the envelope), so it is the verdict the fold would have computed. The events
+ * must not be changed between this call and their check (replay reads them, then checks them).
  */
 export async function prefetchedCrypto(
   events: (GovernanceStored & { streamId: string })[],
@@ -124,37 +143,92 @@ export async function prefetchedCrypto(
   base: Crypto,
   pool: VerifyPool | undefined,
 ): Promise<Crypto> {
-  const requests: { publicKey: string; message: Buffer; sig: string }[] = [];
+  if (!pool) return base;
+  const foreseen = new Map<object, Foreseen>();
+  const rawKeys = new Map<string, string>();
+  const chunks: Promise<void>[] = [];
+  let chunk: Foreseen[] = [];
+  const dispatch = () => {
+    const part = chunk;
+    chunk = [];
+    const jobs = part.map((f) => ({ key: rawKeys.get(f.publicKey)!, message: f.message, sig: f.sig }));
+    chunks.push(pool.verify(jobs).then((oks) => part.forEach((f, i) => (f.ok = oks[i]!))));
+  };
   for (const e of events) {
-    const parsed = EventSignature.safeParse(e.metadata?.signature);
-    if (!parsed.success) continue;
-    const s = parsed.data;
-    const member = memberOf(governance.versions[s.governance - 1]?.registry, s.signer);
-    if (!member || schemeOf(member.publicKey) !== 'ed25519' || base.fingerprint(member.publicKey) !== s.key) continue;
-    const message = storedSignedMessage(e, s);
-    requests.push({ publicKey: member.publicKey, message, sig: s.sig });
+    const f = foresee(e, governance, base, rawKeys);
+    if (!f) continue;
+    foreseen.set(e, f);
+    chunk.push(f);
+    if (chunk.length === CHUNK) dispatch(); // CHUNK > MIN_PARALLEL: worth a worker
   }
-  if (!pool || requests.length < MIN_PARALLEL) return base;
-  const verdicts = await pool.verify(
-    requests.map((r) => ({ key: rawKeyOf(r.publicKey)!.toString('base64url'), message: r.message, sig: r.sig })),
-  );
-  // Per batch only (about 4,096 events), so keeping the messages themselves costs little and
-  // comparing bytes is cheaper than hashing them twice.
-  const known = new Map<string, { publicKey: string; message: Buffer; ok: boolean }[]>();
-  requests.forEach((r, i) => {
-    const list = known.get(r.sig) ?? [];
-    list.push({ publicKey: r.publicKey, message: r.message, ok: verdicts[i]! });
-    known.set(r.sig, list);
-  });
+  if (foreseen.size < MIN_PARALLEL) return base;
+  if (chunk.length) dispatch();
+  await Promise.all(chunks);
   return {
     fingerprint: base.fingerprint,
-    verify(publicKey, message, sig) {
-      const list = known.get(sig);
-      if (list) {
-        const hit = list.find((k) => k.publicKey === publicKey && k.message.equals(message));
-        if (hit) return hit.ok;
-      }
-      return base.verify(publicKey, message, sig);
+    verify: base.verify,
+    eventVerdict(e, publicKey, s) {
+      const f = foreseen.get(e);
+      const same =
+        f &&
+        f.publicKey === publicKey &&
+        f.sig === s.sig &&
+        f.signer === s.signer &&
+        f.key === s.key &&
+        f.governance === s.governance;
+      return same ? f.ok : undefined;
     },
   };
+}
+
+/**
+ * The Ed25519 check `checkSignature` will make of `e`'s own signature, if it will make one: the
+ * member the envelope names at the governance version it names, enrolled with an `ed25519:` key
+ * whose fingerprint the envelope records. Anything else (no or malformed envelope, an SSH key, an
+ * unknown signer) returns undefined and is left to the fold. A plain shape test instead of the
+ * envelope's schema: the fold parses it, and a verdict is used only if its inputs equal that parse.
+ */
+function foresee(
+  e: GovernanceStored & { streamId: string },
+  governance: GovernanceState,
+  base: Crypto,
+  rawKeys: Map<string, string>,
+): Foreseen | undefined {
+  const s = e.metadata?.signature as Record<string, unknown> | undefined;
+  if (!s || typeof s !== 'object') return undefined;
+  const { signer, key, governance: version, sig } = s;
+  if (typeof signer !== 'string' || typeof key !== 'string' || typeof sig !== 'string') return undefined;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) return undefined;
+  const member = memberOf(governance.versions[version - 1]?.registry, signer);
+  if (!member || schemeOf(member.publicKey) !== 'ed25519' || base.fingerprint(member.publicKey) !== key)
+    return undefined;
+  if (!rawKeys.has(member.publicKey)) {
+    const raw = rawKeyOf(member.publicKey);
+    if (!raw) return undefined;
+    rawKeys.set(member.publicKey, raw.toString('base64url'));
+  }
+  const message = storedSignedMessage(e, { signer, key, governance: version });
+  return { publicKey: member.publicKey, signer, key, governance: version, sig, message };
+}
+
+/**
+ * `batches` with the `Crypto` of each (see `prefetchedCrypto`), the checks of the next batch handed
+ * to the workers before the current one is yielded: the workers verify batch k + 1 while the caller
+ * checks batch k (and reads batch k + 2). Order and content of the batches are unchanged.
+ */
+export async function* verifiedAhead<T>(
+  batches: AsyncIterable<T> | Iterable<T>,
+  eventsOf: (batch: T) => (GovernanceStored & { streamId: string })[],
+  governance: GovernanceState,
+  base: Crypto,
+  pool: VerifyPool | undefined,
+): AsyncGenerator<{ batch: T; crypto: Crypto }> {
+  let pending: { batch: T; crypto: Promise<Crypto> } | undefined;
+  for await (const batch of batches) {
+    const next = { batch, crypto: prefetchedCrypto(eventsOf(batch), governance, base, pool) };
+    next.crypto.catch(() => undefined); // awaited below; a failure surfaces there
+    if (pending) yield { batch: pending.batch, crypto: await pending.crypto };
+    pending = next;
+  }
+  if (pending) yield { batch: pending.batch, crypto: await pending.crypto };
 }
