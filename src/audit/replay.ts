@@ -35,7 +35,8 @@ import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { foldGovernance, type Crypto, type GovernanceState, type TrustViolation } from '../domain/governance.js';
 import { checkCutTrust, checkEventTrust, checkKillSwitchStream, knownStream } from '../domain/trust.js';
 import { nodeCrypto } from '../governance/authority.js';
-import { defaultVerifyThreads, verifiedAhead, VerifyPool } from '../crypto/verify-pool.js';
+import { defaultVerifyThreads, verifiedAhead, VerifyPool, type ApprovalVerdicts } from '../crypto/verify-pool.js';
+import { withApprovalVerdicts } from '../../machines/approvals.js';
 import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot, type CheckpointFile } from '../../events/checkpoint.js';
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { checkCheckpointFile, checkHeads, type AnchorViolation } from './checkpoints.js';
@@ -340,7 +341,7 @@ async function replayCutStreams(
   const pool = threads > 1 && streamIds.length ? new VerifyPool(threads) : undefined;
   const eventsOf = (batch: { stored: StoredEvent[] }[]) => batch.flatMap((b) => b.stored);
   try {
-    for await (const { batch, crypto } of verifiedAhead(
+    for await (const { batch, crypto, approvals } of verifiedAhead(
       readInBatches(store, streamIds),
       eventsOf,
       governance,
@@ -349,7 +350,7 @@ async function replayCutStreams(
     )) {
       for (const { streamId, stored } of batch) {
         events += stored.length;
-        violations.push(...(await checkCutStream(store, streamId, stored, governance, crypto, ks)));
+        violations.push(...(await checkCutStream(store, streamId, stored, { governance, crypto, approvals, ks })));
       }
     }
   } finally {
@@ -366,10 +367,15 @@ async function checkCutStream(
   store: EventStore,
   streamId: string,
   stored: StoredEvent[],
-  governance: GovernanceState,
-  crypto: Crypto,
-  ks: ReturnType<typeof checkKillSwitchStream>,
+  checks: {
+    governance: GovernanceState;
+    crypto: Crypto;
+    /** Verdicts on the approvals' signatures established ahead, lent to the machine's guards. */
+    approvals: ApprovalVerdicts;
+    ks: ReturnType<typeof checkKillSwitchStream>;
+  },
 ): Promise<Violations> {
+  const { governance, crypto, approvals, ks } = checks;
   // The events themselves (each already carries its stream id): the prefetched verdicts are keyed by them.
   const violations: Violations = [...checkCutTrust(stored, governance, crypto, ks.timeline)];
   if (stored.length === 0) {
@@ -387,10 +393,11 @@ async function checkCutStream(
       message: chain.firstBroken.reason,
     });
   }
-  const r = replayStream(stored.map((e) => ({ ...e, streamId })));
+  const r = withApprovalVerdicts(approvals, () => replayStream(stored.map((e) => ({ ...e, streamId }))));
   violations.push(...r.violations.map((v) => ({ ...v, streamId })));
   violations.push(...(await storedEvidence(store, stored)).map((v) => ({ ...v, streamId })));
-  if (!(await projectionMatches(store, streamId, stored)))
+  const fresh = withApprovalVerdicts(approvals, () => projectCut(streamId, stored));
+  if (!(await projectionMatches(store, streamId, fresh)))
     violations.push({
       streamId,
       version: stored.length,
@@ -401,9 +408,12 @@ async function checkCutStream(
   return violations;
 }
 
-/** Whether the stream's stored `cuts` and `runs` rows equal a fresh fold of its events. */
-async function projectionMatches(store: EventStore, streamId: string, stored: StoredEvent[]): Promise<boolean> {
-  const fresh = projectCut(streamId, stored);
+/** Whether the stream's stored `cuts` and `runs` rows equal `fresh`, the fold of its events. */
+async function projectionMatches(
+  store: EventStore,
+  streamId: string,
+  fresh: ReturnType<typeof projectCut>,
+): Promise<boolean> {
   const storedCuts = await projectionRows(store.db, 'cuts', streamId);
   const storedRuns = await projectionRows(store.db, 'runs', streamId);
   const freshRuns = [...fresh.runs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.row);

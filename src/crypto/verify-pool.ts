@@ -17,6 +17,7 @@ import { memberOf } from '../../events/governance.js';
 import { storedSignedMessage } from '../../events/signature.js';
 import type { Crypto, GovernanceState, GovernanceStored } from '../domain/governance.js';
 import { rawKeyOf, schemeOf } from './signatures.js';
+import { approvalPayload, approvalVerdictKey, rawPublicKey } from '../../machines/approvals.js';
 
 /** Below this many Ed25519 checks a batch is verified inline: a worker round trip costs more. */
 const MIN_PARALLEL = 64;
@@ -125,17 +126,27 @@ interface Foreseen {
   ok?: boolean;
 }
 
+/** An approval's own signature, as the machine's guard checks it (`verifyApprovalSignature`). */
+export interface ApprovalJob {
+  /** The machine's memo key of the check (`approvalVerdictKey`). */
+  verdictKey: string;
+  /** The approval's `publicKey` text. */
+  publicKey: string;
+  /** base64url raw Ed25519 key (JWK `x`). */
+  key: string;
+  message: Buffer;
+  sig: string;
+  ok?: boolean;
+}
+
+/** Verdicts on approvals' signatures by the machine's memo key (`withApprovalVerdicts`). */
+export type ApprovalVerdicts = { get(verdictKey: string): boolean | undefined };
+
 /** Ed25519 checks per dispatch to the workers: small enough that workers start while the main thread prepares the rest. */
 const CHUNK = 256;
 
 /**
- * A `Crypto` whose `eventVerdict` answers, for each event object of `events`, the check
- * `checkSignature` will make of that event's own signature — computed up front on `pool` (or inline
- * when the batch is small or there is no pool) — and falls back to `base` for anything else. The
- * signed message is built here, once, from the event itself; the verdict is given back only for the
- * same event object with the same key, signer, fingerprint, governance version and signature (the
- * fold's own parse of the envelope), so it is the verdict the fold would have computed. The events
- * must not be changed between this call and their check (replay reads them, then checks them).
+ * `prefetchChecks(…).crypto`: a `Crypto` answering the checks of `events` computed up front.
  */
 export async function prefetchedCrypto(
   events: (GovernanceStored & { streamId: string })[],
@@ -143,30 +154,72 @@ export async function prefetchedCrypto(
   base: Crypto,
   pool: VerifyPool | undefined,
 ): Promise<Crypto> {
-  if (!pool) return base;
+  return (await prefetchChecks(events, governance, base, pool)).crypto;
+}
+
+/**
+ * The Ed25519 checks replay will make of `events`, computed up front on `pool` (or none when the
+ * batch is small or there is no pool: then `crypto` is `base` and `approvals` answers nothing).
+ *
+ * - `crypto.eventVerdict` answers, for each event object of `events`, the check `checkSignature`
+ *   makes of that event's own signature. The signed message is built here, once, from the event
+ *   itself; the verdict is given back only for the same event object with the same key, signer,
+ *   fingerprint, governance version and signature (the fold's own parse of the envelope), so it is
+ *   the verdict the fold would have computed. The events must not be changed between this call and
+ *   their check (replay reads them, then checks them).
+ * - `crypto.verify` answers the trust checks' verification of an approval's signature
+ *   (`checkApproval`) for the same key text, signature and payload bytes; anything else goes to
+ *   `base`.
+ * - `approvals` answers the machine's guard (`withApprovalVerdicts`) by its own memo key.
+ */
+export async function prefetchChecks(
+  events: (GovernanceStored & { streamId: string })[],
+  governance: GovernanceState,
+  base: Crypto,
+  pool: VerifyPool | undefined,
+): Promise<{ crypto: Crypto; approvals: ApprovalVerdicts }> {
+  const none = { crypto: base, approvals: new Map<string, boolean>() };
+  if (!pool) return none;
   const foreseen = new Map<object, Foreseen>();
   const rawKeys = new Map<string, string>();
-  const chunks: Promise<void>[] = [];
-  let chunk: Foreseen[] = [];
+  const approvals = approvalJobs(events);
+  const dispatched: Promise<void>[] = [];
+  let chunk: { key: string; message: Buffer; sig: string; settle: (ok: boolean) => void }[] = [];
   const dispatch = () => {
     const part = chunk;
     chunk = [];
-    const jobs = part.map((f) => ({ key: rawKeys.get(f.publicKey)!, message: f.message, sig: f.sig }));
-    chunks.push(pool.verify(jobs).then((oks) => part.forEach((f, i) => (f.ok = oks[i]!))));
+    dispatched.push(pool.verify(part).then((oks) => part.forEach((job, i) => job.settle(oks[i]!))));
   };
+  for (const a of approvals) chunk.push({ ...a, settle: (ok) => (a.ok = ok) });
   for (const e of events) {
     const f = foresee(e, governance, base, rawKeys);
     if (!f) continue;
     foreseen.set(e, f);
-    chunk.push(f);
-    if (chunk.length === CHUNK) dispatch(); // CHUNK > MIN_PARALLEL: worth a worker
+    chunk.push({ key: rawKeys.get(f.publicKey)!, message: f.message, sig: f.sig, settle: (ok) => (f.ok = ok) });
+    if (chunk.length >= CHUNK) dispatch(); // CHUNK > MIN_PARALLEL: worth a worker
   }
-  if (foreseen.size < MIN_PARALLEL) return base;
+  if (foreseen.size + approvals.length < MIN_PARALLEL) return none;
   if (chunk.length) dispatch();
-  await Promise.all(chunks);
+  await Promise.all(dispatched);
+  return {
+    crypto: answeringCrypto(base, foreseen, approvals),
+    approvals: new Map(approvals.map((a) => [a.verdictKey, a.ok!])),
+  };
+}
+
+/** The `Crypto` of `prefetchChecks`: answers from the verdicts, `base` for anything else. */
+function answeringCrypto(base: Crypto, foreseen: Map<object, Foreseen>, approvals: ApprovalJob[]): Crypto {
+  const bySig = new Map<string, ApprovalJob[]>();
+  for (const a of approvals) bySig.set(a.sig, [...(bySig.get(a.sig) ?? []), a]);
   return {
     fingerprint: base.fingerprint,
-    verify: base.verify,
+    verify(publicKey, message, sig) {
+      // `base.verify` reads the key with `rawKeyOf`, stricter than the machine's `rawPublicKey`:
+      // a verdict is given back only for a key both read alike.
+      const hit = bySig.get(sig)?.find((a) => a.publicKey === publicKey && a.message.equals(message));
+      if (hit && rawKeyOf(publicKey)?.toString('base64url') === hit.key) return hit.ok!;
+      return base.verify(publicKey, message, sig);
+    },
     eventVerdict(e, publicKey, s) {
       const f = foreseen.get(e);
       const same =
@@ -179,6 +232,42 @@ export async function prefetchedCrypto(
       return same ? f.ok : undefined;
     },
   };
+}
+
+/**
+ * The Ed25519 checks the machine will ask for of `events`' approvals: one per distinct approval
+ * whose stored fields have exactly the types the event schema gives them (anything else is left to
+ * the fold, which parses and verifies it itself). The verdict key is the machine's own memo key, so
+ * a verdict is used only for an approval with the same key, signature, payload fields and
+ * governance version.
+ */
+export function approvalJobs(events: { type: string; data: unknown }[]): ApprovalJob[] {
+  const jobs = new Map<string, ApprovalJob>();
+  const str = (v: unknown): v is string => typeof v === 'string';
+  for (const r of events) {
+    if (r.type !== 'ApprovalGranted') continue;
+    const d = r.data as Record<string, unknown> | null;
+    if (!d || typeof d !== 'object') continue;
+    const { cutId, planHash, decision, at, signature, publicKey, approver, roles, governanceVersion } = d;
+    if (!str(cutId) || !str(planHash) || decision !== 'approve' || !str(at) || !str(signature) || !str(publicKey))
+      continue;
+    if (approver !== undefined && !str(approver)) continue;
+    if (roles !== undefined && !(Array.isArray(roles) && roles.every(str))) continue;
+    if (governanceVersion !== undefined && typeof governanceVersion !== 'number') continue;
+    const raw = rawPublicKey(publicKey);
+    if (!raw) continue;
+    const a = { cutId, planHash, decision, at, signature, publicKey, approver, roles, governanceVersion } as const;
+    const verdictKey = approvalVerdictKey(a);
+    if (jobs.has(verdictKey)) continue;
+    jobs.set(verdictKey, {
+      verdictKey,
+      publicKey,
+      key: raw.toString('base64url'),
+      message: Buffer.from(approvalPayload(a)),
+      sig: signature,
+    });
+  }
+  return [...jobs.values()];
 }
 
 /**
@@ -212,8 +301,8 @@ function foresee(
 }
 
 /**
- * `batches` with the `Crypto` of each (see `prefetchedCrypto`), the checks of the next batch handed
- * to the workers before the current one is yielded: the workers verify batch k + 1 while the caller
+ * `batches` with the checks of each prefetched (see `prefetchChecks`), the next batch's handed to
+ * the workers before the current one is yielded: the workers verify batch k + 1 while the caller
  * checks batch k (and reads batch k + 2). Order and content of the batches are unchanged.
  */
 export async function* verifiedAhead<T>(
@@ -222,13 +311,13 @@ export async function* verifiedAhead<T>(
   governance: GovernanceState,
   base: Crypto,
   pool: VerifyPool | undefined,
-): AsyncGenerator<{ batch: T; crypto: Crypto }> {
-  let pending: { batch: T; crypto: Promise<Crypto> } | undefined;
+): AsyncGenerator<{ batch: T; crypto: Crypto; approvals: ApprovalVerdicts }> {
+  let pending: { batch: T; checks: ReturnType<typeof prefetchChecks> } | undefined;
   for await (const batch of batches) {
-    const next = { batch, crypto: prefetchedCrypto(eventsOf(batch), governance, base, pool) };
-    next.crypto.catch(() => undefined); // awaited below; a failure surfaces there
-    if (pending) yield { batch: pending.batch, crypto: await pending.crypto };
+    const next = { batch, checks: prefetchChecks(eventsOf(batch), governance, base, pool) };
+    next.checks.catch(() => undefined); // awaited below; a failure surfaces there
+    if (pending) yield { batch: pending.batch, ...(await pending.checks) };
     pending = next;
   }
-  if (pending) yield { batch: pending.batch, crypto: await pending.crypto };
+  if (pending) yield { batch: pending.batch, ...(await pending.checks) };
 }

@@ -4,13 +4,20 @@
  * old signature, a signature copied from another event) gives the same verdict and the same
  * violations in the same order with 1, 2 and 4 threads; the prefetched answers equal the ordinary,
  * one-at-a-time verification for every event and are given only for the event they were computed
- * from (the fast path changes no answer); batches verified ahead come back unchanged and in order.
+ * from (the fast path changes no answer), and so are the approvals' own signatures (the trust check's
+ * and the machine guard's); batches verified ahead come back unchanged and in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayStore } from '../../src/audit/replay.js';
 import { approveCut } from '../../src/cuts/approve.js';
 import { planCut } from '../../src/cuts/plan.js';
-import { prefetchedCrypto, verifiedAhead, VerifyPool } from '../../src/crypto/verify-pool.js';
+import { prefetchChecks, prefetchedCrypto, verifiedAhead, VerifyPool } from '../../src/crypto/verify-pool.js';
+import {
+  approvalPayload,
+  approvalVerdictKey,
+  verifyApprovalSignature,
+  type ApprovalRecord,
+} from '../../machines/approvals.js';
 import { checkEventTrust } from '../../src/domain/trust.js';
 import { EventSignature, storedSignedMessage } from '../../events/signature.js';
 import { memberOf } from '../../events/governance.js';
@@ -92,6 +99,37 @@ describe('verifying replay on worker threads', () => {
       expect(verdicts.fast).toHaveLength(CUTS * 3);
       expect(verdicts.fast).toEqual(verdicts.slow);
       expect(verdicts.slow.filter((ok) => !ok)).toHaveLength(2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("answers the approvals' own signatures exactly as the trust check and the machine's guard do", async () => {
+    const { stored, governance } = await ws.as('auditor', async (s) => {
+      const store = await s.store();
+      const all = [];
+      for (let i = 0; i < CUTS; i++) all.push(...(await store.readStream(`cut-vp${i}`)));
+      return { stored: all, governance: await readGovernance(store, ws.root) };
+    });
+    const pool = new VerifyPool(2);
+    try {
+      const { crypto, approvals } = await prefetchChecks(stored, governance, nodeCrypto, pool);
+      const verdicts = { trust: [] as boolean[], machine: [] as (boolean | undefined)[], slow: [] as boolean[] };
+      for (const e of stored.filter((x) => x.type === 'ApprovalGranted')) {
+        const a = e.data as ApprovalRecord;
+        const payload = Buffer.from(approvalPayload(a));
+        verdicts.trust.push(crypto.verify(a.publicKey, payload, a.signature));
+        verdicts.machine.push(approvals.get(approvalVerdictKey(a)));
+        verdicts.slow.push(nodeCrypto.verify(a.publicKey, payload, a.signature));
+        expect(verifyApprovalSignature(a)).toBe(nodeCrypto.verify(a.publicKey, payload, a.signature));
+        // Other bytes under a known signature are verified, not answered from the verdicts.
+        expect(crypto.verify(a.publicKey, Buffer.concat([payload, Buffer.from(' ')]), a.signature)).toBe(false);
+      }
+      expect(verdicts.slow).toHaveLength(CUTS * 2);
+      expect(verdicts.trust).toEqual(verdicts.slow);
+      expect(verdicts.machine).toEqual(verdicts.slow);
+      // The approval whose roles the owner rewrote no longer verifies.
+      expect(verdicts.slow.filter((ok) => !ok)).toHaveLength(1);
     } finally {
       await pool.close();
     }
