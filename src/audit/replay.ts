@@ -24,7 +24,6 @@ import { canonicalJson } from '../../events/canonical.js';
 import { replay as replayStream, type Violation } from '../domain/index.js';
 import { projectCut } from '../projections/cuts.js';
 import { cutIdOf, cutStreamId, isCutStream } from '../../events/streams.js';
-import { projectionRows } from '../projections/store.js';
 import { loadBackup } from '../store/backups.js';
 import { changeSetBlobId } from '../cuts/changes.js';
 import { lines, readBlob } from '../store/blobs.js';
@@ -41,6 +40,7 @@ import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot, type CheckpointFile }
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { checkCheckpointFile, checkHeads, type AnchorViolation } from './checkpoints.js';
 import { checkLedger } from './ledger.js';
+import { readStreamBatches, type StreamRead } from './stream-batches.js';
 import { fieldOf } from '../../events/index.js';
 
 export interface ReplayReport {
@@ -323,7 +323,8 @@ async function checkTargetLedgers(
 
 /**
  * Every cut stream in `streamIds` replayed (see checkCutStream); returns how many events were read.
- * Cut streams are read in batches of about BATCH_EVENTS events; each batch's signatures are
+ * Cut streams are read in batches of about BATCH_EVENTS events (events, heads and projection rows:
+ * one statement each, src/audit/stream-batches.ts); each batch's signatures are
  * verified up front on the worker pool (src/crypto/verify-pool.ts) — the next batch's while this one
  * is checked — then every stream is checked in order exactly as before. One thread (`threads: 1`)
  * verifies inline.
@@ -339,18 +340,18 @@ async function replayCutStreams(
   let events = 0;
   const threads = threadsOpt ?? defaultVerifyThreads();
   const pool = threads > 1 && streamIds.length ? new VerifyPool(threads) : undefined;
-  const eventsOf = (batch: { stored: StoredEvent[] }[]) => batch.flatMap((b) => b.stored);
+  const eventsOf = (batch: StreamRead[]) => batch.flatMap((b) => b.stored);
   try {
     for await (const { batch, crypto, approvals } of verifiedAhead(
-      readInBatches(store, streamIds),
+      readStreamBatches(store.db, streamIds, BATCH_EVENTS),
       eventsOf,
       governance,
       nodeCrypto,
       pool,
     )) {
-      for (const { streamId, stored } of batch) {
-        events += stored.length;
-        violations.push(...(await checkCutStream(store, streamId, stored, { governance, crypto, approvals, ks })));
+      for (const read of batch) {
+        events += read.stored.length;
+        violations.push(...(await checkCutStream(store, read, { governance, crypto, approvals, ks })));
       }
     }
   } finally {
@@ -365,8 +366,7 @@ async function replayCutStreams(
  */
 async function checkCutStream(
   store: EventStore,
-  streamId: string,
-  stored: StoredEvent[],
+  { streamId, stored, chainBreak, rows }: StreamRead,
   checks: {
     governance: GovernanceState;
     crypto: Crypto;
@@ -382,22 +382,21 @@ async function checkCutStream(
     violations.push({ streamId, version: 0, type: '-', rule: 'illegal-transition', message: 'no such cut' });
     return violations;
   }
-  const chain = await store.verifyChain(streamId);
-  if (!chain.ok && chain.firstBroken) {
+  if (chainBreak) {
     violations.push({
       streamId,
-      version: chain.firstBroken.version,
-      eventId: chain.firstBroken.eventId,
-      type: stored.find((e) => e.version === chain.firstBroken!.version)?.type ?? '?',
+      version: chainBreak.version,
+      eventId: chainBreak.eventId,
+      type: stored.find((e) => e.version === chainBreak.version)?.type ?? '?',
       rule: 'hash-chain',
-      message: chain.firstBroken.reason,
+      message: chainBreak.reason,
     });
   }
   const r = withApprovalVerdicts(approvals, () => replayStream(stored.map((e) => ({ ...e, streamId }))));
   violations.push(...r.violations.map((v) => ({ ...v, streamId })));
   violations.push(...(await storedEvidence(store, stored)).map((v) => ({ ...v, streamId })));
   const fresh = withApprovalVerdicts(approvals, () => projectCut(streamId, stored));
-  if (!(await projectionMatches(store, streamId, fresh)))
+  if (!projectionMatches(rows, fresh))
     violations.push({
       streamId,
       version: stored.length,
@@ -409,17 +408,11 @@ async function checkCutStream(
 }
 
 /** Whether the stream's stored `cuts` and `runs` rows equal `fresh`, the fold of its events. */
-async function projectionMatches(
-  store: EventStore,
-  streamId: string,
-  fresh: ReturnType<typeof projectCut>,
-): Promise<boolean> {
-  const storedCuts = await projectionRows(store.db, 'cuts', streamId);
-  const storedRuns = await projectionRows(store.db, 'runs', streamId);
+function projectionMatches(stored: StreamRead['rows'], fresh: ReturnType<typeof projectCut>): boolean {
   const freshRuns = [...fresh.runs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.row);
   return (
-    canonicalJson(storedCuts) === canonicalJson([fresh.cut.row]) &&
-    canonicalJson(storedRuns) === canonicalJson(freshRuns)
+    canonicalJson(stored.cuts) === canonicalJson([fresh.cut.row]) &&
+    canonicalJson(stored.runs) === canonicalJson(freshRuns)
   );
 }
 
@@ -497,26 +490,6 @@ async function overlapsAfter(store: EventStore, anchor: SinceAnchor): Promise<Re
   for (const r of rows)
     walk.see({ streamId: r.stream_id, version: r.version, eventId: r.event_id, type: r.type, data: r.data });
   return walk.violations;
-}
-
-/** The streams' events, a batch of whole streams at a time (about BATCH_EVENTS events each). */
-async function* readInBatches(
-  store: EventStore,
-  streamIds: string[],
-): AsyncGenerator<{ streamId: string; stored: StoredEvent[] }[]> {
-  let batch: { streamId: string; stored: StoredEvent[] }[] = [];
-  let size = 0;
-  for (const streamId of streamIds) {
-    const stored = await store.readStream(streamId);
-    batch.push({ streamId, stored });
-    size += stored.length;
-    if (size >= BATCH_EVENTS) {
-      yield batch;
-      batch = [];
-      size = 0;
-    }
-  }
-  if (batch.length) yield batch;
 }
 
 /**
