@@ -1,15 +1,16 @@
 /**
  * Signature checks spread over worker threads, for replay (docs/BENCHMARKS.md, "verifying replay").
  *
- * Replay's trust checks (src/domain/trust.ts) call an injected `Crypto.verify` once per event, in
- * log order, on one core. Verification is a pure function of (key, message, signature), so it can
- * be done earlier and elsewhere without changing any answer: `prefetchedCrypto` works out, for a
- * batch of events, exactly the checks `checkSignature` will ask for (same registry lookup, same
- * signed message), runs the Ed25519 ones on `threads` workers, and returns a `Crypto` that answers
- * from those verdicts. An answer is used only for the same key, the same signature and the same
- * message bytes; anything else (an SSH key, a request it did not foresee) is verified on
- * the spot by the ordinary path. The fold, its order and its violations are untouched, so the
- * verdict is the same whatever the thread count (test/int/verify-pool.int.test.ts).
+ * Replay's trust checks (src/domain/trust.ts) and the machine's guards verify Ed25519 signatures
+ * one at a time, in log order, on one core. Verification is a pure function of (key, message,
+ * signature), so it can be done earlier and elsewhere without changing any answer:
+ * `prefetchChecks` works out, for a batch of events, exactly the checks the fold will make (each
+ * event's own signature: same registry lookup, same signed message; each approval's signature:
+ * same payload), runs them on `threads` workers, and hands back the verdicts, each given only for
+ * the same inputs; anything else (an SSH key, a request it did not foresee) is verified on the spot
+ * by the ordinary path. `verifiedAhead` keeps the workers one batch ahead of the checks. The fold,
+ * its order and its violations are untouched, so the verdict is the same whatever the thread count
+ * (test/int/verify-pool.int.test.ts).
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
