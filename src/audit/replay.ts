@@ -24,7 +24,6 @@ import { canonicalJson } from '../../events/canonical.js';
 import { replay as replayStream, type Violation } from '../domain/index.js';
 import { projectCut } from '../projections/cuts.js';
 import { cutIdOf, cutStreamId, isCutStream } from '../../events/streams.js';
-import { projectionRows } from '../projections/store.js';
 import { loadBackup } from '../store/backups.js';
 import { changeSetBlobId } from '../cuts/changes.js';
 import { lines, readBlob } from '../store/blobs.js';
@@ -35,11 +34,13 @@ import { KILL_SWITCH_STREAM } from '../../machines/killswitch.js';
 import { foldGovernance, type Crypto, type GovernanceState, type TrustViolation } from '../domain/governance.js';
 import { checkCutTrust, checkEventTrust, checkKillSwitchStream, knownStream } from '../domain/trust.js';
 import { nodeCrypto } from '../governance/authority.js';
-import { defaultVerifyThreads, prefetchedCrypto, VerifyPool } from '../crypto/verify-pool.js';
+import { defaultVerifyThreads, verifiedAhead, VerifyPool, type ApprovalVerdicts } from '../crypto/verify-pool.js';
+import { withApprovalVerdicts } from '../../machines/approvals.js';
 import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot, type CheckpointFile } from '../../events/checkpoint.js';
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { checkCheckpointFile, checkHeads, type AnchorViolation } from './checkpoints.js';
 import { checkLedger } from './ledger.js';
+import { readStreamBatches, type StreamRead } from './stream-batches.js';
 import { fieldOf } from '../../events/index.js';
 
 export interface ReplayReport {
@@ -322,9 +323,11 @@ async function checkTargetLedgers(
 
 /**
  * Every cut stream in `streamIds` replayed (see checkCutStream); returns how many events were read.
- * Cut streams are read in batches of about BATCH_EVENTS events; each batch's signatures are
- * verified up front on the worker pool (src/crypto/verify-pool.ts), then every stream is checked
- * in order exactly as before. One thread (`threads: 1`) verifies inline.
+ * Cut streams are read in batches of about BATCH_EVENTS events (events, heads and projection rows:
+ * one statement each, src/audit/stream-batches.ts); each batch's signatures are
+ * verified up front on the worker pool (src/crypto/verify-pool.ts) — the next batch's while this one
+ * is checked — then every stream is checked in order exactly as before. One thread (`threads: 1`)
+ * verifies inline.
  */
 async function replayCutStreams(
   store: EventStore,
@@ -337,17 +340,18 @@ async function replayCutStreams(
   let events = 0;
   const threads = threadsOpt ?? defaultVerifyThreads();
   const pool = threads > 1 && streamIds.length ? new VerifyPool(threads) : undefined;
+  const eventsOf = (batch: StreamRead[]) => batch.flatMap((b) => b.stored);
   try {
-    for await (const batch of readInBatches(store, streamIds)) {
-      const crypto = await prefetchedCrypto(
-        batch.flatMap((b) => b.stored.map((e) => ({ ...e, streamId: b.streamId }))),
-        governance,
-        nodeCrypto,
-        pool,
-      );
-      for (const { streamId, stored } of batch) {
-        events += stored.length;
-        violations.push(...(await checkCutStream(store, streamId, stored, governance, crypto, ks)));
+    for await (const { batch, crypto, approvals } of verifiedAhead(
+      readStreamBatches(store.db, streamIds, BATCH_EVENTS),
+      eventsOf,
+      governance,
+      nodeCrypto,
+      pool,
+    )) {
+      for (const read of batch) {
+        events += read.stored.length;
+        violations.push(...(await checkCutStream(store, read, { governance, crypto, approvals, ks })));
       }
     }
   } finally {
@@ -362,39 +366,37 @@ async function replayCutStreams(
  */
 async function checkCutStream(
   store: EventStore,
-  streamId: string,
-  stored: StoredEvent[],
-  governance: GovernanceState,
-  crypto: Crypto,
-  ks: ReturnType<typeof checkKillSwitchStream>,
+  { streamId, stored, chainBreak, rows }: StreamRead,
+  checks: {
+    governance: GovernanceState;
+    crypto: Crypto;
+    /** Verdicts on the approvals' signatures established ahead, lent to the machine's guards. */
+    approvals: ApprovalVerdicts;
+    ks: ReturnType<typeof checkKillSwitchStream>;
+  },
 ): Promise<Violations> {
-  const violations: Violations = [
-    ...checkCutTrust(
-      stored.map((e) => ({ ...e, streamId })),
-      governance,
-      crypto,
-      ks.timeline,
-    ),
-  ];
+  const { governance, crypto, approvals, ks } = checks;
+  // The events themselves (each already carries its stream id): the prefetched verdicts are keyed by them.
+  const violations: Violations = [...checkCutTrust(stored, governance, crypto, ks.timeline)];
   if (stored.length === 0) {
     violations.push({ streamId, version: 0, type: '-', rule: 'illegal-transition', message: 'no such cut' });
     return violations;
   }
-  const chain = await store.verifyChain(streamId);
-  if (!chain.ok && chain.firstBroken) {
+  if (chainBreak) {
     violations.push({
       streamId,
-      version: chain.firstBroken.version,
-      eventId: chain.firstBroken.eventId,
-      type: stored.find((e) => e.version === chain.firstBroken!.version)?.type ?? '?',
+      version: chainBreak.version,
+      eventId: chainBreak.eventId,
+      type: stored.find((e) => e.version === chainBreak.version)?.type ?? '?',
       rule: 'hash-chain',
-      message: chain.firstBroken.reason,
+      message: chainBreak.reason,
     });
   }
-  const r = replayStream(stored.map((e) => ({ ...e, streamId })));
+  const r = withApprovalVerdicts(approvals, () => replayStream(stored.map((e) => ({ ...e, streamId }))));
   violations.push(...r.violations.map((v) => ({ ...v, streamId })));
   violations.push(...(await storedEvidence(store, stored)).map((v) => ({ ...v, streamId })));
-  if (!(await projectionMatches(store, streamId, stored)))
+  const fresh = withApprovalVerdicts(approvals, () => projectCut(streamId, stored));
+  if (!projectionMatches(rows, fresh))
     violations.push({
       streamId,
       version: stored.length,
@@ -405,15 +407,12 @@ async function checkCutStream(
   return violations;
 }
 
-/** Whether the stream's stored `cuts` and `runs` rows equal a fresh fold of its events. */
-async function projectionMatches(store: EventStore, streamId: string, stored: StoredEvent[]): Promise<boolean> {
-  const fresh = projectCut(streamId, stored);
-  const storedCuts = await projectionRows(store.db, 'cuts', streamId);
-  const storedRuns = await projectionRows(store.db, 'runs', streamId);
+/** Whether the stream's stored `cuts` and `runs` rows equal `fresh`, the fold of its events. */
+function projectionMatches(stored: StreamRead['rows'], fresh: ReturnType<typeof projectCut>): boolean {
   const freshRuns = [...fresh.runs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.row);
   return (
-    canonicalJson(storedCuts) === canonicalJson([fresh.cut.row]) &&
-    canonicalJson(storedRuns) === canonicalJson(freshRuns)
+    canonicalJson(stored.cuts) === canonicalJson([fresh.cut.row]) &&
+    canonicalJson(stored.runs) === canonicalJson(freshRuns)
   );
 }
 
@@ -491,26 +490,6 @@ async function overlapsAfter(store: EventStore, anchor: SinceAnchor): Promise<Re
   for (const r of rows)
     walk.see({ streamId: r.stream_id, version: r.version, eventId: r.event_id, type: r.type, data: r.data });
   return walk.violations;
-}
-
-/** The streams' events, a batch of whole streams at a time (about BATCH_EVENTS events each). */
-async function* readInBatches(
-  store: EventStore,
-  streamIds: string[],
-): AsyncGenerator<{ streamId: string; stored: StoredEvent[] }[]> {
-  let batch: { streamId: string; stored: StoredEvent[] }[] = [];
-  let size = 0;
-  for (const streamId of streamIds) {
-    const stored = await store.readStream(streamId);
-    batch.push({ streamId, stored });
-    size += stored.length;
-    if (size >= BATCH_EVENTS) {
-      yield batch;
-      batch = [];
-      size = 0;
-    }
-  }
-  if (batch.length) yield batch;
 }
 
 /**

@@ -1,22 +1,24 @@
 /**
  * Signature checks spread over worker threads, for replay (docs/BENCHMARKS.md, "verifying replay").
  *
- * Replay's trust checks (src/domain/trust.ts) call an injected `Crypto.verify` once per event, in
- * log order, on one core. Verification is a pure function of (key, message, signature), so it can
- * be done earlier and elsewhere without changing any answer: `prefetchedCrypto` works out, for a
- * batch of events, exactly the checks `checkSignature` will ask for (same registry lookup, same
- * signed message), runs the Ed25519 ones on `threads` workers, and returns a `Crypto` that answers
- * from those verdicts. An answer is used only for the same key, the same signature and the same
- * message bytes; anything else (an SSH key, a request it did not foresee) is verified on
- * the spot by the ordinary path. The fold, its order and its violations are untouched, so the
- * verdict is the same whatever the thread count (test/int/verify-pool.int.test.ts).
+ * Replay's trust checks (src/domain/trust.ts) and the machine's guards verify Ed25519 signatures
+ * one at a time, in log order, on one core. Verification is a pure function of (key, message,
+ * signature), so it can be done earlier and elsewhere without changing any answer:
+ * `prefetchChecks` works out, for a batch of events, exactly the checks the fold will make (each
+ * event's own signature: same registry lookup, same signed message; each approval's signature:
+ * same payload), runs them on `threads` workers, and hands back the verdicts, each given only for
+ * the same inputs; anything else (an SSH key, a request it did not foresee) is verified on the spot
+ * by the ordinary path. `verifiedAhead` keeps the workers one batch ahead of the checks. The fold,
+ * its order and its violations are untouched, so the verdict is the same whatever the thread count
+ * (test/int/verify-pool.int.test.ts).
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { memberOf } from '../../events/governance.js';
-import { EventSignature, storedSignedMessage } from '../../events/signature.js';
+import { storedSignedMessage } from '../../events/signature.js';
 import type { Crypto, GovernanceState, GovernanceStored } from '../domain/governance.js';
 import { rawKeyOf, schemeOf } from './signatures.js';
+import { approvalPayload, approvalVerdictKey, rawPublicKey } from '../../machines/approvals.js';
 
 /** Below this many Ed25519 checks a batch is verified inline: a worker round trip costs more. */
 const MIN_PARALLEL = 64;
@@ -114,9 +116,38 @@ export class VerifyPool {
   }
 }
 
+/** An event whose own signature the prefetch foresaw: the exact inputs of its check, and the verdict. */
+interface Foreseen {
+  publicKey: string;
+  signer: string;
+  key: string;
+  governance: number;
+  sig: string;
+  message: Buffer;
+  ok?: boolean;
+}
+
+/** An approval's own signature, as the machine's guard checks it (`verifyApprovalSignature`). */
+export interface ApprovalJob {
+  /** The machine's memo key of the check (`approvalVerdictKey`). */
+  verdictKey: string;
+  /** The approval's `publicKey` text. */
+  publicKey: string;
+  /** base64url raw Ed25519 key (JWK `x`). */
+  key: string;
+  message: Buffer;
+  sig: string;
+  ok?: boolean;
+}
+
+/** Verdicts on approvals' signatures by the machine's memo key (`withApprovalVerdicts`). */
+export type ApprovalVerdicts = { get(verdictKey: string): boolean | undefined };
+
+/** Ed25519 checks per dispatch to the workers: small enough that workers start while the main thread prepares the rest. */
+const CHUNK = 256;
+
 /**
- * A `Crypto` that answers `verify` for `events` from verdicts computed up front on `pool` (or inline
- * when the batch is small or there is no pool), and falls back to `base` for anything else.
+ * `prefetchChecks(…).crypto`: a `Crypto` answering the checks of `events` computed up front.
  */
 export async function prefetchedCrypto(
   events: (GovernanceStored & { streamId: string })[],
@@ -124,37 +155,170 @@ export async function prefetchedCrypto(
   base: Crypto,
   pool: VerifyPool | undefined,
 ): Promise<Crypto> {
-  const requests: { publicKey: string; message: Buffer; sig: string }[] = [];
+  return (await prefetchChecks(events, governance, base, pool)).crypto;
+}
+
+/**
+ * The Ed25519 checks replay will make of `events`, computed up front on `pool` (or none when the
+ * batch is small or there is no pool: then `crypto` is `base` and `approvals` answers nothing).
+ *
+ * - `crypto.eventVerdict` answers, for each event object of `events`, the check `checkSignature`
+ *   makes of that event's own signature. The signed message is built here, once, from the event
+ *   itself; the verdict is given back only for the same event object with the same key, signer,
+ *   fingerprint, governance version and signature (the fold's own parse of the envelope), so it is
+ *   the verdict the fold would have computed. The events must not be changed between this call and
+ *   their check (replay reads them, then checks them).
+ * - `crypto.verify` answers the trust checks' verification of an approval's signature
+ *   (`checkApproval`) for the same key text, signature and payload bytes; anything else goes to
+ *   `base`.
+ * - `approvals` answers the machine's guard (`withApprovalVerdicts`) by its own memo key.
+ */
+export async function prefetchChecks(
+  events: (GovernanceStored & { streamId: string })[],
+  governance: GovernanceState,
+  base: Crypto,
+  pool: VerifyPool | undefined,
+): Promise<{ crypto: Crypto; approvals: ApprovalVerdicts }> {
+  const none = { crypto: base, approvals: new Map<string, boolean>() };
+  if (!pool) return none;
+  const foreseen = new Map<object, Foreseen>();
+  const rawKeys = new Map<string, string>();
+  const approvals = approvalJobs(events);
+  const dispatched: Promise<void>[] = [];
+  let chunk: { key: string; message: Buffer; sig: string; settle: (ok: boolean) => void }[] = [];
+  const dispatch = () => {
+    const part = chunk;
+    chunk = [];
+    dispatched.push(pool.verify(part).then((oks) => part.forEach((job, i) => job.settle(oks[i]!))));
+  };
+  for (const a of approvals) chunk.push({ ...a, settle: (ok) => (a.ok = ok) });
   for (const e of events) {
-    const parsed = EventSignature.safeParse(e.metadata?.signature);
-    if (!parsed.success) continue;
-    const s = parsed.data;
-    const member = memberOf(governance.versions[s.governance - 1]?.registry, s.signer);
-    if (!member || schemeOf(member.publicKey) !== 'ed25519' || base.fingerprint(member.publicKey) !== s.key) continue;
-    const message = storedSignedMessage(e, s);
-    requests.push({ publicKey: member.publicKey, message, sig: s.sig });
+    const f = foresee(e, governance, base, rawKeys);
+    if (!f) continue;
+    foreseen.set(e, f);
+    chunk.push({ key: rawKeys.get(f.publicKey)!, message: f.message, sig: f.sig, settle: (ok) => (f.ok = ok) });
+    if (chunk.length >= CHUNK) dispatch(); // CHUNK > MIN_PARALLEL: worth a worker
   }
-  if (!pool || requests.length < MIN_PARALLEL) return base;
-  const verdicts = await pool.verify(
-    requests.map((r) => ({ key: rawKeyOf(r.publicKey)!.toString('base64url'), message: r.message, sig: r.sig })),
-  );
-  // Per batch only (about 4,096 events), so keeping the messages themselves costs little and
-  // comparing bytes is cheaper than hashing them twice.
-  const known = new Map<string, { publicKey: string; message: Buffer; ok: boolean }[]>();
-  requests.forEach((r, i) => {
-    const list = known.get(r.sig) ?? [];
-    list.push({ publicKey: r.publicKey, message: r.message, ok: verdicts[i]! });
-    known.set(r.sig, list);
-  });
+  if (foreseen.size + approvals.length < MIN_PARALLEL) return none;
+  if (chunk.length) dispatch();
+  await Promise.all(dispatched);
+  return {
+    crypto: answeringCrypto(base, foreseen, approvals),
+    approvals: new Map(approvals.map((a) => [a.verdictKey, a.ok!])),
+  };
+}
+
+/** The `Crypto` of `prefetchChecks`: answers from the verdicts, `base` for anything else. */
+function answeringCrypto(base: Crypto, foreseen: Map<object, Foreseen>, approvals: ApprovalJob[]): Crypto {
+  const bySig = new Map<string, ApprovalJob[]>();
+  for (const a of approvals) bySig.set(a.sig, [...(bySig.get(a.sig) ?? []), a]);
   return {
     fingerprint: base.fingerprint,
     verify(publicKey, message, sig) {
-      const list = known.get(sig);
-      if (list) {
-        const hit = list.find((k) => k.publicKey === publicKey && k.message.equals(message));
-        if (hit) return hit.ok;
-      }
+      // `base.verify` reads the key with `rawKeyOf`, stricter than the machine's `rawPublicKey`:
+      // a verdict is given back only for a key both read alike.
+      const hit = bySig.get(sig)?.find((a) => a.publicKey === publicKey && a.message.equals(message));
+      if (hit && rawKeyOf(publicKey)?.toString('base64url') === hit.key) return hit.ok!;
       return base.verify(publicKey, message, sig);
     },
+    eventVerdict(e, publicKey, s) {
+      const f = foreseen.get(e);
+      const same =
+        f &&
+        f.publicKey === publicKey &&
+        f.sig === s.sig &&
+        f.signer === s.signer &&
+        f.key === s.key &&
+        f.governance === s.governance;
+      return same ? f.ok : undefined;
+    },
   };
+}
+
+/**
+ * The Ed25519 checks the machine will ask for of `events`' approvals: one per distinct approval
+ * whose stored fields have exactly the types the event schema gives them (anything else is left to
+ * the fold, which parses and verifies it itself). The verdict key is the machine's own memo key, so
+ * a verdict is used only for an approval with the same key, signature, payload fields and
+ * governance version.
+ */
+export function approvalJobs(events: { type: string; data: unknown }[]): ApprovalJob[] {
+  const jobs = new Map<string, ApprovalJob>();
+  const str = (v: unknown): v is string => typeof v === 'string';
+  for (const r of events) {
+    if (r.type !== 'ApprovalGranted') continue;
+    const d = r.data as Record<string, unknown> | null;
+    if (!d || typeof d !== 'object') continue;
+    const { cutId, planHash, decision, at, signature, publicKey, approver, roles, governanceVersion } = d;
+    if (!str(cutId) || !str(planHash) || decision !== 'approve' || !str(at) || !str(signature) || !str(publicKey))
+      continue;
+    if (approver !== undefined && !str(approver)) continue;
+    if (roles !== undefined && !(Array.isArray(roles) && roles.every(str))) continue;
+    if (governanceVersion !== undefined && typeof governanceVersion !== 'number') continue;
+    const raw = rawPublicKey(publicKey);
+    if (!raw) continue;
+    const a = { cutId, planHash, decision, at, signature, publicKey, approver, roles, governanceVersion } as const;
+    const verdictKey = approvalVerdictKey(a);
+    if (jobs.has(verdictKey)) continue;
+    jobs.set(verdictKey, {
+      verdictKey,
+      publicKey,
+      key: raw.toString('base64url'),
+      message: Buffer.from(approvalPayload(a)),
+      sig: signature,
+    });
+  }
+  return [...jobs.values()];
+}
+
+/**
+ * The Ed25519 check `checkSignature` will make of `e`'s own signature, if it will make one: the
+ * member the envelope names at the governance version it names, enrolled with an `ed25519:` key
+ * whose fingerprint the envelope records. Anything else (no or malformed envelope, an SSH key, an
+ * unknown signer) returns undefined and is left to the fold. A plain shape test instead of the
+ * envelope's schema: the fold parses it, and a verdict is used only if its inputs equal that parse.
+ */
+function foresee(
+  e: GovernanceStored & { streamId: string },
+  governance: GovernanceState,
+  base: Crypto,
+  rawKeys: Map<string, string>,
+): Foreseen | undefined {
+  const s = e.metadata?.signature as Record<string, unknown> | undefined;
+  if (!s || typeof s !== 'object') return undefined;
+  const { signer, key, governance: version, sig } = s;
+  if (typeof signer !== 'string' || typeof key !== 'string' || typeof sig !== 'string') return undefined;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) return undefined;
+  const member = memberOf(governance.versions[version - 1]?.registry, signer);
+  if (!member || schemeOf(member.publicKey) !== 'ed25519' || base.fingerprint(member.publicKey) !== key)
+    return undefined;
+  if (!rawKeys.has(member.publicKey)) {
+    const raw = rawKeyOf(member.publicKey);
+    if (!raw) return undefined;
+    rawKeys.set(member.publicKey, raw.toString('base64url'));
+  }
+  const message = storedSignedMessage(e, { signer, key, governance: version });
+  return { publicKey: member.publicKey, signer, key, governance: version, sig, message };
+}
+
+/**
+ * `batches` with the checks of each prefetched (see `prefetchChecks`), the next batch's handed to
+ * the workers before the current one is yielded: the workers verify batch k + 1 while the caller
+ * checks batch k (and reads batch k + 2). Order and content of the batches are unchanged.
+ */
+export async function* verifiedAhead<T>(
+  batches: AsyncIterable<T> | Iterable<T>,
+  eventsOf: (batch: T) => (GovernanceStored & { streamId: string })[],
+  governance: GovernanceState,
+  base: Crypto,
+  pool: VerifyPool | undefined,
+): AsyncGenerator<{ batch: T; crypto: Crypto; approvals: ApprovalVerdicts }> {
+  let pending: { batch: T; checks: ReturnType<typeof prefetchChecks> } | undefined;
+  for await (const batch of batches) {
+    const next = { batch, checks: prefetchChecks(eventsOf(batch), governance, base, pool) };
+    next.checks.catch(() => undefined); // awaited below; a failure surfaces there
+    if (pending) yield { batch: pending.batch, ...(await pending.checks) };
+    pending = next;
+  }
+  if (pending) yield { batch: pending.batch, ...(await pending.checks) };
 }

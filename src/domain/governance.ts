@@ -18,6 +18,12 @@ export type FingerprintFn = (publicKey: string) => string;
 export interface Crypto {
   verify: VerifyFn;
   fingerprint: FingerprintFn;
+  /**
+   * The verdict on event `e`'s own signature `s` by `publicKey`, when it was established ahead of
+   * the check from this same event object (src/crypto/verify-pool.ts); undefined otherwise, and the
+   * check builds the signed message and asks `verify`. Saves building each message twice.
+   */
+  eventVerdict?: (e: object, publicKey: string, s: EventSignature) => boolean | undefined;
 }
 
 export interface TrustViolation {
@@ -116,14 +122,15 @@ export const holdsRole = (member: Member | undefined, roles: readonly string[]):
 /**
  * Checks an event's signature envelope against `registry` (the version it names): the signer is a
  * member, the key fingerprint is the member's, the signature verifies over the event. Returns the
- * violation message, or undefined when valid.
+ * violation message, or undefined when valid. `parsed` is the envelope's parse when the caller has
+ * already made it (checkEventTrust), so it is parsed once.
  */
 export function checkSignature(
   e: GovernanceStored & { streamId: string },
   registry: Registry | undefined,
   crypto: Crypto,
+  parsed: ReturnType<typeof EventSignature.safeParse> = EventSignature.safeParse(e.metadata?.signature),
 ): { rule: TrustRule; message: string } | undefined {
-  const parsed = EventSignature.safeParse(e.metadata?.signature);
   if (!parsed.success) return { rule: 'unsigned', message: `${e.type} carries no valid signature` };
   const s = parsed.data;
   if (!registry)
@@ -139,8 +146,8 @@ export function checkSignature(
       rule: 'unknown-signer',
       message: `signed by ${s.signer} with key ${s.key}, not the key enrolled for ${s.signer}`,
     };
-  const message = storedSignedMessage(e, s);
-  if (!crypto.verify(member.publicKey, message, s.sig))
+  const verdict = crypto.eventVerdict?.(e, member.publicKey, s);
+  if (!(verdict ?? crypto.verify(member.publicKey, storedSignedMessage(e, s), s.sig)))
     return { rule: 'signature', message: `the signature by ${s.signer} does not verify over this event` };
   if (e.metadata?.actor !== undefined && e.metadata.actor !== s.signer)
     return { rule: 'signature', message: `recorded actor ${String(e.metadata.actor)} is not the signer ${s.signer}` };

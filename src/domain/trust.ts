@@ -75,7 +75,7 @@ export function checkEventTrust(
   const flag = (rule: TrustRule, message: string) => violations.push({ ...at, rule, message });
   const sig = EventSignature.safeParse(e.metadata?.signature);
   const named = sig.success ? versionOf(gov, sig.data.governance) : undefined;
-  const bad = checkSignature(e, named?.registry, crypto);
+  const bad = checkSignature(e, named?.registry, crypto, sig);
   if (bad || !sig.success) {
     flag(bad?.rule ?? 'unsigned', bad?.message ?? `${e.type} carries no valid signature`);
     return { violations };

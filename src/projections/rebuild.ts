@@ -10,9 +10,9 @@
  * which is the same check of the same inputs the machine's guard would make; the rows of a batch of
  * streams are written with one statement while the next batch folds.
  */
-import { approvalPayload, approvalVerdictKey, rawPublicKey, withApprovalVerdicts } from '../../machines/approvals.js';
+import { withApprovalVerdicts } from '../../machines/approvals.js';
 import { CUT_STREAM_PREFIX } from '../../events/streams.js';
-import { defaultVerifyThreads, VerifyPool } from '../crypto/verify-pool.js';
+import { approvalJobs, defaultVerifyThreads, VerifyPool } from '../crypto/verify-pool.js';
 import { GovernanceRefusedError } from '../errors.js';
 import { sql, type Queryable } from '../store/connection.js';
 import { holdsTarget, projectCut } from './cuts.js';
@@ -217,40 +217,6 @@ function projectionWriter(tx: Queryable) {
     }
   };
   return { fold, flush, settle, written: () => writing, batched: () => batched, streams: () => streams };
-}
-
-/**
- * The Ed25519 checks the machine will ask for on a page: one per distinct approval whose stored
- * fields have exactly the types the event schema gives them (anything else is left to the fold,
- * which parses and verifies it itself). The verdict key is the machine's own memo key, so a verdict
- * is used only for an approval with the same key, signature, payload fields and governance version.
- */
-function approvalJobs(rows: any[]): { verdictKey: string; key: string; message: Buffer; sig: string }[] {
-  const jobs = new Map<string, { verdictKey: string; key: string; message: Buffer; sig: string }>();
-  const str = (v: unknown): v is string => typeof v === 'string';
-  for (const r of rows) {
-    if (r.type !== 'ApprovalGranted') continue;
-    const d = r.data as Record<string, unknown> | null;
-    if (!d || typeof d !== 'object') continue;
-    const { cutId, planHash, decision, at, signature, publicKey, approver, roles, governanceVersion } = d;
-    if (!str(cutId) || !str(planHash) || decision !== 'approve' || !str(at) || !str(signature) || !str(publicKey))
-      continue;
-    if (approver !== undefined && !str(approver)) continue;
-    if (roles !== undefined && !(Array.isArray(roles) && roles.every(str))) continue;
-    if (governanceVersion !== undefined && typeof governanceVersion !== 'number') continue;
-    const raw = rawPublicKey(publicKey);
-    if (!raw) continue;
-    const a = { cutId, planHash, decision, at, signature, publicKey, approver, roles, governanceVersion } as const;
-    const verdictKey = approvalVerdictKey(a);
-    if (jobs.has(verdictKey)) continue;
-    jobs.set(verdictKey, {
-      verdictKey,
-      key: raw.toString('base64url'),
-      message: Buffer.from(approvalPayload(a)),
-      sig: signature,
-    });
-  }
-  return [...jobs.values()];
 }
 
 function toProjectionEvent(r: any): ProjectionEvent {

@@ -40,6 +40,23 @@ export async function readStream(
   return rows.map(rowToEvent);
 }
 
+/**
+ * The events of several streams, each in version order (one statement): what `readStream` gives for
+ * each of them, read at one snapshot. A stream with no events is absent from the map.
+ */
+export async function readStreams(q: Queryable, streamIds: string[]): Promise<Map<string, StoredEvent[]>> {
+  const rows = await q.query(sql`
+    SELECT ${COLUMNS} FROM cutter.events WHERE stream_id = ANY(${streamIds}::text[]) ORDER BY stream_id, version`);
+  const out = new Map<string, StoredEvent[]>();
+  for (const r of rows) {
+    const e = rowToEvent(r);
+    const list = out.get(e.streamId);
+    if (list) list.push(e);
+    else out.set(e.streamId, [e]);
+  }
+  return out;
+}
+
 /** The stream's current version (0 when it does not exist). */
 export async function streamVersion(q: Queryable, streamId: string): Promise<number> {
   const [row] = await q.query(sql`SELECT version FROM cutter.streams WHERE stream_id = ${streamId}`);

@@ -2,15 +2,24 @@
  * Replay's signature checks on worker threads (src/crypto/verify-pool.ts) against real PostgreSQL:
  * a store holding honest events and events tampered by the database owner (edited data under the
  * old signature, a signature copied from another event) gives the same verdict and the same
- * violations in the same order with 1, 2 and 4 threads; and the prefetched answers equal the
- * ordinary, one-at-a-time verification for every event (the fast path changes no answer).
+ * violations in the same order with 1, 2 and 4 threads; the prefetched answers equal the ordinary,
+ * one-at-a-time verification for every event and are given only for the event they were computed
+ * from (the fast path changes no answer), and so are the approvals' own signatures (the trust check's
+ * and the machine guard's); batches verified ahead come back unchanged and in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayStore } from '../../src/audit/replay.js';
 import { approveCut } from '../../src/cuts/approve.js';
 import { planCut } from '../../src/cuts/plan.js';
-import { prefetchedCrypto, VerifyPool } from '../../src/crypto/verify-pool.js';
-import { EventSignature, signedMessage } from '../../events/signature.js';
+import { prefetchChecks, prefetchedCrypto, verifiedAhead, VerifyPool } from '../../src/crypto/verify-pool.js';
+import {
+  approvalPayload,
+  approvalVerdictKey,
+  verifyApprovalSignature,
+  type ApprovalRecord,
+} from '../../machines/approvals.js';
+import { checkEventTrust } from '../../src/domain/trust.js';
+import { EventSignature, storedSignedMessage } from '../../events/signature.js';
 import { memberOf } from '../../events/governance.js';
 import { readGovernance, nodeCrypto } from '../../src/governance/authority.js';
 import { connect, sql } from '../../src/store/connection.js';
@@ -67,39 +76,83 @@ describe('verifying replay on worker threads', () => {
     const { stored, governance } = await ws.as('auditor', async (s) => {
       const store = await s.store();
       const all = [];
-      for (let i = 0; i < CUTS; i++)
-        all.push(...(await store.readStream(`cut-vp${i}`)).map((e) => ({ ...e, streamId: `cut-vp${i}` })));
+      for (let i = 0; i < CUTS; i++) all.push(...(await store.readStream(`cut-vp${i}`)));
       return { stored: all, governance: await readGovernance(store, ws.root) };
     });
     const pool = new VerifyPool(2);
     try {
       const fast = await prefetchedCrypto(stored, governance, nodeCrypto, pool);
       expect(fast, 'the batch is large enough to go to the pool').not.toBe(nodeCrypto);
-      let asked = 0;
-      const verdicts = { fast: [] as boolean[], slow: [] as boolean[] };
+      const verdicts = { fast: [] as (boolean | undefined)[], slow: [] as boolean[] };
       for (const e of stored) {
         const s = EventSignature.parse(e.metadata.signature);
         const member = memberOf(governance.versions[s.governance - 1]!.registry, s.signer)!;
-        const message = signedMessage({
-          streamId: e.streamId,
-          version: e.version,
-          eventId: e.eventId,
-          type: e.type,
-          schemaVersion: Number(e.metadata.schemaVersion ?? 1),
-          data: e.data,
-          signer: s.signer,
-          key: s.key,
-          governance: s.governance,
-        });
-        verdicts.fast.push(fast.verify(member.publicKey, message, s.sig));
-        verdicts.slow.push(nodeCrypto.verify(member.publicKey, message, s.sig));
-        // A request it did not foresee (another message under a known signature) is not answered from the cache.
-        expect(fast.verify(member.publicKey, Buffer.concat([message, Buffer.from(' ')]), s.sig)).toBe(false);
-        asked++;
+        verdicts.fast.push(fast.eventVerdict!(e, member.publicKey, s));
+        verdicts.slow.push(nodeCrypto.verify(member.publicKey, storedSignedMessage(e, s), s.sig));
+        // Only for the event object it was computed from, and only for the same inputs.
+        expect(fast.eventVerdict!({ ...e }, member.publicKey, s)).toBeUndefined();
+        expect(fast.eventVerdict!(e, member.publicKey, { ...s, sig: `${s.sig}x` })).toBeUndefined();
+        expect(fast.eventVerdict!(e, member.publicKey, { ...s, governance: s.governance + 1 })).toBeUndefined();
+        // The trust check of the event, through the fast path and the slow one: the same violations.
+        expect(checkEventTrust(e, governance, fast)).toEqual(checkEventTrust(e, governance, nodeCrypto));
       }
-      expect(asked).toBe(CUTS * 3);
+      expect(verdicts.fast).toHaveLength(CUTS * 3);
       expect(verdicts.fast).toEqual(verdicts.slow);
       expect(verdicts.slow.filter((ok) => !ok)).toHaveLength(2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("answers the approvals' own signatures exactly as the trust check and the machine's guard do", async () => {
+    const { stored, governance } = await ws.as('auditor', async (s) => {
+      const store = await s.store();
+      const all = [];
+      for (let i = 0; i < CUTS; i++) all.push(...(await store.readStream(`cut-vp${i}`)));
+      return { stored: all, governance: await readGovernance(store, ws.root) };
+    });
+    const pool = new VerifyPool(2);
+    try {
+      const { crypto, approvals } = await prefetchChecks(stored, governance, nodeCrypto, pool);
+      const verdicts = { trust: [] as boolean[], machine: [] as (boolean | undefined)[], slow: [] as boolean[] };
+      for (const e of stored.filter((x) => x.type === 'ApprovalGranted')) {
+        const a = e.data as ApprovalRecord;
+        const payload = Buffer.from(approvalPayload(a));
+        verdicts.trust.push(crypto.verify(a.publicKey, payload, a.signature));
+        verdicts.machine.push(approvals.get(approvalVerdictKey(a)));
+        verdicts.slow.push(nodeCrypto.verify(a.publicKey, payload, a.signature));
+        expect(verifyApprovalSignature(a)).toBe(nodeCrypto.verify(a.publicKey, payload, a.signature));
+        // Other bytes under a known signature are verified, not answered from the verdicts.
+        expect(crypto.verify(a.publicKey, Buffer.concat([payload, Buffer.from(' ')]), a.signature)).toBe(false);
+      }
+      expect(verdicts.slow).toHaveLength(CUTS * 2);
+      expect(verdicts.trust).toEqual(verdicts.slow);
+      expect(verdicts.machine).toEqual(verdicts.slow);
+      // The approval whose roles the owner rewrote no longer verifies.
+      expect(verdicts.slow.filter((ok) => !ok)).toHaveLength(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('verifies the next batch while the caller checks this one, batches unchanged', async () => {
+    const { stored, governance } = await ws.as('auditor', async (s) => {
+      const store = await s.store();
+      const all = [];
+      for (let i = 0; i < CUTS; i++) all.push(await store.readStream(`cut-vp${i}`));
+      return { stored: all, governance: await readGovernance(store, ws.root) };
+    });
+    // Batches of 8 cuts (24 events, under the pool's inline floor) and of all of them (72).
+    const batches = [stored.slice(0, 8).flat(), stored.flat(), stored.slice(8).flat()];
+    const pool = new VerifyPool(2);
+    try {
+      const seen = [];
+      for await (const { batch, crypto } of verifiedAhead(batches, (b) => b, governance, nodeCrypto, pool)) {
+        seen.push(batch);
+        for (const e of batch)
+          expect(checkEventTrust(e, governance, crypto)).toEqual(checkEventTrust(e, governance, nodeCrypto));
+      }
+      expect(seen).toEqual(batches);
     } finally {
       await pool.close();
     }
