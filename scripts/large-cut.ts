@@ -4,7 +4,9 @@
  * file), two approvals, dry run, live run, replay, live revert. Checks the target after the cut and
  * that the revert restores it exactly, prints a table of wall time and peak RSS per step, and exits
  * 1 when a check fails or any step's peak RSS exceeds the ceiling (the bounded-memory promise).
- * The server is CUTTER_BENCH_URL / DATABASE_URL when set, else an embedded PostgreSQL.
+ * The server is CUTTER_BENCH_URL / DATABASE_URL when set, else an embedded PostgreSQL. A `cutter
+ * status` runs first: a trivial command's peak, the floor the steps are read against. `--json`
+ * prints the steps as one JSON line after the table (the bench's peak RSS section reads it).
  * `--keep` leaves the two databases and the workspace (printed at the end) to run steps again by
  * hand; `--skip-revert` stops before the revert (with `--keep`: a cut ready to revert).
  */
@@ -191,6 +193,8 @@ async function main(): Promise<number> {
       if (!ok) failures.push(what);
     };
 
+    // A trivial command first: the floor the steps' peak RSS is read against (start-up alone).
+    await step('status', ['status']);
     const plan = await step('plan', ['plan', 'plan.yaml', '--as', 'erin']);
     expect(`plan: rowCount ${plan.json?.rowCount}`, plan.json?.rowCount === rows + deletes);
     if (process.argv.includes('--plan-only')) return summary();
@@ -247,6 +251,14 @@ async function main(): Promise<number> {
       console.log(
         `\nlive run: ${Math.round((rows + deletes) / (live1.ms / 1000)).toLocaleString('en-US')} changes/s through ` +
           `all five phases`,
+      );
+    if (process.argv.includes('--json'))
+      console.log(
+        JSON.stringify({
+          changes: rows + deletes,
+          ok: failures.length === 0,
+          steps: steps.map((s) => ({ name: s.name, ms: Math.round(s.ms), peakMb: Math.round(s.peakMb) })),
+        }),
       );
     if (failures.length) {
       console.error(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
