@@ -4,7 +4,11 @@
  * file), two approvals, dry run, live run, replay, live revert. Checks the target after the cut and
  * that the revert restores it exactly, prints a table of wall time and peak RSS per step, and exits
  * 1 when a check fails or any step's peak RSS exceeds the ceiling (the bounded-memory promise).
- * The server is CUTTER_BENCH_URL / DATABASE_URL when set, else an embedded PostgreSQL.
+ * The server is CUTTER_BENCH_URL / DATABASE_URL when set, else an embedded PostgreSQL. A `cutter
+ * status` runs first: a trivial command's peak, the floor the steps are read against. `--json`
+ * prints the steps as one JSON line after the table (the bench's peak RSS section reads it).
+ * `--keep` leaves the two databases and the workspace (printed at the end) to run steps again by
+ * hand; `--skip-revert` stops before the revert (with `--keep`: a cut ready to revert).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -89,6 +93,8 @@ async function main(): Promise<number> {
   const target = connect(at(dbs.target), { poolSize: 1 });
   const failures: string[] = [];
   const steps: Step[] = [];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-large-'));
+  const keep = process.argv.includes('--keep');
   try {
     console.log(
       `large cut: ${rows.toLocaleString('en-US')} upserts (half new) + ${deletes.toLocaleString('en-US')} deletes ` +
@@ -114,7 +120,6 @@ async function main(): Promise<number> {
       )[0] as { n: number; h: string };
     const before = await checksum();
 
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'cutter-large-'));
     const keys = path.join(dir, 'keys');
     const backup = await generateBackupKey('backup', { dir: keys });
     const env = {
@@ -188,6 +193,8 @@ async function main(): Promise<number> {
       if (!ok) failures.push(what);
     };
 
+    // A trivial command first: the floor the steps' peak RSS is read against (start-up alone).
+    await step('status', ['status']);
     const plan = await step('plan', ['plan', 'plan.yaml', '--as', 'erin']);
     expect(`plan: rowCount ${plan.json?.rowCount}`, plan.json?.rowCount === rows + deletes);
     if (process.argv.includes('--plan-only')) return summary();
@@ -217,6 +224,7 @@ async function main(): Promise<number> {
     const [published] = await target.query(sql`SELECT count(*)::int AS n FROM documents WHERE status = 'published'`);
     expect(`lifecycle: ${published?.n} published`, published?.n === rows);
     await step('replay', ['replay', 'large']);
+    if (process.argv.includes('--skip-revert')) return summary();
     await step('revert', ['revert', 'large', '--live', '--as', 'erin']);
     const restored = await checksum();
     expect('revert restores the table exactly', restored.n === before.n && restored.h === before.h);
@@ -224,7 +232,8 @@ async function main(): Promise<number> {
     return summary();
   } finally {
     await target.dispose();
-    for (const db of Object.values(dbs)) await admin.query(sql`DROP DATABASE ${sql.ident(db)} WITH (FORCE)`);
+    if (keep) console.log(`kept (--keep): ${dir}, store ${at(dbs.store)}, target ${at(dbs.target)}`);
+    else for (const db of Object.values(dbs)) await admin.query(sql`DROP DATABASE ${sql.ident(db)} WITH (FORCE)`);
     await admin.dispose();
     await release();
   }
@@ -242,6 +251,14 @@ async function main(): Promise<number> {
       console.log(
         `\nlive run: ${Math.round((rows + deletes) / (live1.ms / 1000)).toLocaleString('en-US')} changes/s through ` +
           `all five phases`,
+      );
+    if (process.argv.includes('--json'))
+      console.log(
+        JSON.stringify({
+          changes: rows + deletes,
+          ok: failures.length === 0,
+          steps: steps.map((s) => ({ name: s.name, ms: Math.round(s.ms), peakMb: Math.round(s.peakMb) })),
+        }),
       );
     if (failures.length) {
       console.error(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);

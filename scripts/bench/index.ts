@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --quick] [-- --only cli,appends]`: every figure beside a floor measured in the
  * same run on the same server. The server is DATABASE_URL / CUTTER_BENCH_URL when set, else an
- * embedded PostgreSQL. --only runs the named sections (appends, replay, signing, rebuild, since, live, cli).
+ * embedded PostgreSQL. --only runs the named sections (appends, replay, signing, rebuild, since, live, cli,
+ * rss).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -12,13 +13,14 @@ import { benchCli } from './cli.js';
 import { benchRebuild, benchReplay } from './core.js';
 import { benchLiveCut } from './live.js';
 import { benchReplaySince } from './since.js';
+import { benchRss } from './rss.js';
 import { benchSigning } from './signing.js';
 import { formatRows, type BenchRow } from './measure.js';
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   // `--only replay,rebuild` runs just those sections (names as printed: appends, replay, rebuild,
-  // since checkpoint → since, live cut → live, cli).
+  // since checkpoint → since, live cut → live, cli, rss: peak RSS of each CLI step at two sizes).
   const onlyArg = process.argv.find((a, i) => a.startsWith('--only=') || process.argv[i - 1] === '--only');
   const only = onlyArg
     ? new Set(
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
     await section('since checkpoint', () => benchReplaySince(url!, { quick }));
     await section('live cut', () => benchLiveCut(url!, { quick }));
     await section('cli', () => benchCli(url!, { quick }));
+    await section('rss', () => benchRss(url!, { quick }));
   } finally {
     await release();
   }

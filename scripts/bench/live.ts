@@ -130,7 +130,7 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
         ratio: 0,
         note:
           `this bench process after a ${n.toLocaleString('en-US')}-row cut (it also holds the other sections' ` +
-          `data); the ≤ 400 MB goal is measured per CLI process by npm run large-cut`,
+          `data); per CLI process: the rss section (npm run large-cut)`,
       },
     ];
   } finally {

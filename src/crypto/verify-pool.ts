@@ -65,33 +65,48 @@ interface Job {
   sig: string;
 }
 
-/** A fixed set of verification workers; `close()` ends them. */
+/**
+ * A fixed set of verification workers; `close()` ends them. They start on the first `verify`: a
+ * replay whose batches are all below MIN_PARALLEL (one cut's few events) never pays for a worker's
+ * isolate (about 15 MB of resident memory each, docs/BENCHMARKS.md "peak RSS").
+ */
 export class VerifyPool {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, { resolve: (out: Uint8Array) => void; reject: (err: Error) => void }>();
   private next = 0;
 
-  constructor(readonly threads: number) {
-    for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
-      w.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
-        this.pending.get(id)?.resolve(out);
-        this.pending.delete(id);
-        if (this.pending.size === 0) for (const x of this.workers) x.unref();
-      });
-      w.on('error', (err) => {
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
-      });
-      w.unref();
-      this.workers.push(w);
-    }
+  constructor(readonly threads: number) {}
+
+  /** Workers started so far: 0 until the first `verify`, then `threads`. */
+  get started(): number {
+    return this.workers.length;
+  }
+
+  private running(): Worker[] {
+    if (this.workers.length === 0) for (let i = 0; i < this.threads; i++) this.workers.push(this.worker());
+    return this.workers;
+  }
+
+  private worker(): Worker {
+    const w = new Worker(WORKER_SOURCE, { eval: true });
+    w.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
+      this.pending.get(id)?.resolve(out);
+      this.pending.delete(id);
+      if (this.pending.size === 0) for (const x of this.workers) x.unref();
+    });
+    w.on('error', (err) => {
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    });
+    w.unref();
+    return w;
   }
 
   /** Verdicts for `jobs`, in order: each worker takes one contiguous slice. */
   async verify(jobs: Job[]): Promise<boolean[]> {
-    const per = Math.ceil(jobs.length / this.workers.length);
-    const slices = this.workers
+    const workers = this.running();
+    const per = Math.ceil(jobs.length / workers.length);
+    const slices = workers
       .map((w, i) => ({ w, part: jobs.slice(i * per, (i + 1) * per) }))
       .filter((s) => s.part.length);
     const results = await Promise.all(slices.map(({ w, part }) => this.run(w, part)));

@@ -59,7 +59,7 @@ export async function blobInfo(q: Queryable, blobId: string): Promise<BlobInfo |
 }
 
 /**
- * Streams blob `blobId` a few chunks per query. Throws VerificationFailedError at the end when the
+ * Streams blob `blobId` one chunk per query. Throws VerificationFailedError at the end when the
  * bytes do not hash to the header's SHA-256 (or `expectSha256`), so a consumer inside a
  * transaction rolls back instead of committing what a damaged blob said.
  */
@@ -76,19 +76,17 @@ export async function* readBlob(
     );
   const hash = createHash('sha256');
   let bytes = 0;
-  for (let seq = 0; seq < info.chunks; seq += 8) {
-    const rows = await q.query(
-      sql`SELECT seq, data FROM cutter.blob_chunks WHERE blob_id = ${blobId} AND seq >= ${seq} AND seq < ${seq + 8} ORDER BY seq`,
-    );
-    for (const [i, r] of rows.entries()) {
-      if (r.seq !== seq + i) throw new VerificationFailedError(`blob ${blobId}: chunk ${seq + i} is missing`);
-      const data = r.data as Buffer;
-      hash.update(data);
-      bytes += data.length;
-      yield data;
-    }
-    if (rows.length !== Math.min(8, info.chunks - seq))
-      throw new VerificationFailedError(`blob ${blobId}: chunk ${seq + rows.length} is missing`);
+  // One chunk per query, for peak RSS: bytea arrives as hex text (2 bytes per byte) and the driver
+  // assembles a reply in a buffer that doubles as it fills, so 8 chunks per reply meant a 16 MB
+  // message in a 32 MB buffer, a 16 MB string and 8 MB of chunks at once, in every phase that
+  // reads the change set. A round trip per MiB costs nothing next to the rows it carries.
+  for (let seq = 0; seq < info.chunks; seq++) {
+    const [r] = await q.query(sql`SELECT data FROM cutter.blob_chunks WHERE blob_id = ${blobId} AND seq = ${seq}`);
+    if (!r) throw new VerificationFailedError(`blob ${blobId}: chunk ${seq} is missing`);
+    const data = r.data as Buffer;
+    hash.update(data);
+    bytes += data.length;
+    yield data;
   }
   const actual = hash.digest('hex');
   if (actual !== info.sha256 || bytes !== info.bytes)

@@ -81,7 +81,11 @@ describe('verifying replay on worker threads', () => {
     });
     const pool = new VerifyPool(2);
     try {
+      const small = await prefetchedCrypto(stored.slice(0, 10), governance, nodeCrypto, pool);
+      expect(small, 'a small batch is verified inline').toBe(nodeCrypto);
+      expect(pool.started, 'and starts no worker (peak RSS)').toBe(0);
       const fast = await prefetchedCrypto(stored, governance, nodeCrypto, pool);
+      expect(pool.started).toBe(2);
       expect(fast, 'the batch is large enough to go to the pool').not.toBe(nodeCrypto);
       const verdicts = { fast: [] as (boolean | undefined)[], slow: [] as boolean[] };
       for (const e of stored) {
