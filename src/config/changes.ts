@@ -57,6 +57,36 @@ export async function* lineBatches(
     throw new VerificationFailedError(`change set: ${count} changes read, ${expectCount} recorded`);
 }
 
+/**
+ * The batches of `source`, each next one read while the consumer works on the current one: a
+ * phase's statement runs on the target while Node reads and splits the next batch from the store,
+ * so the two overlap instead of taking turns. Same batches, same order, same errors (an error
+ * reading ahead surfaces when the consumer reaches that batch).
+ */
+export function readAhead(source: ChangeSource): ChangeSource {
+  return async function* () {
+    const it = source()[Symbol.asyncIterator]();
+    let next = pending(it.next());
+    try {
+      for (let r = await next; !r.done; r = await next) {
+        next = pending(it.next());
+        yield r.value;
+      }
+    } finally {
+      // A consumer that stopped early (or failed) leaves one read in flight: let it settle before
+      // closing the source, so no query of it outlives the phase.
+      await next.catch(() => undefined);
+      await it.return?.();
+    }
+  };
+}
+
+/** A promise marked handled now (it may reject before it is awaited), still rejecting when awaited. */
+function pending<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 /** A validated change file on disk (plan time, before it is stored). */
 export function fileChanges(file: string, size = BATCH): ChangeSource {
   return () => lineBatches(lines(createReadStream(file)), size);
