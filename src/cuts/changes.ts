@@ -5,8 +5,8 @@
  * src/config/changes.ts.
  */
 import type { CutPlan } from '../../events/plan.js';
-import { BATCH, inlineChanges, lineBatches, readAhead, type ChangeSource } from '../config/changes.js';
-import { lines, readBlob } from '../store/blobs.js';
+import { BATCH, byteBatches, inlineChanges, readAhead, type ChangeSource } from '../config/changes.js';
+import { readBlob } from '../store/blobs.js';
 import type { Queryable } from '../store/connection.js';
 
 /** The changes of a recorded plan (from the store: each next batch read while the current one is used). */
@@ -14,7 +14,7 @@ export function changesOf(plan: CutPlan, q: Queryable, size = BATCH): ChangeSour
   if (plan.changes) return inlineChanges(plan.changes, size);
   const set = plan.changeSet!;
   return readAhead(() =>
-    lineBatches(lines(readBlob(q, changeSetBlobId(set.sha256), { expectSha256: set.sha256 })), size, set.count),
+    byteBatches(readBlob(q, changeSetBlobId(set.sha256), { expectSha256: set.sha256 }), size, set.count),
   );
 }
 
