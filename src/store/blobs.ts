@@ -77,12 +77,15 @@ export async function* readBlob(
   const hash = createHash('sha256');
   let bytes = 0;
   for (let seq = 0; seq < info.chunks; seq += 8) {
+    // As base64, not bytea's hex text: a third less to encode, send and parse (a large change set is
+    // read once per phase); the bytes are the same, and their SHA-256 is checked below.
     const rows = await q.query(
-      sql`SELECT seq, data FROM cutter.blob_chunks WHERE blob_id = ${blobId} AND seq >= ${seq} AND seq < ${seq + 8} ORDER BY seq`,
+      sql`SELECT seq, encode(data, 'base64') AS data FROM cutter.blob_chunks
+        WHERE blob_id = ${blobId} AND seq >= ${seq} AND seq < ${seq + 8} ORDER BY seq`,
     );
     for (const [i, r] of rows.entries()) {
       if (r.seq !== seq + i) throw new VerificationFailedError(`blob ${blobId}: chunk ${seq + i} is missing`);
-      const data = r.data as Buffer;
+      const data = Buffer.from(r.data as string, 'base64');
       hash.update(data);
       bytes += data.length;
       yield data;
