@@ -14,7 +14,6 @@
  * - actual post-image: the same over what the table holds (absent upserts as `-`; deleted keys
  *   only when really gone), so it equals the expected one exactly when the write verified.
  */
-import type { BatchJson } from '../config/changes.js';
 import { createHash } from 'node:crypto';
 import type { TargetSpec } from '../config/target.js';
 import { sql, type Queryable, type SQLQuery } from '../store/connection.js';
@@ -41,7 +40,7 @@ const fingerprintAgg = (alias: string) =>
   sql`string_agg(coalesce(md5(${sql.ident(alias)}::text), '-') || E'\\n', '' ORDER BY c.${ORD})`;
 
 /** Fingerprints of the current rows of a batch's keys (the pre-image hash part). */
-export async function currentImage(q: Queryable, spec: TargetSpec, json: BatchJson, kind: 'changes' | 'rows') {
+export async function currentImage(q: Queryable, spec: TargetSpec, json: string, kind: 'changes' | 'rows') {
   const [r] = await q.query(
     sql`SELECT ${fingerprintAgg('t')} AS part
       FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${tableRef(spec)} t ON ${keyMatch(spec, 't', 'c')}`,
@@ -61,7 +60,7 @@ const GROUP = 100;
 export async function backupImage(
   q: Queryable,
   spec: TargetSpec,
-  json: BatchJson,
+  json: string,
 ): Promise<{ part: string; lines: string; present: number }> {
   const groups = await q.query(sql`
     SELECT (c.${ORD} - 1) / ${GROUP} AS g, ${fingerprintAgg('t')} AS part, count(t.ctid) AS present,
@@ -102,7 +101,7 @@ export interface Comparison {
 export async function compareBatch(
   q: Queryable,
   spec: TargetSpec,
-  json: BatchJson,
+  json: string,
   opts: { samples: number; pre?: boolean },
 ): Promise<Comparison> {
   const [r] = await q.query(comparisonQuery(spec, json, opts));
@@ -122,7 +121,7 @@ function changedColumns(spec: TargetSpec): SQLQuery {
  * The comparison statement: `j` joins each planned row with the table's, `agg` folds the digest
  * parts and counts, and the samples are read only when something mismatched.
  */
-function comparisonQuery(spec: TargetSpec, json: BatchJson, opts: { samples: number; pre?: boolean }): SQLQuery {
+function comparisonQuery(spec: TargetSpec, json: string, opts: { samples: number; pre?: boolean }): SQLQuery {
   const t = tableRef(spec);
   const m = managed(spec);
   const mismatch = sql`(j.up AND (NOT j.found OR cardinality(j.cols) > 0)) OR (NOT j.up AND j.found)`;

@@ -3,7 +3,6 @@
  * columns a revert may restore, the first change a backup would make beyond them, and the restores
  * themselves (forced: whole rows; in scope: only the restorable columns).
  */
-import type { BatchJson } from '../config/changes.js';
 import type { TargetSpec } from '../config/target.js';
 import { sql, type Queryable } from '../store/connection.js';
 import { ORD, keyJson, keyMatch, rowsOf, tableRef } from './row-sql.js';
@@ -23,7 +22,7 @@ export async function restoreBatch(q: Queryable, spec: TargetSpec, keys: string[
 }
 
 /** The key texts of a batch of changes, in plan order (the spelling backups use). */
-export async function planKeys(q: Queryable, spec: TargetSpec, json: BatchJson): Promise<string[]> {
+export async function planKeys(q: Queryable, spec: TargetSpec, json: string): Promise<string[]> {
   const rows = await q.query(
     sql`SELECT ${keyJson(spec, 'c')} AS k FROM ${rowsOf(spec, json, 'changes')} c ORDER BY c.${ORD}`,
   );

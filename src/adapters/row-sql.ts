@@ -1,9 +1,8 @@
 /**
  * The SQL vocabulary the row phases share: the target table's reference, key matches, row texts,
- * and a batch's JSON array of changes (or rows), as text or UTF-8 bytes, as rows of the table's own
- * type, so PostgreSQL splits, types and normalises them and Node never parses a row.
+ * and a batch's JSON array of changes (or rows) as rows of the table's own type, so PostgreSQL
+ * splits, types and normalises them and Node never parses a row.
  */
-import type { BatchJson } from '../config/changes.js';
 import type { TargetSpec } from '../config/target.js';
 import { splitTable } from '../config/target.js';
 import { sql, type SQLQuery } from '../store/connection.js';
@@ -54,12 +53,10 @@ export const UP = sql.ident('$up');
  * The rows of a JSON array as the table's type, numbered from 1 (`"$ord"`): `changes` arrays are
  * split into upserts and deletes (`"$up"`); `rows` arrays are plain rows or keys.
  */
-export function rowsOf(spec: TargetSpec, json: BatchJson, kind: 'changes' | 'rows'): SQLQuery {
+export function rowsOf(spec: TargetSpec, json: string, kind: 'changes' | 'rows'): SQLQuery {
   const value = kind === 'changes' ? sql`coalesce(e.value->'upsert', e.value->'delete')` : sql`e.value`;
   const up = kind === 'changes' ? sql`e.value ? 'upsert'` : sql`true`;
-  // Bytes travel as a binary bytea parameter, checked as UTF-8 by convert_from on the server.
-  const array = typeof json === 'string' ? sql`${json}::jsonb` : sql`convert_from(${json}, 'UTF8')::jsonb`;
   return sql`(SELECT e.ordinality AS ${ORD}, ${up} AS ${UP}, x.*
-    FROM jsonb_array_elements(${array}) WITH ORDINALITY e,
+    FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY e,
     LATERAL jsonb_populate_record(NULL::${tableRef(spec)}, ${value}) x)`;
 }

@@ -2,7 +2,6 @@
  * The row writes of a live cut, one statement per batch: leg A (pre-image fingerprints, upserts,
  * deletes and the expected post-image part) and the enact phase's lifecycle column.
  */
-import type { BatchJson } from '../config/changes.js';
 import type { TargetSpec } from '../config/target.js';
 import { sql, type Queryable } from '../store/connection.js';
 import { ORD, UP, bare, keyMatch, list, managed, rowText, rowsOf, tableRef } from './row-sql.js';
@@ -16,7 +15,7 @@ import { ORD, UP, bare, keyMatch, list, managed, rowText, rowsOf, tableRef } fro
 export async function writeBatch(
   q: Queryable,
   spec: TargetSpec,
-  json: BatchJson,
+  json: string,
 ): Promise<{ pre: string; expected: string; inserted: number; updated: number; deleted: number }> {
   const t = tableRef(spec);
   const m = managed(spec);
@@ -55,7 +54,7 @@ export async function writeBatch(
 export async function enactBatch(
   q: Queryable,
   spec: TargetSpec,
-  json: BatchJson,
+  json: string,
   lifecycle: { column: string; value: string },
 ): Promise<number> {
   const t = tableRef(spec);

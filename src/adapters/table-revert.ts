@@ -4,7 +4,6 @@
  * against the plan (keys in plan order, managed columns only), and the restore itself — all in the
  * one phase transaction, so a refusal restores nothing.
  */
-import type { BatchJson } from '../config/changes.js';
 import { GovernanceRefusedError, VerificationFailedError } from '../errors.js';
 import type { Transaction } from '../store/connection.js';
 import { BackupScope, canonicalKey } from './backup-scope.js';
@@ -92,7 +91,7 @@ async function alreadyRestoredOrRefuse(
  */
 class PlanScope {
   private readonly scope = new BackupScope();
-  private readonly planned: AsyncIterator<{ json: BatchJson }>;
+  private readonly planned: AsyncIterator<{ json: string }>;
 
   constructor(
     private readonly tx: Transaction,

@@ -5,7 +5,6 @@
  * recorded plan's changes (read back from the store's blob) are built from these batches in
  * src/cuts/changes.ts.
  */
-import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import type { Change } from '../../events/plan.js';
 import { VerificationFailedError } from '../errors.js';
@@ -13,15 +12,9 @@ import { VerificationFailedError } from '../errors.js';
 /** Changes per batch: every phase walks the plan 5,000 changes at a time. */
 export const BATCH = 5000;
 
-/**
- * A batch's JSON array: its text, or its UTF-8 bytes as read from a change file or the store (checked
- * as UTF-8, sent to PostgreSQL as they are: never decoded into a string in Node).
- */
-export type BatchJson = string | Buffer;
-
-/** A batch of changes: the JSON array of `count` changes (`{"upsert": …}` / `{"delete": …}`). */
+/** A batch of changes: the JSON array text of `count` changes (`{"upsert": …}` / `{"delete": …}`). */
 export interface ChangeBatch {
-  json: BatchJson;
+  json: string;
   count: number;
 }
 
@@ -40,9 +33,9 @@ export function inlineChanges(changes: Change[], size = BATCH): ChangeSource {
 
 /**
  * Batches of validated change lines, never parsed here (PostgreSQL splits them): each batch the JSON
- * array of up to `size` lines. Split on the bytes, a batch stays bytes (its UTF-8 checked, never decoded):
- * decoding lines into strings, joining them and encoding them again for the wire made every pass
- * over a large change set cost more in Node than on the server. Lines are split on LF with a
+ * array of up to `size` lines. Split on the bytes: a line is decoded (and its UTF-8 checked) only as
+ * part of its batch's JSON text, not one string per line (decoding and joining line strings made
+ * every pass over a large change set cost more in Node than on the server). Lines are split on LF with a
  * trailing CR dropped, blank lines (`trim() === ''`) skipped, a leading byte-order mark dropped,
  * invalid UTF-8 refused with the decoder's own error; the last line needs no newline. Throws VerificationFailedError at the end when
  * `expectCount` is given and differs.
@@ -118,10 +111,7 @@ class LineBatch {
       at += p.copy(bytes, at);
     }
     bytes[at++] = CLOSE;
-    const json = bytes.subarray(0, at);
-    // Refused as the decoder refuses it (same error); valid bytes are never decoded here.
-    if (!isUtf8(json)) decoder.decode(json);
-    const batch = { json, count: this.lines };
+    const batch = { json: decoder.decode(bytes.subarray(0, at)), count: this.lines };
     this.parts = [];
     this.lines = 0;
     return batch;

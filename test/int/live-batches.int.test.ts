@@ -119,7 +119,7 @@ describe('readAhead', () => {
     const got: string[] = [];
     await expect(
       (async () => {
-        for await (const b of readAhead(source(5, 3))()) got.push(String(b.json));
+        for await (const b of readAhead(source(5, 3))()) got.push(b.json);
       })(),
     ).rejects.toThrow('batch 3 unreadable');
     expect(got).toEqual(['[0]', '[1]', '[2]']);
