@@ -35,10 +35,10 @@ export function inlineChanges(changes: Change[], size = BATCH): ChangeSource {
  * Batches of validated change lines, never parsed here (PostgreSQL splits them): each batch the JSON
  * array of up to `size` lines. Split on the bytes: a line is decoded (and its UTF-8 checked) only as
  * part of its batch's JSON text, not one string per line (decoding and joining line strings made
- * every pass over a large change set cost more in Node than on the server). Lines are split on LF with a
- * trailing CR dropped, blank lines (`trim() === ''`) skipped, a leading byte-order mark dropped,
- * invalid UTF-8 refused with the decoder's own error; the last line needs no newline. Throws VerificationFailedError at the end when
- * `expectCount` is given and differs.
+ * every pass over a large change set cost more in Node than on the server). Lines are split on LF
+ * with a trailing CR dropped, blank lines (`trim() === ''`) skipped, a leading byte-order mark
+ * dropped, invalid UTF-8 refused with the decoder's own error; the last line needs no newline.
+ * Throws VerificationFailedError at the end when `expectCount` is given and differs.
  */
 export async function* byteBatches(
   source: AsyncIterable<Uint8Array>,
