@@ -38,7 +38,8 @@ async function collect(source: AsyncIterable<Uint8Array>, size: number, expectCo
 }
 
 // Lines as a change file may hold them: JSON, blank, ASCII and Unicode whitespace (NBSP, U+2028,
-// BOM, ideographic space), a byte-order mark opening the file or not, CRLF, multi-byte text, and control characters that are not whitespace.
+// BOM, ideographic space), a byte-order mark opening the file or not, CRLF, multi-byte text, and
+// control characters that are not whitespace.
 const piece = fc.constantFrom(
   '{"upsert": {"id": "a", "body": "é — ✓ 🏳️‍🌈"}}',
   '{"delete": {"id": "b"}}',
