@@ -96,10 +96,14 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
     await as('erin', (s) => dryRun(s, 'bench'));
     const marks: Record<string, number> = {};
     const t0 = performance.now();
+    // This process's CPU (the runner's share; the server's is not seen from here): steadier than wall
+    // time on a loaded machine.
+    const cpu0 = process.cpuUsage();
     await as('erin', (s) =>
       runLive(s, 'bench', { atBoundary: async (phase) => void (marks[phase] = performance.now()) }),
     );
     const total = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     const legA = (marks.legB ?? 0) - (marks.legA ?? 0);
     const rows = Array.from({ length: n }, (_, i) => row(i));
     const f0 = performance.now();
@@ -121,7 +125,13 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
         'ms',
         'floor: raw INSERT … ON CONFLICT via unnest; goal ≤ 1.5×',
       ),
-      timeRow(`live cut ${n.toLocaleString('en-US')} rows: whole live run`, total, floor, 'ms', `goal ≤ 4×; ${phases}`),
+      timeRow(
+        `live cut ${n.toLocaleString('en-US')} rows: whole live run`,
+        total,
+        floor,
+        'ms',
+        `goal ≤ 4×; ${phases}; runner CPU ${Math.round((cpu.user + cpu.system) / 1000)} ms`,
+      ),
       {
         name: 'peak RSS of this bench process',
         value: process.resourceUsage().maxRSS / 1024,

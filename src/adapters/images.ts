@@ -39,29 +39,39 @@ export class ImageDigest {
 const fingerprintAgg = (alias: string) =>
   sql`string_agg(coalesce(md5(${sql.ident(alias)}::text), '-') || E'\\n', '' ORDER BY c.${ORD})`;
 
-/** Fingerprints (and optionally the exact jsonb text) of the current rows of a batch's keys. */
-export async function currentImage(
+/** Fingerprints of the current rows of a batch's keys (the pre-image hash part). */
+export async function currentImage(q: Queryable, spec: TargetSpec, json: string, kind: 'changes' | 'rows') {
+  const [r] = await q.query(
+    sql`SELECT ${fingerprintAgg('t')} AS part
+      FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${tableRef(spec)} t ON ${keyMatch(spec, 't', 'c')}`,
+  );
+  return { part: (r?.part as string | null) ?? '' };
+}
+
+/** Planned rows per aggregated text value: small enough that a group of large rows stays far below 1 GB. */
+const GROUP = 100;
+
+/**
+ * The backup's image of one batch: the pre-image hash part, the backup's entry lines (backup-format.ts:
+ * the key and the full row as jsonb text, or `null`) and how many keys have a row. The lines are
+ * joined in SQL, GROUP rows per value, so a batch crosses the wire as a few long strings instead of
+ * three fields per row.
+ */
+export async function backupImage(
   q: Queryable,
   spec: TargetSpec,
   json: string,
-  kind: 'changes' | 'rows',
-  opts: { rows?: boolean } = {},
-): Promise<{ part: string; keys: string[]; rows: (string | null)[] }> {
-  const t = tableRef(spec);
-  if (!opts.rows) {
-    const [r] = await q.query(
-      sql`SELECT ${fingerprintAgg('t')} AS part
-        FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}`,
-    );
-    return { part: (r?.part as string | null) ?? '', keys: [], rows: [] };
-  }
-  const found = await q.query(sql`
-    SELECT ${keyJson(spec, 'c')} AS k, md5(t::text) AS h, to_jsonb(t)::text AS r
-    FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')} ORDER BY c.${ORD}`);
+): Promise<{ part: string; lines: string; present: number }> {
+  const groups = await q.query(sql`
+    SELECT (c.${ORD} - 1) / ${GROUP} AS g, ${fingerprintAgg('t')} AS part, count(t.ctid) AS present,
+      string_agg(${keyJson(spec, 'c')} || E'\t' || coalesce(to_jsonb(t)::text, 'null') || E'\n', '' ORDER BY c.${ORD})
+        AS lines
+    FROM ${rowsOf(spec, json, 'changes')} c LEFT JOIN ${tableRef(spec)} t ON ${keyMatch(spec, 't', 'c')}
+    GROUP BY g ORDER BY g`);
   return {
-    part: found.map((f) => `${(f.h as string | null) ?? '-'}\n`).join(''),
-    keys: found.map((f) => f.k as string),
-    rows: found.map((f) => f.r as string | null),
+    part: groups.map((g) => g.part as string).join(''),
+    lines: groups.map((g) => g.lines as string).join(''),
+    present: groups.reduce((n, g) => n + Number(g.present), 0),
   };
 }
 

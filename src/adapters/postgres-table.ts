@@ -11,8 +11,8 @@ import type { ChangeSource } from '../config/changes.js';
 import { splitTable, type TargetSpec } from '../config/target.js';
 import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } from '../errors.js';
 import { IsolationLevel, connect, sql } from '../store/connection.js';
-import { entryLine, headerLine } from './backup-format.js';
-import { ImageDigest, compareBatch, currentImage, mismatchOf } from './images.js';
+import { headerLine } from './backup-format.js';
+import { ImageDigest, backupImage, compareBatch, mismatchOf } from './images.js';
 import type {
   AdapterHooks,
   BackupImage,
@@ -97,7 +97,9 @@ async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget)
 
 /**
  * The backup phase, read only: streams the header and one entry per planned key (the full current
- * row or null) to the sink, and returns the pre-image hash and the plaintext's SHA-256.
+ * row or null) to the sink, and returns the pre-image hash and the plaintext's SHA-256. The sink
+ * takes a batch's lines while the next batch is read, so encryption and the blob writes overlap
+ * the reads; the plaintext is hashed and sunk strictly in plan order.
  */
 async function backupRows(
   { db, spec, changes }: TableTarget,
@@ -108,22 +110,33 @@ async function backupRows(
     async (tx) => {
       const pre = new ImageDigest();
       const plaintext = createHash('sha256');
-      const emit = async (text: string) => {
+      // Marked handled at once: a sink failure surfaces when the next batch awaits it, not as an
+      // unhandled rejection while that batch's statement runs.
+      const emit = (text: string) => {
         plaintext.update(text);
-        await opts.sink?.(text);
+        const written = Promise.resolve(opts.sink?.(text));
+        written.catch(() => undefined);
+        return written;
       };
       const header = { cutId: ctx.cutId, planHash: ctx.planHash, target: spec.name, table: spec.table, key: spec.key };
-      await emit(headerLine(header));
+      let sunk = emit(headerLine(header));
       let rowCount = 0;
       let entries = 0;
-      for await (const b of changes()) {
-        const image = await currentImage(tx, spec, b.json, 'changes', { rows: true });
-        pre.add(image.part);
-        await emit(image.keys.map((k, i) => entryLine(k, image.rows[i] ?? null)).join(''));
-        rowCount += image.rows.filter((r) => r !== null).length;
-        entries += b.count;
-        opts.onRows?.(b.count);
+      try {
+        for await (const b of changes()) {
+          const image = await backupImage(tx, spec, b.json);
+          pre.add(image.part);
+          await sunk;
+          sunk = emit(image.lines);
+          rowCount += image.present;
+          entries += b.count;
+          opts.onRows?.(b.count);
+        }
+      } finally {
+        // Settle the last sink write before the transaction ends, failed or not.
+        await sunk.catch(() => undefined);
       }
+      await sunk;
       const plaintextHash = plaintext.digest('hex');
       return {
         preImageHash: pre.digest(),

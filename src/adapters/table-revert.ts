@@ -28,18 +28,23 @@ export async function revertTable(
     const scope = opts.force ? undefined : new PlanScope(tx, t);
     const restored = new ImageDigest();
     let rows = 0;
-    for await (const entries of backup.entries()) {
-      const keys = entries.map((e) => e.key);
-      await scope?.check(entries);
-      if (!already) {
-        if (opts.force) await restoreBatch(tx, t.spec, keys, rowsOf(entries));
-        else await restoreManagedBatch(tx, t.spec, entries);
+    try {
+      for await (const entries of backup.entries()) {
+        const keys = entries.map((e) => e.key);
+        await scope?.check(entries);
+        if (!already) {
+          if (opts.force) await restoreBatch(tx, t.spec, keys, rowsOf(entries));
+          else await restoreManagedBatch(tx, t.spec, entries);
+        }
+        restored.add((await currentImage(tx, t.spec, `[${keys.join(',')}]`, 'rows')).part);
+        rows += entries.length;
+        opts.onRows?.(entries.length);
       }
-      restored.add((await currentImage(tx, t.spec, `[${keys.join(',')}]`, 'rows')).part);
-      rows += entries.length;
-      opts.onRows?.(entries.length);
+      await scope?.finish();
+    } finally {
+      // A refusal stops reading the plan part-way: close it (a batch may be read ahead).
+      await scope?.close();
     }
-    await scope?.finish();
     const restoredHash = restored.digest();
     if (restoredHash !== backup.preImageHash)
       throw new VerificationFailedError(
@@ -124,6 +129,11 @@ class PlanScope {
       this.scope.addPlanned(await planKeys(this.tx, this.t.spec, next.value.json));
     const problem = this.scope.finish();
     if (problem) throw this.refuse(problem);
+  }
+
+  /** Stops reading the plan's keys (after a refusal, or when done). */
+  async close(): Promise<void> {
+    await this.planned.return?.();
   }
 
   private refuse(why: string): GovernanceRefusedError {

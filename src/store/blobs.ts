@@ -76,14 +76,18 @@ export async function* readBlob(
     );
   const hash = createHash('sha256');
   let bytes = 0;
-  // One chunk per query, for peak RSS: bytea arrives as hex text (2 bytes per byte) and the driver
-  // assembles a reply in a buffer that doubles as it fills, so 8 chunks per reply meant a 16 MB
-  // message in a 32 MB buffer, a 16 MB string and 8 MB of chunks at once, in every phase that
-  // reads the change set. A round trip per MiB costs nothing next to the rows it carries.
+  // One chunk per query, for peak RSS: the driver assembles a reply in a buffer that doubles as it
+  // fills, so 8 chunks per reply meant a 16 MB message in a 32 MB buffer, a 16 MB string and 8 MB
+  // of chunks at once, in every phase that reads the change set. A round trip per MiB costs nothing
+  // next to the rows it carries. As base64, not bytea's hex text: a third less to encode, send and
+  // parse (a large change set is read once per phase); the bytes are the same, and their SHA-256 is
+  // checked below.
   for (let seq = 0; seq < info.chunks; seq++) {
-    const [r] = await q.query(sql`SELECT data FROM cutter.blob_chunks WHERE blob_id = ${blobId} AND seq = ${seq}`);
+    const [r] = await q.query(
+      sql`SELECT encode(data, 'base64') AS data FROM cutter.blob_chunks WHERE blob_id = ${blobId} AND seq = ${seq}`,
+    );
     if (!r) throw new VerificationFailedError(`blob ${blobId}: chunk ${seq} is missing`);
-    const data = r.data as Buffer;
+    const data = Buffer.from(r.data as string, 'base64');
     hash.update(data);
     bytes += data.length;
     yield data;
