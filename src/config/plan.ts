@@ -70,16 +70,16 @@ export function parsePlan(
     throw new InvalidInputError(
       `plan ${file}: changesFile: a change file is read by \`cutter plan <file>\`, not from text`,
     );
-  const spec = config.targets[input.target]!;
-  const keyOf = (c: Change) =>
-    canonicalJson(Object.fromEntries(spec.key.map((k) => [k, ('upsert' in c ? c.upsert : c.delete)[k] ?? null])));
-  const check = changeChecker(
-    input.target,
-    config,
-    (i) => `changes[${i}]`,
-    (i, key) => keyOf(input.changes![i]!) === key,
-  );
-  const problems = [...nulCharacters(input.changes, 'changes'), ...input.changes.flatMap((c, i) => check(c, i))];
+  const firstUse = new Map<string, number>(); // inline changes are few: their keys themselves
+  const check = changeChecker(input.target, config, (key, i, what) => {
+    const first = firstUse.get(key);
+    if (first === undefined) firstUse.set(key, i);
+    return first === undefined ? undefined : `${what}: key ${key} already changed by changes[${first}]`;
+  });
+  const problems = [
+    ...nulCharacters(input.changes, 'changes'),
+    ...input.changes.flatMap((c, i) => check(c, i, `changes[${i}]`)),
+  ];
   if (input.changes.length > maxRows)
     problems.unshift(`changes: ${input.changes.length} rows exceed policy.maxRows ${maxRows}`);
   if (problems.length > 0)
@@ -131,17 +131,16 @@ async function scanChangesFile(
       yield chunk;
     }
   }
-  // A duplicate key is confirmed by reading the earlier line again (after the scan), never assumed.
-  const suspects: { line: number; key: string; problem: string }[] = [];
-  const check = changeChecker(
-    target,
-    config,
-    (n) => `changesFile line ${n}`,
-    (line, key, problem) => {
-      suspects.push({ line, key, problem });
-      return true;
-    },
-  );
+  // A repeated key is only suspected by the scan's compact key set, then confirmed by finding the
+  // key itself on an earlier line (after the scan), never assumed.
+  const seen = new KeySet(Math.min(await countLines(changesFile), maxRows + 1));
+  const suspects: Suspect[] = [];
+  const check = changeChecker(target, config, (key, line, what) => {
+    if (!seen.add(key)) return undefined;
+    const problem = `${what}: key ${key} already changed by an earlier line`;
+    suspects.push({ line, key, what, problem });
+    return problem;
+  });
   const problems: string[] = [];
   let lineNo = 0;
   let count = 0;
@@ -156,7 +155,7 @@ async function scanChangesFile(
         problems.unshift(`changesFile: more than policy.maxRows ${maxRows} changes`);
         break;
       }
-      const checked = checkLine(line, at, (change) => check(change, lineNo));
+      const checked = checkLine(line, at, (change) => check(change, lineNo, at));
       problems.push(...checked.problems);
       if (checked.upsert) upserts++;
       if (problems.length >= 20) break;
@@ -166,7 +165,7 @@ async function scanChangesFile(
       throw new InvalidInputError(`plan ${planFile}: changesFile line ${lineNo + 1}: not valid UTF-8`);
     throw err;
   }
-  if (suspects.length) await dropUnconfirmed(problems, suspects, changesFile, config.targets[target]!.key);
+  if (suspects.length) await confirmRepeats(problems, suspects, changesFile, config.targets[target]!.key);
   if (count === 0 && problems.length === 0) problems.push('changesFile: no changes');
   if (problems.length > 0)
     throw new InvalidInputError(`plan ${planFile}: ${problems.slice(0, 20).join('; ')}`, {
@@ -194,53 +193,78 @@ function checkLine(
   return { problems: [...nulCharacters(parsed.data, at), ...check(parsed.data)], upsert: 'upsert' in parsed.data };
 }
 
-/**
- * A duplicate key is confirmed by reading the earlier line again: a suspect whose earlier line does
- * not hold that key (two keys that collided in the scan's key set) is dropped from `problems`.
- */
-async function dropUnconfirmed(
-  problems: string[],
-  suspects: { line: number; key: string; problem: string }[],
-  changesFile: string,
-  keyCols: string[],
-): Promise<void> {
-  const keys = await keysAtLines(changesFile, new Set(suspects.map((s) => s.line)), keyCols);
-  for (const s of suspects.filter((x) => keys.get(x.line) !== x.key)) problems.splice(problems.indexOf(s.problem), 1);
+/** A change whose key the scan's key set has (probably) seen before, and the problem it was given. */
+interface Suspect {
+  line: number;
+  key: string;
+  what: string;
+  problem: string;
 }
 
-/** The canonical keys of the given lines of a change file. */
-async function keysAtLines(file: string, wanted: Set<number>, keyCols: string[]): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
+/**
+ * Confirms each suspect by reading the file again for the first line that holds its key: the
+ * problem then names that line; a suspect with no such earlier line (two keys that collided in the
+ * key set) is dropped from `problems`. Runs only when the scan suspected a repeat.
+ */
+async function confirmRepeats(problems: string[], suspects: Suspect[], file: string, keyCols: string[]): Promise<void> {
+  const wanted = new Set(suspects.map((s) => s.key));
+  const firstLine = new Map<string, number>();
   let n = 0;
   for await (const line of lines(createReadStream(file))) {
-    if (!wanted.has(++n)) continue;
-    const c = JSON.parse(line) as Change;
-    const row = 'upsert' in c ? c.upsert : c.delete;
-    out.set(n, canonicalJson(Object.fromEntries(keyCols.map((k) => [k, row[k] ?? null]))));
+    n++;
+    if (line.trim() === '') continue;
+    const key = keyOfLine(line, keyCols);
+    if (key !== undefined && wanted.has(key) && !firstLine.has(key)) firstLine.set(key, n);
   }
-  return out;
+  for (const s of suspects) {
+    const first = firstLine.get(s.key);
+    const at = problems.indexOf(s.problem);
+    if (first !== undefined && first < s.line)
+      problems[at] = `${s.what}: key ${s.key} already changed by changesFile line ${first}`;
+    else problems.splice(at, 1);
+  }
+}
+
+/** The canonical key of one change line, or undefined when the line is not a change (already reported). */
+function keyOfLine(line: string, keyCols: string[]): string | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const parsed = Change.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const row = 'upsert' in parsed.data ? parsed.data.upsert : parsed.data.delete;
+  return canonicalJson(Object.fromEntries(keyCols.map((k) => [k, row[k] ?? null])));
+}
+
+/** How many lines `file` has (newline bytes + 1): the key set is sized once for them. */
+async function countLines(file: string): Promise<number> {
+  let n = 1;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
+  }
+  return n;
 }
 
 const unknownTarget = (target: string, config: CutterConfig) =>
   `target: unknown target ${JSON.stringify(target)} (configured: ${Object.keys(config.targets).join(', ') || 'none'})`;
 
 /**
- * Per-change checks against the target: columns, key values, no key twice (remembered across calls,
- * by number, so a million keys cost a map of short strings to small integers).
+ * Per-change checks against the target: columns, key values, and no key twice — `repeated(key, n,
+ * where)` remembers each key across calls and returns the problem when `key` was used before.
  */
 function changeChecker(
   target: string,
   config: CutterConfig,
-  label: (n: number) => string,
-  confirm: (n: number, key: string, problem: string) => boolean,
-): (change: Change, n: number) => string[] {
+  repeated: (key: string, n: number, what: string) => string | undefined,
+): (change: Change, n: number, at: string) => string[] {
   const spec = config.targets[target]!;
   const keyCols = spec.key;
   const upsertCols = new Set([...spec.key, ...spec.columns]);
   const keyOnly = new Set(keyCols);
-  const seen = new KeySet();
-  return (change, n) => {
-    const at = label(n);
+  return (change, n, at) => {
     const problems: string[] = [];
     const [op, row] = 'upsert' in change ? (['upsert', change.upsert] as const) : (['delete', change.delete] as const);
     const allowed = op === 'upsert' ? upsertCols : keyOnly;
@@ -256,9 +280,8 @@ function changeChecker(
         problems.push(`${at}.${op}.${col}: a key value must be a string, number or boolean`);
     }
     const key = canonicalJson(Object.fromEntries(keyCols.map((c) => [c, row[c] ?? null])));
-    const first = seen.add(key, n);
-    const duplicate = `${at}.${op}: key ${key} already changed by ${first === undefined ? '' : label(first)}`;
-    if (first !== undefined && confirm(first, key, duplicate)) problems.push(duplicate);
+    const repeat = repeated(key, n, `${at}.${op}`);
+    if (repeat !== undefined) problems.push(repeat);
     return problems;
   };
 }
