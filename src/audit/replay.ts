@@ -195,13 +195,7 @@ async function anchorOnCheckpoint(
   if (trustRoot && !reasons.length) return { since, anchor: await sinceAnchor(store, cp) };
   violations.push(
     ...r.violations,
-    ...r.trust.map((message) => ({
-      streamId: CHECKPOINT_STREAM,
-      version: cp.event.version,
-      type: '-',
-      rule: 'checkpoint' as const,
-      message: `${message} (so nothing is taken from it: full replay)`,
-    })),
+    ...checkpointTrustViolations(cp, r.trust, ' (so nothing is taken from it: full replay)'),
   );
   return { since, anchor: undefined };
 }
@@ -277,22 +271,24 @@ async function checkStoredCheckpoints(
 }
 
 /** A kept checkpoint file (`--checkpoint`) checked against the store, chain included. */
+/** A kept checkpoint's trust failures (its signature, signer, root) as violations of its event. */
+function checkpointTrustViolations(cp: CheckpointFile, messages: string[], suffix = ''): Violations {
+  return messages.map((message) => ({
+    streamId: CHECKPOINT_STREAM,
+    version: cp.event.version,
+    type: '-',
+    rule: 'checkpoint' as const,
+    message: message + suffix,
+  }));
+}
+
 async function checkKeptCheckpoint(
   store: EventStore,
   cp: CheckpointFile,
   trustRoot: string | undefined,
 ): Promise<Violations> {
   const r = await checkCheckpointFile(store, cp, trustRoot);
-  return [
-    ...r.violations,
-    ...r.trust.map((message) => ({
-      streamId: CHECKPOINT_STREAM,
-      version: cp.event.version,
-      type: '-',
-      rule: 'checkpoint' as const,
-      message,
-    })),
-  ];
+  return [...r.violations, ...checkpointTrustViolations(cp, r.trust)];
 }
 
 /** The target ledgers checked against the log (only the cut's rows for one cut); rows per ledger returned. */

@@ -28,6 +28,16 @@ import { testWorkspace, bigPlan, type TestWorkspace } from '../support/workspace
 let ws: TestWorkspace;
 const CUTS = 24; // 3 events each (plan, two approvals): 72 signed cut events, above the pool's inline floor
 
+/** The test's cut streams (each one's events) and the governance in force, read as the auditor. */
+function readCutStreams() {
+  return ws.as('auditor', async (s) => {
+    const store = await s.store();
+    const streams = [];
+    for (let i = 0; i < CUTS; i++) streams.push(await store.readStream(`cut-vp${i}`));
+    return { streams, governance: await readGovernance(store, ws.root) };
+  });
+}
+
 beforeAll(async () => {
   ws = await testWorkspace({ rows: 10 });
   for (let i = 0; i < CUTS; i++) {
@@ -73,12 +83,8 @@ describe('verifying replay on worker threads', () => {
   });
 
   it('answers every event exactly as one-at-a-time verification does', async () => {
-    const { stored, governance } = await ws.as('auditor', async (s) => {
-      const store = await s.store();
-      const all = [];
-      for (let i = 0; i < CUTS; i++) all.push(...(await store.readStream(`cut-vp${i}`)));
-      return { stored: all, governance: await readGovernance(store, ws.root) };
-    });
+    const { streams, governance } = await readCutStreams();
+    const stored = streams.flat();
     const pool = new VerifyPool(2);
     try {
       const small = await prefetchedCrypto(stored.slice(0, 10), governance, nodeCrypto, pool);
@@ -109,12 +115,8 @@ describe('verifying replay on worker threads', () => {
   });
 
   it("answers the approvals' own signatures exactly as the trust check and the machine's guard do", async () => {
-    const { stored, governance } = await ws.as('auditor', async (s) => {
-      const store = await s.store();
-      const all = [];
-      for (let i = 0; i < CUTS; i++) all.push(...(await store.readStream(`cut-vp${i}`)));
-      return { stored: all, governance: await readGovernance(store, ws.root) };
-    });
+    const { streams, governance } = await readCutStreams();
+    const stored = streams.flat();
     const pool = new VerifyPool(2);
     try {
       const { crypto, approvals } = await prefetchChecks(stored, governance, nodeCrypto, pool);
@@ -140,12 +142,7 @@ describe('verifying replay on worker threads', () => {
   });
 
   it('verifies the next batch while the caller checks this one, batches unchanged', async () => {
-    const { stored, governance } = await ws.as('auditor', async (s) => {
-      const store = await s.store();
-      const all = [];
-      for (let i = 0; i < CUTS; i++) all.push(await store.readStream(`cut-vp${i}`));
-      return { stored: all, governance: await readGovernance(store, ws.root) };
-    });
+    const { streams: stored, governance } = await readCutStreams();
     // Batches of 8 cuts (24 events, under the pool's inline floor) and of all of them (72).
     const batches = [stored.slice(0, 8).flat(), stored.flat(), stored.slice(8).flat()];
     const pool = new VerifyPool(2);
