@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import { canonicalJson, sha256 } from '../../events/canonical.js';
 import { ConcurrencyError, CutterError, InvalidInputError } from '../errors.js';
-import { sql, type Queryable } from './connection.js';
+import { prepared, sql, type Queryable } from './connection.js';
 import type { AppendContext, AppendResult, ExpectedVersion, NewEvent, StoredEvent } from './types.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -122,6 +122,20 @@ export function preparedDigest(e: {
   );
 }
 
+/** Random bytes for event ids, drawn 4 KiB at a time (one `getrandom` per 256 ids, as `crypto.randomUUID` does). */
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+
+/** The next 16 unused bytes of the pool; each byte is handed out once. */
+function randomSixteen(): Buffer {
+  if (randomOffset + 16 > randomPool.length) {
+    randomPool = crypto.randomBytes(4096);
+    randomOffset = 0;
+  }
+  randomOffset += 16;
+  return randomPool.subarray(randomOffset - 16, randomOffset);
+}
+
 /**
  * A new event id: a UUID version 7 (RFC 9562: 48-bit Unix milliseconds, then 74 random bits). Ids
  * made close in time sort close together, so the unique index on `event_id` grows at its right edge
@@ -129,7 +143,7 @@ export function preparedDigest(e: {
  * (after every checkpoint, each such page costs a full-page image in the WAL).
  */
 export function timeOrderedUuid(now: number = Date.now()): string {
-  const b = crypto.randomBytes(16);
+  const b = randomSixteen();
   const high = Math.floor(now / 2 ** 32);
   b[0] = (high >>> 8) & 0xff;
   b[1] = high & 0xff;
@@ -154,21 +168,26 @@ export async function appendToStream(
   if (!streamId) throw new InvalidInputError('append: streamId is required');
   const expected = expectedVersionText(opts.expectedVersion === undefined ? 'any' : opts.expectedVersion);
   const recordedAt = new Date().toISOString();
-  const prepared = events.map((e) => prepareEvent(e, opts.context, recordedAt));
+  const ready = events.map((e) => prepareEvent(e, opts.context, recordedAt));
   let rows: any[];
   try {
-    rows = await q.query(sql`
+    rows = await q.query(
+      prepared(
+        'cutter_append_events',
+        sql`
       SELECT * FROM cutter.append_events(
         ${streamId}, ${expected},
-        ${prepared.map((p) => p.eventId)}::uuid[], ${prepared.map((p) => p.type)}::text[],
-        ${prepared.map((p) => p.dataText)}::jsonb[], ${prepared.map((p) => p.metadataText)}::jsonb[],
-        ${prepared.map((p) => p.digest)}::text[], ${recordedAt}::timestamptz)`);
+        ${ready.map((p) => p.eventId)}::uuid[], ${ready.map((p) => p.type)}::text[],
+        ${ready.map((p) => p.dataText)}::jsonb[], ${ready.map((p) => p.metadataText)}::jsonb[],
+        ${ready.map((p) => p.digest)}::text[], ${recordedAt}::timestamptz)`,
+      ),
+    );
   } catch (err) {
     throw appendError(err, streamId, expected);
   }
   const existing = rows.length > 0 && rows.every((r) => r.r_existing);
   const stored: StoredEvent[] = rows.map((r, i) => {
-    const p = prepared[i]!;
+    const p = ready[i]!;
     return {
       eventId: p.eventId,
       streamId,

@@ -76,11 +76,16 @@ export interface EventStore {
 export interface OpenStoreOptions {
   inlineProjections?: InlineProjection[];
   poolSize?: number;
+  /** Send the append as a named prepared statement (default: yes, unless `CUTTER_STORE_PREPARE=off`). */
+  preparedStatements?: boolean;
 }
 
 /** Opens (and migrates) the store at `url`. */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<EventStore> {
-  const db = connect(url, { poolSize: opts.poolSize ?? 10 });
+  const db = connect(url, {
+    poolSize: opts.poolSize ?? 10,
+    ...(opts.preparedStatements !== undefined ? { preparedStatements: opts.preparedStatements } : {}),
+  });
   try {
     await migrate(db);
   } catch (err) {

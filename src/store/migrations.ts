@@ -7,6 +7,7 @@ import { APPEND_DEFINER } from './sql/append-definer.js';
 import { APPEND_FUNCTION } from './sql/append-function.js';
 import { APPEND_V2 } from './sql/append-v2.js';
 import { APPEND_V3 } from './sql/append-v3.js';
+import { APPEND_V4 } from './sql/append-v4.js';
 import { BLOBS_SCHEMA } from './sql/blobs-schema.js';
 import { EVENTS_SCHEMA } from './sql/events-schema.js';
 import { PROJECTIONS_SCHEMA } from './sql/projections-schema.js';
@@ -33,6 +34,7 @@ export const MIGRATIONS: Migration[] = [
     name: 'append in fewer statements: one head read, idempotency by ON CONFLICT, one head write',
     up: APPEND_V3,
   },
+  { version: 8, name: 'append: one event inserted by a one-row VALUES', up: APPEND_V4 },
 ];
 
 /**
