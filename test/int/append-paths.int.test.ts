@@ -110,6 +110,24 @@ describe('the append as a named prepared statement', () => {
     expect(await statements(preparing)).toEqual(['cutter_append_events']);
   });
 
+  it('stays prepared when the transaction that first sent it rolls back', async () => {
+    const fresh = await openStore(db.url, { poolSize: 1, preparedStatements: true });
+    try {
+      const s = `rb-${randomUUID()}`;
+      await expect(
+        fresh.db.tx(async (tx) => {
+          await fresh.append(s, [{ type: 'A' }], { expectedVersion: 0, tx });
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      expect(await statements(fresh)).toEqual(['cutter_append_events']);
+      await fresh.append(s, [{ type: 'A' }], { expectedVersion: 0 });
+      expect((await rowsOf(fresh, s)).map((r) => [r.version, r.type])).toEqual([[1, 'A']]);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('is on unless CUTTER_STORE_PREPARE turns it off', () => {
     expect(preparedStatementsByDefault({})).toBe(true);
     expect(preparedStatementsByDefault({ CUTTER_STORE_PREPARE: 'on' })).toBe(true);
