@@ -7,7 +7,6 @@
 import { execFileSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import { registryHash } from '../../events/governance.js';
@@ -18,6 +17,7 @@ import { signWithSshKeygen } from '../../src/crypto/sshsig.js';
 import { foldGovernance } from '../../src/domain/governance.js';
 import { checkEventTrust } from '../../src/domain/trust.js';
 import { nodeCrypto } from '../../src/governance/authority.js';
+import { concurrentVerifyCeiling } from './ceiling.js';
 import { median, throughputRow, type BenchRow } from './measure.js';
 import { defaultVerifyThreads, prefetchedCrypto, verifiedAhead, VerifyPool } from '../../src/crypto/verify-pool.js';
 
@@ -157,43 +157,6 @@ export async function benchSigning(opts: { quick: boolean }): Promise<BenchRow[]
 }
 
 type SignedBenchEvent = Parameters<typeof checkEventTrust>[0];
-
-/** A worker that waits for 'go', runs `n` bare `crypto.verify`s of one signature and says when it is done. */
-const BARE_VERIFIER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createPublicKey, verify } = require('node:crypto');
-const key = createPublicKey({ key: workerData.key, format: 'jwk' });
-const bytes = Buffer.from(workerData.bytes);
-const sig = Buffer.from(workerData.sig);
-for (let i = 0; i < 200; i++) verify(null, bytes, key, sig);
-parentPort.postMessage('ready');
-parentPort.once('message', () => {
-  let ok = 0;
-  for (let i = 0; i < workerData.n; i++) ok += verify(null, bytes, key, sig) ? 1 : 0;
-  parentPort.postMessage(ok);
-});`;
-
-/**
- * The Ed25519 ceiling measured rather than multiplied: `threads` workers each run `n` bare
- * `crypto.verify`s at the same moment; verifications per second of wall time until the last ends.
- * On a machine whose cores share execution units (SMT) or clock down under load, this is lower than
- * one core's rate × threads.
- */
-async function concurrentVerifyCeiling(threads: number, pub: KeyObject, bytes: Buffer, sig: Buffer, n: number) {
-  const workerData = { key: pub.export({ format: 'jwk' }), bytes, sig, n };
-  const workers = Array.from({ length: threads }, () => new Worker(BARE_VERIFIER, { eval: true, workerData }));
-  try {
-    await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
-    const t = performance.now();
-    const done = workers.map((w) => new Promise<number>((resolve) => w.once('message', resolve)));
-    for (const w of workers) w.postMessage('go');
-    const oks = await Promise.all(done);
-    if (oks.some((ok) => ok !== n)) throw new Error('bench: a bare verification failed');
-    return (threads * n) / ((performance.now() - t) / 1000);
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
-}
 
 /** CPU microseconds (user + system, every thread of the process) that `fn` takes. */
 async function cpuMicros(fn: () => Promise<void> | void): Promise<number> {

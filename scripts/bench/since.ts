@@ -20,7 +20,9 @@ import { openSession } from '../../src/workspace/session.js';
 import { recordGenesis } from '../../src/workspace/governed.js';
 import { forgedApprovedCut } from '../../test/support/forge.js';
 import type { TestWorkspace } from '../../test/support/workspace.js';
-import { timeRow, type BenchRow } from './measure.js';
+import { defaultVerifyThreads } from '../../src/crypto/verify-pool.js';
+import { ed25519Ceilings } from './ceiling.js';
+import { throughputRow, timeRow, type BenchRow } from './measure.js';
 
 export async function benchReplaySince(url: string, opts: { quick: boolean }): Promise<BenchRow[]> {
   const [prefixCuts, suffixCuts] = opts.quick ? [400, 100] : [2000, 500];
@@ -107,7 +109,27 @@ export async function benchReplaySince(url: string, opts: { quick: boolean }): P
         `floor: the full replay's ${Math.round(full).toLocaleString('en-US')} ms for ` +
           `${all.events.toLocaleString('en-US')} events, scaled to the events after it; ~1× = proportional`,
       );
-    return [row(t1, r1, 'K1'), row(t2, r2, 'K2')];
+    // The whole replay against the Ed25519 ceiling of the cores it verifies on. Each cut here has
+    // 10 signed events and 2 approvals whose own signatures are verified too: 1.2 Ed25519
+    // verifications per event, so the rate comparable to the ceiling is events/s × 1.2.
+    const threads = defaultVerifyThreads();
+    const ceiling = await ed25519Ceilings(threads, opts.quick ? 2_000 : 10_000);
+    const verifications = (all.events * 1.2) / (full / 1000);
+    const whole = (floor: number, against: string, what: string) =>
+      throughputRow(
+        `replay --all, every signature verified (${all.events.toLocaleString('en-US')} events), vs ${against}`,
+        verifications,
+        floor,
+        'verif./s',
+        `floor: ${what}; 1.2 verifications per event (each event's signature, each approval's); ` +
+          `the whole replay: reads, chain, fold, trust, projections`,
+      );
+    return [
+      whole(ceiling.multiplied, 'the ceiling', `the Ed25519 ceiling, one core's bare crypto.verify x ${threads}`),
+      whole(ceiling.allCores, 'all cores at once', `bare crypto.verify on ${threads} core(s) at the same moment`),
+      row(t1, r1, 'K1'),
+      row(t2, r2, 'K2'),
+    ];
   } finally {
     for (const s of sessions) await s.close();
     await admin.query(sql`DROP DATABASE ${sql.ident(storeDb)} WITH (FORCE)`);

@@ -60,7 +60,7 @@ describe('the append as a named prepared statement', () => {
       metadata: { note: `n${i}` },
     }));
     const appendAll = async (store: EventStore) => {
-      const out = [];
+      const out: Record<string, unknown>[] = [];
       await store.db
         .tx(async (tx) => {
           await store.append(streamId, [events[0]!], { expectedVersion: 'no_stream', tx });
@@ -93,11 +93,11 @@ describe('the append as a named prepared statement', () => {
 
   it('keeps working on its connection after a lost race, an error in a transaction and a re-append', async () => {
     const s = `r-${randomUUID()}`;
-    await preparing.append(s, [{ type: 'A' }], { expectedVersion: 0 });
-    await expect(preparing.append(s, [{ type: 'B' }], { expectedVersion: 0 })).rejects.toBeInstanceOf(ConcurrencyError);
+    await preparing.append(s, [{ type: 'A', data: {} }], { expectedVersion: 0 });
+    await expect(preparing.append(s, [{ type: 'B', data: {} }], { expectedVersion: 0 })).rejects.toBeInstanceOf(ConcurrencyError);
     await expect(
       preparing.db.tx(async (tx) => {
-        await preparing.append(s, [{ type: 'B' }], { expectedVersion: 1, tx });
+        await preparing.append(s, [{ type: 'B', data: {} }], { expectedVersion: 1, tx });
         await tx.query(sql`SELECT 1/0`);
       }),
     ).rejects.toThrow(/division by zero/);
@@ -116,12 +116,12 @@ describe('the append as a named prepared statement', () => {
       const s = `rb-${randomUUID()}`;
       await expect(
         fresh.db.tx(async (tx) => {
-          await fresh.append(s, [{ type: 'A' }], { expectedVersion: 0, tx });
+          await fresh.append(s, [{ type: 'A', data: {} }], { expectedVersion: 0, tx });
           throw new Error('roll back');
         }),
       ).rejects.toThrow('roll back');
       expect(await statements(fresh)).toEqual(['cutter_append_events']);
-      await fresh.append(s, [{ type: 'A' }], { expectedVersion: 0 });
+      await fresh.append(s, [{ type: 'A', data: {} }], { expectedVersion: 0 });
       expect((await rowsOf(fresh, s)).map((r) => [r.version, r.type])).toEqual([[1, 'A']]);
     } finally {
       await fresh.close();
