@@ -44,69 +44,8 @@ export function eventDigest(e: {
   );
 }
 
-/** Thrown inside `plainCanonical` for anything but plain JSON values: the caller falls back to `canonicalJson`. */
-const NOT_PLAIN = Symbol('not plain JSON');
-/** Any UTF-16 surrogate: such strings (pairs or lone halves) take the `canonicalJson` path. */
-const SURROGATE = /[\uD800-\uDFFF]/;
-
 /**
- * RFC 8785 canonical JSON of plain JSON values only (null, booleans, finite numbers, strings without
- * surrogates, arrays, objects whose prototype is Object.prototype or null, no undefined anywhere):
- * keys sorted by UTF-16 code units, primitives as JSON.stringify writes them — the bytes
- * `canonicalJson` gives. Throws NOT_PLAIN for anything else (toJSON, boxed values, undefined,
- * functions, symbols, bigints, nesting deeper than 64 levels, so cycles too): `canonicalText` then
- * asks `canonicalJson`, which serialises or throws as it always has.
- */
-function plainCanonical(v: unknown, depth: number): string {
-  switch (typeof v) {
-    case 'string':
-      if (SURROGATE.test(v)) throw NOT_PLAIN;
-      return JSON.stringify(v);
-    case 'number':
-      if (!Number.isFinite(v)) throw NOT_PLAIN;
-      return JSON.stringify(v);
-    case 'boolean':
-      return v ? 'true' : 'false';
-    case 'object': {
-      if (v === null) return 'null';
-      if (depth > 64) throw NOT_PLAIN;
-      if (Array.isArray(v)) {
-        let out = '[';
-        for (let i = 0; i < v.length; i++) out += (i ? ',' : '') + plainCanonical(v[i], depth + 1);
-        return out + ']';
-      }
-      const proto = Object.getPrototypeOf(v);
-      if ((proto !== Object.prototype && proto !== null) || 'toJSON' in v) throw NOT_PLAIN;
-      const o = v as Record<string, unknown>;
-      let out = '{';
-      let first = true;
-      for (const k of Object.keys(o).sort()) {
-        if (SURROGATE.test(k)) throw NOT_PLAIN;
-        out += (first ? '' : ',') + JSON.stringify(k) + ':' + plainCanonical(o[k], depth + 1);
-        first = false;
-      }
-      return out + '}';
-    }
-    default:
-      throw NOT_PLAIN;
-  }
-}
-
-/** `canonicalJson(value)`, by the direct path for plain JSON values. Same bytes, same errors. */
-export function canonicalText(value: unknown): string {
-  try {
-    return plainCanonical(value, 0);
-  } catch (err) {
-    if (err !== NOT_PLAIN) throw err;
-    return canonicalJson(value);
-  }
-}
-
-const sha256Hex: (text: string) => string =
-  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : sha256;
-
-/**
- * `eventDigest` of an event whose data and metadata are already canonical text (`canonicalText`):
+ * `eventDigest` of an event whose data and metadata are already canonical text (`canonicalJson`):
  * the envelope's keys in canonical order (data, eventId, metadata, recordedAt, type) written
  * directly. The same bytes as `eventDigest({eventId, type, data, metadata, recordedAt})`.
  */
@@ -117,8 +56,8 @@ export function preparedDigest(e: {
   metadataText: string;
   recordedAt: string;
 }): string {
-  return sha256Hex(
-    `{"data":${e.dataText},"eventId":${canonicalText(e.eventId)},"metadata":${e.metadataText},"recordedAt":${canonicalText(e.recordedAt)},"type":${canonicalText(e.type)}}`,
+  return sha256(
+    `{"data":${e.dataText},"eventId":${canonicalJson(e.eventId)},"metadata":${e.metadataText},"recordedAt":${canonicalJson(e.recordedAt)},"type":${canonicalJson(e.type)}}`,
   );
 }
 
@@ -221,8 +160,8 @@ function prepareEvent(e: NewEvent, context: AppendContext | undefined, recordedA
   };
   if (typeof e.type !== 'string') throw new InvalidInputError(`append: event type ${String(e.type)} is not a string`);
   const data = e.data ?? null;
-  const dataText = canonicalText(data);
-  const metadataText = canonicalText(metadata);
+  const dataText = canonicalJson(data);
+  const metadataText = canonicalJson(metadata);
   return {
     eventId,
     type: e.type,
