@@ -27,6 +27,7 @@ import type {
   VerifyResult,
 } from './port.js';
 import { enactBatch, writeBatch } from './row-writes.js';
+import { inPlanOrder, withSnapshotReader } from './snapshot-readers.js';
 import { revertTable } from './table-revert.js';
 import { appendLedger, phaseTx, tableTarget, type TableTarget } from './table-target.js';
 
@@ -123,15 +124,21 @@ async function backupRows(
       let rowCount = 0;
       let entries = 0;
       try {
-        for await (const b of changes()) {
-          const image = await backupImage(tx, spec, b.json);
-          pre.add(image.part);
-          await sunk;
-          sunk = emit(image.lines);
-          rowCount += image.present;
-          entries += b.count;
-          opts.onRows?.(b.count);
-        }
+        await withSnapshotReader(db, tx, (conns) =>
+          inPlanOrder(
+            changes(),
+            conns,
+            (q, b) => backupImage(q, spec, b.json),
+            async (image, b) => {
+              pre.add(image.part);
+              await sunk;
+              sunk = emit(image.lines);
+              rowCount += image.present;
+              entries += b.count;
+              opts.onRows?.(b.count);
+            },
+          ),
+        );
       } finally {
         // Settle the last sink write before the transaction ends, failed or not.
         await sunk.catch(() => undefined);
@@ -190,6 +197,9 @@ async function recordLegB(t: TableTarget, ctx: PhaseContext, governance: Record<
   return r as LegBResult;
 }
 
+/** The mismatching rows verify reports (and records) at most: the first ones in plan order. */
+const SAMPLES = 100;
+
 /** Verify: the table against the planned post-image, digests and row comparison agreeing; recorded in the ledger. */
 async function verifyRows(t: TableTarget, ctx: PhaseContext, opts: { onRows?: OnRows }): Promise<VerifyResult> {
   const r = await phaseTx(t, ctx, 'verify', async (tx) => {
@@ -197,14 +207,23 @@ async function verifyRows(t: TableTarget, ctx: PhaseContext, opts: { onRows?: On
     const actual = new ImageDigest();
     const mismatches: { key: string; reason: string }[] = [];
     let count = 0;
-    for await (const b of t.changes()) {
-      const c = await compareBatch(tx, t.spec, b.json, { samples: 100 - mismatches.length });
-      expected.add(c.expected);
-      actual.add(c.actual);
-      count += c.missing + c.differs + c.present;
-      mismatches.push(...c.samples.map(mismatchOf));
-      opts.onRows?.(b.count);
-    }
+    await withSnapshotReader(t.db, tx, (conns) =>
+      inPlanOrder(
+        t.changes(),
+        conns,
+        // A batch asks for what is left when it starts, which may be more than is left when its
+        // turn comes (the batch before it still running): cut there, the samples are the first
+        // SAMPLES mismatches in plan order, as when each batch started after the one before.
+        (q, b) => compareBatch(q, t.spec, b.json, { samples: SAMPLES - mismatches.length }),
+        (c, b) => {
+          expected.add(c.expected);
+          actual.add(c.actual);
+          count += c.missing + c.differs + c.present;
+          mismatches.push(...c.samples.slice(0, SAMPLES - mismatches.length).map(mismatchOf));
+          opts.onRows?.(b.count);
+        },
+      ),
+    );
     const result = {
       ok: count === 0,
       expectedHash: expected.digest(),

@@ -1,0 +1,71 @@
+/**
+ * Read-only phases on two connections. The machine a cut runs on may have more than one core, but
+ * a phase that reads (the backup, verify) keeps only one backend busy: each batch's statement runs
+ * on the phase's connection while the runner mostly waits. Here a second connection reads in the
+ * very snapshot of the phase transaction (`pg_export_snapshot()` there, `SET TRANSACTION SNAPSHOT`
+ * in a REPEATABLE READ READ ONLY transaction here), so both see one consistent state, and the
+ * batches are shared out between the two — while their results are used strictly in plan order,
+ * so every digest, plaintext and sample is what one connection reading batch after batch gives.
+ */
+import { IsolationLevel, sql, type ConnectionPool, type Queryable, type Transaction } from '../store/connection.js';
+
+/** What `pg_export_snapshot()` returns (hex words and a sequence number joined by dashes). */
+const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/i;
+
+/**
+ * Runs `fn` with `[tx, reader]`: the phase's transaction and a second connection of `db` whose
+ * REPEATABLE READ READ ONLY transaction imports `tx`'s snapshot. `tx` must be a REPEATABLE READ
+ * (or SERIALIZABLE) transaction that stays open until `fn` settles (it does: this is awaited
+ * inside it). The reader's transaction ends when `fn` settles; it writes nothing.
+ */
+export async function withSnapshotReader<T>(
+  db: ConnectionPool,
+  tx: Transaction,
+  fn: (conns: readonly [Queryable, Queryable]) => Promise<T>,
+): Promise<T> {
+  const [row] = await tx.query(sql`SELECT pg_export_snapshot() AS id`);
+  const id = String(row?.id);
+  if (!SNAPSHOT_ID.test(id)) throw new Error(`pg_export_snapshot() returned an unexpected id: ${id}`);
+  return db.tx(
+    async (reader) => {
+      // A utility statement takes no parameters; the id was checked to be hex words and dashes.
+      await reader.query(sql`SET TRANSACTION SNAPSHOT ${sql.__dangerous__rawValue(`'${id}'`)}`);
+      return fn([tx, reader]);
+    },
+    { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
+  );
+}
+
+/**
+ * `work` for each batch on the connections in turn (batch i on `conns[i % n]`, so each connection
+ * runs one statement at a time and all of them run at once), and `use` for each result strictly
+ * in batch order, one at a time; at most one batch per connection is in flight. The result is as
+ * if each batch were worked and used in turn on one connection. On a failure (of `work`, `use` or
+ * the source) every statement in flight settles before the error is rethrown, so none outlives
+ * the transaction it runs in.
+ */
+export async function inPlanOrder<B, R>(
+  batches: AsyncIterable<B>,
+  conns: readonly Queryable[],
+  work: (q: Queryable, batch: B) => Promise<R>,
+  use: (result: R, batch: B) => void | Promise<void>,
+): Promise<void> {
+  const inFlight: { result: Promise<R>; batch: B }[] = [];
+  const useOldest = async () => {
+    const { result, batch } = inFlight.shift()!;
+    await use(await result, batch);
+  };
+  let i = 0;
+  try {
+    for await (const batch of batches) {
+      const result = work(conns[i++ % conns.length]!, batch);
+      // Handled now: a failure surfaces when its turn to be used comes (or in the finally below).
+      result.catch(() => undefined);
+      inFlight.push({ result, batch });
+      if (inFlight.length === conns.length) await useOldest();
+    }
+    while (inFlight.length) await useOldest();
+  } finally {
+    await Promise.all(inFlight.map((f) => f.result.catch(() => undefined)));
+  }
+}
