@@ -39,10 +39,11 @@ export async function withSnapshotReader<T>(
 /**
  * `work` for each batch on the connections in turn (batch i on `conns[i % n]`, so each connection
  * runs one statement at a time and all of them run at once), and `use` for each result strictly
- * in batch order, one at a time; at most one batch per connection is in flight. The result is as
- * if each batch were worked and used in turn on one connection. On a failure (of `work`, `use` or
- * the source) every statement in flight settles before the error is rethrown, so none outlives
- * the transaction it runs in.
+ * in batch order, one at a time; at most one batch per connection is in flight. The outcome is
+ * that of working and using each batch in turn on one connection: the same uses in the same order,
+ * and the same error — the first in batch order, a source's error after the batches before it were
+ * used. Every statement in flight settles before an error is rethrown, so none outlives the
+ * transaction it runs in.
  */
 export async function inPlanOrder<B, R>(
   batches: AsyncIterable<B>,
@@ -57,15 +58,28 @@ export async function inPlanOrder<B, R>(
   };
   let i = 0;
   try {
-    for await (const batch of batches) {
-      const result = work(conns[i++ % conns.length]!, batch);
+    for await (const next of settled(batches)) {
+      if ('error' in next) {
+        while (inFlight.length) await useOldest();
+        throw next.error;
+      }
+      const result = work(conns[i++ % conns.length]!, next.batch);
       // Handled now: a failure surfaces when its turn to be used comes (or in the finally below).
       result.catch(() => undefined);
-      inFlight.push({ result, batch });
+      inFlight.push({ result, batch: next.batch });
       if (inFlight.length === conns.length) await useOldest();
     }
     while (inFlight.length) await useOldest();
   } finally {
     await Promise.all(inFlight.map((f) => f.result.catch(() => undefined)));
+  }
+}
+
+/** The batches, then the source's error (if any) as a last item instead of a rejection. */
+async function* settled<B>(batches: AsyncIterable<B>): AsyncGenerator<{ batch: B } | { error: unknown }> {
+  try {
+    for await (const batch of batches) yield { batch };
+  } catch (error) {
+    yield { error };
   }
 }
