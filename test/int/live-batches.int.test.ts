@@ -10,7 +10,8 @@ import { entryLine, headerLine } from '../../src/adapters/backup-format.js';
 import { ImageDigest, compareBatch, mismatchOf } from '../../src/adapters/images.js';
 import { executorFor } from '../../src/adapters/index.js';
 import { inlineChanges, readAhead, type ChangeBatch, type ChangeSource } from '../../src/config/changes.js';
-import { IsolationLevel, connect } from '../../src/store/connection.js';
+import { IsolationLevel, connect, sql } from '../../src/store/connection.js';
+import { adminUrl } from '../support/db.js';
 import { seededTarget, type SeededTarget } from '../support/target.js';
 import type { Change } from '../../events/plan.js';
 
@@ -215,6 +216,43 @@ describe('read-only phases on two connections', () => {
     expect(plaintext).toBe(slow.plaintext);
     expect(backup.preImageHash).toBe(slow.preImageHash);
     expect((await target.query`SELECT body FROM public.documents WHERE id = 'KB-0007'`)[0].body).toBe('later');
+  });
+  it('backs up and verifies on one connection, the same, when the server allows the role only one', async () => {
+    target = await seededTarget(10);
+    const changes = plannedChanges();
+    const role = `cutter_one_conn_${Math.random().toString(36).slice(2, 8)}`;
+    await target.query`SELECT 1`;
+    const admin = connect(target.spec.url, { poolSize: 1 });
+    try {
+      await admin.query(sql`CREATE ROLE ${sql.ident(role)} LOGIN CONNECTION LIMIT 1`);
+      await admin.query(sql`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${sql.ident(role)}`);
+      await admin.query(sql`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${sql.ident(role)}`);
+      // The bookkeeping tables first, as the superuser (the role may not create them).
+      const owner = executorFor('live', target.spec, inlineChanges(changes, 20));
+      await owner.prepare();
+      await owner.close();
+      await admin.query(sql`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${sql.ident(role)}`);
+      await admin.query(sql`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${sql.ident(role)}`);
+      const header = { cutId: 'c1', planHash: ctx.planHash, target: 'kb', table: 'public.documents', key: ['id'] };
+      const slow = await backupOneRowAtATime(changes, header);
+      const url = Object.assign(new URL(target.spec.url), { username: role }).toString();
+      const live = executorFor('live', { ...target.spec, url }, inlineChanges(changes, 20));
+      let plaintext = '';
+      const backup = await live.backup(ctx, { sink: async (t) => void (plaintext += t) });
+      expect(plaintext).toBe(slow.plaintext);
+      expect(backup.preImageHash).toBe(slow.preImageHash);
+      await live.writeLegA(ctx, { preImageHash: backup.preImageHash });
+      const verified = await live.verify(ctx, {});
+      await live.close();
+      expect(verified).toMatchObject({ ok: true, mismatches: [] });
+      expect(verified.actualHash).toBe((await verifyBatchAfterBatch(changes, 20)).actualHash);
+    } finally {
+      await admin.dispose();
+      await target.db.drop();
+      const server = connect(adminUrl(), { poolSize: 1 });
+      await server.query(sql`DROP ROLE IF EXISTS ${sql.ident(role)}`);
+      await server.dispose();
+    }
   });
 });
 
