@@ -112,13 +112,15 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
       runLive(s, 'bench', {
         atBoundary: async (phase) => {
           marks[phase] = performance.now();
+          // Backends connected since the last boundary, counted from their start, before the mark.
+          await server.list();
           markCpu(phase);
         },
       }),
     );
     const total = performance.now() - t0;
     markCpu('end');
-    await server.stop();
+    server.stop();
     const cpu = process.cpuUsage(cpu0);
     const legA = (marks.legB ?? 0) - (marks.legA ?? 0);
     const rows = Array.from({ length: n }, (_, i) => row(i));
@@ -187,15 +189,14 @@ function cpuNote(
 /**
  * The CPU time of every backend connected to `databases` since `start`, from
  * `/proc/<pid>/schedstat` (nanoseconds on a CPU): a backend connected at `start` counts from then,
- * one connected later from its beginning. The backends are listed every 60 ms and their /proc
- * entries read every 15 ms, so a backend that exits between reads loses at most 15 ms of its time;
- * `read` itself sends no query. It gives undefined when no backend could be read here (the server
- * is elsewhere, or its /proc entries are not readable).
+ * one connected later from its beginning. The backends are listed at `start` and at each `list`
+ * (the phase boundaries: one small query each) and their /proc entries read every 50 ms, so a
+ * backend that exits between reads loses at most 50 ms of its time; `read` sends no query. It
+ * gives undefined when no backend could be read here (the server is elsewhere, or its /proc
+ * entries are not readable).
  */
 function serverCpu(admin: ConnectionPool, databases: string[]) {
   const seen = new Map<number, { first: number; last: number }>();
-  let pids: number[] = [];
-  let listing: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   // A server elsewhere has its own pids: a local process of the same pid must not be counted.
   const isPostgres = (pid: number) => {
@@ -216,40 +217,30 @@ function serverCpu(admin: ConnectionPool, databases: string[]) {
     const rows = await admin.query(
       sql`SELECT pid FROM pg_stat_activity WHERE datname = ANY (${databases}) AND pid <> pg_backend_pid()`,
     );
-    pids = (rows as { pid: number }[]).map((r) => r.pid);
-    for (const pid of pids) {
+    for (const { pid } of rows as { pid: number }[]) {
       if (seen.has(pid) || !isPostgres(pid)) continue;
       const ms = onCpuMs(pid);
       if (ms !== undefined) seen.set(pid, { first: atStart ? ms : 0, last: ms });
     }
   };
   const sample = () => {
-    for (const pid of pids) {
-      const s = seen.get(pid);
-      const ms = s && onCpuMs(pid);
-      if (s && ms !== undefined) s.last = ms;
+    for (const [pid, s] of seen) {
+      const ms = onCpuMs(pid);
+      if (ms !== undefined) s.last = ms;
     }
   };
   return {
     async start() {
       await list(true);
-      let tick = 0;
-      timer = setInterval(() => {
-        sample();
-        if (++tick % 4 === 0)
-          listing = listing.then(
-            () => list(),
-            () => undefined,
-          );
-      }, 15);
+      timer = setInterval(sample, 50);
     },
+    list: () => list(),
     read(): number | undefined {
       sample();
       return seen.size ? [...seen.values()].reduce((n, s) => n + s.last - s.first, 0) : undefined;
     },
-    async stop() {
+    stop() {
       clearInterval(timer);
-      await listing.catch(() => undefined);
     },
   };
 }
