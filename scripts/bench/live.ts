@@ -190,8 +190,8 @@ function cpuNote(
  * The CPU time of every backend connected to `databases` since `start`, from
  * `/proc/<pid>/schedstat` (nanoseconds on a CPU): a backend connected at `start` counts from then,
  * one connected later from its beginning. The backends are listed at `start` and at each `list`
- * (the phase boundaries: one small query each) and their /proc entries read every 50 ms, so a
- * backend that exits between reads loses at most 50 ms of its time; `read` sends no query. It
+ * (the phase boundaries: one small query each) and their /proc entries read every 20 ms, so a
+ * backend that exits between reads loses at most 20 ms of its time; `read` sends no query. It
  * gives undefined when no backend could be read here (the server is elsewhere, or its /proc
  * entries are not readable).
  */
@@ -232,7 +232,7 @@ function serverCpu(admin: ConnectionPool, databases: string[]) {
   return {
     async start() {
       await list(true);
-      timer = setInterval(sample, 50);
+      timer = setInterval(sample, 20);
     },
     list: () => list(),
     read(): number | undefined {
