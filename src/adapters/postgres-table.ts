@@ -2,7 +2,9 @@
  * The live adapter for a PostgreSQL table. Every phase is ONE target transaction that takes the
  * target's advisory lock and writes its receipt; a phase whose receipt already exists returns the
  * recorded result (reconciled) instead of applying twice — that is how a crashed run resumes.
- * The phase transaction and the ledger are in table-target.ts, the revert phase in table-revert.ts.
+ * The read-only phases (backup, verify) also read on a second connection, in their transaction's
+ * snapshot (snapshot-readers.ts). The phase transaction and the ledger are in table-target.ts,
+ * the revert phase in table-revert.ts.
  */
 import { createHash } from 'node:crypto';
 import { hashOf, sha256 } from '../../events/canonical.js';
@@ -100,7 +102,8 @@ async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget)
  * The backup phase, read only: streams the header and one entry per planned key (the full current
  * row or null) to the sink, and returns the pre-image hash and the plaintext's SHA-256. The sink
  * takes a batch's lines while the next batch is read, so encryption and the blob writes overlap
- * the reads; the plaintext is hashed and sunk strictly in plan order.
+ * the reads; the batches are read on two connections in one snapshot, and the plaintext is hashed
+ * and sunk strictly in plan order.
  */
 async function backupRows(
   { db, spec, changes }: TableTarget,
@@ -200,7 +203,10 @@ async function recordLegB(t: TableTarget, ctx: PhaseContext, governance: Record<
 /** The mismatching rows verify reports (and records) at most: the first ones in plan order. */
 const SAMPLES = 100;
 
-/** Verify: the table against the planned post-image, digests and row comparison agreeing; recorded in the ledger. */
+/**
+ * Verify: the table against the planned post-image, digests and row comparison agreeing; recorded in
+ * the ledger. The batches are compared on two connections in the phase transaction's snapshot.
+ */
 async function verifyRows(t: TableTarget, ctx: PhaseContext, opts: { onRows?: OnRows }): Promise<VerifyResult> {
   const r = await phaseTx(t, ctx, 'verify', async (tx) => {
     const expected = new ImageDigest();
