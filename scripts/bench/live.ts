@@ -1,11 +1,13 @@
 /**
  * A live cut of N rows through all five phases (encryption and verification included), timed per
  * phase, beside a raw `INSERT … ON CONFLICT` upsert of the same rows via unnest into an identical
- * table on the same server. Also reports the process's peak RSS.
+ * table on the same server. Also reports the process's peak RSS, and per phase the runner's CPU
+ * and — when the server runs on this machine and its backends' /proc entries are readable — the
+ * server's (every backend of the run's two databases): steadier than wall time on a shared machine.
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -14,7 +16,7 @@ import { planCut } from '../../src/cuts/plan.js';
 import { generateBackupKey } from '../../src/crypto/backup-keys.js';
 import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
-import { connect, sql } from '../../src/store/connection.js';
+import { connect, sql, type ConnectionPool } from '../../src/store/connection.js';
 import { openSession } from '../../src/workspace/session.js';
 import { recordGenesis } from '../../src/workspace/governed.js';
 import { timeRow, type BenchRow } from './measure.js';
@@ -95,14 +97,30 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
     await as('bob', (s) => approveCut(s, 'bench'));
     await as('erin', (s) => dryRun(s, 'bench'));
     const marks: Record<string, number> = {};
+    const cpuAt: Record<string, { runner: number; server: number | undefined }> = {};
+    const server = serverCpu(admin, [storeDb, targetDb]);
+    await server.start();
     const t0 = performance.now();
-    // This process's CPU (the runner's share; the server's is not seen from here): steadier than wall
-    // time on a loaded machine.
+    // This process's CPU (the runner's share) and the server's: steadier than wall time on a loaded machine.
     const cpu0 = process.cpuUsage();
+    const markCpu = (phase: string) => {
+      const c = process.cpuUsage(cpu0);
+      cpuAt[phase] = { runner: (c.user + c.system) / 1000, server: server.read() };
+    };
+    markCpu('start');
     await as('erin', (s) =>
-      runLive(s, 'bench', { atBoundary: async (phase) => void (marks[phase] = performance.now()) }),
+      runLive(s, 'bench', {
+        atBoundary: async (phase) => {
+          marks[phase] = performance.now();
+          // Backends connected since the last boundary, counted from their start, before the mark.
+          await server.list();
+          markCpu(phase);
+        },
+      }),
     );
     const total = performance.now() - t0;
+    markCpu('end');
+    server.stop();
     const cpu = process.cpuUsage(cpu0);
     const legA = (marks.legB ?? 0) - (marks.legA ?? 0);
     const rows = Array.from({ length: n }, (_, i) => row(i));
@@ -112,11 +130,15 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
       ${rows.map((r) => r.body)}::text[])
       ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body`);
     const floor = performance.now() - f0;
-    const phases = ['backup', 'legA', 'legB', 'verify', 'enact']
-      .map(
-        (p, i, all) => `${p} ${Math.round(((all[i + 1] ? marks[all[i + 1]!] : t0 + total) ?? 0) - (marks[p] ?? 0))} ms`,
-      )
+    const names = ['backup', 'legA', 'legB', 'verify', 'enact'];
+    const phases = names
+      .map((p, i) => {
+        const next = names[i + 1] ?? 'end';
+        const wall = Math.round(((names[i + 1] ? marks[names[i + 1]!] : t0 + total) ?? 0) - (marks[p] ?? 0));
+        return `${p} ${wall} ms${cpuNote(cpuAt[p], cpuAt[next])}`;
+      })
       .join(', ');
+    const before = `before the phases ${Math.round((marks.backup ?? t0) - t0)} ms${cpuNote(cpuAt.start, cpuAt.backup)}`;
     return [
       timeRow(
         `live cut ${n.toLocaleString('en-US')} rows: leg A`,
@@ -130,7 +152,9 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
         total,
         floor,
         'ms',
-        `goal ≤ 4×; ${phases}; runner CPU ${Math.round((cpu.user + cpu.system) / 1000)} ms`,
+        `goal ≤ 4×; ${before}, ${phases}; runner CPU ${Math.round((cpu.user + cpu.system) / 1000)} ms` +
+          (cpuAt.end?.server === undefined ? '' : `, server CPU ${Math.round(cpuAt.end.server)} ms`) +
+          ' (per phase: runner + server CPU)',
       ),
       {
         name: 'peak RSS of this bench process',
@@ -149,4 +173,74 @@ export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: n
     await admin.query(sql`DROP DATABASE ${sql.ident(targetDb)} WITH (FORCE)`);
     await admin.dispose();
   }
+}
+
+/** ` (runner + server ms CPU)` between two marks; the server's only when it was read. */
+function cpuNote(
+  from: { runner: number; server: number | undefined } | undefined,
+  to: { runner: number; server: number | undefined } | undefined,
+): string {
+  if (!from || !to) return '';
+  const runner = Math.round(to.runner - from.runner);
+  if (from.server === undefined || to.server === undefined) return ` (${runner} ms runner CPU)`;
+  return ` (${runner} + ${Math.round(to.server - from.server)})`;
+}
+
+/**
+ * The CPU time of every backend connected to `databases` since `start`, from
+ * `/proc/<pid>/schedstat` (nanoseconds on a CPU): a backend connected at `start` counts from then,
+ * one connected later from its beginning. The backends are listed at `start` and at each `list`
+ * (the phase boundaries: one small query each) and their /proc entries read every 20 ms, so a
+ * backend that exits between reads loses at most 20 ms of its time; `read` sends no query. It
+ * gives undefined when no backend could be read here (the server is elsewhere, or its /proc
+ * entries are not readable).
+ */
+function serverCpu(admin: ConnectionPool, databases: string[]) {
+  const seen = new Map<number, { first: number; last: number }>();
+  let timer: NodeJS.Timeout | undefined;
+  // A server elsewhere has its own pids: a local process of the same pid must not be counted.
+  const isPostgres = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+    } catch {
+      return false;
+    }
+  };
+  const onCpuMs = (pid: number) => {
+    try {
+      return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      return undefined;
+    }
+  };
+  const list = async (atStart = false) => {
+    const rows = await admin.query(
+      sql`SELECT pid FROM pg_stat_activity WHERE datname = ANY (${databases}) AND pid <> pg_backend_pid()`,
+    );
+    for (const { pid } of rows as { pid: number }[]) {
+      if (seen.has(pid) || !isPostgres(pid)) continue;
+      const ms = onCpuMs(pid);
+      if (ms !== undefined) seen.set(pid, { first: atStart ? ms : 0, last: ms });
+    }
+  };
+  const sample = () => {
+    for (const [pid, s] of seen) {
+      const ms = onCpuMs(pid);
+      if (ms !== undefined) s.last = ms;
+    }
+  };
+  return {
+    async start() {
+      await list(true);
+      timer = setInterval(sample, 20);
+    },
+    list: () => list(),
+    read(): number | undefined {
+      sample();
+      return seen.size ? [...seen.values()].reduce((n, s) => n + s.last - s.first, 0) : undefined;
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
 }

@@ -2,7 +2,9 @@
  * The live adapter for a PostgreSQL table. Every phase is ONE target transaction that takes the
  * target's advisory lock and writes its receipt; a phase whose receipt already exists returns the
  * recorded result (reconciled) instead of applying twice — that is how a crashed run resumes.
- * The phase transaction and the ledger are in table-target.ts, the revert phase in table-revert.ts.
+ * The read-only phases (backup, verify) also read on a second connection, in their transaction's
+ * snapshot (snapshot-readers.ts). The phase transaction and the ledger are in table-target.ts,
+ * the revert phase in table-revert.ts.
  */
 import { createHash } from 'node:crypto';
 import { hashOf, sha256 } from '../../events/canonical.js';
@@ -27,6 +29,7 @@ import type {
   VerifyResult,
 } from './port.js';
 import { enactBatch, writeBatch } from './row-writes.js';
+import { inPlanOrder, withSnapshotReader } from './snapshot-readers.js';
 import { revertTable } from './table-revert.js';
 import { appendLedger, phaseTx, tableTarget, type TableTarget } from './table-target.js';
 
@@ -99,7 +102,8 @@ async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget)
  * The backup phase, read only: streams the header and one entry per planned key (the full current
  * row or null) to the sink, and returns the pre-image hash and the plaintext's SHA-256. The sink
  * takes a batch's lines while the next batch is read, so encryption and the blob writes overlap
- * the reads; the plaintext is hashed and sunk strictly in plan order.
+ * the reads; the batches are read on two connections in one snapshot, and the plaintext is hashed
+ * and sunk strictly in plan order.
  */
 async function backupRows(
   { db, spec, changes }: TableTarget,
@@ -123,15 +127,21 @@ async function backupRows(
       let rowCount = 0;
       let entries = 0;
       try {
-        for await (const b of changes()) {
-          const image = await backupImage(tx, spec, b.json);
-          pre.add(image.part);
-          await sunk;
-          sunk = emit(image.lines);
-          rowCount += image.present;
-          entries += b.count;
-          opts.onRows?.(b.count);
-        }
+        await withSnapshotReader(db, tx, (conns) =>
+          inPlanOrder(
+            changes(),
+            conns,
+            (q, b) => backupImage(q, spec, b.json),
+            async (image, b) => {
+              pre.add(image.part);
+              await sunk;
+              sunk = emit(image.lines);
+              rowCount += image.present;
+              entries += b.count;
+              opts.onRows?.(b.count);
+            },
+          ),
+        );
       } finally {
         // Settle the last sink write before the transaction ends, failed or not.
         await sunk.catch(() => undefined);
@@ -190,21 +200,36 @@ async function recordLegB(t: TableTarget, ctx: PhaseContext, governance: Record<
   return r as LegBResult;
 }
 
-/** Verify: the table against the planned post-image, digests and row comparison agreeing; recorded in the ledger. */
+/** The mismatching rows verify reports (and records) at most: the first ones in plan order. */
+const SAMPLES = 100;
+
+/**
+ * Verify: the table against the planned post-image, digests and row comparison agreeing; recorded in
+ * the ledger. The batches are compared on two connections in the phase transaction's snapshot.
+ */
 async function verifyRows(t: TableTarget, ctx: PhaseContext, opts: { onRows?: OnRows }): Promise<VerifyResult> {
   const r = await phaseTx(t, ctx, 'verify', async (tx) => {
     const expected = new ImageDigest();
     const actual = new ImageDigest();
     const mismatches: { key: string; reason: string }[] = [];
     let count = 0;
-    for await (const b of t.changes()) {
-      const c = await compareBatch(tx, t.spec, b.json, { samples: 100 - mismatches.length });
-      expected.add(c.expected);
-      actual.add(c.actual);
-      count += c.missing + c.differs + c.present;
-      mismatches.push(...c.samples.map(mismatchOf));
-      opts.onRows?.(b.count);
-    }
+    await withSnapshotReader(t.db, tx, (conns) =>
+      inPlanOrder(
+        t.changes(),
+        conns,
+        // A batch asks for what is left when it starts, which may be more than is left when its
+        // turn comes (the batch before it still running): cut there, the samples are the first
+        // SAMPLES mismatches in plan order, as when each batch started after the one before.
+        (q, b) => compareBatch(q, t.spec, b.json, { samples: SAMPLES - mismatches.length }),
+        (c, b) => {
+          expected.add(c.expected);
+          actual.add(c.actual);
+          count += c.missing + c.differs + c.present;
+          mismatches.push(...c.samples.slice(0, SAMPLES - mismatches.length).map(mismatchOf));
+          opts.onRows?.(b.count);
+        },
+      ),
+    );
     const result = {
       ok: count === 0,
       expectedHash: expected.digest(),
