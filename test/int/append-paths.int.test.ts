@@ -94,7 +94,9 @@ describe('the append as a named prepared statement', () => {
   it('keeps working on its connection after a lost race, an error in a transaction and a re-append', async () => {
     const s = `r-${randomUUID()}`;
     await preparing.append(s, [{ type: 'A', data: {} }], { expectedVersion: 0 });
-    await expect(preparing.append(s, [{ type: 'B', data: {} }], { expectedVersion: 0 })).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(preparing.append(s, [{ type: 'B', data: {} }], { expectedVersion: 0 })).rejects.toBeInstanceOf(
+      ConcurrencyError,
+    );
     await expect(
       preparing.db.tx(async (tx) => {
         await preparing.append(s, [{ type: 'B', data: {} }], { expectedVersion: 1, tx });
