@@ -82,28 +82,15 @@ export async function* readBlob(
   // next to the rows it carries. As base64, not bytea's hex text: a third less to encode, send and
   // parse (a large change set is read once per phase); the bytes are the same, and their SHA-256 is
   // checked below.
-  //
-  // The next chunk is asked for before this one is handed on, so the server reads and encodes it
-  // while the consumer works on this one (one chunk ahead: at most two in memory). A consumer that
-  // stops early leaves no query behind: the one ahead is settled before the generator closes.
-  const chunk = (seq: number) =>
-    q.query(
+  for (let seq = 0; seq < info.chunks; seq++) {
+    const [r] = await q.query(
       sql`SELECT encode(data, 'base64') AS data FROM cutter.blob_chunks WHERE blob_id = ${blobId} AND seq = ${seq}`,
     );
-  let ahead = info.chunks > 0 ? chunk(0) : undefined;
-  try {
-    for (let seq = 0; seq < info.chunks; seq++) {
-      const [r] = await ahead!;
-      ahead = seq + 1 < info.chunks ? chunk(seq + 1) : undefined;
-      ahead?.catch(() => undefined); // its failure surfaces when its turn comes
-      if (!r) throw new VerificationFailedError(`blob ${blobId}: chunk ${seq} is missing`);
-      const data = Buffer.from(r.data as string, 'base64');
-      hash.update(data);
-      bytes += data.length;
-      yield data;
-    }
-  } finally {
-    await ahead?.catch(() => undefined);
+    if (!r) throw new VerificationFailedError(`blob ${blobId}: chunk ${seq} is missing`);
+    const data = Buffer.from(r.data as string, 'base64');
+    hash.update(data);
+    bytes += data.length;
+    yield data;
   }
   const actual = hash.digest('hex');
   if (actual !== info.sha256 || bytes !== info.bytes)

@@ -58,35 +58,6 @@ describe('blobs', () => {
     expect(read.equals(whole!.data as Buffer)).toBe(true);
   });
 
-  it('reads exactly one chunk ahead; a reader may stop early inside a transaction', async () => {
-    const data = randomBytes(3 * CHUNK_BYTES);
-    await store.db.tx((tx) => putBlob(tx, 'b-ahead', parts(data, CHUNK_BYTES)));
-    // Inside a transaction (one connection), stopping after the first chunk: the chunk asked for
-    // ahead is settled when the generator closes, and the transaction commits.
-    const first = await store.db.tx(async (tx) => {
-      for await (const part of readBlob(tx, 'b-ahead')) return part;
-      return undefined;
-    });
-    expect(first?.equals(data.subarray(0, CHUNK_BYTES))).toBe(true);
-    // Exactly one chunk ahead: while chunk 0 is consumed, chunk 1 has already been read (deleting
-    // it then changes nothing delivered, and the header hash still matches) but chunk 2 has not
-    // (deleting it is noticed and named).
-    const consume = (blobId: string, deleteSeq: number) =>
-      (async () => {
-        const seen: number[] = [];
-        for await (const part of readBlob(store.db, blobId)) {
-          seen.push(part.length);
-          if (seen.length === 1)
-            await tamper(sql`DELETE FROM cutter.blob_chunks WHERE blob_id = ${blobId} AND seq = ${deleteSeq}`);
-        }
-        return seen;
-      })();
-    await store.db.tx((tx) => putBlob(tx, 'b-ahead-1', parts(data, CHUNK_BYTES)));
-    expect(await consume('b-ahead-1', 1)).toEqual([CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES]);
-    await store.db.tx((tx) => putBlob(tx, 'b-ahead-2', parts(data, CHUNK_BYTES)));
-    await expect(consume('b-ahead-2', 2)).rejects.toThrow(/chunk 2 is missing/);
-  });
-
   it('lines across chunk boundaries: the same lines as splitting the whole text', async () => {
     const text = Array.from({ length: 40_000 }, (_, i) => `{"upsert":{"id":"R-${i}","title":"t ✓ ${i}"}}`).join('\n');
     await store.db.tx((tx) => putBlob(tx, 'b-lines', parts(Buffer.from(text), 65_536)));
