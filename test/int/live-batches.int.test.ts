@@ -224,7 +224,7 @@ describe('read-only phases on two connections', () => {
     await target.query`SELECT 1`;
     const admin = connect(target.spec.url, { poolSize: 1 });
     try {
-      await admin.query(sql`CREATE ROLE ${sql.ident(role)} LOGIN CONNECTION LIMIT 1`);
+      await admin.query(sql`CREATE ROLE ${sql.ident(role)} LOGIN PASSWORD 'pw' CONNECTION LIMIT 1`);
       await admin.query(sql`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${sql.ident(role)}`);
       await admin.query(sql`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${sql.ident(role)}`);
       // The bookkeeping tables first, as the superuser (the role may not create them).
@@ -235,7 +235,7 @@ describe('read-only phases on two connections', () => {
       await admin.query(sql`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${sql.ident(role)}`);
       const header = { cutId: 'c1', planHash: ctx.planHash, target: 'kb', table: 'public.documents', key: ['id'] };
       const slow = await backupOneRowAtATime(changes, header);
-      const url = Object.assign(new URL(target.spec.url), { username: role }).toString();
+      const url = Object.assign(new URL(target.spec.url), { username: role, password: 'pw' }).toString();
       const live = executorFor('live', { ...target.spec, url }, inlineChanges(changes, 20));
       let plaintext = '';
       const backup = await live.backup(ctx, { sink: async (t) => void (plaintext += t) });
