@@ -76,8 +76,6 @@ const FIRST_CONNECTION_RETRY_MS = 2_000;
  * `prepared`). Weak, so a query's entry lives exactly as long as the query object.
  */
 const statementNames = new WeakMap<SQLQuery, string>();
-/** The statement texts each name was first sent with, so one name never stands for two texts. */
-const statementTexts = new Map<string, string>();
 
 /**
  * Whether pools send `prepared` queries as named statements unless told (`ConnectOptions`): yes,
@@ -93,24 +91,23 @@ export function preparedStatementsByDefault(env: NodeJS.ProcessEnv = process.env
  * Marks `query` to be sent as the named prepared statement `name` by pools that prepare: each
  * connection parses and plans it once (the server keeps the plan for the connection's life) and
  * afterwards sends only its parameters. Every query given one name must have the same text (build
- * it with the same template each time); a second text throws. Results, errors and transactions
- * are those of the unnamed statement: only the parse and the plan are shared. Used for the store's
- * append (issue #18: its parse and plan were ~150,000 of the ~665,000 server instructions of a
- * one-event append).
+ * it with the same template each time); pg refuses a second text on a connection. Results, errors
+ * and transactions are those of the unnamed statement: only the parse and the plan are shared.
+ * Used for the store's append (issue #18: its parse and plan were ~150,000 of the ~665,000 server
+ * instructions of a one-event append).
  */
 export function prepared(name: string, query: SQLQuery): SQLQuery {
   statementNames.set(query, name);
   return query;
 }
 
-/** @databases/pg's query-start hook: gives a marked query its statement name before pg sends it. */
+/**
+ * @databases/pg's query-start hook: gives a marked query its statement name before pg sends it.
+ * pg itself refuses a name sent on a connection with a second text.
+ */
 function nameStatement(query: SQLQuery, formatted: { text: string; name?: string }): void {
   const name = statementNames.get(query);
-  if (name === undefined) return;
-  const text = statementTexts.get(name);
-  if (text === undefined) statementTexts.set(name, formatted.text);
-  else if (text !== formatted.text) throw new Error(`prepared statement ${name} was given two different texts`);
-  formatted.name = name;
+  if (name !== undefined) formatted.name = name;
 }
 
 const factories = {

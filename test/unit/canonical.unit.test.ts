@@ -3,10 +3,10 @@
  * exactly the bytes (or the error) of `libraryCanonicalJson` (`canonicalize`, RFC 8785's reference
  * implementation) for every value — plain JSON, and anything else a caller could pass.
  */
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, libraryCanonicalJson, sha256 } from '../../events/canonical.js';
-import { createHash } from 'node:crypto';
 
 /** What `canonicalJson` does with `v`: its text, or the error it throws. */
 function slow(v: unknown): { text: string } | { error: string } {
