@@ -8,6 +8,7 @@ import { APPEND_FUNCTION } from './sql/append-function.js';
 import { APPEND_V2 } from './sql/append-v2.js';
 import { APPEND_V3 } from './sql/append-v3.js';
 import { APPEND_V4 } from './sql/append-v4.js';
+import { APPEND_INDEX_PLANS } from './sql/append-index-plans.js';
 import { BLOBS_SCHEMA } from './sql/blobs-schema.js';
 import { EVENTS_SCHEMA } from './sql/events-schema.js';
 import { PROJECTIONS_SCHEMA } from './sql/projections-schema.js';
@@ -35,6 +36,11 @@ export const MIGRATIONS: Migration[] = [
     up: APPEND_V3,
   },
   { version: 8, name: 'append: one event inserted by a one-row VALUES', up: APPEND_V4 },
+  {
+    version: 9,
+    name: 'append: index plans whatever the statistics (no sequential scan of the log)',
+    up: APPEND_INDEX_PLANS,
+  },
 ];
 
 /**
