@@ -265,7 +265,7 @@ describe('least privilege', () => {
         FROM pg_proc p WHERE p.oid = ${APPEND_FN}::regprocedure`);
       expect(fn).toMatchObject({
         prosecdef: true,
-        proconfig: ['search_path=pg_catalog, pg_temp', 'plan_cache_mode=force_generic_plan'],
+        proconfig: ['search_path=pg_catalog, pg_temp', 'plan_cache_mode=force_generic_plan', 'enable_seqscan=off'],
         owner: roles.owner,
         public_grants: 0,
         writer_exec: true,
