@@ -68,7 +68,8 @@ export function createPostgresTableAdapter(
 
 /**
  * Creates the receipt and ledger tables if missing (only what is missing, so a least-privilege
- * runner without CREATE passes once prepared) and checks the key has a unique index.
+ * runner without CREATE passes once prepared) and checks the key has a unique index and that no
+ * column's name starts with `$` (the row SQL's own aliases do: `"$t"`, `"$c"`, `"$ord"`, … row-sql.ts).
  */
 async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget): Promise<void> {
   const [have] = await db.query(
@@ -86,6 +87,17 @@ async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget)
           plan_hash text NOT NULL, payload jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
     });
   const { table } = splitTable(spec.table);
+  const [dollar] = await db.query(sql`
+    SELECT a.attname::text AS name
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ${schema} AND c.relname = ${table} AND a.attnum > 0 AND NOT a.attisdropped
+      AND left(a.attname, 1) = '$'
+    ORDER BY a.attnum LIMIT 1`);
+  if (dollar)
+    throw new InvalidInputError(
+      `targets.${spec.name}: ${spec.table} has a column named ${JSON.stringify(dollar.name)}; cutter cannot ` +
+        "manage a table with a column whose name starts with $ (its own SQL's aliases do); rename the column",
+    );
   const [unique] = await db.query(sql`
     SELECT 1 AS ok FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = ${schema} AND c.relname = ${table} AND i.indisunique

@@ -50,13 +50,25 @@ export const ORD = sql.ident('$ord');
 export const UP = sql.ident('$up');
 
 /**
+ * The aliases the row SQL gives the target table (`"$t"`) and a batch's rows (`"$c"`), as names
+ * for keyMatch, list, rowText and keyJson and as identifiers. Every alias of the row SQL starts with
+ * `$`: in PostgreSQL an unqualified name is a column before it is a table alias, so a whole-row
+ * reference such as `md5(t::text)` or `to_jsonb(t)` would read a column named `t` instead (or be
+ * ambiguous). No target column may start with `$` (prepare refuses one), so these are always the rows.
+ */
+export const T = '$t';
+export const C = '$c';
+export const $t = sql.ident(T);
+export const $c = sql.ident(C);
+
+/**
  * The rows of a JSON array as the table's type, numbered from 1 (`"$ord"`): `changes` arrays are
  * split into upserts and deletes (`"$up"`); `rows` arrays are plain rows or keys.
  */
 export function rowsOf(spec: TargetSpec, json: string, kind: 'changes' | 'rows'): SQLQuery {
-  const value = kind === 'changes' ? sql`coalesce(e.value->'upsert', e.value->'delete')` : sql`e.value`;
-  const up = kind === 'changes' ? sql`e.value ? 'upsert'` : sql`true`;
-  return sql`(SELECT e.ordinality AS ${ORD}, ${up} AS ${UP}, x.*
-    FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY e,
-    LATERAL jsonb_populate_record(NULL::${tableRef(spec)}, ${value}) x)`;
+  const value = kind === 'changes' ? sql`coalesce("$e".value->'upsert', "$e".value->'delete')` : sql`"$e".value`;
+  const up = kind === 'changes' ? sql`"$e".value ? 'upsert'` : sql`true`;
+  return sql`(SELECT "$e".ordinality AS ${ORD}, ${up} AS ${UP}, "$x".*
+    FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY "$e",
+    LATERAL jsonb_populate_record(NULL::${tableRef(spec)}, ${value}) "$x")`;
 }
