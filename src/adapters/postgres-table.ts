@@ -14,6 +14,7 @@ import { splitTable, type TargetSpec } from '../config/target.js';
 import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } from '../errors.js';
 import { IsolationLevel, connect, sql } from '../store/connection.js';
 import { headerLine } from './backup-format.js';
+import { refuseDollarColumns } from './row-sql.js';
 import { ImageDigest, backupImage, compareBatch, mismatchOf } from './images.js';
 import type {
   AdapterHooks,
@@ -87,17 +88,7 @@ async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget)
           plan_hash text NOT NULL, payload jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
     });
   const { table } = splitTable(spec.table);
-  const [dollar] = await db.query(sql`
-    SELECT a.attname::text AS name
-    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = ${schema} AND c.relname = ${table} AND a.attnum > 0 AND NOT a.attisdropped
-      AND left(a.attname, 1) = '$'
-    ORDER BY a.attnum LIMIT 1`);
-  if (dollar)
-    throw new InvalidInputError(
-      `targets.${spec.name}: ${spec.table} has a column named ${JSON.stringify(dollar.name)}; cutter cannot ` +
-        "manage a table with a column whose name starts with $ (its own SQL's aliases do); rename the column",
-    );
+  await refuseDollarColumns(db, spec);
   const [unique] = await db.query(sql`
     SELECT 1 AS ok FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = ${schema} AND c.relname = ${table} AND i.indisunique

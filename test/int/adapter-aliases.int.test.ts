@@ -247,18 +247,32 @@ describe.each(LAYOUTS)('a target whose columns are named like the adapter SQL al
 });
 
 describe('a target with a column whose name starts with $', () => {
-  it('is refused at prepare, naming the column (it could collide with the adapter SQL aliases)', async () => {
+  it('is refused at prepare and by the simulator, naming the column (it could be one of the SQL aliases)', async () => {
     const layout = LAYOUTS[0]!;
     const custom = customTable(layout);
     custom.setup.push(sql`ALTER TABLE public.aliased ADD COLUMN "$t" text`);
     target = await seededTarget(0, undefined, custom);
+    const refusal = /^targets\.aliased: public\.aliased has a column named "\$t"; .*rename the column$/;
     const live = executorFor('live', target.spec, inlineChanges(changesFor(layout)));
     try {
       const refused = live.prepare();
       await expect(refused).rejects.toBeInstanceOf(InvalidInputError);
-      await expect(refused).rejects.toThrow(/targets\.aliased: public\.aliased has a column named "\$t"/);
+      await expect(refused).rejects.toThrow(refusal);
     } finally {
       await live.close();
+    }
+    const sim = executorFor('dry-run', target.spec, inlineChanges(changesFor(layout)));
+    try {
+      for (const run of [
+        () => sim.precheck(),
+        () => sim.simulate({ cutId: 'c', runId: 'd', planHash: 'a'.repeat(64) }),
+      ]) {
+        const refused = run();
+        await expect(refused).rejects.toBeInstanceOf(InvalidInputError);
+        await expect(refused).rejects.toThrow(refusal);
+      }
+    } finally {
+      await sim.close();
     }
   });
 });
