@@ -2,7 +2,7 @@
  * Row images, batch by batch: the fingerprints of the current rows and the comparison of a batch's
  * planned post-image with the table. Every phase walks the plan's changes in plan order, 5,000 at a
  * time, and lets PostgreSQL do the row work: a batch is sent as the JSON array of its changes and
- * split, typed and normalised in SQL (row-sql.ts), rows are fingerprinted with `md5(t::text)` and
+ * split, typed and normalised in SQL (row-sql.ts), rows are fingerprinted with `md5("$t"::text)` and
  * compared column by column in SQL, so only digests, counts and a few sample rows cross the wire,
  * and Node never parses a row. The writes are in row-writes.ts, revert's restores in row-restores.ts.
  *
@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { TargetSpec } from '../config/target.js';
 import { sql, type Queryable, type SQLQuery } from '../store/connection.js';
 import type { Row } from './port.js';
-import { ORD, UP, keyJson, keyMatch, managed, project, rowText, rowsOf, tableRef } from './row-sql.js';
+import { $c, $t, C, ORD, T, UP, keyJson, keyMatch, managed, project, rowText, rowsOf, tableRef } from './row-sql.js';
 
 // The batch contract lives with the plan loader (src/config/changes.ts); re-exported for the
 // importers that still name this module (src/cuts/changes.ts, src/runner/revert.ts).
@@ -36,14 +36,13 @@ export class ImageDigest {
 }
 
 /** The pre-image hash part of a batch: per row in order, its md5 or `-`, each on its own line. */
-const fingerprintAgg = (alias: string) =>
-  sql`string_agg(coalesce(md5(${sql.ident(alias)}::text), '-') || E'\\n', '' ORDER BY c.${ORD})`;
+const fingerprintAgg = sql`string_agg(coalesce(md5(${$t}::text), '-') || E'\\n', '' ORDER BY ${$c}.${ORD})`;
 
 /** Fingerprints of the current rows of a batch's keys (the pre-image hash part). */
 export async function currentImage(q: Queryable, spec: TargetSpec, json: string, kind: 'changes' | 'rows') {
   const [r] = await q.query(
-    sql`SELECT ${fingerprintAgg('t')} AS part
-      FROM ${rowsOf(spec, json, kind)} c LEFT JOIN ${tableRef(spec)} t ON ${keyMatch(spec, 't', 'c')}`,
+    sql`SELECT ${fingerprintAgg} AS part
+      FROM ${rowsOf(spec, json, kind)} ${$c} LEFT JOIN ${tableRef(spec)} ${$t} ON ${keyMatch(spec, T, C)}`,
   );
   return { part: (r?.part as string | null) ?? '' };
 }
@@ -63,11 +62,11 @@ export async function backupImage(
   json: string,
 ): Promise<{ part: string; lines: string; present: number }> {
   const groups = await q.query(sql`
-    SELECT (c.${ORD} - 1) / ${GROUP} AS g, ${fingerprintAgg('t')} AS part, count(t.ctid) AS present,
-      string_agg(${keyJson(spec, 'c')} || E'\t' || coalesce(to_jsonb(t)::text, 'null') || E'\n', '' ORDER BY c.${ORD})
+    SELECT (${$c}.${ORD} - 1) / ${GROUP} AS "$g", ${fingerprintAgg} AS part, count(${$t}.ctid) AS present,
+      string_agg(${keyJson(spec, C)} || E'\t' || coalesce(to_jsonb(${$t})::text, 'null') || E'\n', '' ORDER BY ${$c}.${ORD})
         AS lines
-    FROM ${rowsOf(spec, json, 'changes')} c LEFT JOIN ${tableRef(spec)} t ON ${keyMatch(spec, 't', 'c')}
-    GROUP BY g ORDER BY g`);
+    FROM ${rowsOf(spec, json, 'changes')} ${$c} LEFT JOIN ${tableRef(spec)} ${$t} ON ${keyMatch(spec, T, C)}
+    GROUP BY "$g" ORDER BY "$g"`);
   return {
     part: groups.map((g) => g.part as string).join(''),
     lines: groups.map((g) => g.lines as string).join(''),
@@ -112,30 +111,31 @@ export async function compareBatch(
 function changedColumns(spec: TargetSpec): SQLQuery {
   if (!spec.columns.length) return sql`ARRAY[]::text[]`;
   const each = spec.columns.map(
-    (col) => sql`CASE WHEN c.${sql.ident(col)} IS DISTINCT FROM t.${sql.ident(col)} THEN ${col}::text END`,
+    (col) => sql`CASE WHEN ${$c}.${sql.ident(col)} IS DISTINCT FROM ${$t}.${sql.ident(col)} THEN ${col}::text END`,
   );
   return sql`array_remove(ARRAY[${sql.join(each, sql`, `)}]::text[], NULL)`;
 }
 
 /**
- * The comparison statement: `j` joins each planned row with the table's, `agg` folds the digest
- * parts and counts, and the samples are read only when something mismatched.
+ * The comparison statement: `"$j"` joins each planned row with the table's, `"$agg"` folds the digest
+ * parts and counts, and the samples are read only when something mismatched. (`"$j"`'s own column
+ * names are read only where `"$j"` alone is in scope, or qualified.)
  */
 function comparisonQuery(spec: TargetSpec, json: string, opts: { samples: number; pre?: boolean }): SQLQuery {
   const t = tableRef(spec);
   const m = managed(spec);
-  const mismatch = sql`(j.up AND (NOT j.found OR cardinality(j.cols) > 0)) OR (NOT j.up AND j.found)`;
+  const mismatch = sql`("$j".up AND (NOT "$j".found OR cardinality("$j".cols) > 0)) OR (NOT "$j".up AND "$j".found)`;
   return sql`
-    WITH c AS MATERIALIZED ${rowsOf(spec, json, 'changes')},
-    j AS MATERIALIZED (
-      SELECT c.${ORD} AS ord, c.${UP} AS up, t.ctid IS NOT NULL AS found,
-             ${opts.pre ? sql`coalesce(md5(t::text), '-')` : sql`''`} AS h,
-             CASE WHEN c.${UP} THEN ${rowText('c', m)} ELSE ${rowText('c', spec.key)} END AS e,
-             CASE WHEN t.ctid IS NULL THEN NULL ELSE ${rowText('t', m)} END AS a,
-             CASE WHEN c.${UP} AND t.ctid IS NOT NULL THEN ${changedColumns(spec)} ELSE ARRAY[]::text[] END AS cols
-      FROM c LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}
+    WITH ${$c} AS MATERIALIZED ${rowsOf(spec, json, 'changes')},
+    "$j" AS MATERIALIZED (
+      SELECT ${$c}.${ORD} AS ord, ${$c}.${UP} AS up, ${$t}.ctid IS NOT NULL AS found,
+             ${opts.pre ? sql`coalesce(md5(${$t}::text), '-')` : sql`''`} AS h,
+             CASE WHEN ${$c}.${UP} THEN ${rowText(C, m)} ELSE ${rowText(C, spec.key)} END AS e,
+             CASE WHEN ${$t}.ctid IS NULL THEN NULL ELSE ${rowText(T, m)} END AS a,
+             CASE WHEN ${$c}.${UP} AND ${$t}.ctid IS NOT NULL THEN ${changedColumns(spec)} ELSE ARRAY[]::text[] END AS cols
+      FROM ${$c} LEFT JOIN ${t} ${$t} ON ${keyMatch(spec, T, C)}
     ),
-    agg AS (
+    "$agg" AS (
       SELECT
         string_agg(h || E'\n', '' ORDER BY ord) AS pre,
         md5(string_agg(e, E'\n' ORDER BY ord) FILTER (WHERE up)) AS eu,
@@ -148,17 +148,18 @@ function comparisonQuery(spec: TargetSpec, json: string, opts: { samples: number
         count(*) FILTER (WHERE NOT up AND found) AS present,
         count(*) FILTER (WHERE NOT up AND NOT found) AS absent,
         count(*) FILTER (WHERE ${mismatch}) AS mismatched
-      FROM j
+      FROM "$j"
     )
-    SELECT agg.*, CASE WHEN agg.mismatched = 0 OR ${opts.samples} = 0 THEN '[]'::jsonb ELSE (
-      SELECT coalesce(jsonb_agg(s ORDER BY s.ord), '[]'::jsonb) FROM (
-        SELECT CASE WHEN NOT j.up THEN 'present' WHEN j.found THEN 'differs' ELSE 'missing' END AS kind,
-               to_jsonb(c) AS planned, CASE WHEN j.found THEN to_jsonb(t) END AS current, j.cols AS columns, j.ord
-        FROM j JOIN c ON c.${ORD} = j.ord LEFT JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}
+    SELECT "$agg".*, CASE WHEN "$agg".mismatched = 0 OR ${opts.samples} = 0 THEN '[]'::jsonb ELSE (
+      SELECT coalesce(jsonb_agg("$s" ORDER BY "$s".ord), '[]'::jsonb) FROM (
+        SELECT CASE WHEN NOT "$j".up THEN 'present' WHEN "$j".found THEN 'differs' ELSE 'missing' END AS kind,
+               to_jsonb(${$c}) AS planned, CASE WHEN "$j".found THEN to_jsonb(${$t}) END AS current,
+               "$j".cols AS columns, "$j".ord
+        FROM "$j" JOIN ${$c} ON ${$c}.${ORD} = "$j".ord LEFT JOIN ${t} ${$t} ON ${keyMatch(spec, T, C)}
         WHERE ${mismatch}
-        ORDER BY j.ord LIMIT ${opts.samples}
-      ) s) END AS samples
-    FROM agg`;
+        ORDER BY "$j".ord LIMIT ${opts.samples}
+      ) "$s") END AS samples
+    FROM "$agg"`;
 }
 
 type Sample = Comparison['samples'][number];

@@ -14,6 +14,7 @@ import { splitTable, type TargetSpec } from '../config/target.js';
 import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } from '../errors.js';
 import { IsolationLevel, connect, sql } from '../store/connection.js';
 import { headerLine } from './backup-format.js';
+import { refuseDollarColumns } from './row-sql.js';
 import { ImageDigest, backupImage, compareBatch, mismatchOf } from './images.js';
 import type {
   AdapterHooks,
@@ -68,7 +69,8 @@ export function createPostgresTableAdapter(
 
 /**
  * Creates the receipt and ledger tables if missing (only what is missing, so a least-privilege
- * runner without CREATE passes once prepared) and checks the key has a unique index.
+ * runner without CREATE passes once prepared) and checks the key has a unique index and that no
+ * column's name starts with `$` (the row SQL's own aliases do: `"$t"`, `"$c"`, `"$ord"`, … row-sql.ts).
  */
 async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget): Promise<void> {
   const [have] = await db.query(
@@ -86,6 +88,7 @@ async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget)
           plan_hash text NOT NULL, payload jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
     });
   const { table } = splitTable(spec.table);
+  await refuseDollarColumns(db, spec);
   const [unique] = await db.query(sql`
     SELECT 1 AS ok FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = ${schema} AND c.relname = ${table} AND i.indisunique

@@ -5,13 +5,13 @@
  */
 import type { TargetSpec } from '../config/target.js';
 import { sql, type Queryable } from '../store/connection.js';
-import { ORD, keyJson, keyMatch, rowsOf, tableRef } from './row-sql.js';
+import { $c, $t, C, ORD, T, keyJson, keyMatch, rowsOf, tableRef } from './row-sql.js';
 
 /** Restores one batch of backup entries: removes the keys, re-inserts the rows (exact jsonb texts). */
 export async function restoreBatch(q: Queryable, spec: TargetSpec, keys: string[], rows: string[]): Promise<void> {
   const t = tableRef(spec);
   await q.query(
-    sql`DELETE FROM ${t} t USING ${rowsOf(spec, `[${keys.join(',')}]`, 'rows')} c WHERE ${keyMatch(spec, 't', 'c')}`,
+    sql`DELETE FROM ${t} ${$t} USING ${rowsOf(spec, `[${keys.join(',')}]`, 'rows')} ${$c} WHERE ${keyMatch(spec, T, C)}`,
   );
   if (rows.length) {
     await q.query(
@@ -24,7 +24,7 @@ export async function restoreBatch(q: Queryable, spec: TargetSpec, keys: string[
 /** The key texts of a batch of changes, in plan order (the spelling backups use). */
 export async function planKeys(q: Queryable, spec: TargetSpec, json: string): Promise<string[]> {
   const rows = await q.query(
-    sql`SELECT ${keyJson(spec, 'c')} AS k FROM ${rowsOf(spec, json, 'changes')} c ORDER BY c.${ORD}`,
+    sql`SELECT ${keyJson(spec, C)} AS k FROM ${rowsOf(spec, json, 'changes')} ${$c} ORDER BY ${$c}.${ORD}`,
   );
   return rows.map((r) => r.k as string);
 }
@@ -49,15 +49,15 @@ export async function unmanagedChange(
   const t = tableRef(spec);
   const allowed = [...spec.key, ...restorable(spec)];
   const [r] = await q.query(sql`
-    WITH b AS (
-      SELECT e.ordinality AS ord, e.value AS r
-      FROM jsonb_array_elements(${`[${rows.join(',')}]`}::jsonb) WITH ORDINALITY e)
-    SELECT ${keyJson(spec, 'x')} AS k, kv.key AS col
-    FROM b CROSS JOIN LATERAL jsonb_populate_record(NULL::${t}, b.r) x
-      JOIN ${t} t ON ${keyMatch(spec, 't', 'x')}
-      CROSS JOIN LATERAL jsonb_each(b.r) kv
-    WHERE kv.key <> ALL(${allowed}::text[]) AND (to_jsonb(t) -> kv.key) IS DISTINCT FROM kv.value
-    ORDER BY b.ord, kv.key LIMIT 1`);
+    WITH "$b" AS (
+      SELECT "$e".ordinality AS ord, "$e".value AS r
+      FROM jsonb_array_elements(${`[${rows.join(',')}]`}::jsonb) WITH ORDINALITY "$e")
+    SELECT ${keyJson(spec, '$x')} AS k, "$kv".key AS col
+    FROM "$b" CROSS JOIN LATERAL jsonb_populate_record(NULL::${t}, "$b".r) "$x"
+      JOIN ${t} ${$t} ON ${keyMatch(spec, T, '$x')}
+      CROSS JOIN LATERAL jsonb_each("$b".r) "$kv"
+    WHERE "$kv".key <> ALL(${allowed}::text[]) AND (to_jsonb(${$t}) -> "$kv".key) IS DISTINCT FROM "$kv".value
+    ORDER BY "$b".ord, "$kv".key LIMIT 1`);
   return r ? { key: r.k as string, column: r.col as string } : undefined;
 }
 
@@ -76,19 +76,19 @@ export async function restoreManagedBatch(
   const rows = entries.flatMap((e) => (e.row === null ? [] : [e.row]));
   if (gone.length)
     await q.query(
-      sql`DELETE FROM ${t} t USING ${rowsOf(spec, `[${gone.join(',')}]`, 'rows')} c WHERE ${keyMatch(spec, 't', 'c')}`,
+      sql`DELETE FROM ${t} ${$t} USING ${rowsOf(spec, `[${gone.join(',')}]`, 'rows')} ${$c} WHERE ${keyMatch(spec, T, C)}`,
     );
   if (rows.length === 0) return;
   const json = `[${rows.join(',')}]`;
   const cols = restorable(spec);
   if (cols.length) {
-    await q.query(sql`UPDATE ${t} AS t SET ${sql.join(
-      cols.map((col) => sql`${sql.ident(col)} = r.${sql.ident(col)}`),
+    await q.query(sql`UPDATE ${t} AS ${$t} SET ${sql.join(
+      cols.map((col) => sql`${sql.ident(col)} = "$r".${sql.ident(col)}`),
       sql`, `,
     )}
-      FROM jsonb_populate_recordset(NULL::${t}, ${json}::jsonb) r WHERE ${keyMatch(spec, 't', 'r')}`);
+      FROM jsonb_populate_recordset(NULL::${t}, ${json}::jsonb) "$r" WHERE ${keyMatch(spec, T, '$r')}`);
   }
   await q.query(sql`INSERT INTO ${t} OVERRIDING SYSTEM VALUE
-    SELECT r.* FROM jsonb_populate_recordset(NULL::${t}, ${json}::jsonb) r
-    WHERE NOT EXISTS (SELECT 1 FROM ${t} t WHERE ${keyMatch(spec, 't', 'r')})`);
+    SELECT "$r".* FROM jsonb_populate_recordset(NULL::${t}, ${json}::jsonb) "$r"
+    WHERE NOT EXISTS (SELECT 1 FROM ${t} ${$t} WHERE ${keyMatch(spec, T, '$r')})`);
 }

@@ -5,7 +5,8 @@
  */
 import type { TargetSpec } from '../config/target.js';
 import { splitTable } from '../config/target.js';
-import { sql, type SQLQuery } from '../store/connection.js';
+import { InvalidInputError } from '../errors.js';
+import { sql, type Queryable, type SQLQuery } from '../store/connection.js';
 import type { Row } from './port.js';
 
 /** The target table as a quoted, schema-qualified identifier. */
@@ -50,13 +51,45 @@ export const ORD = sql.ident('$ord');
 export const UP = sql.ident('$up');
 
 /**
+ * The aliases the row SQL gives the target table (`"$t"`) and a batch's rows (`"$c"`), as names
+ * for keyMatch, list, rowText and keyJson and as identifiers. Every alias of the row SQL starts with
+ * `$`: in PostgreSQL an unqualified name is a column before it is a table alias, so a whole-row
+ * reference such as `md5(t::text)` or `to_jsonb(t)` would read a column named `t` instead (or be
+ * ambiguous). No target column may start with `$` (prepare refuses one), so these are always the rows.
+ */
+export const T = '$t';
+export const C = '$c';
+export const $t = sql.ident(T);
+export const $c = sql.ident(C);
+
+/**
  * The rows of a JSON array as the table's type, numbered from 1 (`"$ord"`): `changes` arrays are
  * split into upserts and deletes (`"$up"`); `rows` arrays are plain rows or keys.
  */
 export function rowsOf(spec: TargetSpec, json: string, kind: 'changes' | 'rows'): SQLQuery {
-  const value = kind === 'changes' ? sql`coalesce(e.value->'upsert', e.value->'delete')` : sql`e.value`;
-  const up = kind === 'changes' ? sql`e.value ? 'upsert'` : sql`true`;
-  return sql`(SELECT e.ordinality AS ${ORD}, ${up} AS ${UP}, x.*
-    FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY e,
-    LATERAL jsonb_populate_record(NULL::${tableRef(spec)}, ${value}) x)`;
+  const value = kind === 'changes' ? sql`coalesce("$e".value->'upsert', "$e".value->'delete')` : sql`"$e".value`;
+  const up = kind === 'changes' ? sql`"$e".value ? 'upsert'` : sql`true`;
+  return sql`(SELECT "$e".ordinality AS ${ORD}, ${up} AS ${UP}, "$x".*
+    FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY "$e",
+    LATERAL jsonb_populate_record(NULL::${tableRef(spec)}, ${value}) "$x")`;
+}
+
+/**
+ * Refuses a target with a column whose name starts with `$` (InvalidInputError, exit 2): it could be
+ * one of the row SQL's own aliases above. Checked where the table is introspected: the live
+ * adapter's prepare, and the simulator before it reads.
+ */
+export async function refuseDollarColumns(q: Queryable, spec: TargetSpec): Promise<void> {
+  const { schema, table } = splitTable(spec.table);
+  const [dollar] = await q.query(sql`
+    SELECT a.attname::text AS name
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ${schema} AND c.relname = ${table} AND a.attnum > 0 AND NOT a.attisdropped
+      AND left(a.attname, 1) = '$'
+    ORDER BY a.attnum LIMIT 1`);
+  if (dollar)
+    throw new InvalidInputError(
+      `targets.${spec.name}: ${spec.table} has a column named ${JSON.stringify(dollar.name)}; cutter cannot ` +
+        "manage a table with a column whose name starts with $ (its own SQL's aliases do); rename the column",
+    );
 }

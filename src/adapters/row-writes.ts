@@ -4,7 +4,7 @@
  */
 import type { TargetSpec } from '../config/target.js';
 import { sql, type Queryable } from '../store/connection.js';
-import { ORD, UP, bare, keyMatch, list, managed, rowText, rowsOf, tableRef } from './row-sql.js';
+import { $c, $t, C, ORD, T, UP, bare, keyMatch, list, managed, rowText, rowsOf, tableRef } from './row-sql.js';
 
 /**
  * Leg A for one batch, one statement: the pre-image fingerprints of the planned keys (from the
@@ -26,21 +26,23 @@ export async function writeBatch(
       )}`
     : sql`DO NOTHING`;
   const [r] = await q.query(sql`
-    WITH c AS MATERIALIZED ${rowsOf(spec, json, 'changes')},
-    pre AS (SELECT c.${ORD} AS ord, md5(t::text) AS h FROM c JOIN ${t} t ON ${keyMatch(spec, 't', 'c')}),
-    w AS (
-      INSERT INTO ${t} (${bare(m)}) SELECT ${list('c', m)} FROM c WHERE c.${UP} ORDER BY c.${ORD}
+    WITH ${$c} AS MATERIALIZED ${rowsOf(spec, json, 'changes')},
+    "$pre" AS (SELECT ${$c}.${ORD} AS ord, md5(${$t}::text) AS h
+               FROM ${$c} JOIN ${t} ${$t} ON ${keyMatch(spec, T, C)}),
+    "$w" AS (
+      INSERT INTO ${t} (${bare(m)}) SELECT ${list(C, m)} FROM ${$c} WHERE ${$c}.${UP} ORDER BY ${$c}.${ORD}
       ON CONFLICT (${bare(spec.key)}) ${setList}
       RETURNING (xmax = 0) AS ins),
-    d AS (DELETE FROM ${t} t USING c WHERE NOT c.${UP} AND ${keyMatch(spec, 't', 'c')} RETURNING 1)
+    "$d" AS (DELETE FROM ${t} ${$t} USING ${$c} WHERE NOT ${$c}.${UP} AND ${keyMatch(spec, T, C)} RETURNING 1)
     SELECT
-      (SELECT string_agg(coalesce(pre.h, '-') || E'\\n', '' ORDER BY c.${ORD})
-       FROM c LEFT JOIN pre ON pre.ord = c.${ORD}) AS pre,
-      (SELECT count(*) FROM w WHERE ins) AS inserted,
-      (SELECT count(*) FROM w WHERE NOT ins) AS updated,
-      (SELECT count(*) FROM d) AS deleted,
-      (SELECT md5(string_agg(${rowText('c', m)}, E'\\n' ORDER BY c.${ORD})) FROM c WHERE c.${UP}) AS eu,
-      (SELECT md5(string_agg(${rowText('c', spec.key)}, E'\\n' ORDER BY c.${ORD})) FROM c WHERE NOT c.${UP}) AS ed`);
+      (SELECT string_agg(coalesce("$pre".h, '-') || E'\\n', '' ORDER BY ${$c}.${ORD})
+       FROM ${$c} LEFT JOIN "$pre" ON "$pre".ord = ${$c}.${ORD}) AS pre,
+      (SELECT count(*) FROM "$w" WHERE "$w".ins) AS inserted,
+      (SELECT count(*) FROM "$w" WHERE NOT "$w".ins) AS updated,
+      (SELECT count(*) FROM "$d") AS deleted,
+      (SELECT md5(string_agg(${rowText(C, m)}, E'\\n' ORDER BY ${$c}.${ORD})) FROM ${$c} WHERE ${$c}.${UP}) AS eu,
+      (SELECT md5(string_agg(${rowText(C, spec.key)}, E'\\n' ORDER BY ${$c}.${ORD}))
+       FROM ${$c} WHERE NOT ${$c}.${UP}) AS ed`);
   return {
     pre: (r.pre as string | null) ?? '',
     expected: `U:${r.eu ?? '-'}\nD:${r.ed ?? '-'}\n`,
@@ -59,9 +61,9 @@ export async function enactBatch(
 ): Promise<number> {
   const t = tableRef(spec);
   const [r] = await q.query(sql`
-    WITH c AS ${rowsOf(spec, json, 'changes')},
-    u AS (UPDATE ${t} t SET ${sql.ident(lifecycle.column)} = ${lifecycle.value}
-          FROM c WHERE c.${UP} AND ${keyMatch(spec, 't', 'c')} RETURNING 1)
-    SELECT count(*) AS n FROM u`);
+    WITH ${$c} AS ${rowsOf(spec, json, 'changes')},
+    "$u" AS (UPDATE ${t} ${$t} SET ${sql.ident(lifecycle.column)} = ${lifecycle.value}
+          FROM ${$c} WHERE ${$c}.${UP} AND ${keyMatch(spec, T, C)} RETURNING 1)
+    SELECT count(*) AS n FROM "$u"`);
   return Number(r?.n);
 }

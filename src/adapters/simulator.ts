@@ -10,6 +10,7 @@ import type { TargetSpec } from '../config/target.js';
 import { IsolationLevel, connect, type ConnectionPool, type Transaction } from '../store/connection.js';
 import type { ChangeSource } from '../config/changes.js';
 import { ImageDigest, compareBatch, type Comparison } from './images.js';
+import { refuseDollarColumns } from './row-sql.js';
 import type { DryRunDiff, OnRows, PhaseContext, Simulation, Simulator } from './port.js';
 import { SIM_EXECUTOR } from '../../events/index.js';
 
@@ -46,6 +47,7 @@ type ReadOnly = <T>(fn: (tx: Transaction) => Promise<T>) => Promise<T>;
 /** The planned keys' pre-image hash and how many of them exist now (one READ ONLY transaction). */
 function readPreImage(readOnly: ReadOnly, spec: TargetSpec, changes: ChangeSource) {
   return readOnly(async (tx) => {
+    await refuseDollarColumns(tx, spec);
     const chain = new ImageDigest();
     let existing = 0;
     let planned = 0;
@@ -61,6 +63,7 @@ function readPreImage(readOnly: ReadOnly, spec: TargetSpec, changes: ChangeSourc
 
 /** The diff of the plan against the table (counts, and the first SAMPLES rows of each kind) and its hashes. */
 async function diffRows(tx: Transaction, spec: TargetSpec, changes: ChangeSource, opts: { onRows?: OnRows }) {
+  await refuseDollarColumns(tx, spec);
   const pre = new ImageDigest();
   const expected = new ImageDigest();
   const diff: DryRunDiff = {
