@@ -137,8 +137,10 @@ async function backupRows(
             (q, b) => backupImage(q, spec, b.json),
             async (image, b) => {
               pre.add(image.part);
-              await sunk;
-              sunk = emit(image.lines);
+              for (const text of joinedUpTo(image.lines, SINK_CHARS)) {
+                await sunk;
+                sunk = emit(text);
+              }
               rowCount += image.present;
               entries += b.count;
               opts.onRows?.(b.count);
@@ -161,6 +163,29 @@ async function backupRows(
     },
     { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
   );
+}
+
+/**
+ * Characters handed to the backup's sink at once, at most (or one group, if longer): a batch's
+ * groups of entry lines are joined up to this, so ordinary rows still make one write per batch,
+ * and wide ones never make a string longer than JavaScript allows.
+ */
+const SINK_CHARS = 16 * 1024 * 1024;
+
+/** `parts` in order, adjacent ones joined while the result stays within `max` characters. */
+export function* joinedUpTo(parts: readonly string[], max: number): Generator<string> {
+  let run: string[] = [];
+  let chars = 0;
+  for (const p of parts) {
+    if (run.length > 0 && chars + p.length > max) {
+      yield run.join('');
+      run = [];
+      chars = 0;
+    }
+    run.push(p);
+    chars += p.length;
+  }
+  if (run.length > 0) yield run.join('');
 }
 
 /** Leg A: writes every batch; the planned rows this snapshot saw must be the backup's, or it all rolls back. */

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backupEntries, headerLine } from '../../src/adapters/backup-format.js';
+import { joinedUpTo } from '../../src/adapters/postgres-table.js';
 import type { BackupEntry } from '../../src/adapters/port.js';
 
 const header = headerLine({ cutId: 'c', planHash: 'h', target: 't', table: 'public.d', key: ['id'] }).trimEnd();
@@ -73,5 +74,33 @@ describe('backupEntries', () => {
     }
     expect(rows).toBe(5_000);
     expect(largest).toBeLessThanOrEqual(32 * 1024 * 1024 + wide.length);
+  });
+});
+
+describe("joinedUpTo (the backup sink's writes)", () => {
+  it('joins adjacent parts while within the bound, loses and reorders nothing', () => {
+    let joined = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ maxLength: 40 }), { maxLength: 30 }),
+        fc.integer({ min: 1, max: 100 }),
+        (parts, max) => {
+          const out = [...joinedUpTo(parts, max)];
+          expect(out.join('')).toBe(parts.join(''));
+          // Each write is within the bound unless it is one part longer than it.
+          for (const w of out) if (w.length > max) expect(parts).toContain(w);
+          // Greedy: no two adjacent writes would have fitted in one.
+          for (let i = 1; i < out.length; i++) expect(out[i - 1]!.length + out[i]!.length).toBeGreaterThan(max);
+          if (out.length < parts.filter((p) => p.length > 0).length) joined++;
+        },
+      ),
+      { numRuns: 500 },
+    );
+    expect(joined).toBeGreaterThan(100);
+  });
+
+  it('makes one write of a batch of ordinary groups', () => {
+    const groups = Array.from({ length: 50 }, (_, i) => `{"id": ${i}}\t{"id": ${i}, "title": "t"}\n`.repeat(100));
+    expect([...joinedUpTo(groups, 16 * 1024 * 1024)]).toEqual([groups.join('')]);
   });
 });
