@@ -9,6 +9,8 @@
  * prints the steps as one JSON line after the table (the bench's peak RSS section reads it).
  * `--keep` leaves the two databases and the workspace (printed at the end) to run steps again by
  * hand; `--skip-revert` stops before the revert (with `--keep`: a cut ready to revert).
+ * `--wide-kb N` gives every existing row N kB more in a column the cut does not manage (`html`): the
+ * backup and the revert then carry wide rows (a table of documents), the changes stay small.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -78,6 +80,7 @@ async function main(): Promise<number> {
   const rows = arg('rows', 1_000_000);
   const ceiling = arg('max-rss-mb', 400);
   const deletes = Math.max(1, Math.floor(rows / 100));
+  const wideKb = process.argv.includes('--wide-kb') ? arg('wide-kb', 1) : 0;
   let url = process.env.CUTTER_BENCH_URL ?? process.env.DATABASE_URL;
   let release = async () => undefined as void;
   if (!url) {
@@ -98,11 +101,13 @@ async function main(): Promise<number> {
   try {
     console.log(
       `large cut: ${rows.toLocaleString('en-US')} upserts (half new) + ${deletes.toLocaleString('en-US')} deletes ` +
-        `on ${new URL(url).host}; RSS ceiling ${ceiling} MB`,
+        `on ${new URL(url).host}; RSS ceiling ${ceiling} MB` +
+        (wideKb > 0 ? `; every existing row ${wideKb} kB wider (html, not managed)` : ''),
     );
     await target.query(
       sql`CREATE TABLE documents (id text PRIMARY KEY, title text NOT NULL, body text NOT NULL,
-        status text NOT NULL DEFAULT 'draft', updated_at timestamptz NOT NULL DEFAULT '2026-01-01')`,
+        status text NOT NULL DEFAULT 'draft', updated_at timestamptz NOT NULL DEFAULT '2026-01-01',
+        html text NOT NULL DEFAULT '')`,
     );
     await target.query(
       sql`INSERT INTO documents (id, title, body) SELECT 'R-' || lpad(g::text, 8, '0'), 'title ' || g, 'body ' || g
@@ -112,6 +117,8 @@ async function main(): Promise<number> {
       sql`INSERT INTO documents (id, title, body) SELECT 'D-' || lpad(g::text, 8, '0'), 'doomed ' || g, 'body ' || g
         FROM generate_series(1, ${deletes}) g`,
     );
+    // Not compressible by TOAST's pglz beyond what md5 text allows: the wire carries all of it.
+    if (wideKb > 0) await target.query(sql`UPDATE documents SET html = repeat(md5(id), ${wideKb * 32})`);
     const checksum = async () =>
       (
         await target.query(
