@@ -51,28 +51,74 @@ export async function currentImage(q: Queryable, spec: TargetSpec, json: string,
 const GROUP = 100;
 
 /**
- * The backup's image of one batch: the pre-image hash part, the backup's entry lines (backup-format.ts:
- * the key and the full row as jsonb text, or `null`) and how many keys have a row. The lines are
- * joined in SQL, GROUP rows per value, so a batch crosses the wire as a few long strings instead of
- * three fields per row. They stay one string per group, in plan order (never one string per batch:
- * 5,000 rows of ~110 kB would exceed a JavaScript string's 2^29 - 24 characters — a table of
- * documents whose cut changes only a small column could not be backed up).
+ * The backup's image of a slice of one batch (its changes `from`..`to`, 1-based, in plan order):
+ * the pre-image hash part, the backup's entry lines (backup-format.ts: the key and the full row as
+ * jsonb text, or `null`) and how many keys have a row. The lines are joined in SQL, GROUP rows per
+ * value, so a slice crosses the wire as a few long strings instead of three fields per row; they
+ * stay one string per group (a slice of wide rows must not become one string longer than
+ * JavaScript allows). Slices start at a multiple of GROUP plus one, so groups are the batch's.
  */
 export async function backupImage(
   q: Queryable,
   spec: TargetSpec,
-  json: string,
-): Promise<{ part: string; lines: string[]; present: number }> {
+  slice: BackupSlice,
+): Promise<{ part: string; lines: string[]; present: number; chars: number }> {
   const groups = await q.query(sql`
     SELECT (${$c}.${ORD} - 1) / ${GROUP} AS "$g", ${fingerprintAgg} AS part, count(${$t}.ctid) AS present,
       string_agg(${keyJson(spec, C)} || E'\t' || coalesce(to_jsonb(${$t})::text, 'null') || E'\n', '' ORDER BY ${$c}.${ORD})
         AS lines
-    FROM ${rowsOf(spec, json, 'changes')} ${$c} LEFT JOIN ${tableRef(spec)} ${$t} ON ${keyMatch(spec, T, C)}
+    FROM ${rowsOf(spec, slice.json, 'changes')} ${$c} LEFT JOIN ${tableRef(spec)} ${$t} ON ${keyMatch(spec, T, C)}
+    WHERE ${$c}.${ORD} BETWEEN ${slice.from} AND ${slice.to}
     GROUP BY "$g" ORDER BY "$g"`);
+  const lines = groups.map((g) => g.lines as string);
   return {
     part: groups.map((g) => g.part as string).join(''),
-    lines: groups.map((g) => g.lines as string),
+    lines,
     present: groups.reduce((n, g) => n + Number(g.present), 0),
+    chars: lines.reduce((n, l) => n + l.length, 0),
+  };
+}
+
+/** Changes `from`..`to` (1-based, inclusive) of a batch: what one backup statement reads. */
+export interface BackupSlice {
+  json: string;
+  from: number;
+  to: number;
+  count: number;
+}
+
+/**
+ * About this many characters of backup lines per slice: the backup reads a batch in slices sized
+ * from the rows it has read so far, so a phase holds a few slices' worth of rows (two in flight,
+ * one being sunk) however wide the table's rows are. Ordinary rows (a few hundred bytes) make one
+ * slice of the whole batch; rows of 120 kB make slices of 100–200 rows. The backup's bytes do not
+ * depend on the slicing: its lines and pre-image hash go row by row.
+ */
+export const BACKUP_SLICE_CHARS = 16 * 1024 * 1024;
+
+/**
+ * The batches of `batches` as backup slices: the first slice ever is one group (GROUP rows), the
+ * next ones as many whole groups as `BACKUP_SLICE_CHARS` holds at the widest rows seen in the
+ * last slice read (`seen`), at least one group, at most the batch.
+ */
+export function backupSlicer(maxChars = BACKUP_SLICE_CHARS) {
+  let perRow: number | undefined;
+  const rowsPerSlice = () =>
+    perRow === undefined ? GROUP : Math.max(GROUP, Math.floor(maxChars / perRow / GROUP) * GROUP);
+  return {
+    async *slices(batches: AsyncIterable<{ json: string; count: number }>): AsyncGenerator<BackupSlice> {
+      for await (const b of batches) {
+        for (let from = 1; from <= b.count;) {
+          const to = Math.min(b.count, from + rowsPerSlice() - 1);
+          yield { json: b.json, from, to, count: to - from + 1 };
+          from = to + 1;
+        }
+      }
+    },
+    /** A slice read: `chars` of lines for its `rows` rows. */
+    seen(rows: number, chars: number): void {
+      if (rows > 0) perRow = Math.max(1, chars / rows);
+    },
   };
 }
 

@@ -15,7 +15,7 @@ import { GovernanceRefusedError, InvalidInputError, VerificationFailedError } fr
 import { IsolationLevel, connect, sql } from '../store/connection.js';
 import { headerLine } from './backup-format.js';
 import { refuseDollarColumns } from './row-sql.js';
-import { ImageDigest, backupImage, compareBatch, mismatchOf } from './images.js';
+import { ImageDigest, backupImage, backupSlicer, compareBatch, mismatchOf } from './images.js';
 import type {
   AdapterHooks,
   BackupImage,
@@ -104,9 +104,9 @@ async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget)
 /**
  * The backup phase, read only: streams the header and one entry per planned key (the full current
  * row or null) to the sink, and returns the pre-image hash and the plaintext's SHA-256. The sink
- * takes a batch's lines while the next batch is read, so encryption and the blob writes overlap
- * the reads; the batches are read on two connections in one snapshot, and the plaintext is hashed
- * and sunk strictly in plan order.
+ * takes a slice's lines while the next slice is read, so encryption and the blob writes overlap
+ * the reads; the slices (a whole batch, unless its rows are wide: `backupSlicer`) are read on two
+ * connections in one snapshot, and the plaintext is hashed and sunk strictly in plan order.
  */
 async function backupRows(
   { db, spec, changes }: TableTarget,
@@ -129,13 +129,15 @@ async function backupRows(
       let sunk = emit(headerLine(header));
       let rowCount = 0;
       let entries = 0;
+      const slicer = backupSlicer();
       try {
         await withSnapshotReader(db, tx, (conns) =>
           inPlanOrder(
-            changes(),
+            slicer.slices(changes()),
             conns,
-            (q, b) => backupImage(q, spec, b.json),
+            (q, b) => backupImage(q, spec, b),
             async (image, b) => {
+              slicer.seen(b.count, image.chars);
               pre.add(image.part);
               for (const text of joinedUpTo(image.lines, SINK_CHARS)) {
                 await sunk;
