@@ -30,7 +30,7 @@ export const entryLine = (key: string, row: string | null) => `${key}\t${row ?? 
  * 2^29 - 24 characters, so 5,000 rows of ~110 kB (a table of documents) made one that could not
  * exist. Batch boundaries change nothing revert records or checks (both go row by row).
  */
-export const BATCH_ROW_CHARS = 32 * 1024 * 1024;
+export const BATCH_ROW_CHARS = 8 * 1024 * 1024;
 
 /**
  * Reads a decrypted backup's lines: the header, then the entries in batches of at most `size`

@@ -71,7 +71,7 @@ describe('a cut over wide rows', () => {
     const legA = await live.writeLegA(ctx('r1'), { preImageHash: backup.preImageHash });
     expect(legA).toMatchObject({ inserted: Math.floor(ROWS / 97), updated: ROWS - Math.floor(ROWS / 97) });
     expect(await live.verify(ctx('r1'))).toMatchObject({ ok: true });
-    // Revert from the plaintext, its entries in batches bounded by row text (32 Mi characters).
+    // Revert from the plaintext, its entries in batches bounded by row text (8 Mi characters).
     const reverted = await live.revert(
       ctx('r2'),
       { entries: () => backupEntries(lines([plaintext])), preImageHash: backup.preImageHash },

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backupEntries, headerLine } from '../../src/adapters/backup-format.js';
+import { BATCH_ROW_CHARS, backupEntries, headerLine } from '../../src/adapters/backup-format.js';
 import { joinedUpTo } from '../../src/adapters/postgres-table.js';
 import type { BackupEntry } from '../../src/adapters/port.js';
 
@@ -73,7 +73,8 @@ describe('backupEntries', () => {
       );
     }
     expect(rows).toBe(5_000);
-    expect(largest).toBeLessThanOrEqual(32 * 1024 * 1024 + wide.length);
+    expect(largest).toBeLessThanOrEqual(BATCH_ROW_CHARS + wide.length);
+    expect(BATCH_ROW_CHARS).toBeLessThan(2 ** 28);
   });
 });
 
