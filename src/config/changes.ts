@@ -7,10 +7,18 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Change } from '../../events/plan.js';
-import { VerificationFailedError } from '../errors.js';
+import { InvalidInputError, VerificationFailedError } from '../errors.js';
 
 /** Changes per batch: every phase walks the plan 5,000 changes at a time. */
 export const BATCH = 5000;
+
+/**
+ * The longest batch text: a batch is one JavaScript string, at most 2^29 - 24 characters (UTF-8
+ * bytes are never fewer than the characters they decode to). Changes averaging over ~100 kB a line
+ * reach it; `byteBatches` then refuses the file by name instead of failing with "Invalid string
+ * length".
+ */
+export const MAX_BATCH_BYTES = 2 ** 29 - 24;
 
 /** A batch of changes: the JSON array text of `count` changes (`{"upsert": …}` / `{"delete": …}`). */
 export interface ChangeBatch {
@@ -44,22 +52,23 @@ export async function* byteBatches(
   source: AsyncIterable<Uint8Array>,
   size: number,
   expectCount?: number,
+  maxBytes = MAX_BATCH_BYTES,
 ): AsyncGenerator<ChangeBatch> {
-  const batch = new LineBatch();
+  const batch = new LineBatch(maxBytes);
   let count = 0;
   let rest: Buffer = Buffer.alloc(0);
   for await (const part of withoutBom(source)) {
     const buf = rest.length ? Buffer.concat([rest, part]) : part;
     let start = 0;
     for (let nl = buf.indexOf(10); nl !== -1; nl = buf.indexOf(10, start)) {
-      if (batch.add(buf.subarray(start, nl))) count++;
+      if (batch.add(buf.subarray(start, nl), count + 1)) count++;
       start = nl + 1;
       if (batch.lines >= size) yield batch.take();
     }
     // Copied: the source may reuse its chunk's memory.
     rest = Buffer.from(buf.subarray(start));
   }
-  if (rest.length && batch.add(rest)) count++;
+  if (rest.length && batch.add(rest, count + 1)) count++;
   if (batch.lines) yield batch.take();
   if (expectCount !== undefined && count !== expectCount)
     throw new VerificationFailedError(`change set: ${count} changes read, ${expectCount} recorded`);
@@ -91,12 +100,22 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** The non-blank lines of a batch as byte ranges, joined into the batch's JSON array text when full. */
 class LineBatch {
   private parts: Buffer[] = [];
+  private bytes = 2;
   lines = 0;
 
-  /** Adds a line (without its LF); false when it is blank. */
-  add(line: Buffer): boolean {
+  constructor(private readonly maxBytes: number) {}
+
+  /** Adds a line (without its LF), the plan's change number `n` if it is not blank; false when it is blank. */
+  add(line: Buffer, n: number): boolean {
     const text = line.at(-1) === CR ? line.subarray(0, -1) : line;
     if (isBlank(text)) return false;
+    this.bytes += text.length + (this.lines > 0 ? 1 : 0);
+    if (this.bytes > this.maxBytes)
+      throw new InvalidInputError(
+        `changes: change ${n.toLocaleString('en-US')} would make its batch longer than ` +
+          `${Math.floor(this.maxBytes / 2 ** 20)} MiB: cutter reads a plan's changes ${BATCH.toLocaleString('en-US')} at a ` +
+          'time, each batch one string, so changes of over ~100 kB a line are not supported',
+      );
     this.parts.push(text);
     this.lines++;
     return true;
@@ -114,6 +133,7 @@ class LineBatch {
     const batch = { json: decoder.decode(bytes.subarray(0, at)), count: this.lines };
     this.parts = [];
     this.lines = 0;
+    this.bytes = 2;
     return batch;
   }
 }

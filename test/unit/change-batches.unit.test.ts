@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { byteBatches, type ChangeBatch } from '../../src/config/changes.js';
-import { VerificationFailedError } from '../../src/errors.js';
+import { MAX_BATCH_BYTES, byteBatches, type ChangeBatch } from '../../src/config/changes.js';
+import { InvalidInputError, VerificationFailedError } from '../../src/errors.js';
 
 /** The obvious batches of a whole byte string (throws what the decoder throws on invalid UTF-8). */
 function obviousBatches(bytes: Buffer, size: number): ChangeBatch[] {
@@ -85,5 +85,23 @@ describe('byteBatches', () => {
     const bytes = Buffer.from('{"delete": {"id": "a"}}\n\n{"delete": {"id": "b"}}');
     expect(await collect(chunked(bytes, []), 5, 2)).toHaveLength(1);
     await expect(collect(chunked(bytes, []), 5, 3)).rejects.toThrow(VerificationFailedError);
+  });
+
+  it('refuses a batch longer than a string can be, naming the change, before building it', async () => {
+    // The bound is MAX_BATCH_BYTES (2^29 - 24); here 100 bytes, so lines of 30 bytes fill a batch at the fourth.
+    const line = '{"delete": {"id": "abcdefg"}}'; // 29 bytes
+    const bytes = Buffer.from(Array.from({ length: 9 }, () => line).join('\n'));
+    const read = async (maxBytes: number, size: number) => {
+      const got: ChangeBatch[] = [];
+      for await (const b of byteBatches(chunked(bytes, [7, 40]), size, undefined, maxBytes)) got.push(b);
+      return got;
+    };
+    // [ + 3 lines + 2 commas + ] = 2 + 87 + 2 = 91 bytes: within 100; a fourth line would make 121.
+    expect((await read(100, 3)).map((b) => b.count)).toEqual([3, 3, 3]);
+    const refused = read(100, 4);
+    await expect(refused).rejects.toThrow(InvalidInputError);
+    await expect(read(100, 4)).rejects.toThrow(/change 4 would make its batch longer than/);
+    expect((await read(121, 4)).map((b) => b.count)).toEqual([4, 4, 1]);
+    expect(MAX_BATCH_BYTES).toBe(2 ** 29 - 24);
   });
 });
