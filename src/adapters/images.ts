@@ -62,9 +62,10 @@ export async function backupImage(
   q: Queryable,
   spec: TargetSpec,
   slice: BackupSlice,
-): Promise<{ part: string; lines: string[]; present: number; chars: number }> {
+): Promise<{ part: string; lines: string[]; present: number; widest: number }> {
   const groups = await q.query(sql`
     SELECT (${$c}.${ORD} - 1) / ${GROUP} AS "$g", ${fingerprintAgg} AS part, count(${$t}.ctid) AS present,
+      count(*) AS n,
       string_agg(${keyJson(spec, C)} || E'\t' || coalesce(to_jsonb(${$t})::text, 'null') || E'\n', '' ORDER BY ${$c}.${ORD})
         AS lines
     FROM ${rowsOf(spec, slice.json, 'changes')} ${$c} LEFT JOIN ${tableRef(spec)} ${$t} ON ${keyMatch(spec, T, C)}
@@ -75,7 +76,8 @@ export async function backupImage(
     part: groups.map((g) => g.part as string).join(''),
     lines,
     present: groups.reduce((n, g) => n + Number(g.present), 0),
-    chars: lines.reduce((n, l) => n + l.length, 0),
+    // Characters per row of the widest group (a group of absent keys' `null` lines says little).
+    widest: groups.reduce((w, g) => Math.max(w, (g.lines as string).length / Number(g.n)), 0),
   };
 }
 
@@ -90,34 +92,52 @@ export interface BackupSlice {
 /**
  * About this many characters of backup lines per slice: the backup reads a batch in slices sized
  * from the rows it has read so far, so a phase holds a few slices' worth of rows (two in flight,
- * one being sunk) however wide the table's rows are. Ordinary rows (a few hundred bytes) make one
- * slice of the whole batch; rows of 120 kB make slices of 100–200 rows. The backup's bytes do not
- * depend on the slicing: its lines and pre-image hash go row by row.
+ * one being sunk) when its rows are wide. Ordinary rows (a few hundred bytes) make one slice of the
+ * whole batch once the first slices have shown them; rows of 120 kB make slices of 100 rows. The
+ * backup's bytes do not depend on the slicing: its lines and pre-image hash go row by row.
  */
 export const BACKUP_SLICE_CHARS = 16 * 1024 * 1024;
 
 /**
- * The batches of `batches` as backup slices: the first slice ever is one group (GROUP rows), the
- * next ones as many whole groups as `BACKUP_SLICE_CHARS` holds at the widest rows seen in the
- * last slice read (`seen`), at least one group, at most the batch.
+ * At most this many times the slice budget of a batch's change text is parsed again for its
+ * slices (each slice's statement parses the whole batch): a batch whose changes are themselves wide
+ * is cut into fewer slices, down to one, instead of being parsed once per slice.
+ */
+const REPARSE_BUDGETS = 8;
+
+/**
+ * The batches of `batches` as backup slices, each a whole number of groups (GROUP rows) from the
+ * start of its batch. A slice holds as many groups as `maxChars` allows at the widest rows seen so
+ * far (`seen`; the width never goes down), but at most twice the previous slice (the first is one
+ * group), and at least enough that the batch's slices parse its change text no more than
+ * REPARSE_BUDGETS × `maxChars` in all. What this cannot bound: rows that turn wide after a long run
+ * of narrow ones get slices sized for the narrow ones (memory, not correctness: up to a batch).
  */
 export function backupSlicer(maxChars = BACKUP_SLICE_CHARS) {
-  let perRow: number | undefined;
-  const rowsPerSlice = () =>
-    perRow === undefined ? GROUP : Math.max(GROUP, Math.floor(maxChars / perRow / GROUP) * GROUP);
+  let perRow = 0;
+  let last = 0;
+  const groups = (rows: number) => Math.max(GROUP, Math.floor(rows / GROUP) * GROUP);
+  const rowsPerSlice = (b: { json: string; count: number }) => {
+    const byWidth = perRow > 0 ? groups(maxChars / perRow) : Infinity;
+    const grown = last === 0 ? GROUP : groups(2 * last);
+    const slices = Math.max(1, Math.floor((REPARSE_BUDGETS * maxChars) / Math.max(1, b.json.length)));
+    const byReparse = Math.ceil(b.count / slices / GROUP) * GROUP;
+    return Math.max(Math.min(byWidth, grown), byReparse);
+  };
   return {
     async *slices(batches: AsyncIterable<{ json: string; count: number }>): AsyncGenerator<BackupSlice> {
       for await (const b of batches) {
         for (let from = 1; from <= b.count;) {
-          const to = Math.min(b.count, from + rowsPerSlice() - 1);
+          const to = Math.min(b.count, from + rowsPerSlice(b) - 1);
+          last = Math.max(last, to - from + 1);
           yield { json: b.json, from, to, count: to - from + 1 };
           from = to + 1;
         }
       }
     },
-    /** A slice read: `chars` of lines for its `rows` rows. */
-    seen(rows: number, chars: number): void {
-      if (rows > 0) perRow = Math.max(1, chars / rows);
+    /** A slice read: its widest group's characters per row. */
+    seen(widest: number): void {
+      perRow = Math.max(perRow, widest);
     },
   };
 }

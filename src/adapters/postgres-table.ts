@@ -137,7 +137,7 @@ async function backupRows(
             conns,
             (q, b) => backupImage(q, spec, b),
             async (image, b) => {
-              slicer.seen(b.count, image.chars);
+              slicer.seen(image.widest);
               pre.add(image.part);
               for (const text of joinedUpTo(image.lines, SINK_CHARS)) {
                 await sunk;
