@@ -105,8 +105,9 @@ async function prepareTable({ db, spec, schema, receipts, ledger }: TableTarget)
  * The backup phase, read only: streams the header and one entry per planned key (the full current
  * row or null) to the sink, and returns the pre-image hash and the plaintext's SHA-256. The sink
  * takes a slice's lines while the next slice is read, so encryption and the blob writes overlap
- * the reads; the slices (a whole batch, unless its rows are wide: `backupSlicer`) are read on two
- * connections in one snapshot, and the plaintext is hashed and sunk strictly in plan order.
+ * the reads; the slices (`backupSlicer`: whole batches of ordinary rows after the first few, a
+ * few groups of wide ones) are read on two connections in one snapshot, and the plaintext is
+ * hashed and sunk strictly in plan order.
  */
 async function backupRows(
   { db, spec, changes }: TableTarget,
@@ -168,8 +169,8 @@ async function backupRows(
 }
 
 /**
- * Characters handed to the backup's sink at once, at most (or one group, if longer): a batch's
- * groups of entry lines are joined up to this, so ordinary rows still make one write per batch,
+ * Characters handed to the backup's sink at once, at most (or one group, if longer): a slice's
+ * groups of entry lines are joined up to this, so ordinary rows still make one write per slice,
  * and wide ones never make a string longer than JavaScript allows.
  */
 const SINK_CHARS = 16 * 1024 * 1024;
