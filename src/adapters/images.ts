@@ -108,18 +108,18 @@ const REPARSE_BUDGETS = 8;
 /**
  * The batches of `batches` as backup slices, each a whole number of groups (GROUP rows) from the
  * start of its batch. A slice holds as many groups as `maxChars` allows at the widest rows seen so
- * far (`seen`; the width never goes down), but at most twice the previous slice (the first is one
- * group), and at least enough that the batch's slices parse its change text no more than
+ * far (`seen`; the width never goes down), but at most twice the largest slice so far (the first
+ * is one group), and at least enough that the batch's slices parse its change text no more than
  * REPARSE_BUDGETS × `maxChars` in all. What this cannot bound: rows that turn wide after a long run
  * of narrow ones get slices sized for the narrow ones (memory, not correctness: up to a batch).
  */
 export function backupSlicer(maxChars = BACKUP_SLICE_CHARS) {
   let perRow = 0;
-  let last = 0;
+  let largest = 0;
   const groups = (rows: number) => Math.max(GROUP, Math.floor(rows / GROUP) * GROUP);
   const rowsPerSlice = (b: { json: string; count: number }) => {
     const byWidth = perRow > 0 ? groups(maxChars / perRow) : Infinity;
-    const grown = last === 0 ? GROUP : groups(2 * last);
+    const grown = largest === 0 ? GROUP : groups(2 * largest);
     const slices = Math.max(1, Math.floor((REPARSE_BUDGETS * maxChars) / Math.max(1, b.json.length)));
     const byReparse = Math.ceil(b.count / slices / GROUP) * GROUP;
     return Math.max(Math.min(byWidth, grown), byReparse);
@@ -129,7 +129,7 @@ export function backupSlicer(maxChars = BACKUP_SLICE_CHARS) {
       for await (const b of batches) {
         for (let from = 1; from <= b.count;) {
           const to = Math.min(b.count, from + rowsPerSlice(b) - 1);
-          last = Math.max(last, to - from + 1);
+          largest = Math.max(largest, to - from + 1);
           yield { json: b.json, from, to, count: to - from + 1 };
           from = to + 1;
         }
