@@ -138,7 +138,9 @@ describe('cutter watch and cutter projections follow', () => {
     expect(lines.map((l) => l.version)).toEqual([11, 12, 13, 14, 15, 16]);
 
     // The follower applied the run: the async projection moved without anyone rebuilding it.
-    await until('the follower to apply the run', async () => (await activity())?.liveRuns === 1);
+    // Until it has applied the run's last event: liveRuns is 1 from the run's first event on, so
+    // waiting for that alone raced the follower's next page (seen once: lastEvent WriteVerified).
+    await until('the follower to apply the run', async () => (await activity())?.lastEvent === 'LifecycleEnacted');
     expect(await activity()).toMatchObject({
       cuts: 1,
       liveRuns: 1,
