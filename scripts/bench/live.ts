@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -16,10 +16,11 @@ import { planCut } from '../../src/cuts/plan.js';
 import { generateBackupKey } from '../../src/crypto/backup-keys.js';
 import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
-import { connect, sql, type ConnectionPool } from '../../src/store/connection.js';
+import { connect, sql } from '../../src/store/connection.js';
 import { openSession } from '../../src/workspace/session.js';
 import { recordGenesis } from '../../src/workspace/governed.js';
 import { timeRow, type BenchRow } from './measure.js';
+import { serverCpu } from './server-cpu.js';
 
 export async function benchLiveCut(url: string, opts: { quick: boolean; rows?: number }): Promise<BenchRow[]> {
   const n = opts.rows ?? (opts.quick ? 20_000 : 100_000);
@@ -196,63 +197,4 @@ function cpuNote(
   const runner = Math.round(to.runner - from.runner);
   if (from.server === undefined || to.server === undefined) return ` (${runner} ms runner CPU)`;
   return ` (${runner} + ${Math.round(to.server - from.server)})`;
-}
-
-/**
- * The CPU time of every backend connected to `databases` since `start`, from
- * `/proc/<pid>/schedstat` (nanoseconds on a CPU): a backend connected at `start` counts from then,
- * one connected later from its beginning. The backends are listed at `start` and at each `list`
- * (the phase boundaries: one small query each) and their /proc entries read every 20 ms, so a
- * backend that exits between reads loses at most 20 ms of its time; `read` sends no query. It
- * gives undefined when no backend could be read here (the server is elsewhere, or its /proc
- * entries are not readable).
- */
-function serverCpu(admin: ConnectionPool, databases: string[]) {
-  const seen = new Map<number, { first: number; last: number }>();
-  let timer: NodeJS.Timeout | undefined;
-  // A server elsewhere has its own pids: a local process of the same pid must not be counted.
-  const isPostgres = (pid: number) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
-    } catch {
-      return false;
-    }
-  };
-  const onCpuMs = (pid: number) => {
-    try {
-      return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-    } catch {
-      return undefined;
-    }
-  };
-  const list = async (atStart = false) => {
-    const rows = await admin.query(
-      sql`SELECT pid FROM pg_stat_activity WHERE datname = ANY (${databases}) AND pid <> pg_backend_pid()`,
-    );
-    for (const { pid } of rows as { pid: number }[]) {
-      if (seen.has(pid) || !isPostgres(pid)) continue;
-      const ms = onCpuMs(pid);
-      if (ms !== undefined) seen.set(pid, { first: atStart ? ms : 0, last: ms });
-    }
-  };
-  const sample = () => {
-    for (const [pid, s] of seen) {
-      const ms = onCpuMs(pid);
-      if (ms !== undefined) s.last = ms;
-    }
-  };
-  return {
-    async start() {
-      await list(true);
-      timer = setInterval(sample, 20);
-    },
-    list: () => list(),
-    read(): number | undefined {
-      sample();
-      return seen.size ? [...seen.values()].reduce((n, s) => n + s.last - s.first, 0) : undefined;
-    },
-    stop() {
-      clearInterval(timer);
-    },
-  };
 }

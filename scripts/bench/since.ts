@@ -23,6 +23,7 @@ import type { TestWorkspace } from '../../test/support/workspace.js';
 import { defaultVerifyThreads } from '../../src/crypto/verify-pool.js';
 import { ed25519Ceilings } from './ceiling.js';
 import { throughputRow, timeRow, type BenchRow } from './measure.js';
+import { serverCpu } from './server-cpu.js';
 
 export async function benchReplaySince(url: string, opts: { quick: boolean }): Promise<BenchRow[]> {
   const [prefixCuts, suffixCuts] = opts.quick ? [400, 100] : [2000, 500];
@@ -95,7 +96,16 @@ export async function benchReplaySince(url: string, opts: { quick: boolean }): P
       if (!r.ok) throw new Error(`bench: replay found violations: ${JSON.stringify(r.violations.slice(0, 3))}`);
       return [performance.now() - t, r];
     };
+    // The full replay's CPU: this process (every thread: the fold and the verifying workers) and the
+    // server's backends of the store database, when the server runs here.
+    const server = serverCpu(admin, [storeDb]);
+    await server.start();
+    const cpu0 = process.cpuUsage();
     const [full, all] = await timed({});
+    const cpu = process.cpuUsage(cpu0);
+    await server.list();
+    const serverMs = server.read();
+    server.stop();
     const [t1, r1] = await timed({ since: k1 });
     const [t2, r2] = await timed({ since: k2 });
     const perEvent = full / all.events;
@@ -114,6 +124,17 @@ export async function benchReplaySince(url: string, opts: { quick: boolean }): P
     // verifications per event, so the rate comparable to the ceiling is events/s × 1.2.
     const threads = defaultVerifyThreads();
     const ceiling = await ed25519Ceilings(threads, opts.quick ? 2_000 : 10_000);
+    // What 0.8x of the all-cores ceiling leaves per event: at that rate the cores' CPU time per
+    // event, less the Ed25519 share (1.2 bare verifications at one core's rate). When the server
+    // shares the cores, its reads come out of the same budget.
+    const perEventUs = (us: number) => `${Math.round(us)} µs`;
+    const verifyUs = (1.2 * 1e6) / (ceiling.multiplied / threads);
+    const allowedUs = (os.availableParallelism() * 1e6) / ((0.8 * ceiling.allCores) / 1.2);
+    const cpuBudget =
+      `CPU per event: this process ${perEventUs((cpu.user + cpu.system) / all.events)}` +
+      (serverMs === undefined ? '' : `, server ${perEventUs((serverMs * 1000) / all.events)}`) +
+      `, of which Ed25519 ~${perEventUs(verifyUs)}; 0.8x of the all-cores ceiling allows ` +
+      `${perEventUs(allowedUs)} per event on ${os.availableParallelism()} core(s), ${perEventUs(allowedUs - verifyUs)} beside Ed25519`;
     const verifications = (all.events * 1.2) / (full / 1000);
     const whole = (floor: number, against: string, what: string) =>
       throughputRow(
@@ -122,7 +143,7 @@ export async function benchReplaySince(url: string, opts: { quick: boolean }): P
         floor,
         'verif./s',
         `floor: ${what}; 1.2 verifications per event (each event's signature, each approval's); ` +
-          `the whole replay: reads, chain, fold, trust, projections`,
+          `the whole replay: reads, chain, fold, trust, projections; ${cpuBudget}`,
       );
     return [
       whole(ceiling.multiplied, 'the ceiling', `the Ed25519 ceiling, one core's bare crypto.verify x ${threads}`),
