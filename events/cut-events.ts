@@ -35,6 +35,19 @@ export const CutPlanned = z.strictObject({
   planHash: Hash,
   target: z.string(),
   table: z.string(),
+  /**
+   * The rest of the target's definition the plan was checked against (absent on cuts planned before
+   * it was recorded): key and content columns, and what the enact phase sets. With `table`, what the
+   * approvals approve: a run refuses a configured target that differs (src/runner/checks.ts). The
+   * database URL is a secret and is never recorded.
+   */
+  definition: z
+    .strictObject({
+      key: z.array(z.string()).min(1),
+      columns: z.array(z.string()),
+      lifecycle: z.strictObject({ column: z.string(), value: z.string() }).nullable(),
+    })
+    .optional(),
   author: z.string(),
   /** The author's enrolled public key (absent before governance). */
   authorKey: PublicKeyText.optional(),

@@ -15,7 +15,7 @@ import type { Session } from '../workspace/session.js';
 import { handleCut } from './handle.js';
 import { cutStreamId } from '../../events/streams.js';
 import type { CutPlan } from '../../events/index.js';
-import type { TargetSpec } from '../config/target.js';
+import { targetDefinition, type TargetSpec } from '../config/target.js';
 import type { ChangeSource } from '../config/changes.js';
 
 export interface PlanResult {
@@ -89,6 +89,7 @@ export async function planCut(session: Session, file: string): Promise<PlanResul
         planHash: hash,
         target: plan.target,
         table: spec.table,
+        definition: targetDefinition(spec),
         author: plan.author,
         reason: plan.reason,
         authorKey: memberOf(auth.registry, auth.signer.name)!.publicKey,

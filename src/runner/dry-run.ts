@@ -11,7 +11,7 @@ import { changesOf } from '../cuts/changes.js';
 import { handleCut, loadCut } from '../cuts/handle.js';
 import { context, stateName } from '../domain/index.js';
 import type { Session } from '../workspace/session.js';
-import { verifiedPlan } from './plan-integrity.js';
+import { plannedTarget, verifiedPlan } from './plan-integrity.js';
 
 export interface DryRunResult {
   cutId: string;
@@ -31,7 +31,7 @@ export async function dryRun(session: Session, cutId: string): Promise<DryRunRes
   const { state, events: recorded } = await loadCut(store, cutId);
   const c = state.snapshot.context;
   const plan = await verifiedPlan(store, recorded, state);
-  const spec = await session.target(plan.target);
+  const spec = await plannedTarget(session, recorded, state, plan);
   const runId = `dry-${randomUUID().slice(0, 8)}`;
   const auth = await session.authority();
   const correlation = { correlationId: runId };

@@ -43,7 +43,7 @@ import { anchorOf } from './anchor.js';
 import { gatherEvidence } from './evidence.js';
 import { adapterFaults, armFaults, faultPoint } from './faults.js';
 import { locksNow, type LockCheck } from './locks.js';
-import { verifiedPlan } from './plan-integrity.js';
+import { plannedTarget, verifiedPlan } from './plan-integrity.js';
 import { silentProgress, type Progress } from './progress.js';
 import { PHASE_GATES, type Phase } from '../../events/index.js';
 
@@ -93,7 +93,7 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
   return withCutLock(store, cutId, async () => {
     const loaded = await loadCut(store, cutId);
     const plan = await verifiedPlan(store, loaded.events, loaded.state);
-    const spec = await session.target(plan.target);
+    const spec = await plannedTarget(session, loaded.events, loaded.state, plan);
     const auth = await session.authority();
     const run: LiveRun = {
       session,

@@ -7,7 +7,9 @@
 import { parseStored, type CutPlan } from '../../events/index.js';
 import { changesOf } from '../cuts/changes.js';
 import type { CutState } from '../domain/index.js';
-import { VerificationFailedError } from '../errors.js';
+import { targetDefinitionProblems, type TargetSpec } from '../config/target.js';
+import { GovernanceRefusedError, VerificationFailedError } from '../errors.js';
+import type { Session } from '../workspace/session.js';
 import type { EventStore } from '../store/index.js';
 import { planIntegrityReasons } from './checks.js';
 
@@ -49,4 +51,30 @@ export async function verifiedPlan(
     }
   }
   return plan;
+}
+
+/**
+ * The configured target the cut runs against, refused (GovernanceRefusedError, nothing written)
+ * unless it is the target the cut was planned and approved for: approvals name the plan, and the
+ * plan names the target only by name, so what the name means (table, key, columns, what enact sets)
+ * is held to what CutPlanned recorded. A config edited after approval cannot send the approved
+ * rows to another table or have enact set another column.
+ */
+export async function plannedTarget(
+  session: Session,
+  events: { type: string; data: any }[],
+  state: CutState,
+  plan: CutPlan,
+): Promise<TargetSpec> {
+  const cutId = state.snapshot.context.cutId;
+  const spec = await session.target(plan.target);
+  const planned = events.find((e) => e.type === 'CutPlanned' && parseStored(e).success);
+  if (!planned) throw new VerificationFailedError(`cut ${cutId}: no valid CutPlanned event in the stream`);
+  const problems = targetDefinitionProblems(planned.data, spec);
+  if (problems.length > 0)
+    throw new GovernanceRefusedError(
+      `cut ${cutId} refused: target ${plan.target} in the config is not the target the cut was planned and approved for; nothing was run`,
+      problems,
+    );
+  return spec;
 }

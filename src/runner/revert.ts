@@ -36,7 +36,7 @@ import { backupHeaderProblem, backupRecordProblem, type BackupBinding } from './
 import { adapterFaults, armFaults, faultPoint } from './faults.js';
 import { withCutLock } from './live.js';
 import { locksNow } from './locks.js';
-import { verifiedPlan } from './plan-integrity.js';
+import { plannedTarget, verifiedPlan } from './plan-integrity.js';
 import { fieldOf, type CutPlan } from '../../events/index.js';
 
 export interface RevertOutcome {
@@ -106,7 +106,7 @@ export async function revertCut(
   if (!c.backup)
     throw new GovernanceRefusedError(`revert of cut ${cutId} refused`, ['no backup was taken: nothing to revert to']);
   const plan = await verifiedPlan(store, loaded.events, state);
-  const spec = await session.target(plan.target);
+  const spec = await plannedTarget(session, loaded.events, state, plan);
   const backup = await backupReader(session, state, spec);
   if (opts.mode === 'dry-run') return { cutId, mode: 'dry-run', state: stateName(state), ...(await preview(backup)) };
   return withCutLock(store, cutId, () => revertLive(session, cutId, plan, spec, backup, opts.force));
