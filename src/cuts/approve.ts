@@ -11,6 +11,7 @@ import { GovernanceRefusedError } from '../errors.js';
 import { stateName, summary } from '../domain/index.js';
 import type { Session } from '../workspace/session.js';
 import { handleCut, loadCut } from './handle.js';
+import type { TargetDefinition } from '../config/target.js';
 
 export interface ApproveResult {
   cutId: string;
@@ -20,7 +21,15 @@ export interface ApproveResult {
   approvals: string[];
   governanceVersion: number;
   key: string;
-  plan: { target: string; author: string; reason: string; rowCount: number };
+  /** What the approval approves beside the plan hash: the target's table and definition as planned. */
+  plan: {
+    target: string;
+    table: string;
+    definition?: TargetDefinition;
+    author: string;
+    reason: string;
+    rowCount: number;
+  };
 }
 
 export async function approveCut(
@@ -31,8 +40,15 @@ export async function approveCut(
   const store = await session.store();
   const auth = await session.authority();
   const { state, events } = await loadCut(store, cutId);
-  const planned = events[0]!.data as { target: string; author: string; reason: string; rowCount: number };
-  const plan = { target: planned.target, author: planned.author, reason: planned.reason, rowCount: planned.rowCount };
+  const planned = events[0]!.data as ApproveResult['plan'];
+  const plan = {
+    target: planned.target,
+    table: planned.table,
+    ...(planned.definition ? { definition: planned.definition } : {}),
+    author: planned.author,
+    reason: planned.reason,
+    rowCount: planned.rowCount,
+  };
   const planHash = state.snapshot.context.planHash;
   if (opts.planHash !== undefined && opts.planHash !== planHash) {
     throw new GovernanceRefusedError(

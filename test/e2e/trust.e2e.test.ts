@@ -138,6 +138,38 @@ describe('authority comes from the pinned governance, not from local files', () 
   });
 });
 
+describe('a hostile --config cannot redirect an approved cut', () => {
+  it('refuses a live run against another table or lifecycle than the cut was planned for (exit 3), nothing written', async () => {
+    ws.writePlan('p-redirect', bigPlan('redirect-1', 2, 20));
+    expect((await run(['plan', path.join(ws.dir, 'p-redirect.yaml'), '--as', 'erin'])).code).toBe(0);
+    expect((await run(['approve', 'redirect-1', '--as', 'alice'])).code).toBe(0);
+    expect((await run(['approve', 'redirect-1', '--as', 'bob'])).code).toBe(0);
+    expect((await run(['run', 'redirect-1', '--dry-run', '--as', 'erin'])).code).toBe(0);
+    const other = async () =>
+      JSON.stringify(await ws.target.query`SELECT to_jsonb(d) AS r FROM public.documents2 d ORDER BY id`);
+    const before = [await targetRows(), await other()];
+    const events = await count('all', 'redirect-1');
+    const elsewhere = hostileConfig('elsewhere.yaml', (c) => {
+      (c.targets as { kb: { table: string } }).kb.table = 'public.documents2';
+    });
+    const stamp = hostileConfig('stamp.yaml', (c) => {
+      (c.targets as { kb: { lifecycle: unknown } }).kb.lifecycle = { column: 'revision', value: '999' };
+    });
+    for (const [config, reason] of [
+      [elsewhere, 'table is public.documents2 in the config; the cut was planned for public.documents'],
+      [stamp, 'lifecycle is revision = "999" in the config; the cut was planned with status = "published"'],
+    ]) {
+      const live = await run(['--config', config!, 'run', 'redirect-1', '--live', '--as', 'erin']);
+      expect(live.code, live.stderr).toBe(3);
+      expect(live.stderr).toContain('is not the target the cut was planned and approved for');
+      expect(live.stderr).toContain(reason);
+      expect(live.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect([await targetRows(), await other()]).toEqual(before);
+      expect(await count('all', 'redirect-1')).toBe(events);
+    }
+  });
+});
+
 describe('--as selects a key; the key decides', () => {
   it('refuses the author approving as "alice" with her own key (exit 3), recording nothing', async () => {
     ws.writePlan('p-self', bigPlan('self-1', 2, 20));
@@ -189,6 +221,9 @@ describe('--as selects a key; the key decides', () => {
     const ok = await run(['approve', 'self-1', '--as', 'alice', '--plan-hash', status.json.planHash]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('plan      kb: test cut (by erin; 3 changes)');
+    expect(ok.stdout).toContain(
+      'writes    public.documents (key id; columns title, body; enact sets status = "published")',
+    );
   });
 });
 

@@ -5,6 +5,7 @@ import { planCut } from '../../cuts/plan.js';
 import type { Session } from '../../workspace/session.js';
 import type { Output } from '../output.js';
 import { EXIT } from '../../errors.js';
+import type { TargetDefinition } from '../../config/target.js';
 
 export async function plan(s: Session, out: Output, file: string): Promise<number> {
   const r = await planCut(s, path.resolve(file));
@@ -26,10 +27,21 @@ export async function approve(s: Session, out: Output, cutId: string, planHash?:
     [
       `  plan      ${r.plan.target}: ${r.plan.reason} (by ${r.plan.author}; ${r.plan.rowCount} ` +
         `change${r.plan.rowCount === 1 ? '' : 's'})`,
+      `  writes    ${describeTarget(r.plan)}`,
       `  plan hash ${r.planHash}`,
       `  ${out.color.green('✓')} ${r.approver} approved ${r.cutId} with key ${r.key} (governance ` +
         `v${r.governanceVersion}); approvals: ${r.approvals.join(', ')}; state ${r.state}`,
     ].join('\n'),
   );
   return EXIT.ok;
+}
+
+/** The table and definition an approval approves, as the approver reads it. */
+function describeTarget(p: { table: string; definition?: TargetDefinition }): string {
+  const d = p.definition;
+  if (!d) return p.table;
+  const enact = d.lifecycle
+    ? `enact sets ${d.lifecycle.column} = ${JSON.stringify(d.lifecycle.value)}`
+    : 'no enact column';
+  return `${p.table} (key ${d.key.join(', ')}; columns ${d.columns.join(', ')}; ${enact})`;
 }
