@@ -13,7 +13,20 @@ import { CHECKPOINT_STREAM } from './streams.js';
 
 export { CHECKPOINT_STREAM };
 
-export const StreamHead = z.strictObject({ streamId: z.string().min(1), version: z.number().int().min(1), hash: Hash });
+export const StreamHead = z.strictObject({
+  streamId: z.string().min(1),
+  version: z.number().int().min(1),
+  hash: Hash,
+  /**
+   * Where the head event sits in commit order (its transaction id and global position; absent in
+   * checkpoints recorded before it was). Replay judges the kill-switch and the governance in force
+   * by commit order, which no hash covers: an owner who deletes an event and inserts it again, byte
+   * for byte, moves it. A checkpoint that pins its heads' places names such a move.
+   */
+  committed: z
+    .strictObject({ transactionId: z.string().regex(/^\d+$/), globalPosition: z.string().regex(/^\d+$/) })
+    .optional(),
+});
 export type StreamHead = z.infer<typeof StreamHead>;
 
 export const CheckpointRecorded = z.strictObject({

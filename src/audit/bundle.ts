@@ -265,6 +265,20 @@ function checkpointViolations(
           rule: 'checkpoint',
           message: `checkpoint ${c.version} names ${h.streamId} version ${h.version} with another hash (changed)`,
         });
+      else if (
+        h.committed &&
+        (e.transactionId !== h.committed.transactionId || e.globalPosition !== h.committed.globalPosition)
+      )
+        v.push({
+          streamId: h.streamId,
+          version: h.version,
+          type: e.type,
+          rule: 'checkpoint',
+          message:
+            `checkpoint ${c.version} names ${h.streamId} version ${h.version} committed at transaction ` +
+            `${h.committed.transactionId}, position ${h.committed.globalPosition}; the bundle holds it at ` +
+            `transaction ${e.transactionId}, position ${e.globalPosition} (moved in commit order)`,
+        });
       if (h.streamId === cutStream && h.version === cut.length) coveredBy = { version: c.version, root: cp.data.root };
     }
   }

@@ -34,13 +34,17 @@ export interface AnchorViolation {
 /** Every stream's head as the events table holds it (not the heads table), but the checkpoints stream. */
 export async function storeHeads(store: EventStore): Promise<StreamHead[]> {
   const rows = await store.db.query(sql`
-    SELECT DISTINCT ON (stream_id) stream_id, version, hash FROM cutter.events
+    SELECT DISTINCT ON (stream_id) stream_id, version, hash, transaction_id::text AS transaction_id,
+      global_position::text AS global_position FROM cutter.events
     WHERE stream_id <> ${CHECKPOINT_STREAM} ORDER BY stream_id, version DESC`);
-  return rows.map((r: { stream_id: string; version: number; hash: string }) => ({
-    streamId: r.stream_id,
-    version: Number(r.version),
-    hash: r.hash,
-  }));
+  return rows.map(
+    (r: { stream_id: string; version: number; hash: string; transaction_id: string; global_position: string }) => ({
+      streamId: r.stream_id,
+      version: Number(r.version),
+      hash: r.hash,
+      committed: { transactionId: r.transaction_id, globalPosition: r.global_position },
+    }),
+  );
 }
 
 /**
@@ -57,13 +61,19 @@ export async function checkHeads(
   if (opts.chain) return checkHeadsWithChains(store, heads, label);
   const rows = await store.db.query(sql`
     SELECT h.stream_id, h.version AS want, h.hash AS want_hash, e.hash AS have_hash,
+           e.transaction_id::text AS have_transaction_id, e.global_position::text AS have_global_position,
            (SELECT max(x.version) FROM cutter.events x WHERE x.stream_id = h.stream_id) AS have_version
     FROM unnest(${heads.map((h) => h.streamId)}::text[], ${heads.map((h) => h.version)}::int[],
     ${heads.map((h) => h.hash)}::text[]) AS h(stream_id, version, hash)
     LEFT JOIN cutter.events e ON e.stream_id = h.stream_id AND e.version = h.version`);
   const out: AnchorViolation[] = [];
+  const named = new Map(heads.map((h) => [`${h.streamId}\u0000${h.version}`, h]));
   for (const r of rows) {
     const at = { streamId: r.stream_id as string, version: Number(r.want), type: '-', rule: 'checkpoint' as const };
+    const moved = movedMessage(label, named.get(`${r.stream_id}\u0000${r.want}`), {
+      transactionId: r.have_transaction_id,
+      globalPosition: r.have_global_position,
+    });
     if (r.have_version === null)
       out.push({
         ...at,
@@ -83,8 +93,28 @@ export async function checkHeads(
           `${label} names stream ${r.stream_id} version ${r.want} with hash ` +
           `${String(r.want_hash).slice(0, 12)}…; the log holds ${String(r.have_hash).slice(0, 12)}… (rewritten)`,
       });
+    else if (moved) out.push({ ...at, message: moved });
   }
   return out;
+}
+
+/**
+ * When `head` pins its event's place in commit order and the log holds that event elsewhere: the
+ * message naming the move (the event was deleted and inserted again), else undefined.
+ */
+function movedMessage(
+  label: string,
+  head: StreamHead | undefined,
+  have: { transactionId: string | null; globalPosition: string | null },
+): string | undefined {
+  const want = head?.committed;
+  if (!head || !want || have.transactionId === null) return undefined;
+  if (want.transactionId === have.transactionId && want.globalPosition === have.globalPosition) return undefined;
+  return (
+    `${label} names stream ${head.streamId} version ${head.version} committed at transaction ` +
+    `${want.transactionId}, position ${want.globalPosition}; the log holds it at transaction ` +
+    `${have.transactionId}, position ${have.globalPosition} (moved in commit order: deleted and inserted again)`
+  );
 }
 
 /**
@@ -125,6 +155,14 @@ async function checkHeadsWithChains(store: EventStore, heads: StreamHead[], labe
           `${label} names stream ${h.streamId} version ${h.version} with hash ${h.hash.slice(0, 12)}…; the ` +
           `log holds ${events.at(-1)!.hash.slice(0, 12)}… (rewritten)`,
       });
+    else {
+      const last = events.at(-1)!;
+      const moved = movedMessage(label, h, {
+        transactionId: last.transactionId ?? null,
+        globalPosition: last.globalPosition ?? null,
+      });
+      if (moved) out.push({ ...at, message: moved });
+    }
   }
   return out;
 }
