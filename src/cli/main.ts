@@ -23,8 +23,13 @@ type Action = (session: Session, out: Output) => Promise<number | void>;
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   let status = 0;
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // Every command, not only the program: Commander copies these settings to a subcommand when it is
+  // declared, and buildProgram declares them all first; without its own override a subcommand's
+  // usage error (a missing argument, an unknown option) exits 1 inside Commander instead of 2.
+  for (const command of everyCommand(program)) {
+    command.exitOverride();
+    command.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  }
   try {
     await program.parseAsync(argv);
     status = pendingStatus;
@@ -41,6 +46,11 @@ export async function main(argv: string[]): Promise<number> {
 
 let pendingStatus = 0;
 
+/** `command` and all its subcommands, depth first. */
+function everyCommand(command: Command): Command[] {
+  return [command, ...command.commands.flatMap((c) => everyCommand(c))];
+}
+
 /** Wraps an action: opens a session from global options, runs, closes, maps errors to exit codes. */
 function act(program: Command, fn: Action): () => Promise<void> {
   return async () => {
@@ -49,10 +59,14 @@ function act(program: Command, fn: Action): () => Promise<void> {
     const { openSession } = await import('../workspace/session.js');
     let session: Session | undefined;
     try {
+      // Given but empty is bad input, never the default (`--as ""` is not the OS user).
+      for (const name of ['config', 'store', 'as'] as const)
+        if (globals[name] === '')
+          throw new InvalidInputError(`--${name}: empty (leave the option out for the default)`);
       session = openSession({
-        ...(globals.config ? { config: globals.config } : {}),
-        ...(globals.store ? { store: globals.store } : {}),
-        ...(globals.as ? { as: globals.as } : {}),
+        ...(globals.config !== undefined ? { config: globals.config } : {}),
+        ...(globals.store !== undefined ? { store: globals.store } : {}),
+        ...(globals.as !== undefined ? { as: globals.as } : {}),
       });
       pendingStatus = (await fn(session, out)) ?? 0;
     } catch (err) {

@@ -78,6 +78,7 @@ export function parsePlan(
   });
   const problems = [
     ...nulCharacters(input.changes, 'changes'),
+    ...inexactNumbers(input.changes, 'changes'),
     ...input.changes.flatMap((c, i) => check(c, i, `changes[${i}]`)),
   ];
   if (input.changes.length > maxRows)
@@ -190,7 +191,10 @@ function checkLine(
   const protos = protoKeys(raw, at);
   if (protos.length > 0) return { problems: protos, upsert: false };
   if (!parsed.success) return { problems: formatIssues(parsed.error, `${at}: `), upsert: false };
-  return { problems: [...nulCharacters(parsed.data, at), ...check(parsed.data)], upsert: 'upsert' in parsed.data };
+  return {
+    problems: [...nulCharacters(parsed.data, at), ...inexactNumbers(parsed.data, at), ...check(parsed.data)],
+    upsert: 'upsert' in parsed.data,
+  };
 }
 
 /** A change whose key the scan's key set has (probably) seen before, and the problem it was given. */
@@ -299,6 +303,25 @@ function protoKeys(value: unknown, at: string): string[] {
       return k === '__proto__' ? [`${here}: a key named __proto__ cannot be kept intact`] : protoKeys(v, here);
     });
   }
+  return [];
+}
+
+/**
+ * An integer beyond ±(2^53 − 1) in YAML or JSON is read as the nearest double: 9007199254740993
+ * becomes 9007199254740992, another row's key. Refused, naming where it is, with the fix (quote it:
+ * PostgreSQL casts the text to bigint or numeric exactly).
+ */
+function inexactNumbers(value: unknown, at: string): string[] {
+  if (typeof value === 'number')
+    return Number.isInteger(value) && !Number.isSafeInteger(value)
+      ? [
+          `${at || '(root)'}: the integer read as ${value} is beyond ±(2^53 - 1) and cannot be held exactly; ` +
+            'write it as a string',
+        ]
+      : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => inexactNumbers(v, `${at}[${i}]`));
+  if (value && typeof value === 'object')
+    return Object.entries(value).flatMap(([k, v]) => inexactNumbers(v, at ? `${at}.${k}` : k));
   return [];
 }
 

@@ -9,7 +9,11 @@ import * as openpgp from 'openpgp';
 import { sha256 } from '../../events/canonical.js';
 import { InvalidInputError, VerificationFailedError } from '../errors.js';
 
-async function recipientKeys(recipientArmoredKeys: string[]): Promise<openpgp.Key[]> {
+/**
+ * The recipients' keys, read; InvalidInputError naming `backup.recipients` (none) or the entry that
+ * is not an armored OpenPGP public key. A live run calls it before it records anything.
+ */
+export async function recipientKeys(recipientArmoredKeys: string[]): Promise<openpgp.Key[]> {
   if (recipientArmoredKeys.length === 0)
     throw new InvalidInputError('backup.recipients: at least one recipient public key is required for a live run');
   return Promise.all(

@@ -5,7 +5,7 @@
 import { getInitialSnapshot, transition } from 'xstate';
 import { KillSwitchEvent } from '../../events/index.js';
 import { killSwitchMachine } from '../../machines/killswitch.js';
-import { IllegalTransitionError } from '../errors.js';
+import { IllegalTransitionError, InvalidInputError } from '../errors.js';
 
 export interface KillSwitchState {
   engaged: boolean;
@@ -44,7 +44,17 @@ export function decideKillSwitch(command: KillSwitchCommand, state: KillSwitchSt
   if (command.action === 'engage') {
     if (state.engaged)
       throw new IllegalTransitionError(`the kill-switch is already engaged (${state.reason ?? 'no reason'})`);
-    return [{ type: 'KillSwitchEngaged', data: { reason: command.reason, at: command.at } }];
+    // Checked before anything is recorded: an event the fold cannot read would stop every later
+    // read of the stream (lock 3 could no longer be released, and every live run would fail).
+    if (typeof command.reason !== 'string' || command.reason.trim() === '')
+      throw new InvalidInputError('killswitch engage: --reason must say why (it is empty)');
+    const event: KillSwitchEvent = { type: 'KillSwitchEngaged', data: { reason: command.reason, at: command.at } };
+    const checked = KillSwitchEvent.safeParse(event);
+    if (!checked.success)
+      throw new InvalidInputError(
+        `killswitch engage: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    return [event];
   }
   if (!state.engaged) throw new IllegalTransitionError('the kill-switch is already released');
   return [{ type: 'KillSwitchReleased', data: { at: command.at } }];

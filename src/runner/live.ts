@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { executorFor, type LiveExecutionAdapter } from '../adapters/index.js';
 import type { BackupImage, PhaseContext } from '../adapters/port.js';
-import { encryptionStream } from '../crypto/backup.js';
+import { encryptionStream, recipientKeys } from '../crypto/backup.js';
 import { backupIdFor, loadBackup, recordBackup } from '../store/backups.js';
 import { changesOf } from '../cuts/changes.js';
 import { changeCount } from '../../events/plan.js';
@@ -35,6 +35,7 @@ import {
   InterruptedError,
   isInterruption,
   VerificationFailedError,
+  InvalidInputError,
 } from '../errors.js';
 import { sql } from '../store/connection.js';
 import type { EventStore } from '../store/index.js';
@@ -106,6 +107,9 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
     // Start, resume after a halt, or continue after a crash (the decider says which): the locks
     // must be open now and the approvals still satisfy the policy now, expiry included, before
     // anything else is written. Read again if the append loses a race (a kill-switch flip).
+    // Bad input is refused before LiveRunStarted: the backup phase would record it as a failure,
+    // which ends the cut (its approvals and dry run lost). Not needed once the backup is stored.
+    if (!loaded.state.snapshot.context.backup) await backupRecipients(session);
     const runId = `live-${randomUUID().slice(0, 8)}`;
     const started = await run.record(async (current) => {
       const at = now();
@@ -358,9 +362,7 @@ async function takeBackup(
       throw new GovernanceRefusedError(`drift: the rows changed since backup ${backupId} was stored`);
     recipients = existing.recipients;
   } else {
-    const root = path.dirname(session.configFile);
-    const keys = session.config().backup.recipients.map((f) => readFileSync(path.resolve(root, f), 'utf8'));
-    const enc = await encryptionStream(keys);
+    const enc = await encryptionStream(await backupRecipients(session));
     recipients = enc.recipients;
     image = await store.db.tx(async (tx) => {
       const blob = putBlob(tx, backupId, enc.output);
@@ -397,4 +399,22 @@ async function takeBackup(
     receipt: image.receipt,
     ...(existing ? { reconciled: true } : {}),
   };
+}
+
+/**
+ * The backup's recipient keys (armored text) as the config names them, each read and parsed:
+ * InvalidInputError (exit 2) naming the `backup.recipients` entry that cannot be read or is not a key.
+ */
+async function backupRecipients(session: Session): Promise<string[]> {
+  const root = path.dirname(session.configFile);
+  const keys = session.config().backup.recipients.map((f, i) => {
+    try {
+      return readFileSync(path.resolve(root, f), 'utf8');
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new InvalidInputError(`backup.recipients[${i}]: cannot read ${f} (${why})`);
+    }
+  });
+  await recipientKeys(keys);
+  return keys;
 }

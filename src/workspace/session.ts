@@ -58,7 +58,10 @@ const ACTOR = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 /** The actor: --as, else CUTTER_ACTOR, else the OS user. Validated. */
 export function resolveActor(as: string | undefined, env: NodeJS.ProcessEnv): string {
   const actor = as ?? env.CUTTER_ACTOR ?? safeUsername();
-  if (!ACTOR.test(actor)) throw new InvalidInputError(`--as: invalid actor name ${JSON.stringify(actor)}`);
+  if (!ACTOR.test(actor)) {
+    const from = as !== undefined ? '--as' : env.CUTTER_ACTOR !== undefined ? 'CUTTER_ACTOR' : 'the OS user name';
+    throw new InvalidInputError(`${from}: invalid actor name ${JSON.stringify(actor)}`);
+  }
   return actor;
 }
 

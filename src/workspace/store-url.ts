@@ -57,6 +57,13 @@ export async function locateStore(opts: {
   env?: NodeJS.ProcessEnv;
 }): Promise<StoreLocation> {
   const env = opts.env ?? process.env;
+  // An empty value is a mistake (a secret fetch that failed, `export CUTTER_STORE_URL=$(…)`), never
+  // a request for the embedded default: that would read and advise against another, empty store.
+  if (opts.store === '') throw new InvalidInputError('--store: empty (give a URL, or leave the option out)');
+  if (env.CUTTER_STORE_URL === '')
+    throw new InvalidInputError(
+      'CUTTER_STORE_URL: set but empty (give a URL, or unset it for store.url or the embedded store)',
+    );
   const explicit = opts.store ?? env.CUTTER_STORE_URL ?? opts.config?.store.url;
   if (explicit) {
     return {

@@ -1,0 +1,188 @@
+/**
+ * The CLI's contract for bad input, from a sweep of every command with hostile and malformed input
+ * (fifth session): exit 2 naming the field, one line, and nothing recorded is lost — usage errors of
+ * subcommands, empty values that used to fall back to a default, backup recipients checked before a
+ * live run records anything, integers a YAML or JSON number cannot hold, an empty kill-switch reason.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { connect, sql } from '../../src/store/connection.js';
+import { removeEmbedded } from '../../src/store/embedded.js';
+import { cutter } from '../support/cli.js';
+import { testWorkspace, type TestWorkspace } from '../support/workspace.js';
+
+let ws: TestWorkspace;
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cutter(args, { cwd: ws.dir, env: { ...ws.env, ...env } });
+const configFile = () => path.join(ws.dir, 'cutter.config.yaml');
+
+async function storeQuery(q: ReturnType<typeof sql>): Promise<any[]> {
+  const db = connect(ws.store.url, { poolSize: 1 });
+  try {
+    return await db.query(q);
+  } finally {
+    await db.dispose();
+  }
+}
+
+/** A config derived from the workspace's, written beside it (same workspace root). */
+function derivedConfig(name: string, edit: (c: any) => void): string {
+  const c = parse(readFileSync(configFile(), 'utf8'));
+  edit(c);
+  const file = path.join(ws.dir, name);
+  writeFileSync(file, stringify(c));
+  return file;
+}
+
+/** Plans, approves (alice, bob) and dry-runs a plan file; returns nothing, asserts each step. */
+async function readyCut(file: string, cutId: string, config?: string): Promise<void> {
+  const cfg = config ? ['--config', config] : [];
+  for (const args of [
+    ['plan', file, '--as', 'erin'],
+    ['approve', cutId, '--as', 'alice'],
+    ['approve', cutId, '--as', 'bob'],
+    ['run', cutId, '--dry-run', '--as', 'erin'],
+  ]) {
+    const r = await run([...cfg, ...args]);
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+  }
+}
+
+beforeAll(async () => {
+  ws = await testWorkspace({ rows: 20 });
+  // Extra target tables: a bigint key, and an integer content column.
+  await ws.target.query`CREATE TABLE public.big (id bigint PRIMARY KEY, title text NOT NULL)`;
+  await ws.target.query`INSERT INTO public.big VALUES (9007199254740992, 'two-pow-53'), (9007199254740993, 'plus-one')`;
+  await ws.target.query`CREATE TABLE public.counts (id text PRIMARY KEY, n integer NOT NULL)`;
+  await ws.target.query`INSERT INTO public.counts VALUES ('a', 1)`;
+  const c = parse(readFileSync(configFile(), 'utf8'));
+  c.targets.big = { url: 'env:KB_URL', table: 'public.big', key: ['id'], columns: ['title'] };
+  c.targets.counts = { url: 'env:KB_URL', table: 'public.counts', key: ['id'], columns: ['n'] };
+  writeFileSync(configFile(), stringify(c));
+});
+afterAll(async () => ws?.drop());
+
+describe('usage errors of subcommands', () => {
+  it.each([
+    [['approve']],
+    [['killswitch', 'engage', '--as', 'dana']],
+    [['export', 'x']],
+    [['status', '--bogus']],
+    [['report', 'x', '--format', 'pdf']],
+    [['run', 'x', '--dry-run', '--live']],
+  ])('cutter %j exits 2 (bad input), like `cutter frobnicate`', async (args) => {
+    const r = await run(args);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^error: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('empty values are bad input, never a silent default', () => {
+  it('CUTTER_STORE_URL="" does not override store.url and fall back to an embedded store', async () => {
+    const cfg = derivedConfig('cfg-store.yaml', (c) => (c.store = { url: 'env:PROD_STORE' }));
+    const engaged = await run(['killswitch', 'engage', '--reason', 'incident', '--as', 'dana']);
+    expect(engaged.code, engaged.stderr).toBe(0);
+    try {
+      const r = await run(['--config', cfg, 'killswitch', 'status', '--json'], {
+        CUTTER_STORE_URL: '',
+        PROD_STORE: ws.store.url,
+      });
+      expect(r.code, r.stdout).toBe(2);
+      expect(r.stderr).toContain('CUTTER_STORE_URL: set but empty');
+      expect(existsSync(path.join(ws.dir, '.cutter', 'embedded.json'))).toBe(false);
+    } finally {
+      await run(['killswitch', 'release', '--as', 'dana']);
+      await removeEmbedded(path.join(ws.dir, '.cutter'));
+      rmSync(path.join(ws.dir, '.cutter'), { recursive: true, force: true });
+    }
+  });
+
+  it.each([['--as'], ['--store'], ['--config']])(
+    '%s "" is refused (exit 2), not replaced by the default',
+    async (flag) => {
+      const r = await run([flag, '', 'status']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`${flag}: empty`);
+    },
+  );
+});
+
+describe('a bad backup.recipients is bad input, not a failed cut', () => {
+  it.each([
+    ['a missing recipient file', (c: any) => (c.backup.recipients = ['keys/no-such.pub.asc'])],
+    ['no recipients (the `cutter init` default)', (c: any) => (c.backup.recipients = [])],
+  ])('%s: exit 2 before LiveRunStarted; the approved cut can still run', async (what, edit) => {
+    const id = `rcpt-${what.length}`;
+    const plan = path.join(ws.dir, `${id}.yaml`);
+    writeFileSync(
+      plan,
+      stringify({ id, target: 'kb', reason: 'r', changes: [{ upsert: { id: 'KB-0001', title: 'n', body: 'n' } }] }),
+    );
+    await readyCut(plan, id);
+    const cfg = derivedConfig(`cfg-${id}.yaml`, edit);
+    const r = await run(['--config', cfg, 'run', id, '--live', '--as', 'erin']);
+    const status = await run(['status', id, '--json']);
+    expect(status.stdout).not.toContain('"failed"');
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('backup.recipients');
+    const events = await storeQuery(
+      sql`SELECT type FROM cutter.events WHERE stream_id = ${`cut-${id}`} ORDER BY version`,
+    );
+    expect(events.map((e) => e.type)).not.toContain('LiveRunStarted');
+    // Nothing lost: with the config put right the approved cut runs.
+    const ok = await run(['run', id, '--live', '--as', 'erin']);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+});
+
+describe('numbers a YAML or JSON number cannot hold exactly', () => {
+  it('a bigint key above 2^53 is refused at plan time (exit 2) naming the field, never rounded to another row', async () => {
+    const plan = path.join(ws.dir, 'big.yaml');
+    writeFileSync(
+      plan,
+      'id: big-1\ntarget: big\nreason: retitle 9007199254740993\nchanges:\n  - upsert: { id: 9007199254740993, title: RETITLED }\n',
+    );
+    const r = await run(['plan', plan, '--as', 'erin']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('changes[0].upsert.id: the integer read as 9007199254740992 is beyond');
+    expect(r.stderr).toContain('write it as a string');
+    const lines = path.join(ws.dir, 'big.ndjson');
+    writeFileSync(lines, '{"upsert":{"id":"1","title":"fine"}}\n{"delete":{"id":9007199254740993}}\n');
+    const fromFile = path.join(ws.dir, 'big-file.yaml');
+    writeFileSync(fromFile, 'id: big-2\ntarget: big\nreason: r\nchangesFile: big.ndjson\n');
+    const f = await run(['plan', fromFile, '--as', 'erin']);
+    expect(f.code, f.stderr).toBe(2);
+    expect(f.stderr).toMatch(/line 2.*delete\.id: the integer read as 9007199254740992 is beyond/);
+    // Quoted, it is kept exactly.
+    writeFileSync(
+      plan,
+      "id: big-3\ntarget: big\nreason: r\nchanges:\n  - upsert: { id: '9007199254740993', title: RETITLED }\n",
+    );
+    await readyCut(plan, 'big-3');
+    expect((await run(['run', 'big-3', '--live', '--as', 'erin'])).code).toBe(0);
+    const rows = await ws.target.query`SELECT id::text, title FROM public.big ORDER BY id`;
+    expect(rows).toEqual([
+      { id: '9007199254740992', title: 'two-pow-53' },
+      { id: '9007199254740993', title: 'RETITLED' },
+    ]);
+  });
+});
+
+describe('the kill-switch reason', () => {
+  it('killswitch engage --reason "" is refused (exit 2) and records nothing; the switch keeps working', async () => {
+    const r = await run(['killswitch', 'engage', '--reason', '', '--as', 'dana']);
+    const status = await run(['killswitch', 'status']);
+    const events = await storeQuery(
+      sql`SELECT count(*)::int AS n FROM cutter.events WHERE stream_id LIKE 'killswitch%' AND data->>'reason' = ''`,
+    );
+    expect(events[0].n, 'an engage with an empty reason was recorded').toBe(0);
+    expect(status.code, status.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--reason must say why');
+    expect((await run(['killswitch', 'engage', '--reason', 'drill', '--as', 'dana'])).code).toBe(0);
+    expect((await run(['killswitch', 'release', '--as', 'dana'])).code).toBe(0);
+  });
+});
