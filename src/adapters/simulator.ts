@@ -11,6 +11,9 @@ import { IsolationLevel, connect, type ConnectionPool, type Transaction } from '
 import type { ChangeSource } from '../config/changes.js';
 import { ImageDigest, compareBatch, type Comparison } from './images.js';
 import { refuseDollarColumns } from './row-sql.js';
+import { splitTable } from '../config/target.js';
+import { InvalidInputError } from '../errors.js';
+import { sql } from '../store/connection.js';
 import type { DryRunDiff, OnRows, PhaseContext, Simulation, Simulator } from './port.js';
 import { SIM_EXECUTOR } from '../../events/index.js';
 
@@ -51,8 +54,10 @@ function readPreImage(readOnly: ReadOnly, spec: TargetSpec, changes: ChangeSourc
     const chain = new ImageDigest();
     let existing = 0;
     let planned = 0;
+    const notNull = await notNullColumns(tx, spec);
     for await (const b of changes()) {
-      const c = await compareBatch(tx, spec, b.json, { samples: 0, pre: true });
+      await refuseNulls(tx, spec, notNull, b.json, planned);
+      const c = await fitting(spec, () => compareBatch(tx, spec, b.json, { samples: 0, pre: true }));
       chain.add(c.pre);
       existing += c.differs + c.same + c.present;
       planned += b.count;
@@ -72,8 +77,12 @@ async function diffRows(tx: Transaction, spec: TargetSpec, changes: ChangeSource
     updates: [],
     deletes: [],
   };
+  let seen = 0;
+  const notNull = await notNullColumns(tx, spec);
   for await (const b of changes()) {
-    const c = await compareBatch(tx, spec, b.json, { samples: SAMPLES, pre: true });
+    await refuseNulls(tx, spec, notNull, b.json, seen);
+    seen += b.count;
+    const c = await fitting(spec, () => compareBatch(tx, spec, b.json, { samples: SAMPLES, pre: true }));
     pre.add(c.pre);
     expected.add(c.expected);
     diff.counts.inserts += c.missing;
@@ -124,4 +133,58 @@ function simulatedPhases(
     },
     { phase: 'enact', digest: hashOf({ lifecycle: spec.lifecycle ?? null, expected: run.expectedPostImageHash }) },
   ];
+}
+
+/**
+ * The table's NOT NULL content columns: an upsert that sets one to null would fail the live write
+ * in leg A, and a failed phase ends the cut. (Keys are never null: the plan refuses that.)
+ */
+async function notNullColumns(tx: Transaction, spec: TargetSpec): Promise<string[]> {
+  const { schema, table } = splitTable(spec.table);
+  const rows = await tx.query(sql`
+    SELECT a.attname::text AS col FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ${schema} AND c.relname = ${table} AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attnotnull AND a.attname::text = ANY (${spec.columns}::text[])
+    ORDER BY a.attnum`);
+  return rows.map((r: { col: string }) => r.col);
+}
+
+/**
+ * Refuses (InvalidInputError, exit 2) the first upsert of a batch that sets one of `notNull` to
+ * null, naming the change (1-based, counting from `before` + 1) and the column. Read at plan time
+ * and by every dry run, on the batch's JSON (no row typed); nothing to read when `notNull` is empty.
+ */
+async function refuseNulls(tx: Transaction, spec: TargetSpec, notNull: string[], json: string, before: number) {
+  if (notNull.length === 0) return;
+  const [hit] = await tx.query(sql`
+    SELECT e.ordinality AS ord, k.col FROM jsonb_array_elements(${json}::jsonb) WITH ORDINALITY e,
+      unnest(${notNull}::text[]) WITH ORDINALITY k(col, n)
+    WHERE e.value->'upsert'->k.col = 'null'::jsonb ORDER BY e.ordinality, k.n LIMIT 1`);
+  if (hit)
+    throw new InvalidInputError(
+      `change ${before + Number(hit.ord)} (upsert): ${hit.col} is null, but ${spec.table}.${hit.col} is NOT NULL`,
+    );
+}
+
+/**
+ * `fn`, with PostgreSQL's refusals of the plan's values or of the target's definition turned into
+ * InvalidInputError (exit 2) in one line: a value that does not fit its column's type (class 22:
+ * "invalid input syntax for type integer", out of range, …), a configured column or table that does
+ * not exist. Anything else is thrown as it is.
+ */
+async function fitting<T>(spec: TargetSpec, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    const first = String((err as Error).message ?? err).split('\n')[0] ?? '';
+    if (typeof code === 'string' && code.startsWith('22'))
+      throw new InvalidInputError(`changes: a planned value does not fit ${spec.table}: ${first}`);
+    if (code === '42703')
+      throw new InvalidInputError(`targets.${spec.name}.columns: ${first.replace(/"?\$c"?\./g, '')} in ${spec.table}`);
+    if (code === '42704' || code === '42P01')
+      throw new InvalidInputError(`targets.${spec.name}.table: ${spec.table} does not exist (${first})`);
+    throw err;
+  }
 }

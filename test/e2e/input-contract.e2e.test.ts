@@ -171,6 +171,52 @@ describe('numbers a YAML or JSON number cannot hold exactly', () => {
   });
 });
 
+describe('plan values the target cannot hold: exit 2 at plan time, not a failed live run', () => {
+  it.each([
+    ['a string for an integer column', '{ id: a, n: twelve }', 'invalid input syntax for type integer'],
+    ['an integer out of range', '{ id: a, n: 99999999999 }', 'out of range for type integer'],
+  ])('%s', async (_, row, reason) => {
+    const plan = path.join(ws.dir, 'typed.yaml');
+    writeFileSync(plan, `id: typed-1\ntarget: counts\nreason: r\nchanges:\n  - upsert: ${row}\n`);
+    const r = await run(['plan', plan, '--as', 'erin']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('changes: a planned value does not fit public.counts: ');
+    expect(r.stderr).toContain(reason);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('null for a NOT NULL column is refused at plan time, naming the change and the column', async () => {
+    await ws.target.query`ALTER TABLE public.documents ALTER COLUMN title SET NOT NULL`;
+    const plan = path.join(ws.dir, 'nn.yaml');
+    writeFileSync(
+      plan,
+      'id: nn-1\ntarget: kb\nreason: r\nchanges:\n  - upsert: { id: KB-0001, title: t, body: x }\n' +
+        '  - upsert: { id: KB-0002, title: null, body: x }\n',
+    );
+    const r = await run(['plan', plan, '--as', 'erin']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('change 2 (upsert): title is null, but public.documents.title is NOT NULL');
+    expect(await storeQuery(sql`SELECT 1 FROM cutter.events WHERE stream_id = 'cut-nn-1'`)).toEqual([]);
+  });
+
+  it('a configured column or table that does not exist is named by its config field', async () => {
+    const cfg = derivedConfig('cfg-typo.yaml', (c) => {
+      c.targets.typo = { url: 'env:KB_URL', table: 'public.documents', key: ['id'], columns: ['titel'] };
+      c.targets.nosuch = { url: 'env:KB_URL', table: 'public.nosuch', key: ['id'], columns: ['title'] };
+    });
+    for (const [target, field] of [
+      ['typo', 'targets.typo.columns: column titel does not exist in public.documents'],
+      ['nosuch', 'targets.nosuch.table: public.nosuch does not exist'],
+    ]) {
+      const plan = path.join(ws.dir, `${target}.yaml`);
+      writeFileSync(plan, `id: ${target}-1\ntarget: ${target}\nreason: r\nchanges:\n  - delete: { id: a }\n`);
+      const r = await run(['--config', cfg, 'plan', plan, '--as', 'erin']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(field!);
+    }
+  });
+});
+
 describe('the kill-switch reason', () => {
   it('killswitch engage --reason "" is refused (exit 2) and records nothing; the switch keeps working', async () => {
     const r = await run(['killswitch', 'engage', '--reason', '', '--as', 'dana']);
