@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
+import { parseConnection } from '../store/connection.js';
 import { formatIssues } from './issues.js';
 import { CutterConfig, MOVED_TO_GOVERNANCE } from './schema.js';
 import type { TargetSpec } from './target.js';
@@ -76,11 +77,21 @@ export function resolveUrl(
     u.pathname = `/${ref.slice('embedded:'.length)}`;
     return u.toString();
   }
-  if (!ref.startsWith('env:')) return ref;
+  if (!ref.startsWith('env:')) return checkedUrl(ref, field);
   const name = ref.slice(4);
   const value = env[name];
   if (!value) throw new InvalidInputError(`${field}: environment variable ${name} is not set`);
-  return value;
+  return checkedUrl(value, `${field} (${name})`);
+}
+
+/** `url` when PostgreSQL's client can read it, else InvalidInputError naming `field` (never the URL). */
+function checkedUrl(url: string, field: string): string {
+  try {
+    parseConnection(url);
+  } catch (err) {
+    throw new InvalidInputError(`${field}: not a usable connection string: ${(err as Error).message}`);
+  }
+  return url;
 }
 
 /** The resolved spec of target `name`, or InvalidInputError naming the unknown target. */

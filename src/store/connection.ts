@@ -266,12 +266,36 @@ class Pool extends BaseConnectionPool<PgConnection, PgTransaction, PgDriver> imp
 }
 
 /**
+ * Parses a connection string strictly and quietly: an option it does not recognise is an error,
+ * never a warning printed with its text (in `password=correct horse`, the unquoted ` horse` would
+ * be read as an option and echoed, and a following `dbname=…` swallowed: another database). The
+ * message never quotes the string: it may hold a password.
+ */
+export function parseConnection(url: string): ReturnType<typeof parseConnectionString> {
+  try {
+    const parsed = parseConnectionString(url, {
+      unrecognisedOptionMode: () => {
+        throw new Error("an option it does not recognise (quote a value with spaces: password='a b')");
+      },
+      invalidOptionMode: 'error',
+    });
+    for (const port of parsed.port)
+      if (port !== null && !(Number.isInteger(port) && port >= 1 && port <= 65535))
+        throw new Error(`port ${port} is not between 1 and 65535`);
+    return parsed;
+  } catch (err) {
+    const message = String((err as Error)?.message ?? err).split('\n')[0] ?? '';
+    throw new Error(url && message.includes(url) ? 'not a PostgreSQL connection URI or key=value string' : message);
+  }
+}
+
+/**
  * Opens a pool on `url` (a `postgres://` URI or a `key=value` connection string; no connection is
  * made until the first query). bigints come back as strings (positions, xids): exact, JSON-safe.
  * TLS is off (`ssl: false`), whatever the URL says. Close the pool with `dispose()`.
  */
 export function connect(url: string, options: ConnectOptions = {}): ConnectionPool {
-  const parsed = parseConnectionString(url);
+  const parsed = parseConnection(url);
   const ports = parsed.port;
   const hosts = (parsed.host.length ? parsed.host : ['localhost']).map((host, i) => ({
     host,

@@ -67,7 +67,11 @@ export async function locateStore(opts: {
   const explicit = opts.store ?? env.CUTTER_STORE_URL ?? opts.config?.store.url;
   if (explicit) {
     return {
-      url: resolveUrl(explicit, 'store.url', env),
+      url: resolveUrl(
+        explicit,
+        opts.store !== undefined ? '--store' : env.CUTTER_STORE_URL !== undefined ? 'CUTTER_STORE_URL' : 'store.url',
+        env,
+      ),
       embedded: false,
       startupMs: 0,
       release: async () => undefined,

@@ -217,6 +217,30 @@ describe('plan values the target cannot hold: exit 2 at plan time, not a failed 
   });
 });
 
+describe('store URLs', () => {
+  it.each([
+    ['postgres://app:50%off@127.0.0.1:5432/x', 'URI malformed'],
+    ['mysql://db/x', 'Expected either a Connection URI'],
+    ['postgres://app@127.0.0.1:99999/x', 'port 99999 is not between 1 and 65535'],
+  ])('%s is bad input (exit 2) naming CUTTER_STORE_URL', async (url, why) => {
+    const r = await run(['status'], { CUTTER_STORE_URL: url });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('CUTTER_STORE_URL: not a usable connection string');
+    expect(r.stderr).toContain(why);
+  });
+
+  it('no part of a password reaches stderr, and nothing is written to another database', async () => {
+    const u = new URL(ws.store.url);
+    const conn =
+      `host=${u.hostname} port=${u.port || 5432} user=${u.username} password=correct horse ` +
+      `dbname=${u.pathname.slice(1)} sslmode=disable`;
+    const r = await run(['status'], { CUTTER_STORE_URL: conn });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).not.toContain('horse');
+    expect(r.stderr).toContain("quote a value with spaces: password='a b'");
+  });
+});
+
 describe('the kill-switch reason', () => {
   it('killswitch engage --reason "" is refused (exit 2) and records nothing; the switch keeps working', async () => {
     const r = await run(['killswitch', 'engage', '--reason', '', '--as', 'dana']);
