@@ -5,8 +5,6 @@
  * names — that an auditor verifies with nothing but the trust root: no database, no network.
  * Every check replay makes that the bundle allows is made again by `verifyBundle`, which is pure.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { CHECKPOINT_STREAM, CheckpointRecorded, headsRoot, type CheckpointFile } from '../../events/checkpoint.js';
 import { GOVERNANCE_STREAM } from '../../events/governance.js';
@@ -17,6 +15,7 @@ import { checkCutTrust, checkEventTrust, checkKillSwitchStream } from '../domain
 import { GovernanceRefusedError } from '../errors.js';
 import { nodeCrypto } from '../governance/authority.js';
 import { readJsonFile } from '../config/json-file.js';
+import { checkOutputPath, writeTextFile } from '../config/text-file.js';
 import { loadBackup } from '../store/backups.js';
 import { checkLinks } from '../store/chain.js';
 import type { StoredEvent } from '../store/index.js';
@@ -92,6 +91,7 @@ export async function exportBundle(
   cutId: string,
   out: string,
 ): Promise<{ cutId: string; out: string; events: number; checkpoint: number }> {
+  checkOutputPath(out, '--out');
   const store = await session.store();
   const governance = await session.governance({ requirePin: true });
   const { events } = await loadCut(store, cutId);
@@ -135,8 +135,7 @@ export async function exportBundle(
     },
     evidence: { changeSet: set ? { sha256: set.sha256, count: set.count } : null, backups },
   };
-  mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(bundle)}\n`);
+  writeTextFile(out, `${JSON.stringify(bundle)}\n`, '--out');
   return { cutId, out, events: events.length, checkpoint: covering.version };
 }
 

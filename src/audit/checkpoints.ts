@@ -18,6 +18,7 @@ import { checkEventTrust } from '../domain/trust.js';
 import { GovernanceRefusedError, VerificationFailedError } from '../errors.js';
 import { nodeCrypto, signEvents } from '../governance/authority.js';
 import { readJsonFile } from '../config/json-file.js';
+import { checkOutputPath, writeTextFile } from '../config/text-file.js';
 import { sql } from '../store/connection.js';
 import type { EventStore, StoredEvent } from '../store/index.js';
 import { checkLinks } from '../store/chain.js';
@@ -182,6 +183,7 @@ export interface CheckpointResult {
  * acting member and, with `out`, writes it as a file.
  */
 export async function recordCheckpoint(session: Session, opts: { out?: string } = {}): Promise<CheckpointResult> {
+  if (opts.out) checkOutputPath(opts.out, '--out'); // before anything is recorded
   const store = await session.store();
   const auth = await session.authority();
   // Like immudb's clients, the workspace keeps the last checkpoint it saw: the store must still
@@ -227,8 +229,7 @@ export async function recordCheckpoint(session: Session, opts: { out?: string } 
   const stored = result.events[0]!;
   const file = fileOf(stored, auth.governance.root!);
   rememberCheckpoint(session, file);
-  if (opts.out) mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-  if (opts.out) writeFileSync(opts.out, `${JSON.stringify(file, null, 2)}\n`);
+  if (opts.out) writeTextFile(opts.out, `${JSON.stringify(file, null, 2)}\n`, '--out');
   return {
     version: stored.version,
     root: data.root,

@@ -3,12 +3,13 @@
  * `env:VAR` URL references at the moment a connection is needed. Every failure is an
  * InvalidInputError naming the file and field.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
 import { parseConnection } from '../store/connection.js';
 import { formatIssues } from './issues.js';
+import { readTextFile } from './text-file.js';
 import { CutterConfig, MOVED_TO_GOVERNANCE } from './schema.js';
 import type { TargetSpec } from './target.js';
 
@@ -30,7 +31,7 @@ export function loadConfig(explicit?: string, cwd = process.cwd()): LoadedConfig
   if (!existsSync(file)) {
     throw new InvalidInputError(`config: ${file} not found (run \`cutter init\`, or pass --config)`);
   }
-  return { path: file, config: parseConfig(readFileSync(file, 'utf8'), file) };
+  return { path: file, config: parseConfig(readTextFile(file, 'config'), file) };
 }
 
 /** Validates config text (YAML or JSON). */

@@ -5,11 +5,12 @@
  * Errors name the path the operator wrote: `changes[3].upsert.id: required`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { canonicalJson } from '../../events/canonical.js';
 import { Change, CutPlanInput, type ChangeSet, type CutPlan } from '../../events/plan.js';
+import { readTextFile } from './text-file.js';
 import { InvalidInputError } from '../errors.js';
 import { lines } from '../store/blobs.js';
 import { fileChanges, inlineChanges, type ChangeSource } from './changes.js';
@@ -95,8 +96,7 @@ export async function loadPlan(
   config: CutterConfig,
   opts: { actor: string; now?: Date; maxRows?: number },
 ): Promise<LoadedPlan> {
-  if (!existsSync(file)) throw new InvalidInputError(`plan: file ${file} not found`);
-  const text = readFileSync(file, 'utf8');
+  const text = readTextFile(file, 'plan');
   const input = parseInput(text, config, file);
   if (input.changes) {
     const plan = parsePlan(text, config, { ...opts, file });

@@ -16,8 +16,10 @@ export async function generateBackupKey(
 ): Promise<{ name: string; fingerprint: string; publicKeyPath: string; privateKeyPath: string }> {
   checkName(name);
   const paths = backupKeyPaths(opts.dir, name);
-  if (existsSync(paths.privateKeyPath))
-    throw new InvalidInputError(`keys: ${paths.privateKeyPath} already exists (never overwritten)`);
+  // Both checked before either is written: a new private key beside an older public key would
+  // leave backups encrypted to a key nobody holds.
+  for (const file of [paths.privateKeyPath, paths.publicKeyPath])
+    if (existsSync(file)) throw new InvalidInputError(`keys: ${file} already exists (never overwritten)`);
   const { privateKey, publicKey } = await openpgp.generateKey({
     type: 'ecc',
     curve: 'curve25519Legacy',

@@ -3,13 +3,13 @@
  * policy, the admin threshold. Validated with zod; the policy's TTL is recorded in seconds, so the
  * registry holds exactly the policy a cut records.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Member, MemberName, Registry } from '../../events/governance.js';
 import { formatIssues } from '../config/issues.js';
 import { durationSeconds, PolicyInput } from '../config/schema.js';
 import { InvalidInputError } from '../errors.js';
+import { readTextFile } from '../config/text-file.js';
 
 const GovernanceFile = z.strictObject({
   members: z.record(MemberName, Member),
@@ -19,10 +19,10 @@ const GovernanceFile = z.strictObject({
 
 /** Reads and validates a governance file into the registry it describes. */
 export function loadGovernanceFile(file: string): Registry {
-  if (!existsSync(file)) throw new InvalidInputError(`governance: file ${file} not found`);
+  const text = readTextFile(file, 'governance');
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'), { uniqueKeys: true });
+    raw = parseYaml(text, { uniqueKeys: true });
   } catch (err) {
     throw new InvalidInputError(`governance ${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

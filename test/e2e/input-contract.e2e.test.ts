@@ -4,7 +4,7 @@
  * subcommands, empty values that used to fall back to a default, backup recipients checked before a
  * live run records anything, integers a YAML or JSON number cannot hold, an empty kill-switch reason.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -214,6 +214,54 @@ describe('plan values the target cannot hold: exit 2 at plan time, not a failed 
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain(field!);
     }
+  });
+});
+
+describe('files: not UTF-8, directories, half-written pairs', () => {
+  it('a plan file that is not UTF-8 is refused (as a change file is), not recorded with U+FFFD', async () => {
+    const plan = path.join(ws.dir, 'latin1.yaml');
+    writeFileSync(
+      plan,
+      Buffer.from(
+        'id: l1-1\ntarget: kb\nreason: caf\xe9\nchanges:\n  - upsert: { id: KB-0003, title: "na\xefve", body: x }\n',
+        'latin1',
+      ),
+    );
+    const r = await run(['plan', plan, '--as', 'erin']);
+    expect(r.code, r.stdout).toBe(2);
+    expect(r.stderr).toContain('latin1.yaml is not valid UTF-8 (byte 32)');
+    expect(await storeQuery(sql`SELECT 1 FROM cutter.events WHERE stream_id = 'cut-l1-1'`)).toEqual([]);
+  });
+
+  it.each([
+    [['plan', 'adir', '--as', 'erin'], 'adir is a directory, not a file'],
+    [['--config', 'adir', 'status'], 'adir is a directory, not a file'],
+    [['report', 'any', '--out', 'adir'], '--out: adir is a directory'],
+  ])('cutter %j exits 2 naming the path', async (args, message) => {
+    mkdirSync(path.join(ws.dir, 'adir'), { recursive: true });
+    const r = await run(args);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('checkpoint --out <directory> is refused before a checkpoint is recorded', async () => {
+    mkdirSync(path.join(ws.dir, 'adir'), { recursive: true });
+    const count = sql`SELECT count(*)::int AS n FROM cutter.events WHERE stream_id = 'checkpoints'`;
+    const before = await storeQuery(count);
+    const r = await run(['checkpoint', '--out', 'adir', '--as', 'dana']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--out: adir is a directory');
+    expect(await storeQuery(count)).toEqual(before);
+  });
+
+  it('keys generate --backup never leaves a new private key beside an old public key', async () => {
+    const dir = path.join(ws.dir, 'k3');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'ops.backup.pub.asc'), 'an older public key\n');
+    const r = await run(['keys', 'generate', 'ops', '--backup'], { CUTTER_KEYS_DIR: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('ops.backup.pub.asc already exists');
+    expect(existsSync(path.join(dir, 'ops.backup.key.asc')), 'half-written key pair').toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 /** `cutter replay`, `cutter report`, `cutter projections rebuild`: formatting only. */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { checkOutputPath, writeTextFile } from '../../config/text-file.js';
 import { buildReport } from '../../audit/report-model.js';
 import { renderHtml, renderJson, renderMarkdown } from '../../audit/render.js';
 import { replayStore } from '../../audit/replay.js';
@@ -110,6 +110,7 @@ export async function report(
   cutId: string,
   opts: { format: 'md' | 'html' | 'json'; out?: string; from?: string; trustRoot?: string },
 ): Promise<number> {
+  if (opts.out !== undefined) checkOutputPath(opts.out, '--out');
   if (opts.from !== undefined) {
     // From an audit bundle: no database; verified from the trust root first.
     const bundle = readBundle(opts.from);
@@ -159,8 +160,7 @@ async function emitReport(
         ? renderJson(model)
         : renderMarkdown(model);
   if (opts.out) {
-    mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-    writeFileSync(opts.out, text);
+    writeTextFile(opts.out, text, '--out');
     out.result(
       { cutId, format: opts.format, out: opts.out, outcome: model.cut.outcome, violations: model.violations.length },
       () => `  ${out.color.green('✓')} report written to ${opts.out} (${model.cut.outcome})`,
