@@ -187,6 +187,12 @@ function checkLine(
   } catch {
     return { problems: [`${at}: not a JSON object`], upsert: false };
   }
+  const dup = duplicateKey(line);
+  if (dup !== undefined)
+    return {
+      problems: [`${at}: key ${JSON.stringify(dup)} appears twice in one object (JSON.parse would keep the last)`],
+      upsert: false,
+    };
   const parsed = Change.safeParse(raw);
   const protos = protoKeys(raw, at);
   if (protos.length > 0) return { problems: protos, upsert: false };
@@ -195,6 +201,43 @@ function checkLine(
     problems: [...nulCharacters(parsed.data, at), ...inexactNumbers(parsed.data, at), ...check(parsed.data)],
     upsert: 'upsert' in parsed.data,
   };
+}
+
+/**
+ * The first key that appears twice in one object of a JSON text already known to parse, or
+ * undefined. JSON.parse (and PostgreSQL's jsonb) keep the last of two equal keys, so a reviewer
+ * reading `{"delete":{"id":"KB-5","id":"KB-6"}}` would see one row and the cut delete another;
+ * inline YAML plans already refuse this. Keys are compared as JSON.parse reads them (escapes decoded).
+ */
+export function duplicateKey(text: string): string | undefined {
+  const objects: (Set<string> | null)[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b /* { */) objects.push(new Set());
+    else if (c === 0x5b /* [ */) objects.push(null);
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) objects.pop();
+    else if (c === 0x22 /* " */) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \\ */) {
+          escaped = true;
+          i++;
+        } else if (d === 0x22) break;
+      }
+      const top = objects[objects.length - 1];
+      if (!top) continue;
+      let j = i + 1;
+      while (j < text.length && (text[j] === ' ' || text[j] === '\t' || text[j] === '\n' || text[j] === '\r')) j++;
+      if (text[j] !== ':') continue;
+      const raw = text.slice(start, i + 1);
+      const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+      if (top.has(key)) return key;
+      top.add(key);
+    }
+  }
+  return undefined;
 }
 
 /** A change whose key the scan's key set has (probably) seen before, and the problem it was given. */

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { canonicalJson, sha256 } from '../../events/canonical.js';
-import { ConcurrencyError, CutterError, InvalidInputError } from '../errors.js';
+import { ConcurrencyError, CutterError, GovernanceRefusedError, InvalidInputError } from '../errors.js';
 import { prepared, sql, type Queryable } from './connection.js';
 import type { AppendContext, AppendResult, ExpectedVersion, NewEvent, StoredEvent } from './types.js';
 
@@ -177,6 +177,12 @@ function prepareEvent(e: NewEvent, context: AppendContext | undefined, recordedA
 function appendError(err: unknown, streamId: string, expected: string): unknown {
   const { code, constraint, message } = (err ?? {}) as { code?: string; constraint?: string; message?: string };
   if (code === 'CT409') return new ConcurrencyError(streamId, expected, Number(message?.match(/\d+/)?.[0] ?? -1));
+  // CT425: the time this process records is more than five minutes from the store server's clock.
+  if (code === 'CT425')
+    return new GovernanceRefusedError(
+      `append to ${streamId} refused: this machine's clock is ${message ?? '?'} s off the store server's ` +
+        '(more than 300 s either way); set the clock right (NTP); nothing was recorded',
+    );
   // CT422: the function found an id stored with other content; 23505 on the id's unique index: the
   // same id twice in this batch, or an id another stream's appender stored after the probe.
   if (code === 'CT422' || (code === '23505' && constraint === 'events_event_id_key'))

@@ -9,6 +9,7 @@ import { APPEND_V2 } from './sql/append-v2.js';
 import { APPEND_V3 } from './sql/append-v3.js';
 import { APPEND_V4 } from './sql/append-v4.js';
 import { APPEND_INDEX_PLANS } from './sql/append-index-plans.js';
+import { APPEND_V5 } from './sql/append-v5.js';
 import { BLOBS_SCHEMA } from './sql/blobs-schema.js';
 import { EVENTS_SCHEMA } from './sql/events-schema.js';
 import { PROJECTIONS_SCHEMA } from './sql/projections-schema.js';
@@ -41,6 +42,7 @@ export const MIGRATIONS: Migration[] = [
     name: 'append: index plans whatever the statistics (no sequential scan of the log)',
     up: APPEND_INDEX_PLANS,
   },
+  { version: 10, name: "append: the recorded time within five minutes of the server's clock", up: APPEND_V5 },
 ];
 
 /**

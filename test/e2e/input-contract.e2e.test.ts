@@ -233,6 +233,18 @@ describe('files: not UTF-8, directories, half-written pairs', () => {
     expect(await storeQuery(sql`SELECT 1 FROM cutter.events WHERE stream_id = 'cut-l1-1'`)).toEqual([]);
   });
 
+  it('a change line with a key twice in one object is refused (as inline YAML is), not last-wins', async () => {
+    writeFileSync(
+      path.join(ws.dir, 'dup.ndjson'),
+      '{"upsert":{"id":"KB-0004","title":"t","body":"b"}}\n{"delete":{"id":"KB-0005","id":"KB-0006"}}\n',
+    );
+    const plan = path.join(ws.dir, 'dup.yaml');
+    writeFileSync(plan, 'id: dup-1\ntarget: kb\nreason: r\nchangesFile: dup.ndjson\n');
+    const r = await run(['plan', plan, '--as', 'erin']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('line 2: key "id" appears twice in one object');
+  });
+
   it.each([
     [['plan', 'adir', '--as', 'erin'], 'adir is a directory, not a file'],
     [['--config', 'adir', 'status'], 'adir is a directory, not a file'],

@@ -1,0 +1,71 @@
+/**
+ * Attack (an operator who controls the runner's clock: the system clock, libfaketime): approval
+ * expiry is judged by the times a runner records, so a clock set back would make approvals past
+ * their TTL look fresh. The append function (migration 10) refuses a recorded time more than five
+ * minutes from the store server's clock, before it writes anything; the runner names the skew (exit
+ * 3). Found by an insider review (fifth session), which made a cut with approvals 3 h old under a
+ * 1 h TTL run with the clock set back.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { approveCut } from '../../src/cuts/approve.js';
+import { planCut } from '../../src/cuts/plan.js';
+import { dryRun } from '../../src/runner/dry-run.js';
+import { runLive } from '../../src/runner/live.js';
+import { sql } from '../../src/store/connection.js';
+import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+
+let ws: TestWorkspace;
+afterEach(async () => {
+  vi.useRealTimers();
+  await ws?.drop();
+});
+
+describe("the recorded time is the store server's, within five minutes", () => {
+  it('refuses a live run from a clock set back (or ahead), before any row changes; runs on the right time', async () => {
+    ws = await testWorkspace({ rows: 10 });
+    const file = ws.writePlan('c1', bigPlan('c1', 6, 10));
+    await ws.as('erin', (s) => planCut(s, file));
+    await ws.as('alice', (s) => approveCut(s, 'c1'));
+    await ws.as('bob', (s) => approveCut(s, 'c1'));
+    await ws.as('erin', (s) => dryRun(s, 'c1'));
+    const before = await ws.target.snapshot();
+    const version = () => ws.as('erin', async (s) => (await s.store()).streamVersion('cut-c1'));
+    const recorded = await version();
+
+    const real = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    // Set back, the approvals look dated after the run and the decider refuses first; set ahead
+    // (approvals still inside their TTL), the append itself is refused by the server's clock.
+    for (const offset of [-3 * 3600, -301, 301, 1800]) {
+      vi.setSystemTime(real + offset * 1000);
+      const err = (await ws.as('erin', (s) => runLive(s, 'c1')).catch((e: unknown) => e)) as Error & {
+        code?: string;
+        reasons?: string[];
+      };
+      expect(err.code, `${offset} s`).toBe('GovernanceRefused');
+      const said = [err.message, ...(err.reasons ?? [])].join('\n');
+      if (offset > 0) {
+        expect(said).toMatch(/this machine's clock is \d+ s off the store server's/);
+        expect(Math.abs(Number(/clock is (-?\d+) s/.exec(said)![1]) - offset)).toBeLessThan(60);
+      } else expect(said).toMatch(/dated after/);
+      expect(await ws.target.snapshot()).toEqual(before);
+      expect(await version()).toBe(recorded);
+    }
+    vi.useRealTimers();
+    expect((await ws.as('erin', (s) => runLive(s, 'c1'))).state).toBe('completed');
+  });
+
+  it('the bare function refuses a recorded time 301 s off, in either direction, and takes one 60 s off', async () => {
+    ws = await testWorkspace({ rows: 1 });
+    await ws.as('erin', async (session) => {
+      const store = await session.store();
+      const call = (seconds: number) =>
+        store.db.query(sql`SELECT * FROM cutter.append_events(${`t-${seconds}`}, 'any',
+          ARRAY[gen_random_uuid()], ARRAY['T'], ARRAY['{}'::jsonb], ARRAY['{}'::jsonb], ARRAY[${'d'.repeat(64)}],
+          clock_timestamp() + make_interval(secs => ${seconds}))`);
+      for (const s of [-301, 301]) await expect(call(s)).rejects.toMatchObject({ code: 'CT425' });
+      expect(await call(60)).toHaveLength(1);
+      expect(await call(-60)).toHaveLength(1);
+    });
+  });
+});
