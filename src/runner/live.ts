@@ -104,12 +104,12 @@ export async function runLive(session: Session, cutId: string, opts: LiveRunOpti
       progress: opts.progress ?? silentProgress,
       record: (command) => handleCut(store, cutId, command, auth, { correlationId: cutId }),
     };
-    // Start, resume after a halt, or continue after a crash (the decider says which): the locks
-    // must be open now and the approvals still satisfy the policy now, expiry included, before
-    // anything else is written. Read again if the append loses a race (a kill-switch flip).
     // Bad input is refused before LiveRunStarted: the backup phase would record it as a failure,
     // which ends the cut (its approvals and dry run lost). Not needed once the backup is stored.
     if (!loaded.state.snapshot.context.backup) await backupRecipients(session);
+    // Start, resume after a halt, or continue after a crash (the decider says which): the locks
+    // must be open now and the approvals still satisfy the policy now, expiry included, before
+    // anything else is written. Read again if the append loses a race (a kill-switch flip).
     const runId = `live-${randomUUID().slice(0, 8)}`;
     const started = await run.record(async (current) => {
       const at = now();
