@@ -37,6 +37,8 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
         return EXIT.ok;
+      // Commander has printed its line on stderr; with --json, stdout says it too, as JSON.
+      if (program.opts<GlobalOptions>().json) jsonError('InvalidInput', err.message.replace(/^error: /, ''), [], 2);
       return EXIT.invalidInput;
     }
     status = report(err, program.opts<GlobalOptions>());
@@ -96,11 +98,16 @@ function report(err: unknown, globals: GlobalOptions, out?: Output): number {
   process.stderr.write(`cutter: ${label}: ${message}\n`);
   for (const r of reasons) if (r !== message) process.stderr.write(`  - ${r}\n`);
   if (globals.debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  if (out?.json) {
-    const code = err instanceof CutterError ? err.code : 'Internal';
-    process.stdout.write(`${JSON.stringify({ error: { code, message, reasons, exitCode: status } }, null, 2)}\n`);
-  }
+  // With --json, stdout holds the error as JSON, whether it came from the action or from the checks
+  // before it (the pre-action hook has no output object).
+  if (out?.json || globals.json)
+    jsonError(err instanceof CutterError ? err.code : 'Internal', message, reasons, status);
   return status;
+}
+
+/** The `{"error": …}` object `--json` prints on stdout for a failed command. */
+function jsonError(code: string, message: string, reasons: string[], exitCode: number): void {
+  process.stdout.write(`${JSON.stringify({ error: { code, message, reasons, exitCode } }, null, 2)}\n`);
 }
 
 function buildProgram(): Command {

@@ -41,6 +41,12 @@ export function loadGovernanceFile(file: string): Registry {
     admins,
   };
   const checked = Registry.safeParse(registry);
-  if (!checked.success) throw new InvalidInputError(`governance ${file}: ${formatIssues(checked.error).join('; ')}`);
+  if (!checked.success)
+    // The registry holds the TTL in seconds; the file wrote `approvalTtl`: name the field the file has.
+    throw new InvalidInputError(
+      `governance ${file}: ${formatIssues(checked.error)
+        .map((m) => m.replace(/^policy\.approvalTtlSeconds: /, `policy.approvalTtl (${policy.approvalTtl}): `))
+        .join('; ')}`,
+    );
   return checked.data;
 }

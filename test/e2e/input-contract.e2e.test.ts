@@ -80,6 +80,18 @@ describe('usage errors of subcommands', () => {
   });
 });
 
+describe('--json errors are JSON on stdout', () => {
+  it.each([
+    [['--json', '--store', 'postgres://u:pw@127.0.0.1/x', 'status'], 'a password on the command line'],
+    [['--json', 'run', 'x', '--dry-run', '--live'], "option '--dry-run' cannot be used with option '--live'"],
+  ])('cutter %j', async (args, message) => {
+    const r = await run(args);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.json?.error, `stdout: ${JSON.stringify(r.stdout)}`).toMatchObject({ code: 'InvalidInput', exitCode: 2 });
+    expect(r.json.error.message).toContain(message);
+  });
+});
+
 describe('empty values are bad input, never a silent default', () => {
   it('CUTTER_STORE_URL="" does not override store.url and fall back to an embedded store', async () => {
     const cfg = derivedConfig('cfg-store.yaml', (c) => (c.store = { url: 'env:PROD_STORE' }));
