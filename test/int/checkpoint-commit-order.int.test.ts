@@ -10,10 +10,7 @@
  * still do"). Found by an insider review (fifth session).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { approveCut } from '../../src/cuts/approve.js';
-import { planCut } from '../../src/cuts/plan.js';
 import { setKillSwitch } from '../../src/killswitch/index.js';
-import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { replayStore } from '../../src/audit/replay.js';
 import { recordCheckpoint } from '../../src/audit/checkpoints.js';
@@ -21,21 +18,36 @@ import { connect, sql } from '../../src/store/connection.js';
 import { applyGovernance } from '../../src/governance/commands.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { readyCut, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
 afterEach(async () => ws?.drop());
+
+/**
+ * The owner puts the hidden events and the head row back, triggers off: with their original commit
+ * points (`original`), or as new rows, which the database commits at a new point.
+ */
+async function putBack(owner: ReturnType<typeof connect>, stream: string, original: boolean): Promise<void> {
+  await owner.tx(async (tx) => {
+    await tx.query(sql`SET LOCAL session_replication_role = replica`);
+    if (original) await tx.query(sql`INSERT INTO cutter.events OVERRIDING SYSTEM VALUE SELECT * FROM public.hidden_ev`);
+    else
+      await tx.query(sql`
+        INSERT INTO cutter.events (stream_id, version, event_id, type, data, metadata, recorded_at, digest, prev_hash, hash)
+        SELECT stream_id, version, event_id, type, data, metadata, recorded_at, digest, prev_hash, hash
+        FROM public.hidden_ev ORDER BY version`);
+    await tx.query(sql`DELETE FROM cutter.streams WHERE stream_id = ${stream}`);
+    await tx.query(sql`INSERT INTO cutter.streams SELECT * FROM public.hidden_head`);
+    await tx.query(sql`DROP TABLE public.hidden_ev, public.hidden_head`);
+  });
+}
 
 describe('a checkpoint pins the commit order of the heads it names', () => {
   /** The kill-switch attack; `original` puts the engage back with its ORIGINAL commit point (the control). */
   async function killSwitchAttack(original: boolean) {
     ws = await testWorkspace({ rows: 10 });
     const as: TestWorkspace['as'] = (actor, fn, env) => ws.as(actor, fn, env);
-    const file = ws.writePlan('c1', bigPlan('c1', 6, 10));
-    await as('erin', (s) => planCut(s, file));
-    await as('alice', (s) => approveCut(s, 'c1'));
-    await as('bob', (s) => approveCut(s, 'c1'));
-    await as('erin', (s) => dryRun(s, 'c1'));
+    await readyCut(ws, 'c1');
 
     // alice freezes all live writes; an auditor (dana) takes a checkpoint and keeps it.
     await as('alice', (s) => setKillSwitch(s, { action: 'engage', reason: 'incident freeze' }));
@@ -68,18 +80,7 @@ describe('a checkpoint pins the commit order of the heads it names', () => {
       expect(await ws.target.snapshot()).not.toEqual(before);
 
       // The owner puts the same signed event back; the database gives it a new commit point.
-      await owner.tx(async (tx) => {
-        await tx.query(sql`SET LOCAL session_replication_role = replica`);
-        if (original)
-          await tx.query(sql`INSERT INTO cutter.events OVERRIDING SYSTEM VALUE SELECT * FROM public.hidden_ev`);
-        else
-          await tx.query(sql`
-          INSERT INTO cutter.events (stream_id, version, event_id, type, data, metadata, recorded_at, digest, prev_hash, hash)
-          SELECT stream_id, version, event_id, type, data, metadata, recorded_at, digest, prev_hash, hash
-          FROM public.hidden_ev ORDER BY version`);
-        await tx.query(sql`INSERT INTO cutter.streams SELECT * FROM public.hidden_head`);
-        await tx.query(sql`DROP TABLE public.hidden_ev, public.hidden_head`);
-      });
+      await putBack(owner, 'killswitch', original);
     } finally {
       await owner.dispose();
     }
@@ -117,11 +118,7 @@ describe('a checkpoint pins the commit order of the heads it names', () => {
   async function revokedAttack(original: boolean) {
     ws = await testWorkspace({ rows: 10 });
     const as: TestWorkspace['as'] = (actor, fn, env) => ws.as(actor, fn, env);
-    const file = ws.writePlan('c1', bigPlan('c1', 6, 10));
-    await as('erin', (s) => planCut(s, file));
-    await as('alice', (s) => approveCut(s, 'c1'));
-    await as('bob', (s) => approveCut(s, 'c1'));
-    await as('erin', (s) => dryRun(s, 'c1'));
+    await readyCut(ws, 'c1');
 
     // Governance version 2 (dana, threshold 1) takes erin's operator role away.
     const g = parse(readFileSync(ws.governanceFile, 'utf8')) as { members: Record<string, { roles: string[] }> };
@@ -155,19 +152,7 @@ describe('a checkpoint pins the commit order of the heads it names', () => {
       const r = await as('erin', (s) => runLive(s, 'c1'));
       expect(r.state).toBe('completed');
       // ... and version 2 comes back, committed (as the database now says) after the run.
-      await owner.tx(async (tx) => {
-        await tx.query(sql`SET LOCAL session_replication_role = replica`);
-        if (original)
-          await tx.query(sql`INSERT INTO cutter.events OVERRIDING SYSTEM VALUE SELECT * FROM public.hidden_ev`);
-        else
-          await tx.query(sql`
-          INSERT INTO cutter.events (stream_id, version, event_id, type, data, metadata, recorded_at, digest, prev_hash, hash)
-          SELECT stream_id, version, event_id, type, data, metadata, recorded_at, digest, prev_hash, hash
-          FROM public.hidden_ev ORDER BY version`);
-        await tx.query(sql`DELETE FROM cutter.streams WHERE stream_id = 'governance'`);
-        await tx.query(sql`INSERT INTO cutter.streams SELECT * FROM public.hidden_head`);
-        await tx.query(sql`DROP TABLE public.hidden_ev, public.hidden_head`);
-      });
+      await putBack(owner, 'governance', original);
     } finally {
       await owner.dispose();
     }

@@ -7,12 +7,9 @@
  * 1 h TTL run with the clock set back.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { approveCut } from '../../src/cuts/approve.js';
-import { planCut } from '../../src/cuts/plan.js';
-import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { sql } from '../../src/store/connection.js';
-import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { readyCut, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
 afterEach(async () => {
@@ -23,11 +20,7 @@ afterEach(async () => {
 describe("the recorded time is the store server's, within five minutes", () => {
   it('refuses a live run from a clock set back (or ahead), before any row changes; runs on the right time', async () => {
     ws = await testWorkspace({ rows: 10 });
-    const file = ws.writePlan('c1', bigPlan('c1', 6, 10));
-    await ws.as('erin', (s) => planCut(s, file));
-    await ws.as('alice', (s) => approveCut(s, 'c1'));
-    await ws.as('bob', (s) => approveCut(s, 'c1'));
-    await ws.as('erin', (s) => dryRun(s, 'c1'));
+    await readyCut(ws, 'c1');
     const before = await ws.target.snapshot();
     const version = () => ws.as('erin', async (s) => (await s.store()).streamVersion('cut-c1'));
     const recorded = await version();

@@ -11,13 +11,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { approveCut } from '../../src/cuts/approve.js';
 import { planCut } from '../../src/cuts/plan.js';
 import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { revertCut } from '../../src/runner/revert.js';
 import { replayStore } from '../../src/audit/replay.js';
-import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { bigPlan, readyCut, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 
 let ws: TestWorkspace;
 afterEach(async () => ws?.drop());
@@ -60,11 +59,7 @@ const HOSTILE: [string, (kb: Record<string, unknown>) => void, RegExp][] = [
 describe('a cut runs only against the target it was planned and approved for', () => {
   it('refuses every edit of the target after approval, live and dry, before any row changes; runs once it is put back', async () => {
     ws = await testWorkspace({ rows: 10 });
-    const file = ws.writePlan('c1', bigPlan('c1', 6, 10));
-    await ws.as('erin', (s) => planCut(s, file));
-    await ws.as('alice', (s) => approveCut(s, 'c1'));
-    await ws.as('bob', (s) => approveCut(s, 'c1'));
-    await ws.as('erin', (s) => dryRun(s, 'c1'));
+    await readyCut(ws, 'c1');
     const before = await bothTables();
     const version = await ws.as('erin', async (s) => (await s.store()).streamVersion('cut-c1'));
 

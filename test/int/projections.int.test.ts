@@ -2,16 +2,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { watch } from '../../src/audit/watch.js';
 import { replayStore } from '../../src/audit/replay.js';
-import { approveCut } from '../../src/cuts/approve.js';
-import { planCut } from '../../src/cuts/plan.js';
 import { activityProjector } from '../../src/projections/activity.js';
 import { catchUp } from '../../src/projections/follower.js';
 import { projectionRows, rebuildProjections } from '../../src/projections/store.js';
-import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { sql } from '../../src/store/connection.js';
 import type { StoredEvent } from '../../src/store/index.js';
-import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { bigPlan, readyCut, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 import { withStoreDb } from '../support/forge.js';
 
 let ws: TestWorkspace;
@@ -19,13 +16,7 @@ afterEach(async () => ws?.drop());
 
 const as: TestWorkspace['as'] = (actor, fn, env) => ws.as(actor, fn, env);
 
-async function ready(id: string, n = 6): Promise<void> {
-  const file = ws.writePlan(id, bigPlan(id, n, 10));
-  await as('erin', (s) => planCut(s, file));
-  await as('alice', (s) => approveCut(s, id));
-  await as('bob', (s) => approveCut(s, id));
-  await as('erin', (s) => dryRun(s, id));
-}
+const ready = (id: string, n = 6) => readyCut(ws, id, bigPlan(id, n, 10));
 
 describe('projections', () => {
   it('an async projector stopped part-way resumes from its checkpoint without loss or double application', async () => {

@@ -1,14 +1,11 @@
 /** The governed runner against real PostgreSQL: full cut and revert, locks, halts, drift, exclusivity. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { approveCut } from '../../src/cuts/approve.js';
-import { planCut } from '../../src/cuts/plan.js';
 import { setKillSwitch } from '../../src/killswitch/index.js';
-import { dryRun } from '../../src/runner/dry-run.js';
 import { runLive } from '../../src/runner/live.js';
 import { revertCut } from '../../src/runner/revert.js';
 import { replayStore } from '../../src/audit/replay.js';
 import type { Session } from '../../src/workspace/session.js';
-import { bigPlan, testWorkspace, type TestWorkspace } from '../support/workspace.js';
+import { bigPlan, readyCut, testWorkspace, type TestWorkspace } from '../support/workspace.js';
 import { handleCut } from '../../src/cuts/handle.js';
 import { gatherEvidence } from '../../src/runner/evidence.js';
 import { ConcurrencyError } from '../../src/errors.js';
@@ -20,13 +17,7 @@ afterEach(async () => ws?.drop());
 const as: TestWorkspace['as'] = (actor, fn, env) => ws.as(actor, fn, env);
 
 /** Plans, approves (alice, bob) and dry-runs a cut. */
-async function ready(id: string, plan = bigPlan(id, 6, 10)): Promise<void> {
-  const file = ws.writePlan(id, plan);
-  await as('erin', (s) => planCut(s, file));
-  await as('alice', (s) => approveCut(s, id));
-  await as('bob', (s) => approveCut(s, id));
-  await as('erin', (s) => dryRun(s, id));
-}
+const ready = (id: string, plan = bigPlan(id, 6, 10)) => readyCut(ws, id, plan);
 
 describe('a live cut', () => {
   it('writes exactly the planned rows with ledger rows and receipts, replays clean, and reverts byte for byte', async () => {

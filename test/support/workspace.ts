@@ -12,6 +12,9 @@ import { generateBackupKey } from '../../src/crypto/backup-keys.js';
 import { generateApproverKey } from '../../src/crypto/keys.js';
 import { openSession, type Session } from '../../src/workspace/session.js';
 import { applyGovernance } from '../../src/governance/commands.js';
+import { approveCut } from '../../src/cuts/approve.js';
+import { planCut } from '../../src/cuts/plan.js';
+import { dryRun } from '../../src/runner/dry-run.js';
 import { freshDatabase, type TestDatabase } from './db.js';
 import { seededTarget, type SeededTarget } from './target.js';
 
@@ -153,4 +156,13 @@ export function bigPlan(id: string, n: number, existing: number) {
   }
   changes.push({ delete: { id: `KB-${String(existing).padStart(4, '0')}` } });
   return { id, target: 'kb', author: 'erin', reason: 'test cut', changes };
+}
+
+/** Plans `plan` as erin, approves it as alice and bob, and dry-runs it: a cut ready to run live. */
+export async function readyCut(ws: TestWorkspace, id: string, plan: unknown = bigPlan(id, 6, 10)): Promise<void> {
+  const file = ws.writePlan(id, plan);
+  await ws.as('erin', (s) => planCut(s, file));
+  await ws.as('alice', (s) => approveCut(s, id));
+  await ws.as('bob', (s) => approveCut(s, id));
+  await ws.as('erin', (s) => dryRun(s, id));
 }
